@@ -1,0 +1,135 @@
+//! Integration tests of the model: interchange parsing, canonical JSON, audit chain.
+
+use phase_memory_model::audit::{GENESIS_HASH, verify_chain};
+use phase_memory_model::*;
+use proptest::prelude::*;
+use serde_json::json;
+
+fn check_parse(line: &str, expect_code: Option<&str>) {
+    match (parse_record(line, 7), expect_code) {
+        (Ok(_), None) => {}
+        (Err(e), Some(code)) => {
+            assert_eq!(e.code, code, "{line}: {e}");
+            assert_eq!(e.line, 7);
+        }
+        (r, want) => panic!("{line}: got {r:?}, want {want:?}"),
+    }
+}
+
+#[test]
+fn interchange_accepts_minimal_records_and_names_bad_ones() {
+    check_parse(r#"{"record":"node","id":"n1","kind":"fact"}"#, None);
+    check_parse(
+        r#"{"record":"edge","from":"a","to":"b","type":"relates_to"}"#,
+        None,
+    );
+    check_parse(
+        r#"{"record":"event","event":"node.accessed","at":"2026-01-02T09:00:00Z"}"#,
+        None,
+    );
+    check_parse(r#"{"record":"node","id":"n1""#, Some("import.invalid_json"));
+    check_parse(
+        r#"{"record":"node","kind":"fact"}"#,
+        Some("import.invalid_record"),
+    );
+    check_parse(
+        r#"{"record":"blob","id":"x"}"#,
+        Some("import.unknown_record"),
+    );
+    check_parse(r#"{"id":"x"}"#, Some("import.invalid_record"));
+    check_parse(r#"[1,2]"#, Some("import.invalid_record"));
+    check_parse(
+        r#"{"record":"event","event":"x","at":"yesterday"}"#,
+        Some("import.invalid_record"),
+    );
+    check_parse(
+        r#"{"record":"node","id":"n","kind":"fact","colour":"red"}"#,
+        Some("import.invalid_record"),
+    );
+}
+
+#[test]
+fn envelope_is_canonical() {
+    let mut e = Envelope::new("node.get", Status::Ok, "r1", "blake3:p");
+    e.data = json!({"z": 1, "a": 0.30000000000000004});
+    e.diagnostics.push(Diagnostic::warning(
+        "budget.exhausted",
+        "2 items did not fit",
+    ));
+    insta::assert_snapshot!(e.to_json());
+}
+
+fn record(seq: u64, prev: &str) -> AuditRecord {
+    AuditRecord {
+        seq,
+        at: Time::from_millis(seq as i64 * 1000),
+        actor: "alice".into(),
+        operation: "node.upsert".into(),
+        status: "ok".into(),
+        decision: "allow".into(),
+        rule_id: None,
+        subjects: vec![format!("n{seq}")],
+        request_digest: "blake3:r".into(),
+        envelope_digest: "blake3:e".into(),
+        details: serde_json::Value::Null,
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+    .seal(prev)
+}
+
+fn chain(n: u64) -> Vec<AuditRecord> {
+    let mut out: Vec<AuditRecord> = Vec::new();
+    for s in 1..=n {
+        let prev = out
+            .last()
+            .map(|r| r.hash.clone())
+            .unwrap_or(GENESIS_HASH.into());
+        out.push(record(s, &prev));
+    }
+    out
+}
+
+#[test]
+fn audit_chain_detects_edit_delete_reorder() {
+    let cp = AuditCheckpoint::default();
+    let good = chain(5);
+    assert!(verify_chain(&cp, &good).is_empty());
+
+    let mut edited = good.clone();
+    edited[2].actor = "mallory".into();
+    let b = verify_chain(&cp, &edited);
+    assert_eq!(b[0].seq, 3, "{b:?}");
+
+    let mut deleted = good.clone();
+    deleted.remove(1);
+    assert_eq!(verify_chain(&cp, &deleted)[0].seq, 3);
+
+    let mut reordered = good.clone();
+    reordered.swap(1, 2);
+    assert_eq!(verify_chain(&cp, &reordered)[0].index, 1);
+}
+
+proptest! {
+    #[test]
+    fn time_round_trips(ms in -10_000_000_000_000i64..10_000_000_000_000i64) {
+        let t = Time::from_millis(ms);
+        let back: Time = t.to_string().parse().expect("parse");
+        prop_assert_eq!(back, t);
+    }
+
+    #[test]
+    fn parser_never_panics(s in ".{0,200}") {
+        let _ = parse_record(&s, 1);
+    }
+
+    #[test]
+    fn node_records_round_trip(id in "[^\\p{Cc}]{1,40}", title in ".{0,40}", w in 0.0f64..10.0) {
+        let rec = ImportRecord::Node(NodeRecord { id: id.clone(), kind: "fact".into(), title: Some(title), ..Default::default() });
+        let line = serde_json::to_string(&rec).expect("ser");
+        prop_assert_eq!(parse_record(&line, 1).expect("parse"), rec);
+        let e = ImportRecord::Edge(EdgeRecord { from: id.clone(), to: "b".into(), edge_type: "t".into(), weight: Some(w), ..Default::default() });
+        let line = serde_json::to_string(&e).expect("ser");
+        prop_assert_eq!(parse_record(&line, 1).expect("parse"), e);
+    }
+}
