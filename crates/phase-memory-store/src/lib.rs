@@ -214,6 +214,15 @@ pub trait Store: GraphStore + EventStore + AuditStore + ReviewStore + Send + Syn
     fn repair_integrity(&mut self) -> StoreResult<Vec<IntegrityFinding>> {
         Ok(Vec::new())
     }
+    /// Migrations this store needs before it accepts writes (empty when current).
+    fn pending_migrations(&self) -> StoreResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// Applies pending migrations in order; each is idempotent. Returns the names
+    /// applied (empty when the store was current).
+    fn migrate(&mut self) -> StoreResult<Vec<String>> {
+        Ok(Vec::new())
+    }
     /// Where the store lives, for messages.
     fn location(&self) -> String;
 }
