@@ -1,0 +1,114 @@
+//! Profile parsing and validation.
+
+use phase_memory_profile::{DEFAULT_PROFILE_TOML, Profile};
+
+#[test]
+fn builtin_profile_matches_the_spec() {
+    let p = Profile::builtin();
+    let kinds: Vec<&str> = p.kinds.keys().map(|s| s.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "decision", "document", "entity", "episode", "fact", "note", "task"
+        ]
+    );
+    let phases: Vec<&str> = p.phases.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        phases,
+        ["captured", "active", "dormant", "archived", "forgotten"]
+    );
+    assert_eq!(p.sensitivity.default, "internal");
+    assert_eq!(p.tokenizer.encoding, "o200k_base");
+    assert_eq!(p.forgotten_phase(), Some("forgotten"));
+    assert!(p.digest().starts_with("blake3:"));
+}
+
+#[test]
+fn digest_ignores_comments() {
+    let a = Profile::parse(DEFAULT_PROFILE_TOML, "a").expect("parse");
+    let b = Profile::parse(&format!("# hello\n{DEFAULT_PROFILE_TOML}"), "b").expect("parse");
+    assert_eq!(a.digest(), b.digest());
+}
+
+fn check_invalid(edit: &str, field: &str, line_hint: bool) {
+    let src = edit_profile(edit);
+    let err = Profile::parse(&src, "p.toml").expect_err(edit);
+    let p = err.problems.iter().find(|p| p.field.contains(field));
+    assert!(
+        p.is_some(),
+        "{edit}: want a problem naming {field}, got {err}"
+    );
+    if line_hint {
+        assert!(p.and_then(|p| p.line).is_some(), "{edit}: no line in {err}");
+    }
+}
+
+fn edit_profile(edit: &str) -> String {
+    let (from, to) = edit.split_once(" => ").expect("edit");
+    assert!(DEFAULT_PROFILE_TOML.contains(from), "fixture lacks {from}");
+    DEFAULT_PROFILE_TOML.replacen(from, to, 1)
+}
+
+#[test]
+fn invalid_profiles_name_field_and_line() {
+    check_invalid(
+        "default = \"internal\" => default = \"nope\"",
+        "sensitivity.default",
+        true,
+    );
+    check_invalid(
+        "encoding = \"o200k_base\" => encoding = \"gpt9\"",
+        "tokenizer.encoding",
+        true,
+    );
+    check_invalid(
+        "initial_phase = \"active\" => initial_phase = \"limbo\"",
+        "initial_phase",
+        true,
+    );
+    check_invalid(
+        "activation_weight = 0.8 => activation_weight = 3.0",
+        "activation_weight",
+        true,
+    );
+    check_invalid("decay = 0.5 => decay = 1.5", "activation.decay", true);
+    check_invalid(
+        "to = \"active\" => to = \"heaven\"",
+        "lifecycle[0].to",
+        true,
+    );
+    check_invalid("weight = 0.6 => weight = -1.0", "weight", true);
+    check_invalid(
+        "builtin = \"private_key\" => builtin = \"ssn\"",
+        "builtin",
+        true,
+    );
+    check_invalid(
+        "effect = \"deny\"\noperations = [\"*\"] => effect = \"maybe\"\noperations = [\"*\"]",
+        "effect",
+        true,
+    );
+    check_invalid("name = \"default\" => nmae = \"default\"", "nmae", true);
+    check_invalid("max_hops = 2 => max_hops = \"two\"", "max_hops", true);
+    check_invalid(
+        "id = \"idle-goes-dormant\" => id = \"captured-settles\"",
+        "lifecycle[1].id",
+        true,
+    );
+}
+
+#[test]
+fn broken_toml_names_line() {
+    let err = Profile::parse("kinds = [\n", "broken.toml").expect_err("broken");
+    assert_eq!(err.problems[0].line, Some(1), "{err}");
+    assert!(
+        err.to_string().starts_with("broken.toml:1:10: kinds:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn json_schema_is_generated() {
+    let s = Profile::json_schema();
+    assert!(s["properties"]["activation"].is_object(), "{s}");
+}
