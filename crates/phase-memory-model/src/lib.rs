@@ -5,6 +5,7 @@
 //! [`AuditRecord`], [`Review`], the JSONL interchange records and the canonical
 //! JSON encoding that makes envelopes byte-deterministic.
 
+pub mod actr;
 pub mod audit;
 pub mod canonical;
 pub mod diagnostic;
