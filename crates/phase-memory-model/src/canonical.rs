@@ -21,7 +21,15 @@ pub fn round_score(x: f64) -> f64 {
 /// Compact canonical encoding.
 pub fn canonical_json(v: &Value) -> String {
     let mut out = String::with_capacity(256);
-    write_value(&mut out, v, None, 0);
+    write_value(&mut out, v, None, 0, true);
+    out
+}
+
+/// Compact canonical encoding that keeps floats exact (sorted keys only). Used for
+/// the interchange format, where a round trip must not lose precision.
+pub fn canonical_json_exact(v: &Value) -> String {
+    let mut out = String::with_capacity(256);
+    write_value(&mut out, v, None, 0, false);
     out
 }
 
@@ -29,16 +37,18 @@ pub fn canonical_json(v: &Value) -> String {
 /// readable files such as `package.json` and the CLI's `--json` output.
 pub fn canonical_json_pretty(v: &Value) -> String {
     let mut out = String::with_capacity(512);
-    write_value(&mut out, v, Some(2), 0);
+    write_value(&mut out, v, Some(2), 0, true);
     out
 }
 
-fn write_value(out: &mut String, v: &Value, indent: Option<usize>, depth: usize) {
+fn write_value(out: &mut String, v: &Value, indent: Option<usize>, depth: usize, round: bool) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
             if n.is_i64() || n.is_u64() {
+                out.push_str(&n.to_string());
+            } else if !round {
                 out.push_str(&n.to_string());
             } else {
                 let f = round_score(n.as_f64().unwrap_or(0.0));
@@ -60,7 +70,7 @@ fn write_value(out: &mut String, v: &Value, indent: Option<usize>, depth: usize)
                     out.push(',');
                 }
                 newline(out, indent, depth + 1);
-                write_value(out, item, indent, depth + 1);
+                write_value(out, item, indent, depth + 1, round);
             }
             newline(out, indent, depth);
             out.push(']');
@@ -83,7 +93,7 @@ fn write_value(out: &mut String, v: &Value, indent: Option<usize>, depth: usize)
                 if indent.is_some() {
                     out.push(' ');
                 }
-                write_value(out, &map[k.as_str()], indent, depth + 1);
+                write_value(out, &map[k.as_str()], indent, depth + 1, round);
             }
             newline(out, indent, depth);
             out.push('}');

@@ -79,7 +79,17 @@ impl MemoryState {
             }
             next += 1;
         }
-        let mut next = self.audit_head_seq() + 1;
+        let base = match &c.prune_audit {
+            Some(cp) => self
+                .audit
+                .iter()
+                .rfind(|r| r.seq > cp.last_pruned_seq)
+                .map(|r| r.seq)
+                .unwrap_or(cp.last_pruned_seq)
+                .max(cp.last_pruned_seq),
+            None => self.audit_head_seq(),
+        };
+        let mut next = base + 1;
         for r in &c.audit {
             if r.seq != next {
                 return Err(StoreError::InvalidChange(format!(
