@@ -1,0 +1,1 @@
+//! Activation (work in progress).

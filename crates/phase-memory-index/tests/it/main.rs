@@ -1,0 +1,244 @@
+//! Integration tests of the full-text index: search order, upsert/delete, generation,
+//! persistence, rebuild, and purge leaving no deleted text on disk.
+
+use std::path::Path;
+
+use phase_memory_index::{FullTextIndex, IndexOptions};
+use phase_memory_model::{Node, Time, Tombstone};
+use proptest::prelude::*;
+
+fn node(id: &str, title: &str, body: &str) -> Node {
+    Node {
+        id: id.into(),
+        kind: "fact".into(),
+        phase: "active".into(),
+        title: title.into(),
+        body: body.into(),
+        labels: vec![],
+        scope: "default".into(),
+        sensitivity: "internal".into(),
+        attrs: Default::default(),
+        created_at: Time::EPOCH,
+        updated_at: Time::EPOCH,
+        valid_from: None,
+        valid_to: None,
+        tokens: 0,
+        tombstone: None,
+    }
+}
+
+fn small() -> IndexOptions {
+    IndexOptions {
+        num_threads: 1,
+        memory_budget_bytes: 20_000_000,
+    }
+}
+
+fn ram(nodes: &[Node]) -> FullTextIndex {
+    let mut idx = FullTextIndex::open_or_create_with(None, small()).expect("ram index");
+    idx.upsert(nodes).expect("upsert");
+    idx.commit(1).expect("commit");
+    idx
+}
+
+/// Checks the ids a search returns, in order.
+fn check(idx: &FullTextIndex, cue: &str, expect: &[&str]) {
+    let hits = idx.search(cue, 10).expect("search");
+    let ids: Vec<&str> = hits.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, expect, "cue {cue:?} gave {hits:?}");
+    for w in hits.windows(2) {
+        assert!(w[0].1 >= w[1].1, "scores descending: {hits:?}");
+    }
+}
+
+fn corpus() -> Vec<Node> {
+    vec![
+        node("paris", "Paris", "Paris is the capital of France."),
+        node("berlin", "Berlin", "Berlin is the capital of Germany."),
+        node("france", "France", "France is a country in Europe. Its wine is famous."),
+        node("cafe", "Café crème", "A café in Zürich serves crème brûlée."),
+    ]
+}
+
+#[test]
+fn bm25_ranks_title_and_body_matches() {
+    let idx = ram(&corpus());
+    check(&idx, "paris", &["paris"]);
+    // A title match outweighs a body match (short field, BM25 length norm).
+    check(&idx, "capital France", &["france", "paris", "berlin"]);
+    check(&idx, "CAPITAL", &["berlin", "paris"]);
+    check(&idx, "nothing-matches-this", &[]);
+    // Accents fold to ASCII in both the index and the cue.
+    check(&idx, "cafe creme zurich", &["cafe"]);
+    check(&idx, "Zürich", &["cafe"]);
+    assert_eq!(idx.doc_count(), 4);
+}
+
+#[test]
+fn user_text_never_fails_to_parse() {
+    let idx = ram(&corpus());
+    for cue in [
+        "",
+        "   ",
+        "\"unbalanced",
+        "title:paris AND (",
+        "+-*~^[]{}:\\/!",
+        "paris^3",
+        "NOT OR AND",
+        "\u{0}\u{1f}💥",
+    ] {
+        let r = idx.search(cue, 5);
+        assert!(r.is_ok(), "cue {cue:?}: {r:?}");
+    }
+    check(&idx, "title:paris AND (", &["paris"]);
+    assert!(idx.search("paris", 0).expect("limit 0").is_empty());
+}
+
+#[test]
+fn ties_break_by_id() {
+    let nodes: Vec<Node> = ["d", "b", "c", "a"]
+        .iter()
+        .map(|id| node(id, "", "same words here"))
+        .collect();
+    let idx = ram(&nodes);
+    check(&idx, "same", &["a", "b", "c", "d"]);
+}
+
+#[test]
+fn upsert_replaces_and_tombstones_remove() {
+    let mut idx = ram(&corpus());
+    idx.upsert(&[node("paris", "Lutetia", "An old Roman town.")])
+        .expect("upsert");
+    // Not visible before commit.
+    check(&idx, "roman", &[]);
+    idx.commit(2).expect("commit");
+    check(&idx, "roman", &["paris"]);
+    check(&idx, "capital", &["berlin"]);
+    let mut gone = node("berlin", "", "");
+    gone.tombstone = Some(Tombstone {
+        content_hash: "blake3:00".into(),
+        forgotten_at: Time::EPOCH,
+        reason: "rule".into(),
+    });
+    idx.upsert(&[gone]).expect("upsert tombstone");
+    idx.delete(&["france".to_string(), "unknown".to_string()])
+        .expect("delete");
+    idx.commit(3).expect("commit");
+    check(&idx, "capital", &[]);
+    check(&idx, "europe", &[]);
+    assert_eq!(idx.doc_count(), 2);
+    assert_eq!(idx.generation(), Some(3));
+}
+
+#[test]
+fn persistent_index_keeps_documents_and_generation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nested").join("index");
+    {
+        let mut idx = FullTextIndex::open_or_create_with(Some(&path), small()).expect("create");
+        assert_eq!(idx.generation(), None);
+        assert_eq!(idx.doc_count(), 0);
+        idx.upsert(&corpus()).expect("upsert");
+        idx.commit(7).expect("commit");
+        // A second writer on the same folder is refused, not a panic.
+        let second = FullTextIndex::open_or_create_with(Some(&path), small());
+        assert!(second.is_err());
+    }
+    let mut idx = FullTextIndex::open_or_create_with(Some(&path), small()).expect("reopen");
+    assert_eq!(idx.generation(), Some(7));
+    assert_eq!(idx.doc_count(), 4);
+    check(&idx, "germany", &["berlin"]);
+    idx.rebuild(corpus()[..1].iter(), 9).expect("rebuild");
+    assert_eq!(idx.generation(), Some(9));
+    assert_eq!(idx.doc_count(), 1);
+    check(&idx, "capital", &["paris"]);
+}
+
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read_dir") {
+            let p = entry.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).expect("read");
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    found.push(p.display().to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn purge_leaves_no_deleted_text_on_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("index");
+    let word = "zqxjsecretword";
+    let mut idx = FullTextIndex::open_or_create_with(Some(&path), small()).expect("create");
+    idx.upsert(&corpus()).expect("upsert");
+    idx.commit(1).expect("commit");
+    idx.upsert(&[node("secret", "Secret", &format!("the {word} is here"))])
+        .expect("upsert");
+    idx.commit(2).expect("commit");
+    // Another commit so there are several segments.
+    idx.upsert(&[node("other", "Other", "unrelated text")])
+        .expect("upsert");
+    idx.commit(3).expect("commit");
+    check(&idx, word, &["secret"]);
+    idx.delete(&["secret".to_string()]).expect("delete");
+    idx.commit(4).expect("commit");
+    idx.purge().expect("purge");
+    assert_eq!(files_containing(&path, word.as_bytes()), Vec::<String>::new());
+    assert_eq!(
+        files_containing(&path, b"secret"),
+        Vec::<String>::new(),
+        "not even the id"
+    );
+    check(&idx, word, &[]);
+    check(&idx, "capital", &["berlin", "paris"]);
+    assert_eq!(idx.generation(), Some(4));
+    assert_eq!(idx.doc_count(), 5);
+    drop(idx);
+    let idx = FullTextIndex::open_or_create_with(Some(&path), small()).expect("reopen");
+    assert_eq!(idx.generation(), Some(4));
+    // Purging an index whose every document is deleted also works.
+    let mut idx = idx;
+    let ids: Vec<String> = ["paris", "berlin", "france", "cafe", "other"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    idx.delete(&ids).expect("delete all");
+    idx.commit(5).expect("commit");
+    idx.purge().expect("purge empty");
+    assert_eq!(idx.doc_count(), 0);
+    assert_eq!(files_containing(&path, b"capital"), Vec::<String>::new());
+}
+
+#[test]
+fn ram_index_purges_too() {
+    let mut idx = ram(&corpus());
+    idx.delete(&["paris".to_string()]).expect("delete");
+    idx.purge().expect("purge");
+    assert_eq!(idx.doc_count(), 3);
+    assert_eq!(idx.generation(), Some(1));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Any text is a valid cue, and results are ordered and deterministic.
+    #[test]
+    fn any_cue_searches(cue in ".{0,40}") {
+        let idx = ram(&corpus());
+        let a = idx.search(&cue, 10).expect("search");
+        let b = idx.search(&cue, 10).expect("search");
+        prop_assert_eq!(&a, &b);
+        for w in a.windows(2) {
+            prop_assert!(w[0].1 > w[1].1 || (w[0].1 == w[1].1 && w[0].0 < w[1].0));
+        }
+    }
+}
