@@ -1,0 +1,783 @@
+//! The SQLite adapter of phase-memory: a store directory holding one WAL-mode
+//! database (`phase-memory.sqlite`), for stores too large for the file adapter.
+//!
+//! Layout of a store directory `DIR`:
+//!
+//! - `DIR/phase-memory.sqlite` (+ `-wal`, `-shm` while open): graph, events, audit,
+//!   reviews, profile and metadata;
+//! - `DIR/LOCK`: held with an exclusive file lock by the one writer;
+//! - `DIR/quarantine/`: JSONL copies of rows moved aside by repair;
+//! - `DIR/index/`: reserved for the runtime's full-text index; never touched here.
+//!
+//! Every commit is one `BEGIN IMMEDIATE` transaction with `synchronous=FULL`, so when
+//! [`Store::commit`] returns the change set is on disk, and a crash at any point
+//! leaves the store as it was before or after the commit. See `docs/storage.md`.
+
+mod commit;
+mod integrity;
+mod migrate;
+mod record;
+mod schema;
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use phase_memory_model::{AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review};
+use phase_memory_store::{
+    AdapterManifest, AuditStore, Capability, ChangeSet, EventQuery, EventStore, GraphStore,
+    IntegrityFinding, ReviewStore, SCHEMA_VERSION, Store, StoreError, StoreMeta, StoreResult,
+    conformance,
+};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+
+use crate::record::{
+    SqlContext, audit_location, decode, edge_location, event_location, node_location,
+    review_location, seq_from_sql, seq_to_sql,
+};
+
+pub use commit::BULK_ROWS;
+pub use migrate::MIGRATIONS;
+
+/// File name of the database inside the store directory.
+pub const DB_FILE: &str = "phase-memory.sqlite";
+/// File name of the writer lock inside the store directory.
+pub const LOCK_FILE: &str = "LOCK";
+/// Folder for repair output inside the store directory.
+pub const QUARANTINE_DIR: &str = "quarantine";
+/// Folder reserved for the runtime's full-text index (this adapter never touches it).
+pub const INDEX_DIR: &str = "index";
+
+/// Idle reader connections kept for reuse.
+const READER_POOL: usize = 4;
+
+/// How a store is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// The one writer: takes the exclusive lock on `DIR/LOCK`.
+    Write,
+    /// A reader: takes no lock and refuses commits, migrations and repairs.
+    ReadOnly,
+}
+
+/// A store kept in one SQLite database inside a directory.
+///
+/// Reads go through a small pool of reader connections (so a callback of
+/// `for_each_node` may call back into the store); writes go through the one writer
+/// connection.
+pub struct SqliteStore {
+    dir: PathBuf,
+    mode: OpenMode,
+    writer: Option<Mutex<Connection>>,
+    readers: Mutex<Vec<Connection>>,
+    generation: AtomicU64,
+    schema_version: u32,
+    poisoned: bool,
+    purge_pending: bool,
+    // Dropped last: the lock outlives the connections.
+    _lock: Option<File>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("dir", &self.dir)
+            .field("mode", &self.mode)
+            .field("schema_version", &self.schema_version)
+            .field("generation", &self.generation.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Creates a new store in `dir` (created when missing) and opens it for writing.
+    ///
+    /// The stored metadata is `meta` with `adapter = "sqlite"` and the schema version
+    /// this build writes. Fails with [`StoreError::Exists`] when a store is already
+    /// there and [`StoreError::Locked`] when a writer holds the directory.
+    pub fn init(dir: &Path, meta: StoreMeta) -> StoreResult<SqliteStore> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::io(format!("creating store directory {}", dir.display()), e)
+        })?;
+        let lock = take_lock(dir)?;
+        if Self::is_store(dir) {
+            return Err(StoreError::Exists(dir.display().to_string()));
+        }
+        let mut conn = open_conn(&dir.join(DB_FILE), true)?;
+        schema::configure_writer(&conn)?;
+        let mut meta = meta;
+        meta.adapter = "sqlite".into();
+        meta.schema_version = SCHEMA_VERSION;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx("beginning the init transaction")?;
+        tx.execute_batch(schema::SCHEMA_V2)
+            .ctx("creating the schema")?;
+        schema::write_meta(&tx, &meta)?;
+        schema::meta_put(&tx, schema::key::GENERATION, &0u64)?;
+        tx.commit().ctx("committing the init transaction")?;
+        sync_dir(dir)?;
+        Self::finish_open(dir, OpenMode::Write, Some(conn), Some(lock))
+    }
+
+    /// Opens the store in `dir`. [`StoreError::NotFound`] when there is none,
+    /// [`StoreError::Locked`] when opening for writing while another writer holds it,
+    /// [`StoreError::TooNew`] when a newer build wrote it.
+    pub fn open(dir: &Path, mode: OpenMode) -> StoreResult<SqliteStore> {
+        if !dir.join(DB_FILE).is_file() {
+            return Err(StoreError::NotFound(dir.display().to_string()));
+        }
+        match mode {
+            OpenMode::Write => {
+                let lock = take_lock(dir)?;
+                let conn = open_conn(&dir.join(DB_FILE), true)?;
+                schema::configure_writer(&conn)?;
+                if !schema::has_meta(&conn)? {
+                    return Err(StoreError::NotFound(dir.display().to_string()));
+                }
+                Self::finish_open(dir, mode, Some(conn), Some(lock))
+            }
+            OpenMode::ReadOnly => Self::finish_open(dir, mode, None, None),
+        }
+    }
+
+    /// Whether `dir` holds a store of this adapter.
+    pub fn is_store(dir: &Path) -> bool {
+        let db = dir.join(DB_FILE);
+        if !db.is_file() {
+            return false;
+        }
+        match open_conn(&db, false) {
+            Ok(conn) => schema::has_meta(&conn).unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    /// The adapter's manifest: every capability, every conformance check.
+    pub fn adapter_manifest() -> AdapterManifest {
+        let capabilities = vec![
+            Capability::Graph,
+            Capability::Events,
+            Capability::Audit,
+            Capability::Reviews,
+            Capability::AtomicCommit,
+            Capability::Durable,
+            Capability::Purge,
+            Capability::AuditPrune,
+            Capability::Migrations,
+            Capability::Repair,
+            Capability::IndexDir,
+        ];
+        let conformance = conformance::CHECKS
+            .iter()
+            .filter(|c| c.needs.iter().all(|n| capabilities.contains(n)))
+            .map(|c| c.name.to_string())
+            .collect();
+        AdapterManifest {
+            name: "sqlite".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            capabilities,
+            ownership: format!(
+                "DIR/{DB_FILE} (with its -wal and -shm files): nodes, edges, events, audit, \
+                 reviews, profile and metadata; DIR/{LOCK_FILE}: the writer lock; \
+                 DIR/{QUARANTINE_DIR}/: rows moved aside by repair; DIR/{INDEX_DIR}/ belongs \
+                 to the runtime's full-text index and is never touched"
+            ),
+            conformance,
+        }
+    }
+
+    /// How this handle was opened.
+    pub fn mode(&self) -> OpenMode {
+        self.mode
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn finish_open(
+        dir: &Path,
+        mode: OpenMode,
+        writer: Option<Connection>,
+        lock: Option<File>,
+    ) -> StoreResult<SqliteStore> {
+        let mut store = SqliteStore {
+            dir: dir.to_path_buf(),
+            mode,
+            writer: writer.map(Mutex::new),
+            readers: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            schema_version: 0,
+            poisoned: false,
+            purge_pending: false,
+            _lock: lock,
+        };
+        let (version, generation) = store.read(|c| {
+            if !schema::has_meta(c)? {
+                return Err(StoreError::NotFound(dir.display().to_string()));
+            }
+            let v: u32 = schema::meta_require(c, schema::key::SCHEMA_VERSION)?;
+            Ok((v, schema::read_generation(c)?))
+        })?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                found: version,
+                want: SCHEMA_VERSION,
+            });
+        }
+        store.schema_version = version;
+        store.generation.store(generation, Ordering::SeqCst);
+        Ok(store)
+    }
+
+    /// Whether rows carry checksums (schema version 2 and later).
+    fn checksums(&self) -> bool {
+        self.schema_version >= 2
+    }
+
+    fn sum_col(&self) -> &'static str {
+        if self.checksums() { "checksum" } else { "NULL" }
+    }
+
+    fn db_path(&self) -> PathBuf {
+        self.dir.join(DB_FILE)
+    }
+
+    /// Runs `f` on a pooled reader connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = open_conn(&self.db_path(), self.mode == OpenMode::Write)?;
+                schema::configure_reader(&c)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < READER_POOL {
+            pool.push(conn);
+        }
+        out
+    }
+
+    /// The writer connection, refusing when the handle cannot write.
+    fn writer(&mut self) -> StoreResult<&mut Connection> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        match self.writer.as_mut() {
+            Some(m) => Ok(m.get_mut().unwrap_or_else(|e| e.into_inner())),
+            None => Err(StoreError::InvalidChange(format!(
+                "store {} is opened read-only",
+                self.dir.display()
+            ))),
+        }
+    }
+
+    /// Marks the handle unusable for writes after a backend or I/O failure.
+    fn poison_on<T>(&mut self, r: StoreResult<T>) -> StoreResult<T> {
+        if let Err(StoreError::Backend(_) | StoreError::Io { .. }) = &r {
+            self.poisoned = true;
+        }
+        r
+    }
+
+    /// Runs `PRAGMA wal_checkpoint(TRUNCATE)`: copies every committed page into the
+    /// database file and empties the WAL, so no superseded page image survives there.
+    /// Returns false when a reader kept the checkpoint from completing.
+    fn checkpoint_truncate(&mut self) -> StoreResult<bool> {
+        // Idle pooled readers hold no snapshot, but drop them anyway so nothing
+        // pins an old WAL frame.
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        let conn = self.writer()?;
+        let (busy, _log, _done): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .ctx("checkpointing the WAL")?;
+        Ok(busy == 0)
+    }
+
+    fn read_node(&self, conn: &Connection, id: &str) -> StoreResult<Option<Node>> {
+        let sql = format!("SELECT json, {} FROM nodes WHERE id = ?1", self.sum_col());
+        let mut stmt = conn.prepare_cached(&sql).ctx("reading a node")?;
+        let mut rows = stmt.query([id]).ctx("reading a node")?;
+        match rows.next().ctx("reading a node")? {
+            None => Ok(None),
+            Some(row) => {
+                let loc = || node_location(id);
+                let json = row_text(row, 0, &loc)?;
+                decode(&loc, &json, self.row_sum(row, 1)).map(Some)
+            }
+        }
+    }
+
+    fn row_sum(&self, row: &Row<'_>, i: usize) -> Option<Option<Vec<u8>>> {
+        if !self.checksums() {
+            return None;
+        }
+        Some(match row.get_ref(i) {
+            Ok(ValueRef::Blob(b)) => Some(b.to_vec()),
+            _ => None,
+        })
+    }
+
+    fn stream_edges(
+        &self,
+        conn: &Connection,
+        filter: &str,
+        param: Option<&str>,
+        f: &mut dyn FnMut(Edge),
+    ) -> StoreResult<()> {
+        let sql = format!(
+            r#"SELECT "from", "to", "type", json, {} FROM edges {filter} ORDER BY "from", "to", "type""#,
+            self.sum_col()
+        );
+        let mut stmt = conn.prepare_cached(&sql).ctx("reading edges")?;
+        let mut rows = match param {
+            Some(p) => stmt.query([p]),
+            None => stmt.query([]),
+        }
+        .ctx("reading edges")?;
+        while let Some(row) = rows.next().ctx("reading edges")? {
+            let key = |i| match row.get_ref(i) {
+                Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+                _ => "?".to_string(),
+            };
+            let loc = || edge_location(&key(0), &key(1), &key(2));
+            let json = row_text(row, 3, &loc)?;
+            let edge: Edge = decode(&loc, &json, self.row_sum(row, 4))?;
+            f(edge);
+        }
+        Ok(())
+    }
+
+    fn stream_events(
+        &self,
+        conn: &Connection,
+        q: &EventQuery,
+        f: &mut dyn FnMut(Event),
+    ) -> StoreResult<()> {
+        let mut sql = format!("SELECT e.seq, e.json, {} FROM events e", {
+            if self.checksums() {
+                "e.checksum"
+            } else {
+                "NULL"
+            }
+        });
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let subject_in_sql = q.subject.is_some() && self.checksums();
+        if let (true, Some(s)) = (subject_in_sql, &q.subject) {
+            sql.push_str(" JOIN event_subjects s ON s.seq = e.seq AND s.subject = ?");
+            args.push(s.clone().into());
+        }
+        sql.push_str(" WHERE e.seq > ?");
+        args.push(seq_to_sql(q.after_seq).unwrap_or(i64::MAX).into());
+        if let Some(s) = q.since {
+            sql.push_str(" AND e.at >= ?");
+            args.push(s.millis().into());
+        }
+        if let Some(u) = q.until {
+            sql.push_str(" AND e.at < ?");
+            args.push(u.millis().into());
+        }
+        if !q.types.is_empty() {
+            sql.push_str(r#" AND e."type" IN ("#);
+            for (i, t) in q.types.iter().enumerate() {
+                sql.push_str(if i == 0 { "?" } else { ", ?" });
+                args.push(t.clone().into());
+            }
+            sql.push(')');
+        }
+        sql.push_str(" ORDER BY e.seq");
+        let mut left = q.limit.unwrap_or(usize::MAX);
+        if left == 0 {
+            return Ok(());
+        }
+        let mut stmt = conn.prepare_cached(&sql).ctx("querying events")?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args))
+            .ctx("querying events")?;
+        while let Some(row) = rows.next().ctx("querying events")? {
+            let seq: i64 = row.get(0).ctx("reading an event seq")?;
+            let loc = || event_location(seq);
+            let json = row_text(row, 1, &loc)?;
+            let event: Event = decode(&loc, &json, self.row_sum(row, 2))?;
+            // The columns narrow the scan; the record itself decides (and a v1 store
+            // has no subject table).
+            if q.matches(&event) {
+                f(event);
+                left -= 1;
+                if left == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if self.purge_pending && !self.poisoned {
+            let _ = self.checkpoint_truncate();
+        }
+    }
+}
+
+/// Reads a text column, treating anything else as a corrupt row.
+fn row_text(row: &Row<'_>, i: usize, loc: &dyn Fn() -> String) -> StoreResult<String> {
+    match row.get_ref(i) {
+        Ok(ValueRef::Text(t)) => String::from_utf8(t.to_vec()).map_err(|_| StoreError::Corrupt {
+            location: loc(),
+            detail: "column is not UTF-8".into(),
+        }),
+        Ok(other) => Err(StoreError::Corrupt {
+            location: loc(),
+            detail: format!("column holds {:?}, not text", other.data_type()),
+        }),
+        Err(e) => Err(StoreError::Backend(format!(
+            "sqlite: reading {}: {e}",
+            loc()
+        ))),
+    }
+}
+
+/// Opens a connection to the database file.
+fn open_conn(path: &Path, write: bool) -> StoreResult<Connection> {
+    let flags = if write {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Backend(format!("sqlite: opening {}: {e}", path.display())))
+}
+
+/// Takes the exclusive writer lock on `DIR/LOCK`.
+fn take_lock(dir: &Path) -> StoreResult<File> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(format!("opening lock file {}", path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(StoreError::Locked(dir.display().to_string())),
+        Err(TryLockError::Error(e)) => {
+            Err(StoreError::io(format!("locking {}", path.display()), e))
+        }
+    }
+}
+
+/// Makes a directory's entries durable.
+fn sync_dir(dir: &Path) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io(format!("syncing directory {}", dir.display()), e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+impl GraphStore for SqliteStore {
+    fn node(&self, id: &str) -> StoreResult<Option<Node>> {
+        self.read(|c| self.read_node(c, id))
+    }
+
+    fn for_each_node(&self, f: &mut dyn FnMut(&Node)) -> StoreResult<()> {
+        self.read(|conn| {
+            let sql = format!("SELECT id, json, {} FROM nodes ORDER BY id", self.sum_col());
+            let mut stmt = conn.prepare_cached(&sql).ctx("reading nodes")?;
+            let mut rows = stmt.query([]).ctx("reading nodes")?;
+            while let Some(row) = rows.next().ctx("reading nodes")? {
+                let id = match row.get_ref(0) {
+                    Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+                    _ => "?".into(),
+                };
+                let loc = || node_location(&id);
+                let json = row_text(row, 1, &loc)?;
+                let node: Node = decode(&loc, &json, self.row_sum(row, 2))?;
+                f(&node);
+            }
+            Ok(())
+        })
+    }
+
+    fn node_count(&self) -> StoreResult<usize> {
+        self.read(|c| {
+            let n: i64 = c
+                .query_row("SELECT count(*) FROM nodes", [], |r| r.get(0))
+                .ctx("counting nodes")?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+    }
+
+    fn for_each_edge(&self, f: &mut dyn FnMut(&Edge)) -> StoreResult<()> {
+        self.read(|c| self.stream_edges(c, "", None, &mut |e| f(&e)))
+    }
+
+    fn edge_count(&self) -> StoreResult<usize> {
+        self.read(|c| {
+            let n: i64 = c
+                .query_row("SELECT count(*) FROM edges", [], |r| r.get(0))
+                .ctx("counting edges")?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+    }
+
+    fn edges_of(&self, id: &str) -> StoreResult<Vec<Edge>> {
+        let mut out = Vec::new();
+        self.read(|c| {
+            self.stream_edges(c, r#"WHERE "from" = ?1 OR "to" = ?1"#, Some(id), &mut |e| {
+                out.push(e)
+            })
+        })?;
+        Ok(out)
+    }
+}
+
+impl EventStore for SqliteStore {
+    fn events(&self, q: &EventQuery) -> StoreResult<Vec<Event>> {
+        let mut out = Vec::new();
+        self.read(|c| self.stream_events(c, q, &mut |e| out.push(e)))?;
+        Ok(out)
+    }
+
+    fn for_each_event(&self, f: &mut dyn FnMut(&Event)) -> StoreResult<()> {
+        self.read(|c| self.stream_events(c, &EventQuery::default(), &mut |e| f(&e)))
+    }
+
+    fn event_head(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            let max: Option<i64> = c
+                .query_row("SELECT max(seq) FROM events", [], |r| r.get(0))
+                .ctx("reading the event head")?;
+            Ok(max.map(seq_from_sql).unwrap_or(0))
+        })
+    }
+}
+
+impl AuditStore for SqliteStore {
+    fn audit_records(&self, after_seq: u64) -> StoreResult<Vec<AuditRecord>> {
+        self.read(|conn| {
+            let sql = format!(
+                "SELECT seq, json, {} FROM audit WHERE seq > ?1 ORDER BY seq",
+                self.sum_col()
+            );
+            let mut stmt = conn.prepare_cached(&sql).ctx("reading audit")?;
+            let after = seq_to_sql(after_seq).unwrap_or(i64::MAX);
+            let mut rows = stmt.query([after]).ctx("reading audit")?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().ctx("reading audit")? {
+                let seq: i64 = row.get(0).ctx("reading an audit seq")?;
+                let loc = || audit_location(seq);
+                let json = row_text(row, 1, &loc)?;
+                out.push(decode(&loc, &json, self.row_sum(row, 2))?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn audit_head(&self) -> StoreResult<Option<AuditRef>> {
+        self.read(|conn| {
+            let sql = format!(
+                "SELECT seq, json, {} FROM audit ORDER BY seq DESC LIMIT 1",
+                self.sum_col()
+            );
+            let last = conn
+                .query_row(&sql, [], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        row_text(r, 1, &|| "audit".into()),
+                        self.row_sum(r, 2),
+                    ))
+                })
+                .optional()
+                .ctx("reading the audit head")?;
+            match last {
+                Some((seq, json, sum)) => {
+                    let loc = || audit_location(seq);
+                    let rec: AuditRecord = decode(&loc, &json?, sum)?;
+                    Ok(Some(AuditRef {
+                        seq: rec.seq,
+                        hash: rec.hash,
+                    }))
+                }
+                None => {
+                    let cp = schema::read_checkpoint(conn)?;
+                    Ok((cp.last_pruned_seq > 0).then(|| AuditRef {
+                        seq: cp.last_pruned_seq,
+                        hash: cp.last_pruned_hash,
+                    }))
+                }
+            }
+        })
+    }
+
+    fn audit_checkpoint(&self) -> StoreResult<AuditCheckpoint> {
+        self.read(schema::read_checkpoint)
+    }
+}
+
+impl ReviewStore for SqliteStore {
+    fn review(&self, id: &str) -> StoreResult<Option<Review>> {
+        self.read(|conn| {
+            let sql = format!("SELECT json, {} FROM reviews WHERE id = ?1", self.sum_col());
+            let mut stmt = conn.prepare_cached(&sql).ctx("reading a review")?;
+            let mut rows = stmt.query([id]).ctx("reading a review")?;
+            match rows.next().ctx("reading a review")? {
+                None => Ok(None),
+                Some(row) => {
+                    let loc = || review_location(id);
+                    let json = row_text(row, 0, &loc)?;
+                    decode(&loc, &json, self.row_sum(row, 1)).map(Some)
+                }
+            }
+        })
+    }
+
+    fn reviews(&self) -> StoreResult<Vec<Review>> {
+        self.read(|conn| {
+            let sql = format!(
+                "SELECT id, json, {} FROM reviews ORDER BY id",
+                self.sum_col()
+            );
+            let mut stmt = conn.prepare_cached(&sql).ctx("reading reviews")?;
+            let mut rows = stmt.query([]).ctx("reading reviews")?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().ctx("reading reviews")? {
+                let id = match row.get_ref(0) {
+                    Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+                    _ => "?".into(),
+                };
+                let loc = || review_location(&id);
+                let json = row_text(row, 1, &loc)?;
+                out.push(decode(&loc, &json, self.row_sum(row, 2))?);
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn manifest(&self) -> AdapterManifest {
+        Self::adapter_manifest()
+    }
+
+    fn meta(&self) -> StoreResult<StoreMeta> {
+        let mut meta = self.read(schema::read_meta)?;
+        let pending = self.pending_migrations()?;
+        if !pending.is_empty() {
+            meta.planned_migrations = pending;
+        }
+        Ok(meta)
+    }
+
+    fn profile_source(&self) -> StoreResult<Option<String>> {
+        self.read(|c| schema::meta_get(c, schema::key::PROFILE))
+    }
+
+    fn generation(&self) -> u64 {
+        if self.mode == OpenMode::ReadOnly
+            && let Ok(g) = self.read(schema::read_generation)
+        {
+            self.generation.store(g, Ordering::SeqCst);
+        }
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn commit(&mut self, change: ChangeSet) -> StoreResult<u64> {
+        if self.schema_version < SCHEMA_VERSION {
+            return Err(StoreError::MigrationNeeded {
+                found: self.schema_version,
+                want: SCHEMA_VERSION,
+            });
+        }
+        let purge = change.purge;
+        let conn = self.writer()?;
+        let result = commit::commit(conn, &change);
+        let generation = self.poison_on(result)?;
+        self.generation.store(generation, Ordering::SeqCst);
+        if purge || self.purge_pending {
+            let done = self.checkpoint_truncate();
+            self.purge_pending = !matches!(done, Ok(true));
+        }
+        Ok(generation)
+    }
+
+    fn check_integrity(&self) -> StoreResult<Vec<IntegrityFinding>> {
+        let mut findings: Vec<IntegrityFinding> = self
+            .read(|c| integrity::check(c, self.checksums()))?
+            .into_iter()
+            .map(|f| f.finding)
+            .collect();
+        if self.purge_pending {
+            findings.push(IntegrityFinding {
+                code: "store.purge_incomplete".into(),
+                location: format!("{DB_FILE}-wal"),
+                message: "a purge commit could not truncate the WAL because a reader held \
+                          it; the next commit or close retries"
+                    .into(),
+                fixable: true,
+            });
+        }
+        Ok(findings)
+    }
+
+    fn repair_integrity(&mut self) -> StoreResult<Vec<IntegrityFinding>> {
+        if self.schema_version < SCHEMA_VERSION {
+            return Err(StoreError::MigrationNeeded {
+                found: self.schema_version,
+                want: SCHEMA_VERSION,
+            });
+        }
+        let checksums = self.checksums();
+        let dir = self.dir.clone();
+        let generation = self.generation.load(Ordering::SeqCst);
+        let conn = self.writer()?;
+        let result = integrity::repair(conn, &dir, checksums, generation);
+        let (done, new_generation) = self.poison_on(result)?;
+        self.generation.store(new_generation, Ordering::SeqCst);
+        if self.purge_pending {
+            let ok = self.checkpoint_truncate();
+            self.purge_pending = !matches!(ok, Ok(true));
+        }
+        Ok(done)
+    }
+
+    fn pending_migrations(&self) -> StoreResult<Vec<String>> {
+        let version: u32 = self.read(|c| schema::meta_require(c, schema::key::SCHEMA_VERSION))?;
+        Ok(migrate::pending(version))
+    }
+
+    fn migrate(&mut self) -> StoreResult<Vec<String>> {
+        let conn = self.writer()?;
+        let result = migrate::migrate(conn);
+        let (applied, version, generation) = self.poison_on(result)?;
+        self.schema_version = version;
+        self.generation.store(generation, Ordering::SeqCst);
+        // Reader connections re-read the schema on their next statement.
+        Ok(applied)
+    }
+
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+}

@@ -1,0 +1,228 @@
+//! The SQL schema (current version), connection settings and the meta table.
+
+use phase_memory_model::AuditCheckpoint;
+use phase_memory_store::{StoreError, StoreMeta, StoreResult};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::record::SqlContext;
+
+/// Schema of a current (version 2) store. Version 1 is the same without the
+/// `checksum` columns and the `event_subjects` and `quarantine` tables; migration
+/// `0002-checksums-and-subjects` turns one into the other, so both paths give the
+/// same tables (the checksum columns are nullable because `ALTER TABLE ADD COLUMN`
+/// cannot add a `NOT NULL` column; a NULL checksum reads as a corrupt row).
+pub(crate) const SCHEMA_V2: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS nodes (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    phase       TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    sensitivity TEXT NOT NULL,
+    json        TEXT NOT NULL,
+    checksum    BLOB
+);
+CREATE TABLE IF NOT EXISTS edges (
+    "from"   TEXT NOT NULL,
+    "to"     TEXT NOT NULL,
+    "type"   TEXT NOT NULL,
+    json     TEXT NOT NULL,
+    checksum BLOB,
+    PRIMARY KEY ("from", "to", "type")
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_to ON edges ("to");
+CREATE TABLE IF NOT EXISTS events (
+    seq      INTEGER PRIMARY KEY,
+    at       INTEGER NOT NULL,
+    "type"   TEXT NOT NULL,
+    json     TEXT NOT NULL,
+    checksum BLOB
+);
+CREATE INDEX IF NOT EXISTS events_at ON events (at);
+CREATE INDEX IF NOT EXISTS events_type ON events ("type");
+CREATE TABLE IF NOT EXISTS event_subjects (
+    subject TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    PRIMARY KEY (subject, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    seq      INTEGER PRIMARY KEY,
+    json     TEXT NOT NULL,
+    checksum BLOB
+);
+CREATE TABLE IF NOT EXISTS reviews (
+    id       TEXT PRIMARY KEY,
+    json     TEXT NOT NULL,
+    checksum BLOB
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id        INTEGER PRIMARY KEY,
+    source    TEXT NOT NULL,
+    location  TEXT NOT NULL,
+    json      TEXT,
+    checksum  BLOB,
+    reason    TEXT NOT NULL,
+    moved_at  INTEGER NOT NULL
+);
+"#;
+
+/// Index on `edges("to")`; the `"from"` side is served by the primary key.
+pub(crate) const EDGES_TO_INDEX: &str = r#"CREATE INDEX IF NOT EXISTS edges_to ON edges ("to")"#;
+/// Indexes on events, dropped and rebuilt around very large batches.
+pub(crate) const EVENT_INDEXES: &str = r#"
+CREATE INDEX IF NOT EXISTS events_at ON events (at);
+CREATE INDEX IF NOT EXISTS events_type ON events ("type");
+"#;
+
+/// Meta keys.
+pub(crate) mod key {
+    pub const FORMAT: &str = "format";
+    pub const SCHEMA_VERSION: &str = "schema_version";
+    pub const ADAPTER: &str = "adapter";
+    pub const APPLIED: &str = "applied_migrations";
+    pub const PLANNED: &str = "planned_migrations";
+    pub const CREATED_AT: &str = "created_at";
+    pub const GENERATION: &str = "generation";
+    pub const PROFILE: &str = "profile";
+    pub const CHECKPOINT: &str = "audit_checkpoint";
+}
+
+/// Settings of the one writer connection: WAL, fsync on every commit, zeroed
+/// deleted content, a bounded WAL file.
+pub(crate) fn configure_writer(conn: &Connection) -> StoreResult<()> {
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .ctx("setting journal_mode=WAL")?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!(
+            "sqlite refused WAL journal mode (got {mode})"
+        )));
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA secure_delete = ON;
+         PRAGMA foreign_keys = OFF;
+         PRAGMA journal_size_limit = 67108864;
+         PRAGMA cache_size = -262144;",
+    )
+    .ctx("configuring the writer connection")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .ctx("setting busy timeout")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Settings of a reader connection.
+pub(crate) fn configure_reader(conn: &Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "PRAGMA query_only = ON;
+         PRAGMA secure_delete = ON;
+         PRAGMA cache_size = -32768;",
+    )
+    .ctx("configuring a reader connection")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .ctx("setting busy timeout")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Whether the database has a meta table with a format row.
+pub(crate) fn has_meta(conn: &Connection) -> StoreResult<bool> {
+    let table: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .ctx("looking for the meta table")?;
+    if table.is_none() {
+        return Ok(false);
+    }
+    Ok(meta_get::<String>(conn, key::FORMAT)?.is_some())
+}
+
+/// One meta value (stored as JSON).
+pub(crate) fn meta_get<T: DeserializeOwned>(conn: &Connection, k: &str) -> StoreResult<Option<T>> {
+    let raw: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+        .and_then(|mut s| s.query_row([k], |r| r.get(0)).optional())
+        .ctx("reading meta")?;
+    match raw {
+        None => Ok(None),
+        Some(raw) => serde_json::from_str(&raw)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                location: format!("meta/{k}"),
+                detail: format!("value does not parse: {e}"),
+            }),
+    }
+}
+
+/// A required meta value.
+pub(crate) fn meta_require<T: DeserializeOwned>(conn: &Connection, k: &str) -> StoreResult<T> {
+    meta_get(conn, k)?.ok_or_else(|| StoreError::Corrupt {
+        location: format!("meta/{k}"),
+        detail: "missing".into(),
+    })
+}
+
+/// Writes one meta value (as JSON).
+pub(crate) fn meta_put<T: Serialize>(conn: &Connection, k: &str, v: &T) -> StoreResult<()> {
+    let raw = serde_json::to_string(v)
+        .map_err(|e| StoreError::InvalidChange(format!("meta {k} cannot be encoded: {e}")))?;
+    conn.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
+        .and_then(|mut s| s.execute(params![k, raw]))
+        .ctx("writing meta")?;
+    Ok(())
+}
+
+/// Reads the store metadata.
+pub(crate) fn read_meta(conn: &Connection) -> StoreResult<StoreMeta> {
+    Ok(StoreMeta {
+        format: meta_require(conn, key::FORMAT)?,
+        schema_version: meta_require(conn, key::SCHEMA_VERSION)?,
+        adapter: meta_require(conn, key::ADAPTER)?,
+        applied_migrations: meta_get(conn, key::APPLIED)?.unwrap_or_default(),
+        planned_migrations: meta_get(conn, key::PLANNED)?.unwrap_or_default(),
+        created_at: meta_require(conn, key::CREATED_AT)?,
+    })
+}
+
+/// Writes the store metadata.
+pub(crate) fn write_meta(conn: &Connection, m: &StoreMeta) -> StoreResult<()> {
+    meta_put(conn, key::FORMAT, &m.format)?;
+    meta_put(conn, key::SCHEMA_VERSION, &m.schema_version)?;
+    meta_put(conn, key::ADAPTER, &m.adapter)?;
+    meta_put(conn, key::APPLIED, &m.applied_migrations)?;
+    meta_put(conn, key::PLANNED, &m.planned_migrations)?;
+    meta_put(conn, key::CREATED_AT, &m.created_at)
+}
+
+/// The audit checkpoint (default when nothing was pruned).
+pub(crate) fn read_checkpoint(conn: &Connection) -> StoreResult<AuditCheckpoint> {
+    Ok(meta_get(conn, key::CHECKPOINT)?.unwrap_or_default())
+}
+
+/// The commit counter.
+pub(crate) fn read_generation(conn: &Connection) -> StoreResult<u64> {
+    Ok(meta_get(conn, key::GENERATION)?.unwrap_or(0))
+}
+
+/// Whether a table has a column.
+pub(crate) fn has_column(conn: &Connection, table: &str, column: &str) -> StoreResult<bool> {
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA table_info({table})"))
+        .ctx("reading table info")?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(1))
+        .ctx("reading table info")?
+        .collect::<Result<Vec<_>, _>>()
+        .ctx("reading table info")?;
+    Ok(names.iter().any(|n| n == column))
+}
