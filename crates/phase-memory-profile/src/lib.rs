@@ -7,7 +7,7 @@ mod types;
 mod validate;
 
 pub use types::*;
-pub use validate::{BUILTIN_PATTERNS, ProfileError, ProfileProblem};
+pub use validate::{BUILTIN_PATTERNS, OPERATION_FAMILIES, ProfileError, ProfileProblem};
 
 use phase_memory_model::digest_value;
 

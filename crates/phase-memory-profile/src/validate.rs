@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use phase_memory_model::validate_id;
+
 use crate::types::*;
 
 /// One problem in a profile.
@@ -187,6 +189,11 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
     if levels.len() != p.sensitivity.levels.len() {
         cx.bad("sensitivity.levels", "sensitivity levels must be unique");
     }
+    for l in &p.sensitivity.levels {
+        if let Err(e) = validate_id(l) {
+            cx.bad("sensitivity.levels", format!("bad level name {l:?}: {e}"));
+        }
+    }
     if !levels.contains(p.sensitivity.default.as_str()) {
         cx.bad(
             "sensitivity.default",
@@ -211,12 +218,32 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
     if p.phases.is_empty() {
         cx.bad("phases", "declare at least one phase");
     }
-    if phases.len() != p.phases.len() {
-        cx.bad("phases", "phase names must be unique");
+    let mut seen_phases = BTreeSet::new();
+    for (i, ph) in p.phases.iter().enumerate() {
+        if !seen_phases.insert(ph.name.as_str()) {
+            cx.bad(
+                format!("phases[{i}].name"),
+                format!("duplicate phase {:?}: phase names must be unique", ph.name),
+            );
+        }
     }
+    let purge_phases: BTreeSet<&str> = p
+        .phases
+        .iter()
+        .filter(|ph| ph.purge)
+        .map(|ph| ph.name.as_str())
+        .collect();
     for (i, ph) in p.phases.iter().enumerate() {
         if ph.name.trim().is_empty() {
             cx.bad(format!("phases[{i}].name"), "a phase needs a name");
+        } else if let Err(e) = validate_id(&ph.name) {
+            cx.bad(format!("phases[{i}].name"), format!("bad phase name: {e}"));
+        }
+        if ph.purge && p.phases.iter().position(|q| q.purge) != Some(i) {
+            cx.bad(
+                format!("phases[{i}].purge"),
+                "declare at most one purging phase (a phase named `forgotten` purges)",
+            );
         }
         if !(0.0..=1.0).contains(&ph.activation_weight) {
             cx.bad(
@@ -239,10 +266,21 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
         cx.bad("kinds", "declare at least one node kind");
     }
     for (k, spec) in &p.kinds {
+        if let Err(e) = validate_id(k) {
+            cx.bad(format!("kinds.{k}"), format!("bad kind name: {e}"));
+        }
         if !phases.contains(spec.initial_phase.as_str()) {
             cx.bad(
                 format!("kinds.{k}.initial_phase"),
                 format!("unknown phase {:?}", spec.initial_phase),
+            );
+        } else if purge_phases.contains(spec.initial_phase.as_str()) {
+            cx.bad(
+                format!("kinds.{k}.initial_phase"),
+                format!(
+                    "initial phase {:?} purges content: new nodes would be erased on arrival",
+                    spec.initial_phase
+                ),
             );
         }
         if let Some(s) = &spec.default_sensitivity
@@ -256,6 +294,12 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
     }
     // Edge types.
     for (t, spec) in &p.edge_types {
+        if let Err(e) = validate_id(t) {
+            cx.bad(
+                format!("edge_types.{t}"),
+                format!("bad edge type name: {e}"),
+            );
+        }
         if !(spec.weight.is_finite() && spec.weight >= 0.0) {
             cx.bad(
                 format!("edge_types.{t}.weight"),
@@ -340,8 +384,23 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
                     format!("lifecycle[{i}].from"),
                     format!("unknown phase {f:?}"),
                 );
+            } else if purge_phases.contains(f.as_str()) {
+                cx.bad(
+                    format!("lifecycle[{i}].from"),
+                    format!("phase {f:?} purges content: a forgotten node never changes phase"),
+                );
             }
         }
+        if !r.from.is_empty() && r.from.iter().all(|f| f == &r.to) {
+            cx.bad(
+                format!("lifecycle[{i}].to"),
+                format!(
+                    "the rule moves nodes from {:?} to itself and can never change anything",
+                    r.to
+                ),
+            );
+        }
+        check_conditions(&mut cx, &format!("lifecycle[{i}].when"), &r.when);
         for k in &r.kinds {
             if !p.kinds.contains_key(k) {
                 cx.bad(
@@ -384,11 +443,39 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
                 );
             }
         }
-        for ph in r.phases.iter().chain(&r.target_phase) {
-            if !phases.contains(ph.as_str()) {
+        for (field, list) in [("phases", &r.phases), ("target_phase", &r.target_phase)] {
+            for ph in list {
+                if !phases.contains(ph.as_str()) {
+                    cx.bad(
+                        format!("policy.rules[{i}].{field}"),
+                        format!("unknown phase {ph:?}"),
+                    );
+                }
+            }
+        }
+        for op in &r.operations {
+            if let Err(why) = check_operation_pattern(op) {
+                cx.bad(format!("policy.rules[{i}].operations"), why);
+            }
+        }
+        if let Some(role) = r.roles_any.iter().find(|x| r.roles_none.contains(x)) {
+            cx.bad(
+                format!("policy.rules[{i}].roles_none"),
+                format!(
+                    "role {role:?} is in both roles_any and roles_none: the rule can never match"
+                ),
+            );
+        }
+        for (field, list) in [
+            ("roles_any", &r.roles_any),
+            ("roles_none", &r.roles_none),
+            ("scopes", &r.scopes),
+            ("labels", &r.labels),
+        ] {
+            if list.iter().any(|x| x.trim().is_empty()) {
                 cx.bad(
-                    format!("policy.rules[{i}].phases"),
-                    format!("unknown phase {ph:?}"),
+                    format!("policy.rules[{i}].{field}"),
+                    "entries must not be empty",
                 );
             }
         }
@@ -402,7 +489,12 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
         }
     }
     for (i, r) in p.policy.admission.iter().enumerate() {
-        if !ids.insert(r.id.as_str()) {
+        if r.id.trim().is_empty() {
+            cx.bad(
+                format!("policy.admission[{i}].id"),
+                "an admission rule needs an id",
+            );
+        } else if !ids.insert(r.id.as_str()) {
             cx.bad(
                 format!("policy.admission[{i}].id"),
                 format!("duplicate rule id {:?}", r.id),
@@ -420,12 +512,21 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
                 format!("policy.admission[{i}].builtin"),
                 format!("unknown built-in pattern {b:?} (want api_key, private_key, email or card_number)"),
             ),
-            (None, Some(re)) => {
-                if let Err(e) = regex::Regex::new(re) {
-                    cx.bad(format!("policy.admission[{i}].pattern"), format!("invalid regular expression: {e}"));
-                }
-            }
+            (None, Some(re)) => match regex::Regex::new(re) {
+                Err(e) => cx.bad(format!("policy.admission[{i}].pattern"), format!("invalid regular expression: {e}")),
+                Ok(compiled) if compiled.is_match("") => cx.bad(
+                    format!("policy.admission[{i}].pattern"),
+                    "the pattern matches empty text, so it would fire on every write",
+                ),
+                Ok(_) => {}
+            },
             _ => {}
+        }
+        if r.fields.is_empty() {
+            cx.bad(
+                format!("policy.admission[{i}].fields"),
+                "an admission rule must check at least one field (title, body or attrs)",
+            );
         }
         for f in &r.fields {
             if !["title", "body", "attrs"].contains(&f.as_str()) {
@@ -441,6 +542,86 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
             "retention.legal_hold_label",
             "the legal-hold label must not be empty",
         );
+    }
+}
+
+/// Operation families of the service (SPEC section 3). A policy rule's operation
+/// pattern must be `*`, `family.*` or `family.name` with one of these families, so a
+/// misspelt family cannot silently disable a rule.
+pub const OPERATION_FAMILIES: &[&str] = &[
+    "activation",
+    "audit",
+    "edge",
+    "eval",
+    "event",
+    "graph",
+    "health",
+    "lifecycle",
+    "node",
+    "package",
+    "profile",
+    "review",
+    "store",
+];
+
+fn check_operation_pattern(op: &str) -> Result<(), String> {
+    if op == "*" {
+        return Ok(());
+    }
+    let Some((family, name)) = op.split_once('.') else {
+        return Err(format!(
+            "operation {op:?} must be `*`, `family.*` or `family.name` (e.g. audit.query)"
+        ));
+    };
+    if !OPERATION_FAMILIES.contains(&family) {
+        return Err(format!(
+            "operation {op:?} names an unknown family {family:?} (want one of {})",
+            OPERATION_FAMILIES.join(", ")
+        ));
+    }
+    if name.is_empty() || (name != "*" && !name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    {
+        return Err(format!(
+            "operation {op:?}: the name after the family must be `*` or lowercase letters and `_`"
+        ));
+    }
+    Ok(())
+}
+
+fn check_conditions(cx: &mut Ctx<'_>, at: &str, w: &Conditions) {
+    for (name, v) in [
+        ("age_days_gt", w.age_days_gt),
+        ("idle_days_gt", w.idle_days_gt),
+    ] {
+        if let Some(v) = v
+            && !(v.is_finite() && v >= 0.0)
+        {
+            cx.bad(
+                format!("{at}.{name}"),
+                format!("{name} {v} must be a finite number of days >= 0"),
+            );
+        }
+    }
+    if let Some(v) = w.base_level_lt
+        && !v.is_finite()
+    {
+        cx.bad(
+            format!("{at}.base_level_lt"),
+            "base_level_lt must be a finite number",
+        );
+    }
+    if let (Some(gte), Some(lt)) = (w.access_count_gte, w.access_count_lt)
+        && gte >= lt
+    {
+        cx.bad(
+            format!("{at}.access_count_lt"),
+            format!("access_count_gte {gte} and access_count_lt {lt} can never both hold"),
+        );
+    }
+    for (name, v) in [("event_seen", &w.event_seen), ("label", &w.label)] {
+        if v.as_ref().is_some_and(|s| s.trim().is_empty()) {
+            cx.bad(format!("{at}.{name}"), format!("{name} must not be empty"));
+        }
     }
 }
 
@@ -504,7 +685,12 @@ fn locate(source: &str, field: &str) -> Option<(usize, usize)> {
         offset += line.len();
     }
     if !table.is_empty() {
-        // Fall back to the table header.
+        // Fall back to the table header (the indexed one when there is an index).
+        if let Some(i) = index
+            && !key.is_empty()
+        {
+            return locate(source, &format!("{table}[{i}]"));
+        }
         return locate(source, &table);
     }
     None

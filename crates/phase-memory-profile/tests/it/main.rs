@@ -98,6 +98,112 @@ fn invalid_profiles_name_field_and_line() {
 }
 
 #[test]
+fn more_invalid_profiles_name_field_and_line() {
+    // Duplicate phase: the second declaration is named.
+    check_invalid(
+        "name = \"dormant\" => name = \"active\"",
+        "phases[2].name",
+        true,
+    );
+    // Empty levels.
+    check_invalid(
+        "levels = [\"public\", \"internal\", \"confidential\", \"secret\"] => levels = []",
+        "sensitivity.levels",
+        true,
+    );
+    // Unknown edge type in has_edge.
+    check_invalid(
+        "type = \"supersedes\", direction = \"incoming\" => type = \"replaces\", direction = \"incoming\"",
+        "lifecycle[2].when.has_edge.type",
+        true,
+    );
+    // Unknown phase in a policy rule's target_phase.
+    check_invalid(
+        "target_phase = [\"forgotten\"] => target_phase = [\"oblivion\"]",
+        "policy.rules[1].target_phase",
+        true,
+    );
+    // Admission with both builtin and pattern.
+    check_invalid(
+        "builtin = \"private_key\" => builtin = \"private_key\"\npattern = \"x+\"",
+        "policy.admission[0]",
+        true,
+    );
+    // Invalid regular expression.
+    check_invalid(
+        "builtin = \"api_key\" => pattern = \"([a-z\"",
+        "policy.admission[1].pattern",
+        true,
+    );
+    // A pattern that matches empty text fires on every write.
+    check_invalid(
+        "builtin = \"api_key\" => pattern = \"x*\"",
+        "policy.admission[1].pattern",
+        true,
+    );
+    // Misspelt operation family.
+    check_invalid(
+        "operations = [\"audit.query\", \"audit.prune\"] => operations = [\"audti.query\"]",
+        "policy.rules[2].operations",
+        true,
+    );
+    // A role both required and excluded.
+    check_invalid(
+        "roles_none = [\"owner\", \"auditor\"] => roles_any = [\"owner\"]\nroles_none = [\"owner\", \"auditor\"]",
+        "policy.rules[2].roles_none",
+        true,
+    );
+    // Contradictory access counts.
+    check_invalid(
+        "when = { age_days_gt = 7 } => when = { access_count_gte = 5, access_count_lt = 2 }",
+        "lifecycle[0].when.access_count_lt",
+        true,
+    );
+    // Negative age.
+    check_invalid(
+        "when = { age_days_gt = 7 } => when = { age_days_gt = -1 }",
+        "lifecycle[0].when.age_days_gt",
+        true,
+    );
+    // A rule moving out of the purging phase.
+    check_invalid(
+        "from = [\"captured\"] => from = [\"forgotten\"]",
+        "lifecycle[0].from",
+        true,
+    );
+    // A rule from a phase to itself.
+    check_invalid(
+        "from = [\"captured\"]\nto = \"active\" => from = [\"active\"]\nto = \"active\"",
+        "lifecycle[0].to",
+        true,
+    );
+    // New nodes must not start in the purging phase.
+    check_invalid(
+        "[kinds.fact]\ninitial_phase = \"active\" => [kinds.fact]\ninitial_phase = \"forgotten\"",
+        "kinds.fact.initial_phase",
+        true,
+    );
+    // Two purging phases: the second (`forgotten`) is named.
+    check_invalid(
+        "name = \"archived\"\nactivation_weight = 0.2 => name = \"archived\"\nactivation_weight = 0.0\npurge = true",
+        "phases[4].purge",
+        true,
+    );
+    // An admission rule checking no field.
+    check_invalid(
+        "builtin = \"card_number\" => builtin = \"card_number\"\nfields = []",
+        "policy.admission[2].fields",
+        true,
+    );
+    // A bad id for an admission rule.
+    check_invalid(
+        "id = \"no-api-keys\" => id = \" \"",
+        "policy.admission[1].id",
+        true,
+    );
+}
+
+#[test]
 fn broken_toml_names_line() {
     let err = Profile::parse("kinds = [\n", "broken.toml").expect_err("broken");
     assert_eq!(err.problems[0].line, Some(1), "{err}");
@@ -111,4 +217,17 @@ fn broken_toml_names_line() {
 fn json_schema_is_generated() {
     let s = Profile::json_schema();
     assert!(s["properties"]["activation"].is_object(), "{s}");
+}
+
+#[test]
+fn problems_in_indexed_tables_point_at_their_header() {
+    let src = edit_profile(
+        "name = \"archived\"\nactivation_weight = 0.2 => name = \"archived\"\nactivation_weight = 0.0\npurge = true",
+    );
+    let err = Profile::parse(&src, "p.toml").expect_err("two purge phases");
+    let p = &err.problems[0];
+    let line = src.lines().nth(p.line.expect("line") - 1).unwrap_or("");
+    assert_eq!(line, "[[phases]]", "{err}");
+    let next = src.lines().nth(p.line.expect("line")).unwrap_or("");
+    assert_eq!(next, "name = \"forgotten\"", "{err}");
 }
