@@ -150,7 +150,9 @@ pub fn tar_bytes(pkg: &Package) -> Result<Vec<u8>, PackageError> {
         let bad_path = |e: std::io::Error| {
             PackageError::Invalid(format!("path {path:?} does not fit a tar header: {e}"))
         };
-        header.set_path(path.trim_end_matches('/')).map_err(bad_path)?;
+        header
+            .set_path(path.trim_end_matches('/'))
+            .map_err(bad_path)?;
         match data {
             Some(bytes) => {
                 header.set_entry_type(tar::EntryType::Regular);
@@ -284,7 +286,11 @@ fn read_dir_into(
     Ok(())
 }
 
-fn read_tar_into(path: &Path, read: &mut ReadPackage, budget: &mut u64) -> Result<(), PackageError> {
+fn read_tar_into(
+    path: &Path,
+    read: &mut ReadPackage,
+    budget: &mut u64,
+) -> Result<(), PackageError> {
     let file = File::open(path).map_err(|e| PackageError::io("opening", path, e))?;
     let archive_name = path.display().to_string();
     let mut archive = tar::Archive::new(file);
@@ -383,7 +389,11 @@ fn is_replaceable_dir(dir: &Path) -> Result<bool, PackageError> {
     };
     let format_ok = serde_json::from_slice::<serde_json::Value>(&bytes)
         .ok()
-        .and_then(|v| v.get("format").and_then(|f| f.as_str()).map(|f| f == PACKAGE_FORMAT))
+        .and_then(|v| {
+            v.get("format")
+                .and_then(|f| f.as_str())
+                .map(|f| f == PACKAGE_FORMAT)
+        })
         .unwrap_or(false);
     if !format_ok {
         return Ok(false);
@@ -450,7 +460,8 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), PackageError> {
     let mut f = File::create(path).map_err(|e| PackageError::io("creating", path, e))?;
     f.write_all(bytes)
         .map_err(|e| PackageError::io("writing", path, e))?;
-    f.sync_all().map_err(|e| PackageError::io("syncing", path, e))
+    f.sync_all()
+        .map_err(|e| PackageError::io("syncing", path, e))
 }
 
 /// Fsyncs every folder of a freshly written tree so the renames that follow

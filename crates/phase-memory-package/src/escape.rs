@@ -13,7 +13,9 @@ use std::fmt::Write as _;
 /// Characters that can open or close an inline construct (code span, emphasis,
 /// link, image, autolink, raw HTML, entity, GFM table/strikethrough) or a
 /// heading's closing sequence. Each is escaped with a backslash.
-const MARKDOWN_SPECIAL: &[char] = &['\\', '`', '*', '_', '[', ']', '<', '>', '!', '#', '&', '|', '~'];
+const MARKDOWN_SPECIAL: &[char] = &[
+    '\\', '`', '*', '_', '[', ']', '<', '>', '!', '#', '&', '|', '~',
+];
 
 /// Text made safe for CommonMark inline content that follows a block marker on
 /// the same line (`# `, `- `, `1. `).
@@ -102,7 +104,10 @@ mod tests {
     #[test]
     fn escapes() {
         assert_eq!(markdown_inline(" *a*\n[b](c) "), "\\*a\\* \\[b\\](c)");
-        assert_eq!(yaml_quoted("a\"b\\c\n\u{85}é"), "\"a\\\"b\\\\c\\n\\u0085é\"");
+        assert_eq!(
+            yaml_quoted("a\"b\\c\n\u{85}é"),
+            "\"a\\\"b\\\\c\\n\\u0085é\""
+        );
         assert_eq!(yaml_string_list(&[]), "[]");
         assert_eq!(fixed6(0.5), "0.500000");
         assert_eq!(fixed6(f64::NAN), "0.000000");

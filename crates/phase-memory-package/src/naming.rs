@@ -25,8 +25,8 @@ pub const MAX_SLUG: usize = 60;
 /// Names Windows reserves for devices, whatever the extension.
 const RESERVED: &[&str] = &[
     "con", "prn", "aux", "nul", "com0", "com1", "com2", "com3", "com4", "com5", "com6", "com7",
-    "com8", "com9", "lpt0", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8",
-    "lpt9", "conin$", "conout$",
+    "com8", "com9", "lpt0", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "conin$", "conout$",
 ];
 
 /// Lowercase ASCII slug of any string: `[a-z0-9_-]`, at most [`MAX_SLUG`] bytes,

@@ -166,7 +166,11 @@ fn render_index(input: &PackageInput, paths: &[String]) -> String {
     }
 
     out.push_str("\n## Provenance\n\n");
-    let _ = writeln!(out, "- As of: {}", markdown_inline(&input.as_of.to_string()));
+    let _ = writeln!(
+        out,
+        "- As of: {}",
+        markdown_inline(&input.as_of.to_string())
+    );
     let _ = writeln!(out, "- Profile: {}", markdown_inline(&input.profile_digest));
     let _ = writeln!(
         out,

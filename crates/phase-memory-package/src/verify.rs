@@ -273,9 +273,7 @@ fn check_listed_file(
 }
 
 fn finish(mut problems: Vec<VerifyProblem>) -> Vec<VerifyProblem> {
-    problems.sort_by(|a, b| {
-        (&a.path, &a.code, &a.message).cmp(&(&b.path, &b.code, &b.message))
-    });
+    problems.sort_by(|a, b| (&a.path, &a.code, &a.message).cmp(&(&b.path, &b.code, &b.message)));
     problems.dedup();
     problems
 }

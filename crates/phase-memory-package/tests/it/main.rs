@@ -188,7 +188,10 @@ fn tar_entries_are_sorted_and_anonymous() {
     }
     let mut sorted = names.clone();
     sorted.sort();
-    assert_eq!(names, sorted, "entries sorted, folders before their contents");
+    assert_eq!(
+        names, sorted,
+        "entries sorted, folders before their contents"
+    );
     assert_eq!(names.first().map(String::as_str), Some("index.md"));
     assert_eq!(names.last().map(String::as_str), Some("package.json"));
     assert!(names.iter().any(|n| n == "items/"));
@@ -251,7 +254,11 @@ fn no_id_or_kind_writes_outside_the_package_folder() {
     let mut items = Vec::new();
     for (i, id) in NASTY.iter().enumerate() {
         let kind = NASTY[(i + 3) % NASTY.len()];
-        items.push(item(node(id, kind, id, id, &[id]), 1.0 / (i as f64 + 1.0), 1));
+        items.push(item(
+            node(id, kind, id, id, &[id]),
+            1.0 / (i as f64 + 1.0),
+            1,
+        ));
         items.push(item(node(id, "fact", id, "", &[]), 0.1, 1));
     }
     let pkg = render(&input_with(items));
@@ -269,7 +276,11 @@ fn no_id_or_kind_writes_outside_the_package_folder() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     siblings.sort();
-    assert_eq!(siblings, vec!["pkg", "pkg.tar"], "nothing beside the package");
+    assert_eq!(
+        siblings,
+        vec!["pkg", "pkg.tar"],
+        "nothing beside the package"
+    );
 
     let canon = dest.canonicalize().expect("canonical dest");
     let tree = read_tree(&dest);
@@ -324,7 +335,9 @@ fn parse_item(md: &str) -> (String, String) {
     let mut events = Parser::new_ext(md, opts);
     assert_eq!(
         events.next(),
-        Some(Event::Start(Tag::MetadataBlock(MetadataBlockKind::YamlStyle))),
+        Some(Event::Start(Tag::MetadataBlock(
+            MetadataBlockKind::YamlStyle
+        ))),
         "item must open with front matter:\n{md}"
     );
     let mut yaml = String::new();
@@ -391,11 +404,10 @@ fn check_index(pkg: &Package, input: &PackageInput) -> Result<(), TestCaseError>
     for ev in Parser::new(&md) {
         match ev {
             Event::Start(Tag::Link { dest_url, .. }) => links.push(dest_url.to_string()),
-            Event::Start(Tag::Heading { level, .. })
-                if level == pulldown_cmark::HeadingLevel::H1 =>
-            {
-                in_h1 = true
-            }
+            Event::Start(Tag::Heading {
+                level: pulldown_cmark::HeadingLevel::H1,
+                ..
+            }) => in_h1 = true,
             Event::Text(t) if in_h1 => h1_text.push_str(&t),
             Event::End(TagEnd::Heading(_)) if in_h1 => {
                 in_h1 = false;
@@ -436,7 +448,11 @@ fn arb_text() -> impl Strategy<Value = String> {
 }
 
 fn arb_id() -> impl Strategy<Value = String> {
-    prop_oneof!["\\PC{1,60}", "[./:a-zA-Z0-9-]{1,20}", Just("../x".to_string())]
+    prop_oneof![
+        "\\PC{1,60}",
+        "[./:a-zA-Z0-9-]{1,20}",
+        Just("../x".to_string())
+    ]
 }
 
 proptest! {
@@ -527,7 +543,10 @@ fn verify_detects_an_edited_item() {
         }
     });
     for r in [mem, disk] {
-        assert_eq!(codes(&r), vec![("package.hash_mismatch".into(), target.clone())]);
+        assert_eq!(
+            codes(&r),
+            vec![("package.hash_mismatch".into(), target.clone())]
+        );
     }
 }
 
@@ -578,7 +597,10 @@ fn verify_detects_an_edited_index_and_a_rehashed_item() {
             b.push(b'x');
         }
     });
-    assert_eq!(codes(&mem), vec![("package.hash_mismatch".into(), "index.md".into())]);
+    assert_eq!(
+        codes(&mem),
+        vec![("package.hash_mismatch".into(), "index.md".into())]
+    );
 
     // Editing an item and its recorded hash still breaks the id.
     let pkg = render(&sample());
@@ -609,7 +631,10 @@ fn verify_reports_a_missing_or_broken_manifest() {
     );
     files.insert("package.json".into(), b"{not json".to_vec());
     let r = verify_files(&files);
-    assert_eq!(codes(&r), vec![("package.invalid".into(), "package.json".into())]);
+    assert_eq!(
+        codes(&r),
+        vec![("package.invalid".into(), "package.json".into())]
+    );
     assert!(r.problems[0].message.contains("line 1"));
 }
 
