@@ -22,6 +22,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Longest slug, in bytes (all ASCII).
 pub const MAX_SLUG: usize = 60;
 
+/// Slug length kept when the full hash is used, so that a file name stays
+/// within the 100 bytes of a ustar name field.
+const CLASH_SLUG: usize = 24;
+
 /// Names Windows reserves for devices, whatever the extension.
 const RESERVED: &[&str] = &[
     "con", "prn", "aux", "nul", "com0", "com1", "com2", "com3", "com4", "com5", "com6", "com7",
@@ -58,6 +62,16 @@ pub fn slug(s: &str) -> String {
     out
 }
 
+/// [`slug`] cut to `max` bytes, without a trailing `-`.
+fn short_slug(s: &str, max: usize) -> String {
+    let mut out = slug(s);
+    out.truncate(max);
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
+}
+
 fn hash_hex(s: &str) -> String {
     blake3::hash(s.as_bytes()).to_hex().to_string()
 }
@@ -89,8 +103,8 @@ pub fn item_path(kind: &str, id: &str) -> String {
 /// Paths for a list of `(kind, id)` pairs, in the same order, all distinct.
 ///
 /// Normally each is [`item_path`]. When two different ids land on the same path
-/// (a clash of the 8-hex hash prefix), every id on that path uses the full
-/// 64-hex hash instead; should one id be listed twice, its later occurrences get
+/// (a clash of the 8-hex hash prefix), every id on that path uses its slug cut
+/// to 24 bytes and the full 64-hex hash instead; should one id be listed twice, its later occurrences get
 /// `-2`, `-3`, … so no file is ever overwritten. The result depends only on the
 /// list, so it is deterministic.
 pub fn assign_item_paths(items: &[(&str, &str)]) -> Vec<String> {
@@ -104,7 +118,12 @@ pub fn assign_item_paths(items: &[(&str, &str)]) -> Vec<String> {
     for (p, (kind, id)) in short.iter().zip(items) {
         let clash = ids_per_path.get(p.as_str()).is_some_and(|s| s.len() > 1);
         let base = if clash {
-            format!("items/{}/{}-{}", kind_dir(kind), slug(id), hash_hex(id))
+            format!(
+                "items/{}/{}-{}",
+                kind_dir(kind),
+                short_slug(id, CLASH_SLUG),
+                hash_hex(id)
+            )
         } else {
             p.trim_end_matches(".md").to_string()
         };
@@ -152,9 +171,45 @@ mod tests {
     }
 
     #[test]
-    fn clashes_get_the_full_hash() {
+    fn a_repeated_id_gets_a_numbered_path() {
         let p = assign_item_paths(&[("fact", "a"), ("fact", "a")]);
         assert_eq!(p[0], item_path("fact", "a"));
+        assert_eq!(p[1], item_path("fact", "a").replace(".md", "-2.md"));
+    }
+
+    /// Finds two ids with the same slug and the same 8-hex hash prefix (a
+    /// birthday search over ids that differ only in separators).
+    fn clashing_ids() -> (String, String) {
+        let seps = ['/', ':', '.', ' ', '!', '?', '+', '=', ',', ';', '~', '@'];
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let mut stack = vec![String::new()];
+        while let Some(sep) = stack.pop() {
+            if !sep.is_empty() {
+                let id = format!("a{sep}b");
+                if let Some(other) = seen.insert(item_path("fact", &id), id.clone()) {
+                    return (other, id);
+                }
+            }
+            if sep.chars().count() < 6 {
+                for c in seps {
+                    stack.push(format!("{sep}{c}"));
+                }
+            }
+        }
+        panic!("no clash found");
+    }
+
+    #[test]
+    fn clashing_ids_get_the_full_hash() {
+        let (a, b) = clashing_ids();
+        assert_eq!(item_path("fact", &a), item_path("fact", &b));
+        let p = assign_item_paths(&[("fact", &a), ("fact", &b), ("fact", "c")]);
         assert_ne!(p[0], p[1]);
+        assert!(p[0].ends_with(&format!("a-b-{}.md", hash_hex(&a))));
+        assert_eq!(p[2], item_path("fact", "c"));
+        for path in &p {
+            let name = path.rsplit('/').next().unwrap_or_default();
+            assert!(name.len() <= 100, "{name} fits a ustar name");
+        }
     }
 }

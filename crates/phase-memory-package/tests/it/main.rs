@@ -315,6 +315,19 @@ fn reserved_and_case_variant_kinds_get_distinct_folders() {
     assert!(paths[0] != paths[1] && paths[1] != paths[2] && paths[0] != paths[2]);
 }
 
+#[test]
+fn a_repeated_id_never_overwrites_a_file() {
+    let items = vec![
+        item(node("n1", "fact", "first", "one", &[]), 0.9, 1),
+        item(node("n1", "fact", "second", "two", &[]), 0.8, 1),
+    ];
+    let pkg = render(&input_with(items));
+    assert_eq!(pkg.files.len(), 4);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write_tar(&pkg, &tmp.path().join("p.tar")).expect("tar");
+    assert!(verify(&tmp.path().join("p.tar")).expect("verify").is_ok());
+}
+
 proptest! {
     #[test]
     fn item_paths_are_always_safe(id in "\\PC{1,80}", kind in "\\PC{0,40}") {
