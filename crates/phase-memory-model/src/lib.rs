@@ -18,7 +18,8 @@ pub mod time;
 
 pub use audit::{AuditCheckpoint, AuditRecord};
 pub use canonical::{
-    canonical_json, canonical_json_pretty, content_hash, digest_value, round_score,
+    canonical_json, canonical_json_exact, canonical_json_pretty, content_hash, digest_value,
+    round_score,
 };
 pub use diagnostic::{Diagnostic, Severity, Status};
 pub use envelope::{AuditRef, ENVELOPE_VERSION, Envelope};

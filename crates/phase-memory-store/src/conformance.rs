@@ -74,6 +74,11 @@ pub const CHECKS: &[Check] = &[
         run: audit_prune,
     },
     Check {
+        name: "restore_after_checkpoint",
+        needs: &[Capability::AuditPrune],
+        run: restore_after_checkpoint,
+    },
+    Check {
         name: "reviews_round_trip",
         needs: &[Capability::Reviews],
         run: reviews_round_trip,
