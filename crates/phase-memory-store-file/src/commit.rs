@@ -1,0 +1,375 @@
+//! The write protocol: a commit writes its delta segment (or a compacted one), appends
+//! to the logs, then atomically replaces `manifest.json` — the commit point — and
+//! afterwards settles the folder (staged renames, superseded files, `meta.json`).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+
+use phase_memory_model::{Edge, EdgeKey, Node, Review};
+use phase_memory_store::{ChangeSet, IntegrityFinding, MemoryState, StoreError, StoreResult};
+
+use crate::FileStore;
+use crate::fs::Fs;
+use crate::layout::{
+    self, LogEntry, Manifest, ProfileEntry, SegmentEntry, blake3_hex, io_err, pretty_json,
+    segment_name, segment_number, write_atomic,
+};
+use crate::load::resolve_log;
+use crate::record::{SegmentRef, count_lines, encode_lines};
+
+fn encode<T: serde::Serialize + Sync>(records: &[T]) -> StoreResult<Vec<u8>> {
+    encode_lines(records).map_err(|e| StoreError::Backend(format!("encoding records: {e}")))
+}
+
+/// Writes `segments/<n>.jsonl` atomically and returns its manifest entry.
+pub(crate) fn write_segment(
+    fs: &dyn Fs,
+    dir: &Path,
+    n: u64,
+    records: &[SegmentRef<'_>],
+) -> StoreResult<SegmentEntry> {
+    let bytes = encode(records)?;
+    let file = segment_name(n);
+    write_atomic(fs, &dir.join(layout::SEGMENTS).join(&file), &bytes)?;
+    Ok(SegmentEntry {
+        file,
+        blake3: blake3_hex(&bytes),
+        records: records.len() as u64,
+        bytes: bytes.len() as u64,
+    })
+}
+
+/// Every node, edge and review of an image as put records, in key order.
+pub(crate) fn full_image<'a>(
+    nodes: impl Iterator<Item = &'a Node>,
+    edges: impl Iterator<Item = &'a Edge>,
+    reviews: impl Iterator<Item = &'a Review>,
+) -> Vec<SegmentRef<'a>> {
+    nodes
+        .map(SegmentRef::PutNode)
+        .chain(edges.map(SegmentRef::PutEdge))
+        .chain(reviews.map(SegmentRef::PutReview))
+        .collect()
+}
+
+/// The delta records of a change set, in the order `MemoryState::apply` applies them.
+fn delta(c: &ChangeSet) -> Vec<SegmentRef<'_>> {
+    c.delete_nodes
+        .iter()
+        .map(|id| SegmentRef::DeleteNode(id))
+        .chain(c.put_nodes.iter().map(SegmentRef::PutNode))
+        .chain(c.delete_edges.iter().map(SegmentRef::DeleteEdge))
+        .chain(c.put_edges.iter().map(SegmentRef::PutEdge))
+        .chain(c.put_reviews.iter().map(SegmentRef::PutReview))
+        .collect()
+}
+
+/// The image after `c`, as put records, without changing `state`.
+fn merged_image<'a>(state: &'a MemoryState, c: &'a ChangeSet) -> Vec<SegmentRef<'a>> {
+    let mut nodes: BTreeMap<&str, &Node> =
+        state.nodes.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    for id in &c.delete_nodes {
+        nodes.remove(id.as_str());
+    }
+    for n in &c.put_nodes {
+        nodes.insert(&n.id, n);
+    }
+    let touched: HashSet<EdgeKey> = c
+        .delete_edges
+        .iter()
+        .cloned()
+        .chain(c.put_edges.iter().map(Edge::key))
+        .collect();
+    let mut new_edges: BTreeMap<EdgeKey, &Edge> = BTreeMap::new();
+    for e in &c.put_edges {
+        new_edges.insert(e.key(), e);
+    }
+    let mut reviews: BTreeMap<&str, &Review> =
+        state.reviews.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    for r in &c.put_reviews {
+        reviews.insert(&r.id, r);
+    }
+    let kept_edges = state
+        .edges
+        .iter()
+        .filter(|(k, _)| !touched.contains(*k))
+        .map(|(_, e)| e);
+    full_image(
+        nodes.into_values(),
+        kept_edges.chain(new_edges.into_values()),
+        reviews.into_values(),
+    )
+}
+
+impl FileStore {
+    /// [`phase_memory_store::Store::commit`]: validate, write, switch the manifest,
+    /// apply to the image, settle.
+    pub(crate) fn commit_change(&mut self, change: ChangeSet) -> StoreResult<u64> {
+        self.writable()?;
+        if let Some(d) = self.damage.first() {
+            return Err(crate::load::damage_error(d));
+        }
+        self.state.validate(&change)?;
+        let old = match &self.manifest {
+            Some(m) => m.clone(),
+            None => return Err(StoreError::Poisoned),
+        };
+        let new = match self.write_commit(&old, &change) {
+            Ok(m) => m,
+            Err(e) => {
+                self.poisoned = true;
+                return Err(e);
+            }
+        };
+        let purge = change.purge;
+        self.state.apply(change);
+        self.state.generation = new.generation;
+        self.manifest = Some(new);
+        // The commit is durable; settling only tidies. If it fails the next writer
+        // open finishes it, and this handle refuses further writes.
+        let mut m = self.manifest.clone().unwrap_or_else(|| old.clone());
+        match settle(self.fs.as_ref(), &self.dir, &mut m, purge) {
+            Ok(()) => self.manifest = Some(m),
+            Err(_) => self.poisoned = true,
+        }
+        Ok(self.state.generation)
+    }
+
+    /// Writes everything of a commit; returns the new manifest once it is durable.
+    fn write_commit(&mut self, old: &Manifest, c: &ChangeSet) -> StoreResult<Manifest> {
+        let fs = self.fs.as_ref();
+        let dir = self.dir.as_path();
+        let mut m = old.clone();
+        if m.events.file != layout::EVENTS || m.audit.file != layout::AUDIT {
+            settle(fs, dir, &mut m, false)?;
+        }
+        self.notes.extend(cut_tails(fs, dir, &m)?);
+        m.generation += 1;
+
+        // 1. Node, edge and review records: a delta segment, or one compacted segment.
+        let delta = delta(c);
+        let compact =
+            c.purge || m.segments.len() + usize::from(!delta.is_empty()) > crate::MAX_SEGMENTS;
+        if compact {
+            let image = merged_image(&self.state, c);
+            let entry = write_segment(fs, dir, m.next_segment, &image)?;
+            m.segments = vec![entry];
+            m.next_segment += 1;
+        } else if !delta.is_empty() {
+            let entry = write_segment(fs, dir, m.next_segment, &delta)?;
+            m.segments.push(entry);
+            m.next_segment += 1;
+        }
+
+        // 2. The profile, under a name of its own.
+        if let Some(p) = &c.profile {
+            let file = layout::profile_name(m.generation);
+            write_atomic(fs, &dir.join(&file), p.as_bytes())?;
+            m.profile = Some(ProfileEntry {
+                file,
+                blake3: blake3_hex(p.as_bytes()),
+            });
+        }
+
+        // 3. Audit: append, or (when pruning) a staged rewrite.
+        if let Some(cp) = &c.prune_audit {
+            let kept: Vec<_> = self
+                .state
+                .audit
+                .iter()
+                .filter(|r| r.seq > cp.last_pruned_seq)
+                .chain(c.audit.iter())
+                .collect();
+            let bytes = encode(&kept)?;
+            write_atomic(fs, &dir.join(layout::AUDIT_NEXT), &bytes)?;
+            m.audit = LogEntry {
+                file: layout::AUDIT_NEXT.into(),
+                bytes: bytes.len() as u64,
+                lines: kept.len() as u64,
+            };
+            m.audit_checkpoint = cp.clone();
+        } else if !c.audit.is_empty() {
+            append_log(fs, dir, &mut m.audit, &encode(&c.audit)?)?;
+        }
+
+        // 4. Events: append.
+        if !c.events.is_empty() {
+            append_log(fs, dir, &mut m.events, &encode(&c.events)?)?;
+        }
+
+        if let Some(meta) = &c.meta {
+            m.meta = meta.clone();
+        }
+
+        // 5. The commit point.
+        write_atomic(fs, &dir.join(layout::MANIFEST), &pretty_json(&m)?)?;
+        Ok(m)
+    }
+}
+
+fn append_log(fs: &dyn Fs, dir: &Path, log: &mut LogEntry, bytes: &[u8]) -> StoreResult<()> {
+    let path = dir.join(&log.file);
+    fs.append(&path, bytes)
+        .map_err(|e| io_err("appending to", &path, e))?;
+    log.bytes += bytes.len() as u64;
+    log.lines += count_lines(bytes);
+    Ok(())
+}
+
+/// Moves the uncommitted tail of each log (bytes beyond the manifest's committed
+/// length, left by an interrupted commit) into quarantine and truncates the log.
+pub(crate) fn cut_tails(
+    fs: &dyn Fs,
+    dir: &Path,
+    m: &Manifest,
+) -> StoreResult<Vec<IntegrityFinding>> {
+    let mut notes = Vec::new();
+    for (entry, canonical) in [(&m.events, layout::EVENTS), (&m.audit, layout::AUDIT)] {
+        let path = resolve_log(dir, entry, canonical);
+        let len = match std::fs::metadata(&path) {
+            Ok(md) => md.len(),
+            Err(_) => continue,
+        };
+        if len <= entry.bytes {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| io_err("reading", &path, e))?;
+        let tail = &bytes[entry.bytes.min(bytes.len() as u64) as usize..];
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let q = quarantine_path(dir, m.generation, &format!("{name}.tail"));
+        ensure_dir(fs, &dir.join(layout::QUARANTINE))?;
+        write_atomic(fs, &q, tail)?;
+        fs.truncate(&path, entry.bytes)
+            .map_err(|e| io_err("truncating the uncommitted tail of", &path, e))?;
+        notes.push(IntegrityFinding {
+            code: "store.orphaned_path".into(),
+            location: name,
+            message: format!(
+                "{} bytes beyond the commit point (an interrupted commit) were moved to {} and cut off",
+                tail.len(),
+                rel_of(dir, &q)
+            ),
+            fixable: true,
+        });
+    }
+    Ok(notes)
+}
+
+/// Creates a folder if it is missing.
+pub(crate) fn ensure_dir(fs: &dyn Fs, path: &Path) -> StoreResult<()> {
+    if !path.is_dir() {
+        fs.create_dir_all(path)
+            .map_err(|e| io_err("creating", path, e))?;
+    }
+    Ok(())
+}
+
+/// A free path in quarantine for `name` (`quarantine/g<generation>-<name>[-n]`).
+pub(crate) fn quarantine_path(dir: &Path, generation: u64, name: &str) -> std::path::PathBuf {
+    let q = dir.join(layout::QUARANTINE);
+    let safe: String = name
+        .chars()
+        .map(|c| if c == '/' || c == '\\' { '_' } else { c })
+        .collect();
+    let base = format!("g{generation:08}-{safe}");
+    let mut p = q.join(&base);
+    let mut n = 2;
+    while p.exists() {
+        p = q.join(format!("{base}-{n}"));
+        n += 1;
+    }
+    p
+}
+
+/// A path relative to the store folder, for messages.
+pub(crate) fn rel_of(dir: &Path, p: &Path) -> String {
+    p.strip_prefix(dir)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Finishes what a commit leaves behind, idempotently: renames staged logs into
+/// place (rewriting the manifest to name them), removes superseded segments, old
+/// profiles and the remains of a v1 layout, and refreshes `meta.json`. With `purge`,
+/// every file in `segments/` the manifest does not name is removed too.
+pub(crate) fn settle(fs: &dyn Fs, dir: &Path, m: &mut Manifest, purge: bool) -> StoreResult<()> {
+    let mut renamed = false;
+    for (log, canonical) in [
+        (&mut m.events, layout::EVENTS),
+        (&mut m.audit, layout::AUDIT),
+    ] {
+        if log.file != canonical {
+            let staged = dir.join(&log.file);
+            if staged.exists() {
+                let to = dir.join(canonical);
+                fs.rename(&staged, &to)
+                    .map_err(|e| io_err("renaming into place", &to, e))?;
+            }
+            log.file = canonical.to_string();
+            renamed = true;
+        }
+    }
+    if renamed {
+        write_atomic(fs, &dir.join(layout::MANIFEST), &pretty_json(&*m)?)?;
+    }
+
+    if m.meta
+        .applied_migrations
+        .iter()
+        .any(|x| x == layout::MIGRATION_0002)
+    {
+        for d in [crate::v1::NODES, crate::v1::REVIEWS] {
+            let p = dir.join(d);
+            if p.is_dir() {
+                fs.remove_dir_all(&p)
+                    .map_err(|e| io_err("removing", &p, e))?;
+            }
+        }
+        for f in [crate::v1::EDGES, crate::v1::PROFILE] {
+            let p = dir.join(f);
+            if p.is_file() {
+                fs.remove_file(&p).map_err(|e| io_err("removing", &p, e))?;
+            }
+        }
+    }
+
+    let named: BTreeSet<&str> = m.segments.iter().map(|s| s.file.as_str()).collect();
+    let seg_dir = dir.join(layout::SEGMENTS);
+    if let Ok(entries) = std::fs::read_dir(&seg_dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if named.contains(name.as_str()) || !entry.path().is_file() {
+                continue;
+            }
+            let superseded = segment_number(&name).is_some_and(|n| n < m.next_segment);
+            if superseded || purge {
+                let p = entry.path();
+                fs.remove_file(&p).map_err(|e| io_err("removing", &p, e))?;
+            }
+        }
+    }
+
+    let profile = m.profile.as_ref().map(|p| p.file.as_str());
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if layout::is_profile_name(&name) && Some(name.as_str()) != profile {
+                let p = entry.path();
+                fs.remove_file(&p).map_err(|e| io_err("removing", &p, e))?;
+            }
+        }
+    }
+
+    let meta_path = dir.join(layout::META);
+    let on_disk: Option<phase_memory_store::StoreMeta> = std::fs::read(&meta_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    if on_disk.as_ref() != Some(&m.meta) {
+        write_atomic(fs, &meta_path, &pretty_json(&m.meta)?)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,399 @@
+//! The file adapter of phase-memory: the embedded default store, a human-readable,
+//! git-friendly folder.
+//!
+//! Layout (format v2, see `docs/storage.md`): `meta.json`, `manifest.json` (the commit
+//! point), `segments/NNNNNNNN.jsonl` (node, edge and review records), `events.jsonl`
+//! and `audit.jsonl` (append-only), `profile-<generation>.toml`, `LOCK`,
+//! `quarantine/`, and `index/`, which belongs to the runtime and is never touched.
+//! Every line carries a checksum of its content; every whole-file write goes through
+//! temp file, fsync, rename, folder fsync; every write goes through the [`Fs`] seam.
+//!
+//! The whole store is loaded into a [`MemoryState`] on open, so reads are in memory.
+
+mod commit;
+mod fs;
+mod integrity;
+mod layout;
+mod load;
+mod migrate;
+mod record;
+pub mod v1;
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+use phase_memory_model::{AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review};
+use phase_memory_store::{
+    AdapterManifest, AuditStore, Capability, ChangeSet, EventQuery, EventStore, GraphStore,
+    IntegrityFinding, MemoryState, ReviewStore, SCHEMA_VERSION, Store, StoreError, StoreMeta,
+    StoreResult, conformance,
+};
+
+pub use crate::fs::{Fault, FaultyFs, Fs, RealFs};
+pub use crate::layout::{
+    AUDIT, EVENTS, INDEX, LOCK, MANIFEST, META, MIGRATION_0002, QUARANTINE, SEGMENTS,
+};
+
+use crate::layout::{Manifest, io_err, pretty_json, read_json, write_atomic};
+use crate::load::Damage;
+
+/// Segments beyond which a commit merges them all into one.
+pub const MAX_SEGMENTS: usize = 32;
+
+/// How a store is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// The one writer: takes the exclusive lock, finishes interrupted work (staged
+    /// renames, superseded segments, uncommitted log tails) and accepts commits.
+    Write,
+    /// A reader: takes no lock, loads the last committed manifest, refuses commits.
+    ReadOnly,
+    /// A writer that tolerates corrupt records: it takes the lock, leaves what it
+    /// cannot read out of the image and reports it through
+    /// [`Store::check_integrity`]; [`Store::repair_integrity`] quarantines it.
+    /// Commits are refused until the store is repaired.
+    Repair,
+}
+
+/// A store in a folder. See the crate docs for the layout.
+pub struct FileStore {
+    dir: PathBuf,
+    mode: OpenMode,
+    fs: Box<dyn Fs>,
+    state: MemoryState,
+    /// `None` for a v1 store (no manifest until it is migrated).
+    manifest: Option<Manifest>,
+    _lock: Option<File>,
+    poisoned: bool,
+    /// What a `Repair` open left out of the image.
+    damage: Vec<Damage>,
+    /// What the open did on its own (uncommitted tails moved to quarantine).
+    notes: Vec<IntegrityFinding>,
+}
+
+impl std::fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStore")
+            .field("dir", &self.dir)
+            .field("mode", &self.mode)
+            .field("generation", &self.state.generation)
+            .field("poisoned", &self.poisoned)
+            .finish()
+    }
+}
+
+fn acquire_lock(dir: &Path) -> StoreResult<File> {
+    let path = dir.join(LOCK);
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_err("opening the lock file", &path, e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(TryLockError::WouldBlock) => Err(StoreError::Locked(dir.display().to_string())),
+        Err(TryLockError::Error(e)) => Err(io_err("locking", &path, e)),
+    }
+}
+
+impl FileStore {
+    /// Whether `dir` holds a store (of any format version).
+    pub fn is_store(dir: &Path) -> bool {
+        dir.join(MANIFEST).is_file() || dir.join(META).is_file()
+    }
+
+    /// Creates a new, empty store in `dir` (created if missing) and opens it for
+    /// writing. Fails with [`StoreError::Exists`] when a store is already there.
+    pub fn init(dir: &Path, meta: StoreMeta) -> StoreResult<FileStore> {
+        Self::init_with_fs(dir, meta, Box::new(RealFs))
+    }
+
+    /// [`FileStore::init`] writing through `fs`.
+    pub fn init_with_fs(dir: &Path, meta: StoreMeta, fs: Box<dyn Fs>) -> StoreResult<FileStore> {
+        if Self::is_store(dir) {
+            return Err(StoreError::Exists(dir.display().to_string()));
+        }
+        fs.create_dir_all(dir)
+            .map_err(|e| io_err("creating the store folder", dir, e))?;
+        let lock = acquire_lock(dir)?;
+        if Self::is_store(dir) {
+            return Err(StoreError::Exists(dir.display().to_string()));
+        }
+        let segments = dir.join(SEGMENTS);
+        fs.create_dir_all(&segments)
+            .map_err(|e| io_err("creating", &segments, e))?;
+        for log in [EVENTS, AUDIT] {
+            let p = dir.join(log);
+            fs.write_new(&p, b"")
+                .map_err(|e| io_err("creating", &p, e))?;
+        }
+        let manifest = Manifest::empty(meta.clone());
+        write_atomic(fs.as_ref(), &dir.join(MANIFEST), &pretty_json(&manifest)?)?;
+        write_atomic(fs.as_ref(), &dir.join(META), &pretty_json(&meta)?)?;
+        Ok(FileStore {
+            dir: dir.to_path_buf(),
+            mode: OpenMode::Write,
+            fs,
+            state: MemoryState::new(meta),
+            manifest: Some(manifest),
+            _lock: Some(lock),
+            poisoned: false,
+            damage: Vec::new(),
+            notes: Vec::new(),
+        })
+    }
+
+    /// Opens the store in `dir`. [`StoreError::NotFound`] when there is none,
+    /// [`StoreError::Locked`] when another writer holds it (writers only),
+    /// [`StoreError::Corrupt`] naming the file and line of a damaged committed record
+    /// (except in [`OpenMode::Repair`]).
+    pub fn open(dir: &Path, mode: OpenMode) -> StoreResult<FileStore> {
+        Self::open_with_fs(dir, mode, Box::new(RealFs))
+    }
+
+    /// [`FileStore::open`] writing through `fs` (fault-injection tests).
+    pub fn open_with_fs(dir: &Path, mode: OpenMode, fs: Box<dyn Fs>) -> StoreResult<FileStore> {
+        if !Self::is_store(dir) {
+            return Err(StoreError::NotFound(dir.display().to_string()));
+        }
+        let lock = match mode {
+            OpenMode::ReadOnly => None,
+            OpenMode::Write | OpenMode::Repair => Some(acquire_lock(dir)?),
+        };
+        let mut store = FileStore {
+            dir: dir.to_path_buf(),
+            mode,
+            fs,
+            state: MemoryState::new(StoreMeta::new("file", phase_memory_model::Time::EPOCH)),
+            manifest: None,
+            _lock: lock,
+            poisoned: false,
+            damage: Vec::new(),
+            notes: Vec::new(),
+        };
+        if !dir.join(MANIFEST).is_file() {
+            let meta: StoreMeta = read_json(&dir.join(META), META)?;
+            return match meta.schema_version {
+                1 => {
+                    store.state = v1::load(dir)?;
+                    Ok(store)
+                }
+                v if v > SCHEMA_VERSION => Err(StoreError::TooNew {
+                    found: v,
+                    want: SCHEMA_VERSION,
+                }),
+                _ => Err(layout::corrupt(
+                    MANIFEST,
+                    "meta.json says format v2 but manifest.json is missing",
+                )),
+            };
+        }
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut m = store.read_manifest()?;
+            if mode != OpenMode::ReadOnly {
+                commit::settle(store.fs.as_ref(), dir, &mut m, false)?;
+                store.notes = commit::cut_tails(store.fs.as_ref(), dir, &m)?;
+            }
+            match load::load(dir, &m, mode == OpenMode::Repair) {
+                Ok(loaded) => {
+                    store.state = loaded.state;
+                    store.damage = loaded.damage;
+                    store.manifest = Some(m);
+                    return Ok(store);
+                }
+                // A reader can race a writer's compaction; the next manifest names
+                // files that exist.
+                Err(e)
+                    if mode == OpenMode::ReadOnly
+                        && attempts < 5
+                        && store.read_manifest().is_ok_and(|again| again != m) =>
+                {
+                    let _ = e;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn read_manifest(&self) -> StoreResult<Manifest> {
+        let m: Manifest = read_json(&self.dir.join(MANIFEST), MANIFEST)?;
+        if m.format != layout::MANIFEST_FORMAT {
+            return Err(layout::corrupt(
+                MANIFEST,
+                format!("unknown manifest format {:?}", m.format),
+            ));
+        }
+        if m.meta.schema_version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                found: m.meta.schema_version,
+                want: SCHEMA_VERSION,
+            });
+        }
+        Ok(m)
+    }
+
+    /// The file adapter's manifest: every capability, every conformance check.
+    pub fn adapter_manifest() -> AdapterManifest {
+        AdapterManifest {
+            name: "file".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            capabilities: vec![
+                Capability::Graph,
+                Capability::Events,
+                Capability::Audit,
+                Capability::Reviews,
+                Capability::AtomicCommit,
+                Capability::Durable,
+                Capability::Purge,
+                Capability::AuditPrune,
+                Capability::Migrations,
+                Capability::Repair,
+                Capability::IndexDir,
+            ],
+            ownership: "everything in the store folder except index/, which is reserved for \
+                        the runtime's full-text index and never read, written or reported"
+                .into(),
+            conformance: conformance::CHECKS
+                .iter()
+                .map(|c| c.name.to_string())
+                .collect(),
+        }
+    }
+
+    /// The store folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// How this handle was opened.
+    pub fn mode(&self) -> OpenMode {
+        self.mode
+    }
+
+    /// The in-memory image of the store.
+    pub fn state(&self) -> &MemoryState {
+        &self.state
+    }
+
+    /// Whether an I/O error poisoned this handle.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Refuses a write unless this handle may write.
+    fn writable(&self) -> StoreResult<&Manifest> {
+        if self.mode == OpenMode::ReadOnly {
+            return Err(StoreError::InvalidChange(format!(
+                "store {} was opened read-only",
+                self.dir.display()
+            )));
+        }
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        self.manifest.as_ref().ok_or(StoreError::MigrationNeeded {
+            found: self.state.meta.schema_version,
+            want: SCHEMA_VERSION,
+        })
+    }
+}
+
+impl GraphStore for FileStore {
+    fn node(&self, id: &str) -> StoreResult<Option<Node>> {
+        Ok(self.state.nodes.get(id).cloned())
+    }
+    fn for_each_node(&self, f: &mut dyn FnMut(&Node)) -> StoreResult<()> {
+        self.state.nodes.values().for_each(f);
+        Ok(())
+    }
+    fn node_count(&self) -> StoreResult<usize> {
+        Ok(self.state.nodes.len())
+    }
+    fn for_each_edge(&self, f: &mut dyn FnMut(&Edge)) -> StoreResult<()> {
+        self.state.edges.values().for_each(f);
+        Ok(())
+    }
+    fn edge_count(&self) -> StoreResult<usize> {
+        Ok(self.state.edges.len())
+    }
+    fn edges_of(&self, id: &str) -> StoreResult<Vec<Edge>> {
+        Ok(self.state.edges_of(id))
+    }
+}
+
+impl EventStore for FileStore {
+    fn events(&self, q: &EventQuery) -> StoreResult<Vec<Event>> {
+        Ok(self.state.query_events(q))
+    }
+    fn for_each_event(&self, f: &mut dyn FnMut(&Event)) -> StoreResult<()> {
+        self.state.events.iter().for_each(f);
+        Ok(())
+    }
+    fn event_head(&self) -> StoreResult<u64> {
+        Ok(self.state.event_head())
+    }
+}
+
+impl AuditStore for FileStore {
+    fn audit_records(&self, after_seq: u64) -> StoreResult<Vec<AuditRecord>> {
+        let start = self.state.audit.partition_point(|r| r.seq <= after_seq);
+        Ok(self.state.audit[start..].to_vec())
+    }
+    fn audit_head(&self) -> StoreResult<Option<AuditRef>> {
+        Ok(self.state.audit_head())
+    }
+    fn audit_checkpoint(&self) -> StoreResult<AuditCheckpoint> {
+        Ok(self.state.checkpoint.clone())
+    }
+}
+
+impl ReviewStore for FileStore {
+    fn review(&self, id: &str) -> StoreResult<Option<Review>> {
+        Ok(self.state.reviews.get(id).cloned())
+    }
+    fn reviews(&self) -> StoreResult<Vec<Review>> {
+        Ok(self.state.reviews.values().cloned().collect())
+    }
+}
+
+impl Store for FileStore {
+    fn manifest(&self) -> AdapterManifest {
+        Self::adapter_manifest()
+    }
+    fn meta(&self) -> StoreResult<StoreMeta> {
+        Ok(self.state.meta.clone())
+    }
+    fn profile_source(&self) -> StoreResult<Option<String>> {
+        Ok(self.state.profile.clone())
+    }
+    fn generation(&self) -> u64 {
+        self.state.generation
+    }
+    fn commit(&mut self, change: ChangeSet) -> StoreResult<u64> {
+        self.commit_change(change)
+    }
+    fn check_integrity(&self) -> StoreResult<Vec<IntegrityFinding>> {
+        integrity::check(self)
+    }
+    fn repair_integrity(&mut self) -> StoreResult<Vec<IntegrityFinding>> {
+        integrity::repair(self)
+    }
+    fn pending_migrations(&self) -> StoreResult<Vec<String>> {
+        Ok(if self.manifest.is_none() {
+            vec![MIGRATION_0002.to_string()]
+        } else {
+            Vec::new()
+        })
+    }
+    fn migrate(&mut self) -> StoreResult<Vec<String>> {
+        migrate::migrate(self)
+    }
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+}

@@ -1,0 +1,341 @@
+//! Loading a v2 store into its in-memory image: segments replayed in manifest order,
+//! the committed prefix of the logs, the profile; every line checked, in parallel.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use phase_memory_model::{AuditRecord, Edge, EdgeKey, Event, Node, Review};
+use phase_memory_store::{MemoryState, StoreResult};
+use rayon::prelude::*;
+
+use crate::layout::{self, LogEntry, Manifest, SegmentEntry, blake3_hex, corrupt, io_err};
+use crate::record::{BadLine, SegmentRecord, decode_lines};
+
+/// What is wrong with one file of the store.
+#[derive(Debug, Clone)]
+pub(crate) enum DamageKind {
+    /// Lines that fail their checksum or do not parse.
+    BadLines(Vec<BadLine>),
+    /// A file the manifest names is missing.
+    Missing,
+    /// The file reads line by line but differs from what the manifest recorded.
+    Mismatch(String),
+    /// A log is shorter than its committed length.
+    Short {
+        /// Bytes found.
+        have: u64,
+    },
+}
+
+/// One damaged file found by a tolerant load.
+#[derive(Debug, Clone)]
+pub(crate) struct Damage {
+    /// Path inside the store (`segments/00000003.jsonl`, `events.jsonl`).
+    pub rel: String,
+    /// What is wrong.
+    pub kind: DamageKind,
+}
+
+/// A loaded image and, for tolerant loads, what was skipped.
+pub(crate) struct Loaded {
+    /// The image.
+    pub state: MemoryState,
+    /// Damage found (always empty for strict loads, which fail instead).
+    pub damage: Vec<Damage>,
+}
+
+/// Where a log named by the manifest lives: the named file, or — when a staged
+/// replacement was already renamed into place — the canonical name.
+pub(crate) fn resolve_log(dir: &Path, entry: &LogEntry, canonical: &str) -> PathBuf {
+    let named = dir.join(&entry.file);
+    if entry.file != canonical && !named.exists() {
+        dir.join(canonical)
+    } else {
+        named
+    }
+}
+
+/// Reads at most `limit` bytes of a file.
+fn read_prefix(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let f = std::fs::File::open(path)?;
+    let mut out = Vec::with_capacity(limit as usize);
+    f.take(limit).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+fn is_not_found(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound
+}
+
+/// Records of one segment file, or its damage.
+fn load_segment(dir: &Path, s: &SegmentEntry) -> StoreResult<(Vec<SegmentRecord>, Option<Damage>)> {
+    let rel = format!("{}/{}", layout::SEGMENTS, s.file);
+    let path = dir.join(layout::SEGMENTS).join(&s.file);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if is_not_found(&e) => {
+            return Ok((
+                Vec::new(),
+                Some(Damage {
+                    rel,
+                    kind: DamageKind::Missing,
+                }),
+            ));
+        }
+        Err(e) => return Err(io_err("reading", &path, e)),
+    };
+    let mut records = Vec::with_capacity(s.records as usize);
+    let mut bad = Vec::new();
+    for r in decode_lines::<SegmentRecord>(&bytes) {
+        match r {
+            Ok(rec) => records.push(rec),
+            Err(b) => bad.push(b),
+        }
+    }
+    let damage = if !bad.is_empty() {
+        Some(DamageKind::BadLines(bad))
+    } else if blake3_hex(&bytes) != s.blake3 || records.len() as u64 != s.records {
+        Some(DamageKind::Mismatch(format!(
+            "holds {} valid records but differs from the manifest ({} records, {}): lines were added, removed or reordered",
+            records.len(),
+            s.records,
+            s.blake3
+        )))
+    } else {
+        None
+    };
+    Ok((records, damage.map(|kind| Damage { rel, kind })))
+}
+
+/// Lines of a log up to its committed length, or its damage.
+fn load_log<T: serde::de::DeserializeOwned + Send>(
+    dir: &Path,
+    entry: &LogEntry,
+    canonical: &str,
+    seq_of: fn(&T) -> u64,
+) -> StoreResult<(Vec<T>, Option<Damage>)> {
+    let path = resolve_log(dir, entry, canonical);
+    let rel = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| canonical.to_string());
+    let bytes = match read_prefix(&path, entry.bytes) {
+        Ok(b) => b,
+        Err(e) if is_not_found(&e) && entry.bytes == 0 => Vec::new(),
+        Err(e) if is_not_found(&e) => {
+            return Ok((
+                Vec::new(),
+                Some(Damage {
+                    rel,
+                    kind: DamageKind::Missing,
+                }),
+            ));
+        }
+        Err(e) => return Err(io_err("reading", &path, e)),
+    };
+    let mut damage = None;
+    if (bytes.len() as u64) < entry.bytes {
+        damage = Some(DamageKind::Short {
+            have: bytes.len() as u64,
+        });
+    }
+    let mut out: Vec<T> = Vec::with_capacity(entry.lines as usize);
+    let mut bad = Vec::new();
+    for r in decode_lines::<T>(&bytes) {
+        match r {
+            Ok(rec) => {
+                if let Some(prev) = out.last()
+                    && seq_of(prev) >= seq_of(&rec)
+                {
+                    bad.push(BadLine {
+                        line: out.len() + bad.len() + 1,
+                        detail: format!(
+                            "seq {} does not follow seq {}: lines were reordered or duplicated",
+                            seq_of(&rec),
+                            seq_of(prev)
+                        ),
+                        text: Vec::new(),
+                    });
+                    continue;
+                }
+                out.push(rec)
+            }
+            Err(b) => bad.push(b),
+        }
+    }
+    if !bad.is_empty() {
+        damage = Some(DamageKind::BadLines(bad));
+    } else if damage.is_none() && out.len() as u64 != entry.lines {
+        damage = Some(DamageKind::Mismatch(format!(
+            "{} lines, the manifest committed {}",
+            out.len(),
+            entry.lines
+        )));
+    }
+    Ok((out, damage.map(|kind| Damage { rel, kind })))
+}
+
+/// The location and detail of the first problem of a damage, for a strict load.
+pub(crate) fn damage_error(d: &Damage) -> phase_memory_store::StoreError {
+    match &d.kind {
+        DamageKind::BadLines(lines) => {
+            let first = &lines[0];
+            corrupt(
+                format!("{}:{}", d.rel, first.line),
+                format!("line {}: {}", first.line, first.detail),
+            )
+        }
+        DamageKind::Missing => corrupt(&d.rel, "a file the manifest names is missing"),
+        DamageKind::Mismatch(why) => corrupt(&d.rel, why.clone()),
+        DamageKind::Short { have } => corrupt(
+            &d.rel,
+            format!("only {have} bytes; committed records are missing"),
+        ),
+    }
+}
+
+/// Loads the image a manifest describes. A strict load fails on the first damage;
+/// a tolerant one leaves damaged records out and reports them.
+pub(crate) fn load(dir: &Path, m: &Manifest, tolerant: bool) -> StoreResult<Loaded> {
+    let ((segments, events), (audit, profile)) = rayon::join(
+        || {
+            rayon::join(
+                || {
+                    m.segments
+                        .par_iter()
+                        .map(|s| load_segment(dir, s))
+                        .collect::<Vec<_>>()
+                },
+                || load_log::<Event>(dir, &m.events, layout::EVENTS, |e| e.seq),
+            )
+        },
+        || {
+            rayon::join(
+                || load_log::<AuditRecord>(dir, &m.audit, layout::AUDIT, |r| r.seq),
+                || load_profile(dir, m),
+            )
+        },
+    );
+    let mut damage = Vec::new();
+    let mut seg_records = Vec::with_capacity(segments.len());
+    for s in segments {
+        let (recs, d) = s?;
+        damage.extend(d);
+        seg_records.push(recs);
+    }
+    let (events, d) = events?;
+    damage.extend(d);
+    let (audit, d) = audit?;
+    damage.extend(d);
+    let (profile, d) = profile?;
+    damage.extend(d);
+    if !tolerant && let Some(d) = damage.first() {
+        return Err(damage_error(d));
+    }
+
+    let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
+    let mut edges: HashMap<EdgeKey, Edge> = HashMap::new();
+    let mut reviews: BTreeMap<String, Review> = BTreeMap::new();
+    for recs in seg_records {
+        for r in recs {
+            match r {
+                SegmentRecord::PutNode(n) => {
+                    nodes.insert(n.id.clone(), n);
+                }
+                SegmentRecord::DeleteNode(id) => {
+                    nodes.remove(&id);
+                }
+                SegmentRecord::PutEdge(e) => {
+                    edges.insert(e.key(), e);
+                }
+                SegmentRecord::DeleteEdge(k) => {
+                    edges.remove(&k);
+                }
+                SegmentRecord::PutReview(r) => {
+                    reviews.insert(r.id.clone(), r);
+                }
+            }
+        }
+    }
+    let mut edge_list: Vec<(EdgeKey, Edge)> = edges.into_iter().collect();
+    edge_list.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let adjacency = build_adjacency(&edge_list);
+    let edges: BTreeMap<EdgeKey, Edge> = edge_list.into_iter().collect();
+
+    let mut state = MemoryState::new(m.meta.clone());
+    state.nodes = nodes;
+    state.edges = edges;
+    state.adjacency = adjacency;
+    state.events = events;
+    state.audit = audit;
+    state.checkpoint = m.audit_checkpoint.clone();
+    state.reviews = reviews;
+    state.profile = profile;
+    state.generation = m.generation;
+    Ok(Loaded { state, damage })
+}
+
+/// Edge keys touching each node, from edges sorted by key.
+fn build_adjacency(sorted: &[(EdgeKey, Edge)]) -> HashMap<String, BTreeSet<EdgeKey>> {
+    let mut pairs: Vec<(&str, &EdgeKey)> = Vec::with_capacity(sorted.len() * 2);
+    for (k, _) in sorted {
+        pairs.push((&k.from, k));
+        if k.to != k.from {
+            pairs.push((&k.to, k));
+        }
+    }
+    pairs.par_sort_unstable();
+    let mut adjacency = HashMap::with_capacity(pairs.len() / 4 + 1);
+    let mut i = 0;
+    while i < pairs.len() {
+        let node = pairs[i].0;
+        let mut j = i;
+        while j < pairs.len() && pairs[j].0 == node {
+            j += 1;
+        }
+        let set: BTreeSet<EdgeKey> = pairs[i..j].iter().map(|(_, k)| (*k).clone()).collect();
+        adjacency.insert(node.to_string(), set);
+        i = j;
+    }
+    adjacency
+}
+
+fn load_profile(dir: &Path, m: &Manifest) -> StoreResult<(Option<String>, Option<Damage>)> {
+    let Some(p) = &m.profile else {
+        return Ok((None, None));
+    };
+    let path = dir.join(&p.file);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if is_not_found(&e) => {
+            return Ok((
+                None,
+                Some(Damage {
+                    rel: p.file.clone(),
+                    kind: DamageKind::Missing,
+                }),
+            ));
+        }
+        Err(e) => return Err(io_err("reading", &path, e)),
+    };
+    if blake3_hex(&bytes) != p.blake3 {
+        return Ok((
+            None,
+            Some(Damage {
+                rel: p.file.clone(),
+                kind: DamageKind::Mismatch("profile does not match its checksum".into()),
+            }),
+        ));
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok((Some(s), None)),
+        Err(_) => Ok((
+            None,
+            Some(Damage {
+                rel: p.file.clone(),
+                kind: DamageKind::Mismatch("profile is not UTF-8".into()),
+            }),
+        )),
+    }
+}
