@@ -47,15 +47,13 @@ pub(crate) fn audit_head_seq(conn: &Connection) -> StoreResult<u64> {
 /// The store invariants a change set must keep (the same checks, with the same
 /// messages, as `MemoryState::validate`).
 fn validate(tx: &Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
-    let mut next = event_head(tx)? + 1;
-    for e in &c.events {
+    for (next, e) in (event_head(tx)? + 1..).zip(&c.events) {
         if e.seq != next {
             return Err(StoreError::InvalidChange(format!(
                 "event seq {} does not continue the history (want {next})",
                 e.seq
             )));
         }
-        next += 1;
     }
     // With a prune in the same change set, the chain continues after what the
     // prune leaves (a restore writes a checkpoint and the records after it at once).
@@ -73,15 +71,13 @@ fn validate(tx: &Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
         }
         None => audit_head_seq(tx)?,
     };
-    let mut next = base + 1;
-    for r in &c.audit {
+    for (next, r) in (base + 1..).zip(&c.audit) {
         if r.seq != next {
             return Err(StoreError::InvalidChange(format!(
                 "audit seq {} does not continue the chain (want {next})",
                 r.seq
             )));
         }
-        next += 1;
     }
     for n in &c.put_nodes {
         phase_memory_model::validate_id(&n.id)

@@ -137,6 +137,10 @@ impl SqliteStore {
                 if !schema::has_meta(&conn)? {
                     return Err(StoreError::NotFound(dir.display().to_string()));
                 }
+                // A crash after a purge commit may have left superseded page images
+                // in the WAL: fold it into the database and truncate it now.
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .ctx("checkpointing the WAL on open")?;
                 Self::finish_open(dir, mode, Some(conn), Some(lock))
             }
             OpenMode::ReadOnly => Self::finish_open(dir, mode, None, None),
@@ -622,7 +626,7 @@ impl AuditStore for SqliteStore {
                 }
                 None => {
                     let cp = schema::read_checkpoint(conn)?;
-                    Ok((cp.last_pruned_seq > 0).then(|| AuditRef {
+                    Ok((cp.last_pruned_seq > 0).then_some(AuditRef {
                         seq: cp.last_pruned_seq,
                         hash: cp.last_pruned_hash,
                     }))
