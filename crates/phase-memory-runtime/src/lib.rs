@@ -1,0 +1,24 @@
+//! The one runner of phase-memory. Every operation of SPEC section 3 is a
+//! registered entry ([`registry::OPERATIONS`]) with a request type, a response
+//! shape, a policy hook and an audit behaviour; [`Runtime::run`] is the only way
+//! in. The CLI, the HTTP service and the MCP server call it and add no behaviour.
+//!
+//! A request's path: front end → [`Runtime::run`] → handler (pure decisions from
+//! `phase-memory-govern`, activation from `phase-memory-activate`) → an [`Outcome`]
+//! holding a [`phase_memory_store::ChangeSet`] → the runner seals the audit record
+//! into the same change set → one atomic `Store::commit` → derived indexes updated
+//! → the [`phase_memory_model::Envelope`].
+
+mod clock;
+mod context;
+mod open;
+mod ops;
+pub mod registry;
+mod request;
+mod runner;
+
+pub use clock::Clock;
+pub use context::{CallContext, Progress};
+pub use open::{Adapter, StoreLocation, init_store, memory_runtime, open_runtime};
+pub use registry::{OperationSpec, service_contracts};
+pub use runner::{Extension, Outcome, Runtime};

@@ -1,0 +1,369 @@
+//! Activation and packages: cue → BM25 seeds from the full-text index → activation
+//! on the snapshot with the policy filter inside the traversal → budget packing →
+//! the envelope, or a Markitect package.
+
+use std::path::Path;
+
+use phase_memory_activate::activate::{ActivationInput, Cue, Visibility, WorkingSet, activate};
+use phase_memory_govern::Target;
+use phase_memory_model::{Diagnostic, Event, Status, Time};
+use phase_memory_profile::Effect;
+use serde_json::{Value, json};
+
+use super::{OpResult, parse, se};
+use crate::context::CallContext;
+use crate::request::{ActivationRequest, CompileRequest, CueRequest, PackageVerifyRequest};
+use crate::runner::{Outcome, Runtime};
+
+/// How many BM25 hits seed an activation.
+const LEXICAL_SEEDS: usize = 200;
+
+struct Activated {
+    set: WorkingSet,
+    /// Items that passed only because a review approved them or that need review.
+    needs_review: Vec<(String, String)>,
+}
+
+fn run_activation(
+    rt: &mut Runtime,
+    op: &str,
+    cue: &CueRequest,
+    budget: Option<u64>,
+    limit: Option<usize>,
+    explain: bool,
+    include_invalid: bool,
+    scopes: Option<&Vec<String>>,
+    ctx: &CallContext,
+    now: Time,
+) -> Result<Activated, Outcome> {
+    if cue.text.as_deref().is_none_or(|t| t.trim().is_empty())
+        && cue.nodes.is_empty()
+        && cue.hints.is_empty()
+        && cue.events_since.is_none()
+    {
+        return Err(Outcome::invalid(
+            "request.invalid",
+            "the cue is empty: give text, nodes, hints or events_since",
+        )
+        .with(
+            Diagnostic::info(
+                "request.invalid",
+                "e.g. {\"cue\": {\"text\": \"release plan\"}}",
+            )
+            .at("cue"),
+        ));
+    }
+    for h in &cue.hints {
+        if !(h.score.is_finite() && (0.0..=1.0).contains(&h.score)) {
+            return Err(Outcome::invalid(
+                "request.invalid",
+                format!("hint score {} for a node must be in [0, 1]", h.score),
+            )
+            .with(
+                Diagnostic::info("request.invalid", "hint scores are similarities in [0, 1]")
+                    .at("cue.hints"),
+            ));
+        }
+    }
+    let params = rt.profile.activation.clone();
+    let budget = budget.unwrap_or(params.default_budget);
+    let limit = limit.unwrap_or(params.default_limit as usize);
+    if limit == 0 {
+        return Err(
+            Outcome::invalid("request.invalid", "limit must be at least 1")
+                .with(Diagnostic::info("request.invalid", "limit").at("limit")),
+        );
+    }
+    let lexical = match cue.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        Some(t) => rt.index.search(t, LEXICAL_SEEDS).map_err(|e| {
+            Outcome::error("store.stale_index", format!("full-text search failed: {e}"))
+        })?,
+        None => Vec::new(),
+    };
+    let snapshot = rt.snapshot().map_err(se)?;
+    let c = Cue {
+        text: cue.text.clone(),
+        nodes: cue.nodes.clone(),
+        hints: cue
+            .hints
+            .iter()
+            .map(|h| (h.node.clone(), h.score))
+            .collect(),
+        events_since: cue.events_since,
+    };
+    let input = ActivationInput {
+        cue: &c,
+        lexical: &lexical,
+        budget_tokens: budget,
+        limit,
+        as_of: now,
+        include_invalid,
+        explain,
+    };
+    let profile = &rt.profile;
+    let actor = &ctx.actor;
+    let needs_review = std::cell::RefCell::new(Vec::new());
+    let visible = |v: phase_memory_activate::snapshot::NodeView<'_>| -> Visibility {
+        if let Some(s) = scopes
+            && !s.iter().any(|x| x == v.scope())
+        {
+            return Visibility::Withheld("scope".into());
+        }
+        let labels: Vec<String> = v.labels().map(str::to_string).collect();
+        let target = Target {
+            kind: v.kind(),
+            phase: v.phase(),
+            sensitivity: v.sensitivity(),
+            scope: v.scope(),
+            labels: &labels,
+            target_phase: None,
+        };
+        let d = phase_memory_govern::decide(profile, op, actor, &target);
+        match d.effect {
+            Effect::Allow => Visibility::Visible,
+            Effect::Deny => Visibility::Withheld(d.rule_id.unwrap_or_else(|| "default".into())),
+            Effect::Review => {
+                if op == "package.compile" {
+                    needs_review.borrow_mut().push((
+                        v.id().to_string(),
+                        d.rule_id.unwrap_or_else(|| "default".into()),
+                    ));
+                    Visibility::Visible
+                } else {
+                    Visibility::Withheld(d.rule_id.unwrap_or_else(|| "default".into()))
+                }
+            }
+        }
+    };
+    let set = activate(&snapshot, &params, &input, &visible);
+    let needs_review = needs_review.into_inner();
+    // Only items that made it into the working set matter for review.
+    let packed: std::collections::BTreeSet<&str> =
+        set.items.iter().map(|i| i.node.as_str()).collect();
+    let needs_review = needs_review
+        .into_iter()
+        .filter(|(id, _)| packed.contains(id.as_str()))
+        .collect();
+    Ok(Activated { set, needs_review })
+}
+
+fn working_set_json(set: &WorkingSet, explain: bool) -> Value {
+    let items: Vec<Value> = set
+        .items
+        .iter()
+        .map(|i| {
+            let mut v = json!({"node": i.node, "kind": i.kind, "phase": i.phase, "title": i.title, "score": i.score, "tokens": i.tokens});
+            if explain && let Some(e) = &i.explain {
+                v["explain"] = serde_json::to_value(e).unwrap_or(Value::Null);
+            }
+            v
+        })
+        .collect();
+    json!({
+        "items": items,
+        "budget": {"limit": set.budget_limit, "used": set.budget_used},
+        "withheld": {"count": set.withheld_count, "rules": set.withheld},
+        "considered": set.considered,
+        "not_fitted": set.not_fitted,
+    })
+}
+
+fn diagnostics(set: &WorkingSet, o: &mut Outcome) {
+    if set.not_fitted > 0 {
+        o.diagnostics.push(Diagnostic::warning(
+            "budget.exhausted",
+            format!(
+                "{} activated item(s) did not fit the budget of {} tokens",
+                set.not_fitted, set.budget_limit
+            ),
+        ));
+    }
+    if set.withheld_count > 0 {
+        let rules: Vec<String> = set
+            .withheld
+            .iter()
+            .map(|(r, n)| format!("{r} ({n})"))
+            .collect();
+        o.diagnostics.push(Diagnostic::info(
+            "policy.withheld",
+            format!(
+                "{} node(s) withheld by policy: {}",
+                set.withheld_count,
+                rules.join(", ")
+            ),
+        ));
+    }
+}
+
+/// Access events for returned items when the profile records accesses.
+fn access_events(
+    rt: &Runtime,
+    set: &WorkingSet,
+    ctx: &CallContext,
+    now: Time,
+    o: &mut Outcome,
+) -> Result<(), Outcome> {
+    if !rt.profile.activation.record_access || set.items.is_empty() {
+        return Ok(());
+    }
+    let seq = rt.store.event_head().map_err(se)? + 1;
+    o.change.events.push(Event {
+        seq,
+        id: format!("ev-{seq}"),
+        at: now,
+        actor: ctx.actor.id.clone(),
+        event_type: "node.accessed".into(),
+        subjects: set.items.iter().map(|i| i.node.clone()).collect(),
+        payload: json!({"via": "activation"}),
+    });
+    Ok(())
+}
+
+/// `activation.run`.
+pub(crate) fn run(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
+    let r: ActivationRequest = parse(req)?;
+    let a = run_activation(
+        rt,
+        "activation.run",
+        &r.cue,
+        r.budget_tokens,
+        r.limit,
+        r.explain,
+        r.include_invalid,
+        r.scopes.as_ref(),
+        ctx,
+        now,
+    )?;
+    let mut o = Outcome::ok(working_set_json(&a.set, r.explain));
+    diagnostics(&a.set, &mut o);
+    o.subjects = a.set.items.iter().map(|i| i.node.clone()).collect();
+    o.details = json!({"items": a.set.items.len(), "withheld": a.set.withheld_count, "budget_used": a.set.budget_used});
+    access_events(rt, &a.set, ctx, now, &mut o)?;
+    Ok(o)
+}
+
+/// `package.compile`.
+pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
+    let r: CompileRequest = parse(req)?;
+    if r.out.trim().is_empty() {
+        return Err(Outcome::invalid(
+            "request.invalid",
+            "`out` must name a folder (or a .tar file with archive)",
+        ));
+    }
+    let provenance_head = rt.store.audit_head().map_err(se)?;
+    let a = run_activation(
+        rt,
+        "package.compile",
+        &r.cue,
+        r.budget_tokens,
+        r.limit,
+        r.explain,
+        r.include_invalid,
+        r.scopes.as_ref(),
+        ctx,
+        now,
+    )?;
+    if !a.needs_review.is_empty() && ctx.approved_review.is_none() {
+        let rule = a.needs_review[0].1.clone();
+        let d = phase_memory_govern::Decision {
+            effect: Effect::Review,
+            rule_id: Some(rule),
+            reason: format!(
+                "{} item(s) of the package need review before they are compiled",
+                a.needs_review.len()
+            ),
+        };
+        let subjects = a.needs_review.iter().map(|(id, _)| id.clone()).collect();
+        return Ok(super::hold_for_review(
+            rt,
+            "package.compile",
+            req.clone(),
+            ctx,
+            &d,
+            subjects,
+            now,
+        ));
+    }
+    let mut items = Vec::with_capacity(a.set.items.len());
+    for i in &a.set.items {
+        let node = rt.store.node(&i.node).map_err(se)?.ok_or_else(|| {
+            Outcome::error(
+                "store.corrupt_record",
+                format!("activated node {} is missing from the store", i.node),
+            )
+        })?;
+        items.push(phase_memory_package::PackageItem {
+            node,
+            score: i.score,
+            tokens: i.tokens,
+        });
+    }
+    let meta = rt.store.meta().map_err(se)?;
+    let head = provenance_head.unwrap_or(phase_memory_model::AuditRef {
+        seq: 0,
+        hash: phase_memory_model::audit::GENESIS_HASH.into(),
+    });
+    let input = phase_memory_package::PackageInput {
+        title: rt.profile.package.title.clone(),
+        cue: serde_json::to_value(&r.cue).unwrap_or(Value::Null),
+        as_of: now,
+        profile_digest: rt.profile_digest.clone(),
+        budget_limit: a.set.budget_limit,
+        budget_used: a.set.budget_used,
+        items,
+        withheld_count: a.set.withheld_count,
+        withheld_rules: a.set.withheld.clone(),
+        store: format!("{}:{}", meta.adapter, meta.created_at),
+        audit_seq: head.seq,
+        audit_hash: head.hash,
+    };
+    let pkg = phase_memory_package::render(&input);
+    let out = Path::new(&r.out);
+    let written = if r.archive {
+        phase_memory_package::write_tar(&pkg, out)
+    } else {
+        phase_memory_package::write_dir(&pkg, out)
+    };
+    written.map_err(|e| {
+        Outcome::invalid(
+            "package.invalid",
+            format!("writing the package to {}: {e}", r.out),
+        )
+    })?;
+    let mut data = working_set_json(&a.set, false);
+    data["out"] = json!(r.out);
+    data["id"] = json!(pkg.id);
+    data["archive"] = json!(r.archive);
+    data["files"] = json!(pkg.files.len());
+    let mut o = Outcome::ok(data);
+    diagnostics(&a.set, &mut o);
+    o.subjects = a.set.items.iter().map(|i| i.node.clone()).collect();
+    o.details =
+        json!({"package": pkg.id, "items": a.set.items.len(), "withheld": a.set.withheld_count});
+    access_events(rt, &a.set, ctx, now, &mut o)?;
+    Ok(o)
+}
+
+/// `package.verify`.
+pub(crate) fn verify(req: &Value) -> OpResult {
+    let r: PackageVerifyRequest = parse(req)?;
+    let report = phase_memory_package::verify(Path::new(&r.path))
+        .map_err(|e| Outcome::invalid("package.invalid", format!("{}: {e}", r.path)))?;
+    let problems: Vec<Value> = report
+        .problems
+        .iter()
+        .map(|p| json!({"code": p.code, "path": p.path, "message": p.message}))
+        .collect();
+    let mut o = Outcome::ok(
+        json!({"id": report.id, "items": report.items, "problems": problems, "ok": problems.is_empty()}),
+    );
+    for p in &report.problems {
+        o.diagnostics
+            .push(Diagnostic::error(&p.code, p.message.clone()).at(p.path.clone()));
+    }
+    if !report.problems.is_empty() {
+        o.status = Status::Invalid;
+    }
+    Ok(o)
+}

@@ -1,0 +1,206 @@
+//! The audit chain: query, verify (hash chain and erasure receipts), prune behind a
+//! checkpoint per the profile's retention.
+
+use std::collections::BTreeSet;
+
+use phase_memory_govern::ErasureReceipt;
+use phase_memory_model::audit::verify_chain;
+use phase_memory_model::{AuditCheckpoint, Diagnostic, Status, Time};
+use phase_memory_store::ChangeSet;
+use serde_json::{Value, json};
+
+use super::{OpResult, check_operation, parse, se};
+use crate::context::CallContext;
+use crate::request::{AuditPruneRequest, AuditQueryRequest, Empty};
+use crate::runner::{Outcome, Runtime};
+
+/// Retention metadata shown by `audit.query` and `store.status`.
+pub(crate) fn retention_json(rt: &Runtime) -> Result<Value, Outcome> {
+    let cp = rt.store.audit_checkpoint().map_err(se)?;
+    Ok(json!({
+        "audit_days": rt.profile.retention.audit_days,
+        "review_expiry_days": rt.profile.retention.review_expiry_days,
+        "legal_hold_label": rt.profile.retention.legal_hold_label,
+        "checkpoint": cp,
+    }))
+}
+
+/// `audit.query`.
+pub(crate) fn query(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time) -> OpResult {
+    let r: AuditQueryRequest = parse(req)?;
+    if let Some(d) = check_operation(rt, "audit.query", ctx)? {
+        return Err(super::denied(&d, "audit.query (held for review)"));
+    }
+    let records = rt.store.audit_records(0).map_err(se)?;
+    let total = records.len();
+    let mut out: Vec<_> = records
+        .into_iter()
+        .filter(|a| r.since.is_none_or(|s| a.at >= s))
+        .filter(|a| r.until.is_none_or(|u| a.at < u))
+        .filter(|a| r.actor.as_ref().is_none_or(|x| &a.actor == x))
+        .filter(|a| r.operation.as_ref().is_none_or(|x| &a.operation == x))
+        .filter(|a| r.status.as_ref().is_none_or(|x| &a.status == x))
+        .filter(|a| {
+            r.subject
+                .as_ref()
+                .is_none_or(|x| a.subjects.iter().any(|s| s == x))
+        })
+        .collect();
+    let limit = r.limit.unwrap_or(1000);
+    let truncated = out.len() > limit;
+    if truncated {
+        out.drain(..out.len() - limit);
+    }
+    let mut o = Outcome::ok(
+        json!({"records": out, "matched_total": out.len(), "records_total": total, "truncated": truncated, "retention": retention_json(rt)?}),
+    );
+    if truncated {
+        o.diagnostics.push(Diagnostic::info(
+            "request.invalid",
+            format!("only the newest {limit} matching records are shown; raise `limit` for more"),
+        ));
+    }
+    Ok(o)
+}
+
+/// `audit.verify`.
+pub(crate) fn verify(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time) -> OpResult {
+    let _: Empty = parse(req)?;
+    if let Some(d) = check_operation(rt, "audit.verify", ctx)? {
+        return Err(super::denied(&d, "audit.verify (held for review)"));
+    }
+    let cp = rt.store.audit_checkpoint().map_err(se)?;
+    let records = rt.store.audit_records(0).map_err(se)?;
+    let breaks = verify_chain(&cp, &records);
+    let mut receipts_checked = 0;
+    let mut receipt_problems = Vec::new();
+    for r in &records {
+        if r.operation != "node.erase" {
+            continue;
+        }
+        let Some(rv) = r.details.get("receipt") else {
+            continue;
+        };
+        receipts_checked += 1;
+        match serde_json::from_value::<ErasureReceipt>(rv.clone()) {
+            Ok(receipt) => {
+                let node = rt.store.node(&receipt.node).map_err(se)?;
+                if let Err(why) = phase_memory_govern::verify_erasure(&receipt, node.as_ref()) {
+                    receipt_problems
+                        .push(json!({"seq": r.seq, "node": receipt.node, "reason": why}));
+                }
+            }
+            Err(e) => receipt_problems
+                .push(json!({"seq": r.seq, "reason": format!("unreadable receipt: {e}")})),
+        }
+    }
+    let ok = breaks.is_empty() && receipt_problems.is_empty();
+    let breaks_json: Vec<Value> = breaks
+        .iter()
+        .map(|b| json!({"seq": b.seq, "index": b.index, "reason": b.reason}))
+        .collect();
+    let mut o = Outcome::ok(
+        json!({"ok": ok, "records": records.len(), "checkpoint": cp, "breaks": breaks_json, "receipts_checked": receipts_checked, "receipt_problems": receipt_problems}),
+    );
+    for b in &breaks {
+        o.diagnostics.push(
+            Diagnostic::error(
+                "audit.chain_broken",
+                format!("audit record seq {}: {}", b.seq, b.reason),
+            )
+            .at(format!("audit seq {}", b.seq)),
+        );
+    }
+    for p in &receipt_problems {
+        o.diagnostics.push(Diagnostic::error(
+            "audit.chain_broken",
+            format!(
+                "erasure receipt at seq {}: {}",
+                p["seq"],
+                p["reason"].as_str().unwrap_or("")
+            ),
+        ));
+    }
+    if !ok {
+        o.status = Status::Error;
+    }
+    Ok(o)
+}
+
+/// `audit.prune`: drops the longest prefix of records older than the cutoff,
+/// stopping at a record about a node under legal hold.
+pub(crate) fn prune(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
+    let r: AuditPruneRequest = parse(req)?;
+    if let Some(d) = check_operation(rt, "audit.prune", ctx)? {
+        return Ok(super::hold_for_review(
+            rt,
+            "audit.prune",
+            req.clone(),
+            ctx,
+            &d,
+            Vec::new(),
+            now,
+        ));
+    }
+    let days = rt.profile.retention.audit_days;
+    let cutoff = match r.before {
+        Some(t) => t,
+        None if days == 0 => {
+            return Ok(Outcome::ok(json!({"pruned": 0, "retention_days": 0, "checkpoint": rt.store.audit_checkpoint().map_err(se)?})).with(Diagnostic::info("audit.pruned", "retention keeps audit records forever (audit_days = 0)")));
+        }
+        None => now.plus_seconds(-(days as i64) * 86_400),
+    };
+    let records = rt.store.audit_records(0).map_err(se)?;
+    let mut held: BTreeSet<String> = BTreeSet::new();
+    rt.store
+        .for_each_node(&mut |n| {
+            if phase_memory_govern::legal_hold(&rt.profile, n) {
+                held.insert(n.id.clone());
+            }
+        })
+        .map_err(se)?;
+    let mut last = None;
+    let mut stopped_by_hold = false;
+    for rec in &records {
+        if rec.at >= cutoff {
+            break;
+        }
+        if rec.subjects.iter().any(|s| held.contains(s)) {
+            stopped_by_hold = true;
+            break;
+        }
+        last = Some(rec);
+    }
+    let old = rt.store.audit_checkpoint().map_err(se)?;
+    let Some(last) = last else {
+        return Ok(Outcome::ok(
+            json!({"pruned": 0, "cutoff": cutoff, "retention_days": days, "checkpoint": old}),
+        ));
+    };
+    let pruned = records.iter().take_while(|x| x.seq <= last.seq).count() as u64;
+    let cp = AuditCheckpoint {
+        last_pruned_seq: last.seq,
+        last_pruned_hash: last.hash.clone(),
+        pruned_at: Some(now),
+        pruned_count: old.pruned_count + pruned,
+    };
+    let mut o = Outcome::ok(
+        json!({"pruned": pruned, "cutoff": cutoff, "retention_days": days, "checkpoint": cp}),
+    );
+    o.diagnostics.push(Diagnostic::info(
+        "audit.pruned",
+        format!("{pruned} audit record(s) before {cutoff} pruned behind a checkpoint"),
+    ));
+    if stopped_by_hold {
+        o.diagnostics.push(Diagnostic::warning(
+            "legal_hold.active",
+            "pruning stopped at a record about a node under legal hold",
+        ));
+    }
+    o.details = json!({"pruned": pruned, "checkpoint": cp});
+    o.change = ChangeSet {
+        prune_audit: Some(cp),
+        ..Default::default()
+    };
+    Ok(o)
+}

@@ -1,0 +1,321 @@
+//! Operation handlers, one module per family, and the helpers they share
+//! (request parsing, policy outcomes, review creation, node resolution).
+
+mod activation;
+mod audit;
+mod graph;
+mod lifecycle;
+mod profile;
+mod review;
+mod store;
+
+use phase_memory_govern::{Decision, Target};
+use phase_memory_model::interchange::NodeRecord;
+use phase_memory_model::{
+    Diagnostic, Node, Review, ReviewStatus, Status, Time, digest_value, validate_id,
+};
+use phase_memory_profile::Effect;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::context::CallContext;
+use crate::runner::{AuditDraft, Outcome, Runtime};
+
+/// Routes an operation to its handler.
+pub(crate) fn dispatch(
+    rt: &mut Runtime,
+    op: &str,
+    req: &Value,
+    ctx: &CallContext,
+    now: Time,
+) -> Outcome {
+    let r = match op {
+        "activation.run" => activation::run(rt, req, ctx, now),
+        "package.compile" => activation::compile(rt, req, ctx, now),
+        "package.verify" => activation::verify(req),
+        "audit.query" => audit::query(rt, req, ctx, now),
+        "audit.verify" => audit::verify(rt, req, ctx, now),
+        "audit.prune" => audit::prune(rt, req, ctx, now),
+        "graph.import" => graph::import(rt, req, ctx, now),
+        "graph.export" => graph::export(rt, req, ctx, now),
+        "node.get" => graph::node_get(rt, req, ctx, now),
+        "node.upsert" => graph::node_upsert(rt, req, ctx, now),
+        "node.delete" => graph::node_delete(rt, req, ctx, now),
+        "edge.upsert" => graph::edge_upsert(rt, req, ctx, now),
+        "edge.delete" => graph::edge_delete(rt, req, ctx, now),
+        "event.append" => graph::event_append(rt, req, ctx, now),
+        "event.query" => graph::event_query(rt, req, ctx, now),
+        "lifecycle.plan" => lifecycle::plan(rt, req, ctx, now),
+        "lifecycle.apply" => lifecycle::apply(rt, req, ctx, now),
+        "profile.apply" => profile::apply(rt, req, ctx, now),
+        "profile.show" => profile::show(rt, req),
+        "profile.validate" => profile::validate(req),
+        "review.list" => review::list(rt, req, ctx, now),
+        "review.decide" => review::decide(rt, req, ctx, now),
+        "health.check" => store::health(rt, req),
+        "store.status" => store::status(rt, req, now),
+        "store.migrate" => store::migrate(rt, req, ctx, now),
+        "store.repair" => store::repair(rt, req, ctx, now),
+        "store.export" => store::export(rt, req, ctx, now),
+        "store.import" => store::import(rt, req, ctx, now),
+        "store.init" => Err(Outcome::fail(
+            Status::Conflict,
+            Diagnostic::error("store.exists", "this store is already initialised"),
+        )),
+        "eval.run" => Err(Outcome::invalid(
+            "operation.unsupported",
+            "eval.run is provided by the phase-memory binary (CLI, HTTP service, MCP); this runtime has no evaluation harness registered",
+        )),
+        other => Err(Outcome::invalid(
+            "operation.unsupported",
+            format!("operation {other} is registered but has no handler here"),
+        )),
+    };
+    r.unwrap_or_else(|o| o)
+}
+
+/// Handler result: `Err` carries an early (usually failing) outcome.
+pub(crate) type OpResult = Result<Outcome, Outcome>;
+
+/// Parses a request into its type; errors name the JSON path.
+pub(crate) fn parse<T: DeserializeOwned>(req: &Value) -> Result<T, Outcome> {
+    let de = req.clone();
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.into_inner().to_string();
+        let mut o = Outcome::invalid("request.invalid", format!("{path}: {msg}"));
+        if let Some(d) = o.diagnostics.last_mut() {
+            d.path = Some(path);
+        }
+        o
+    })
+}
+
+/// Converts a store error into an early outcome.
+pub(crate) fn se(e: phase_memory_store::StoreError) -> Outcome {
+    Outcome::store_error(&e)
+}
+
+/// The effective effect of a decision in this call: an approved review turns a
+/// `review` into `allow`.
+pub(crate) fn effect(d: &Decision, ctx: &CallContext) -> Effect {
+    if d.effect == Effect::Review && ctx.approved_review.is_some() {
+        Effect::Allow
+    } else {
+        d.effect
+    }
+}
+
+/// A denial that names the rule and never the withheld content.
+pub(crate) fn denied(d: &Decision, what: &str) -> Outcome {
+    let rule = d.rule_id.clone().unwrap_or_else(|| "default".into());
+    let mut o = Outcome::fail(
+        Status::Denied,
+        Diagnostic::error(
+            "policy.denied",
+            format!("{what} denied by policy rule {rule}: {}", d.reason),
+        ),
+    );
+    o.decision = "deny".into();
+    o.rule_id = Some(rule);
+    o
+}
+
+/// Policy check for an operation on a node; `Err` is the finished outcome
+/// (denied) and `Ok(true)` means review is required.
+pub(crate) fn check_node(
+    rt: &Runtime,
+    op: &str,
+    ctx: &CallContext,
+    target: &Target,
+) -> Result<Option<Decision>, Outcome> {
+    let d = phase_memory_govern::decide(&rt.profile, op, &ctx.actor, target);
+    match effect(&d, ctx) {
+        Effect::Deny => Err(denied(&d, op)),
+        Effect::Review => Ok(Some(d)),
+        Effect::Allow => Ok(None),
+    }
+}
+
+/// Operation-level policy check.
+pub(crate) fn check_operation(
+    rt: &Runtime,
+    op: &str,
+    ctx: &CallContext,
+) -> Result<Option<Decision>, Outcome> {
+    let d = phase_memory_govern::decide_operation(&rt.profile, op, &ctx.actor);
+    match effect(&d, ctx) {
+        Effect::Deny => Err(denied(&d, op)),
+        Effect::Review => Ok(Some(d)),
+        Effect::Allow => Ok(None),
+    }
+}
+
+/// Holds an operation for review: creates (or finds the pending) review and
+/// returns the `review_required` outcome with its change set.
+pub(crate) fn hold_for_review(
+    rt: &Runtime,
+    op: &str,
+    request: Value,
+    ctx: &CallContext,
+    decision: &Decision,
+    subjects: Vec<String>,
+    now: Time,
+) -> Outcome {
+    let mut held = match request {
+        Value::Object(m) => m,
+        other => {
+            let mut m = serde_json::Map::new();
+            m.insert("request".into(), other);
+            m
+        }
+    };
+    held.insert(
+        "actor".into(),
+        serde_json::to_value(&ctx.actor).unwrap_or(Value::Null),
+    );
+    let held = Value::Object(held);
+    let existing = rt.store.reviews().ok().and_then(|all| {
+        all.into_iter().find(|r| {
+            r.status == ReviewStatus::Pending
+                && r.operation == op
+                && r.request == held
+                && r.expires_at.is_none_or(|e| e > now)
+        })
+    });
+    let mut o = Outcome::fail(
+        Status::ReviewRequired,
+        Diagnostic::warning(
+            "review.required",
+            format!(
+                "{op} is held for review by a second actor (rule {}): {}",
+                decision.rule_id.as_deref().unwrap_or("default"),
+                decision.reason
+            ),
+        ),
+    );
+    o.decision = "review".into();
+    o.rule_id = decision.rule_id.clone();
+    o.subjects = subjects.clone();
+    let review = match existing {
+        Some(r) => r,
+        None => {
+            let digest =
+                digest_value(&json!({"op": op, "request": held, "by": ctx.actor.id, "at": now}));
+            let expiry = rt.profile.retention.review_expiry_days;
+            let r = Review {
+                id: format!("rev-{}", digest.get(7..19).unwrap_or("0")),
+                operation: op.to_string(),
+                subjects,
+                requested_by: ctx.actor.id.clone(),
+                reason: decision.reason.clone(),
+                rule_id: decision.rule_id.clone(),
+                status: ReviewStatus::Pending,
+                decided_by: None,
+                decided_at: None,
+                decision_reason: None,
+                created_at: now,
+                expires_at: (expiry > 0).then(|| now.plus_seconds(expiry as i64 * 86_400)),
+                request: held,
+            };
+            o.change.put_reviews.push(r.clone());
+            o.extra_audit.push(AuditDraft {
+                operation: "review.requested".into(),
+                actor: None,
+                status: Status::ReviewRequired,
+                decision: "review".into(),
+                rule_id: r.rule_id.clone(),
+                subjects: r.subjects.clone(),
+                details: json!({"review": r.id, "operation": op}),
+            });
+            r
+        }
+    };
+    o.data = json!({"review": review.id, "operation": op, "expires_at": review.expires_at});
+    o.details = json!({"review": review.id});
+    o
+}
+
+/// Resolves an interchange node record into a node with the profile's defaults.
+/// `existing` supplies defaults for an update. Errors are `(code, message)`.
+pub(crate) fn resolve_node(
+    rt: &Runtime,
+    rec: NodeRecord,
+    existing: Option<&Node>,
+    now: Time,
+) -> Result<Node, (&'static str, String)> {
+    validate_id(&rec.id).map_err(|e| ("graph.invalid_id", format!("node id: {e}")))?;
+    let p = &rt.profile;
+    let kind = p.kinds.get(&rec.kind).ok_or_else(|| {
+        (
+            "graph.unknown_kind",
+            format!(
+                "unknown node kind {:?} (the profile declares {})",
+                rec.kind,
+                p.kinds.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })?;
+    let phase = rec
+        .phase
+        .or_else(|| existing.map(|n| n.phase.clone()))
+        .unwrap_or_else(|| kind.initial_phase.clone());
+    if p.phase(&phase).is_none() {
+        return Err(("graph.unknown_phase", format!("unknown phase {phase:?}")));
+    }
+    let sensitivity = rec
+        .sensitivity
+        .or_else(|| existing.map(|n| n.sensitivity.clone()))
+        .or_else(|| kind.default_sensitivity.clone())
+        .unwrap_or_else(|| p.sensitivity.default.clone());
+    if !p.sensitivity.levels.contains(&sensitivity) {
+        return Err((
+            "graph.unknown_sensitivity",
+            format!("unknown sensitivity level {sensitivity:?}"),
+        ));
+    }
+    let scope = rec
+        .scope
+        .or_else(|| existing.map(|n| n.scope.clone()))
+        .unwrap_or_else(|| "default".into());
+    validate_id(&scope).map_err(|e| ("graph.invalid_id", format!("scope: {e}")))?;
+    let created_at = rec
+        .created_at
+        .or_else(|| existing.map(|n| n.created_at))
+        .unwrap_or(now);
+    let mut node = Node {
+        id: rec.id,
+        kind: rec.kind,
+        phase,
+        title: rec.title.unwrap_or_default(),
+        body: rec.body.unwrap_or_default(),
+        labels: rec.labels.unwrap_or_default(),
+        scope,
+        sensitivity,
+        attrs: rec.attrs.unwrap_or_default(),
+        created_at,
+        updated_at: rec
+            .updated_at
+            .unwrap_or(if existing.is_some() { now } else { created_at }),
+        valid_from: rec.valid_from,
+        valid_to: rec.valid_to,
+        tokens: 0,
+        tombstone: rec.tombstone,
+    };
+    if let (Some(f), Some(t)) = (node.valid_from, node.valid_to)
+        && t < f
+    {
+        return Err((
+            "import.invalid_record",
+            "valid_to is before valid_from".into(),
+        ));
+    }
+    node.normalize();
+    node.tokens = rt.tokens.count(&node.text());
+    Ok(node)
+}
+
+/// The JSON shape of a node in envelopes.
+pub(crate) fn node_json(n: &Node) -> Value {
+    serde_json::to_value(n).unwrap_or(Value::Null)
+}

@@ -1,0 +1,216 @@
+//! The review queue: list, approve (applying the held operation exactly once),
+//! reject; reviews expire per the profile.
+
+use phase_memory_govern::{Target, Transition};
+use phase_memory_model::{Actor, Diagnostic, Review, ReviewStatus, Status, Time};
+use phase_memory_profile::Effect;
+use serde_json::{Value, json};
+
+use super::{OpResult, check_operation, parse, se};
+use crate::context::CallContext;
+use crate::request::{ReviewDecideRequest, ReviewListRequest};
+use crate::runner::{AuditDraft, Outcome, Runtime};
+
+/// The status a review has at `now` (a pending review past its expiry is expired).
+fn effective(r: &Review, now: Time) -> ReviewStatus {
+    if r.status == ReviewStatus::Pending && r.expires_at.is_some_and(|e| e <= now) {
+        ReviewStatus::Expired
+    } else {
+        r.status
+    }
+}
+
+/// Whether the actor may see every subject of a review.
+fn sees(rt: &Runtime, r: &Review, actor: &Actor) -> bool {
+    r.subjects.iter().all(|s| match rt.store.node(s) {
+        Ok(Some(n)) => {
+            actor.sees_scope(&n.scope)
+                && phase_memory_govern::decide(&rt.profile, "review.list", actor, &Target::of(&n))
+                    .effect
+                    != Effect::Deny
+        }
+        _ => true,
+    })
+}
+
+fn review_json(r: &Review, now: Time) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+    v["status"] = json!(effective(r, now));
+    if let Value::Object(m) = &mut v {
+        m.remove("request");
+    }
+    v
+}
+
+/// `review.list`.
+pub(crate) fn list(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
+    let r: ReviewListRequest = parse(req)?;
+    let want = match r.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            serde_json::from_value::<ReviewStatus>(json!(s)).map_err(|_| {
+                Outcome::invalid(
+                    "request.invalid",
+                    format!("unknown review status {s:?} (pending, approved, rejected, expired)"),
+                )
+            })?,
+        ),
+    };
+    let mut withheld = 0u64;
+    let mut out = Vec::new();
+    for rev in rt.store.reviews().map_err(se)? {
+        if want.is_some_and(|w| w != effective(&rev, now)) {
+            continue;
+        }
+        if sees(rt, &rev, &ctx.actor) {
+            out.push(review_json(&rev, now));
+        } else {
+            withheld += 1;
+        }
+    }
+    Ok(Outcome::ok(
+        json!({"reviews": out, "withheld": {"count": withheld}}),
+    ))
+}
+
+/// `review.decide`.
+pub(crate) fn decide(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
+    let r: ReviewDecideRequest = parse(req)?;
+    let approve = match r.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => {
+            return Err(Outcome::invalid(
+                "request.invalid",
+                format!("decision {other:?} must be approve or reject"),
+            ));
+        }
+    };
+    let mut rev = rt
+        .store
+        .review(&r.review)
+        .map_err(se)?
+        .filter(|rev| sees(rt, rev, &ctx.actor))
+        .ok_or_else(|| {
+            Outcome::not_found("review.not_found", format!("no review {:?}", r.review))
+        })?;
+    match effective(&rev, now) {
+        ReviewStatus::Pending => {}
+        ReviewStatus::Expired => {
+            let mut o = Outcome::fail(
+                Status::Conflict,
+                Diagnostic::error(
+                    "review.conflict",
+                    format!(
+                        "review {} expired at {}",
+                        rev.id,
+                        rev.expires_at.map(|t| t.to_string()).unwrap_or_default()
+                    ),
+                ),
+            );
+            o.subjects = rev.subjects.clone();
+            return Err(o);
+        }
+        s => {
+            let mut o = Outcome::fail(
+                Status::Conflict,
+                Diagnostic::error(
+                    "review.conflict",
+                    format!(
+                        "review {} was already decided ({})",
+                        rev.id,
+                        json!(s).as_str().unwrap_or("decided")
+                    ),
+                ),
+            );
+            o.subjects = rev.subjects.clone();
+            return Err(o);
+        }
+    }
+    if rev.requested_by == ctx.actor.id {
+        let mut o = Outcome::fail(
+            Status::Denied,
+            Diagnostic::error(
+                "review.self_approval",
+                "the requester cannot decide its own review; a second actor must",
+            ),
+        );
+        o.decision = "deny".into();
+        o.rule_id = Some("four-eyes".into());
+        o.subjects = rev.subjects.clone();
+        return Err(o);
+    }
+    if let Some(d) = check_operation(rt, "review.decide", ctx)? {
+        return Err(super::denied(
+            &d,
+            "review.decide (a review cannot itself be held)",
+        ));
+    }
+    rev.status = if approve {
+        ReviewStatus::Approved
+    } else {
+        ReviewStatus::Rejected
+    };
+    rev.decided_by = Some(ctx.actor.id.clone());
+    rev.decided_at = Some(now);
+    rev.decision_reason = r.reason.clone();
+    let mut o = if approve {
+        let mut held = rev.request.clone();
+        let requester: Actor = held
+            .as_object_mut()
+            .and_then(|m| m.remove("actor"))
+            .and_then(|a| serde_json::from_value(a).ok())
+            .unwrap_or(Actor {
+                id: rev.requested_by.clone(),
+                roles: Vec::new(),
+                scopes: Vec::new(),
+            });
+        let mut held_ctx = CallContext::new(requester.clone());
+        held_ctx.approved_review = Some(rev.id.clone());
+        held_ctx.as_of = Some(now);
+        let applied = if rev.operation == "lifecycle.apply"
+            && let Some(t) = held.get("transition")
+        {
+            let t: Transition = serde_json::from_value(t.clone()).map_err(|e| {
+                Outcome::error(
+                    "store.corrupt_record",
+                    format!("review {} holds an unreadable transition: {e}", rev.id),
+                )
+            })?;
+            super::lifecycle::apply_held(rt, &t, &held_ctx, now).unwrap_or_else(|o| o)
+        } else {
+            rt.dispatch(&rev.operation, &held, &held_ctx, now)
+        };
+        if applied.status != Status::Ok {
+            // The held operation cannot be applied any more: the review stays pending.
+            let mut f = Outcome::fail(
+                if applied.status == Status::ReviewRequired {
+                    Status::Conflict
+                } else {
+                    applied.status
+                },
+                Diagnostic::error(
+                    "review.conflict",
+                    format!(
+                        "approving review {} could not apply {}",
+                        rev.id, rev.operation
+                    ),
+                ),
+            );
+            f.diagnostics.extend(applied.diagnostics);
+            return Err(f);
+        }
+        let mut o = applied;
+        o.extra_audit.push(AuditDraft { operation: rev.operation.clone(), actor: Some(rev.requested_by.clone()), status: Status::Ok, decision: "allow".into(), rule_id: rev.rule_id.clone(), subjects: rev.subjects.clone(), details: json!({"review": rev.id, "approved_by": ctx.actor.id, "applied": o.details.clone()}) });
+        o.data = json!({"review": review_json(&rev, now), "applied": o.data});
+        o
+    } else {
+        Outcome::ok(json!({"review": review_json(&rev, now)}))
+    };
+    o.subjects = rev.subjects.clone();
+    o.decision = if approve { "approve" } else { "reject" }.into();
+    o.rule_id = rev.rule_id.clone();
+    o.details = json!({"review": rev.id, "decision": r.decision, "operation": rev.operation});
+    o.change.put_reviews.push(rev);
+    Ok(o)
+}

@@ -1,0 +1,443 @@
+//! Store operations: health, status, migrate, repair, and the full-store dump that
+//! moves a store between adapters losslessly.
+
+use std::collections::BTreeSet;
+
+use phase_memory_model::audit::verify_chain;
+use phase_memory_model::interchange::{EdgeRecord, NodeRecord};
+use phase_memory_model::{
+    AuditCheckpoint, AuditRecord, Diagnostic, Event, Review, Status, Time, canonical_json_exact,
+};
+use phase_memory_profile::Profile;
+use phase_memory_store::{ChangeSet, SCHEMA_VERSION};
+use serde_json::{Value, json};
+
+use super::graph::{export_edge, export_node, write_atomic};
+use super::{OpResult, check_operation, parse, resolve_node, se};
+use crate::context::CallContext;
+use crate::request::{Empty, ExportRequest, ImportRequest, RepairRequest};
+use crate::runner::{Outcome, Runtime};
+
+/// Format name of a full-store dump.
+pub const DUMP_FORMAT: &str = "phase-memory-store-dump/1";
+
+fn counts(rt: &Runtime) -> Result<Value, Outcome> {
+    let pending = rt
+        .store
+        .reviews()
+        .map_err(se)?
+        .iter()
+        .filter(|r| r.status == phase_memory_model::ReviewStatus::Pending)
+        .count();
+    Ok(json!({
+        "nodes": rt.store.node_count().map_err(se)?,
+        "edges": rt.store.edge_count().map_err(se)?,
+        "events": rt.store.event_head().map_err(se)?,
+        "audit_records": rt.store.audit_records(0).map_err(se)?.len(),
+        "reviews_pending": pending,
+    }))
+}
+
+/// `health.check`.
+pub(crate) fn health(rt: &mut Runtime, req: &Value) -> OpResult {
+    let _: Empty = parse(req)?;
+    let meta = rt.store.meta().map_err(se)?;
+    let pending = rt.store.pending_migrations().map_err(se)?;
+    let head = rt.store.audit_head().map_err(se)?;
+    let fresh = rt.index_fresh();
+    let manifest = rt.store.manifest();
+    let mut o = Outcome::ok(json!({
+        "ok": pending.is_empty() && fresh,
+        "adapter": manifest,
+        "adapters": [phase_memory_store::MemoryStore::adapter_manifest(), phase_memory_store_file::FileStore::adapter_manifest(), phase_memory_store_sqlite::SqliteStore::adapter_manifest()],
+        "schema_version": meta.schema_version,
+        "current_schema_version": SCHEMA_VERSION,
+        "pending_migrations": pending,
+        "audit_head": head,
+        "index": {"fresh": fresh, "generation": rt.index.generation(), "store_generation": rt.store.generation(), "documents": rt.index.doc_count()},
+        "profile": {"name": rt.profile.name, "digest": rt.profile_digest},
+    }));
+    if !pending.is_empty() {
+        o.diagnostics.push(Diagnostic::warning(
+            "store.migration_needed",
+            format!(
+                "{} migration(s) pending: run `phase-memory migrate`",
+                pending.len()
+            ),
+        ));
+    }
+    if !fresh {
+        o.diagnostics.push(Diagnostic::warning(
+            "store.stale_index",
+            "the full-text index is behind the store: run `phase-memory repair --apply`",
+        ));
+    }
+    Ok(o)
+}
+
+/// `store.status`.
+pub(crate) fn status(rt: &mut Runtime, req: &Value, _now: Time) -> OpResult {
+    let _: Empty = parse(req)?;
+    let meta = rt.store.meta().map_err(se)?;
+    let pending = rt.store.pending_migrations().map_err(se)?;
+    let mut o = Outcome::ok(json!({
+        "adapter": rt.store.manifest().name,
+        "location": rt.store.location(),
+        "schema_version": meta.schema_version,
+        "current_schema_version": SCHEMA_VERSION,
+        "applied_migrations": meta.applied_migrations,
+        "pending_migrations": pending,
+        "created_at": meta.created_at,
+        "counts": counts(rt)?,
+        "audit": {"head": rt.store.audit_head().map_err(se)?},
+        "retention": super::audit::retention_json(rt)?,
+        "profile": {"name": rt.profile.name, "digest": rt.profile_digest},
+    }));
+    if !pending.is_empty() {
+        o.diagnostics.push(Diagnostic::warning("store.migration_needed", format!("the store's schema version {} is older than {SCHEMA_VERSION}; it refuses writes until `phase-memory migrate` applies {}", meta.schema_version, pending.join(", "))));
+    }
+    Ok(o)
+}
+
+/// `store.migrate`.
+pub(crate) fn migrate(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
+    let _: Empty = parse(req)?;
+    if let Some(d) = check_operation(rt, "store.migrate", ctx)? {
+        return Err(super::denied(&d, "store.migrate (held for review)"));
+    }
+    let pending = rt.store.pending_migrations().map_err(se)?;
+    if pending.is_empty() {
+        let mut o = Outcome::ok(
+            json!({"applied": [], "schema_version": rt.store.meta().map_err(se)?.schema_version}),
+        );
+        o.skip_audit = true;
+        return Ok(o);
+    }
+    let applied = rt.store.migrate().map_err(se)?;
+    let seq = rt.store.event_head().map_err(se)? + 1;
+    let mut o = Outcome::ok(
+        json!({"applied": applied, "schema_version": rt.store.meta().map_err(se)?.schema_version}),
+    );
+    o.details = json!({"applied": applied});
+    o.change.events.push(Event {
+        seq,
+        id: format!("ev-{seq}"),
+        at: now,
+        actor: ctx.actor.id.clone(),
+        event_type: "store.migrated".into(),
+        subjects: Vec::new(),
+        payload: json!({"applied": applied}),
+    });
+    o.index.rebuild = true;
+    Ok(o)
+}
+
+/// `store.repair`.
+pub(crate) fn repair(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
+    let r: RepairRequest = parse(req)?;
+    if let Some(d) = check_operation(rt, "store.repair", ctx)? {
+        return Err(super::denied(&d, "store.repair (held for review)"));
+    }
+    let mut findings: Vec<Value> = Vec::new();
+    for f in rt.store.check_integrity().map_err(se)? {
+        findings.push(json!({"code": f.code, "location": f.location, "message": f.message, "fixable": f.fixable}));
+    }
+    let mut nodes = BTreeSet::new();
+    rt.store
+        .for_each_node(&mut |n| {
+            nodes.insert(n.id.clone());
+        })
+        .map_err(se)?;
+    let mut dangling = Vec::new();
+    rt.store
+        .for_each_edge(&mut |e| {
+            if !nodes.contains(&e.from) || !nodes.contains(&e.to) {
+                dangling.push(e.clone());
+            }
+        })
+        .map_err(se)?;
+    for e in &dangling {
+        findings.push(json!({"code": "graph.missing_reference", "location": format!("edge {} -{}-> {}", e.from, e.edge_type, e.to), "message": "the edge names a node that does not exist", "fixable": true}));
+    }
+    let pending = rt.store.pending_migrations().map_err(se)?;
+    for m in &pending {
+        findings.push(json!({"code": "store.migration_needed", "location": "meta", "message": format!("migration {m} is pending"), "fixable": true}));
+    }
+    if !rt.index_fresh() {
+        findings.push(json!({"code": "store.stale_index", "location": "index/", "message": "the full-text index is behind the store", "fixable": true}));
+    }
+    let cp = rt.store.audit_checkpoint().map_err(se)?;
+    for b in verify_chain(&cp, &rt.store.audit_records(0).map_err(se)?) {
+        findings.push(json!({"code": "audit.chain_broken", "location": format!("audit seq {}", b.seq), "message": b.reason, "fixable": false}));
+    }
+    let mut o = Outcome::ok(Value::Null);
+    for f in &findings {
+        o.diagnostics.push(
+            Diagnostic::warning(
+                f["code"].as_str().unwrap_or("store.io"),
+                f["message"].as_str().unwrap_or("").to_string(),
+            )
+            .at(f["location"].as_str().unwrap_or("").to_string()),
+        );
+    }
+    if !r.apply {
+        o.data = json!({"clean": findings.is_empty(), "findings": findings, "applied": false});
+        o.skip_audit = true;
+        return Ok(o);
+    }
+    let mut actions: Vec<Value> = Vec::new();
+    for f in rt.store.repair_integrity().map_err(se)? {
+        actions.push(json!({"code": f.code, "location": f.location, "action": f.message}));
+    }
+    if !pending.is_empty() {
+        let applied = rt.store.migrate().map_err(se)?;
+        actions.push(json!({"code": "store.migration_needed", "location": "meta", "action": format!("applied {}", applied.join(", "))}));
+    }
+    if !dangling.is_empty() {
+        let lines: String = dangling.iter().map(|e| export_edge(e) + "\n").collect();
+        let file = match &rt.home.dir {
+            Some(dir) => {
+                let q = dir.join("quarantine");
+                std::fs::create_dir_all(&q).map_err(|e| {
+                    Outcome::error("store.io", format!("creating {}: {e}", q.display()))
+                })?;
+                let f = q.join(format!("dangling-edges-{}.jsonl", now.millis()));
+                write_atomic(&f.display().to_string(), &lines)?;
+                f.display().to_string()
+            }
+            None => "memory".into(),
+        };
+        actions.push(json!({"code": "graph.missing_reference", "location": file, "action": format!("moved {} dangling edge(s) to quarantine", dangling.len())}));
+        o.change.delete_edges = dangling.iter().map(|e| e.key()).collect();
+    }
+    o.index.rebuild = true;
+    if !rt.index_fresh() {
+        actions.push(json!({"code": "store.stale_index", "location": "index/", "action": "rebuilt the full-text index"}));
+    }
+    o.data = json!({"clean": false, "findings": findings, "applied": true, "actions": actions});
+    o.details = json!({"actions": actions});
+    Ok(o)
+}
+
+/// `store.export`: the whole store as a dump (meta, profile, nodes, edges, events,
+/// reviews, audit checkpoint and records).
+pub(crate) fn export(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time) -> OpResult {
+    let r: ExportRequest = parse(req)?;
+    if let Some(d) = check_operation(rt, "store.export", ctx)? {
+        return Err(super::denied(&d, "store.export (held for review)"));
+    }
+    let meta = rt.store.meta().map_err(se)?;
+    let mut out = String::new();
+    let mut line = |v: Value| {
+        out.push_str(&canonical_json_exact(&v));
+        out.push('\n');
+    };
+    line(
+        json!({"record": "meta", "format": DUMP_FORMAT, "schema_version": meta.schema_version, "source_adapter": meta.adapter, "created_at": meta.created_at, "applied_migrations": meta.applied_migrations}),
+    );
+    line(json!({"record": "profile", "source": rt.store.profile_source().map_err(se)?}));
+    let mut body = String::new();
+    let (mut n, mut e, mut v) = (0u64, 0u64, 0u64);
+    rt.store
+        .for_each_node(&mut |x| {
+            body.push_str(&export_node(x));
+            body.push('\n');
+            n += 1;
+        })
+        .map_err(se)?;
+    rt.store
+        .for_each_edge(&mut |x| {
+            body.push_str(&export_edge(x));
+            body.push('\n');
+            e += 1;
+        })
+        .map_err(se)?;
+    rt.store
+        .for_each_event(&mut |x| {
+            let mut val = serde_json::to_value(x).unwrap_or(Value::Null);
+            val["record"] = json!("stored_event");
+            body.push_str(&canonical_json_exact(&val));
+            body.push('\n');
+            v += 1;
+        })
+        .map_err(se)?;
+    let reviews = rt.store.reviews().map_err(se)?;
+    let cp = rt.store.audit_checkpoint().map_err(se)?;
+    let audit = rt.store.audit_records(0).map_err(se)?;
+    out.push_str(&body);
+    for rv in &reviews {
+        let mut val = serde_json::to_value(rv).unwrap_or(Value::Null);
+        val["record"] = json!("review");
+        out.push_str(&canonical_json_exact(&val));
+        out.push('\n');
+    }
+    let mut cpv = serde_json::to_value(&cp).unwrap_or(Value::Null);
+    cpv["record"] = json!("checkpoint");
+    out.push_str(&canonical_json_exact(&cpv));
+    out.push('\n');
+    for a in &audit {
+        let mut val = serde_json::to_value(a).unwrap_or(Value::Null);
+        val["record"] = json!("audit");
+        out.push_str(&canonical_json_exact(&val));
+        out.push('\n');
+    }
+    let c = json!({"nodes": n, "edges": e, "events": v, "reviews": reviews.len(), "audit_records": audit.len()});
+    let mut data = json!({"format": DUMP_FORMAT, "counts": c});
+    match &r.path {
+        Some(p) => {
+            write_atomic(p, &out)?;
+            data["path"] = json!(p);
+        }
+        None => data["jsonl"] = json!(out),
+    }
+    let mut o = Outcome::ok(data);
+    o.details = json!({"counts": c});
+    Ok(o)
+}
+
+/// `store.import`: restores a dump into an empty store, keeping seqs and the audit
+/// chain exactly.
+pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
+    let r: ImportRequest = parse(req)?;
+    if let Some(d) = check_operation(rt, "store.import", ctx)? {
+        return Err(super::denied(&d, "store.import (held for review)"));
+    }
+    let Some(path) = &r.path else {
+        return Err(Outcome::invalid(
+            "request.invalid",
+            "store.import needs `path`, a store dump written by store.export",
+        ));
+    };
+    if rt.store.node_count().map_err(se)? > 0
+        || rt.store.event_head().map_err(se)? > 0
+        || rt.store.audit_head().map_err(se)?.is_some()
+        || !rt.store.reviews().map_err(se)?.is_empty()
+    {
+        return Err(Outcome::fail(
+            Status::Conflict,
+            Diagnostic::error(
+                "store.exists",
+                "store.import restores into an empty store; init a new one",
+            ),
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Outcome::invalid("request.invalid", format!("cannot read {path}: {e}")))?;
+    let mut change = ChangeSet::default();
+    let mut profile: Option<Profile> = None;
+    let mut node_recs = Vec::new();
+    let bad = |line: usize, msg: String| {
+        Outcome::fail(
+            Status::Invalid,
+            Diagnostic::error("import.invalid_record", format!("line {line}: {msg}"))
+                .at(format!("{path}:{line}")),
+        )
+    };
+    for (i, l) in text.lines().enumerate() {
+        let line = i + 1;
+        if l.trim().is_empty() {
+            continue;
+        }
+        let mut v: Value = serde_json::from_str(l).map_err(|e| {
+            Outcome::fail(
+                Status::Invalid,
+                Diagnostic::error("import.invalid_json", format!("line {line}: {e}"))
+                    .at(format!("{path}:{line}")),
+            )
+        })?;
+        let kind = v
+            .get("record")
+            .and_then(|k| k.as_str())
+            .unwrap_or("")
+            .to_string();
+        if let Value::Object(m) = &mut v {
+            m.remove("record");
+        }
+        match kind.as_str() {
+            "meta" => {
+                if v.get("format").and_then(|f| f.as_str()) != Some(DUMP_FORMAT) {
+                    return Err(bad(line, format!("not a {DUMP_FORMAT} file")));
+                }
+            }
+            "profile" => {
+                if let Some(src) = v.get("source").and_then(|s| s.as_str()) {
+                    let p = Profile::parse(src, "dump profile")
+                        .map_err(|e| super::profile::profile_invalid(&e))?;
+                    change.profile = Some(src.to_string());
+                    profile = Some(p);
+                }
+            }
+            "node" => node_recs.push((
+                line,
+                serde_json::from_value::<NodeRecord>(v).map_err(|e| bad(line, e.to_string()))?,
+            )),
+            "edge" => {
+                let e: EdgeRecord =
+                    serde_json::from_value(v).map_err(|e| bad(line, e.to_string()))?;
+                change.put_edges.push(phase_memory_model::Edge {
+                    from: e.from,
+                    to: e.to,
+                    edge_type: e.edge_type,
+                    weight: e.weight.unwrap_or(1.0),
+                    attrs: e.attrs.unwrap_or_default(),
+                    created_at: e.created_at.unwrap_or(now),
+                });
+            }
+            "stored_event" => change
+                .events
+                .push(serde_json::from_value::<Event>(v).map_err(|e| bad(line, e.to_string()))?),
+            "review" => change
+                .put_reviews
+                .push(serde_json::from_value::<Review>(v).map_err(|e| bad(line, e.to_string()))?),
+            "checkpoint" => {
+                let cp: AuditCheckpoint =
+                    serde_json::from_value(v).map_err(|e| bad(line, e.to_string()))?;
+                if cp.last_pruned_seq > 0 {
+                    change.prune_audit = Some(cp);
+                }
+            }
+            "audit" => change.audit.push(
+                serde_json::from_value::<AuditRecord>(v).map_err(|e| bad(line, e.to_string()))?,
+            ),
+            other => return Err(bad(line, format!("unknown dump record {other:?}"))),
+        }
+    }
+    if let Some(p) = &profile {
+        rt.profile = p.clone();
+        rt.profile_digest = p.digest();
+        if let Ok(t) = phase_memory_activate::tokens::TokenCounter::new(&p.tokenizer.encoding) {
+            rt.tokens = t;
+        }
+    }
+    for (line, rec) in node_recs {
+        let n = resolve_node(rt, rec, None, now).map_err(|(c, m)| {
+            Outcome::fail(
+                Status::Invalid,
+                Diagnostic::error(c, format!("line {line}: {m}")).at(format!("{path}:{line}")),
+            )
+        })?;
+        change.put_nodes.push(n);
+    }
+    let cp = change.prune_audit.clone().unwrap_or_default();
+    let breaks = verify_chain(&cp, &change.audit);
+    if let Some(b) = breaks.first() {
+        return Err(Outcome::fail(
+            Status::Invalid,
+            Diagnostic::error(
+                "audit.chain_broken",
+                format!(
+                    "the dump's audit chain is broken at seq {}: {}",
+                    b.seq, b.reason
+                ),
+            ),
+        ));
+    }
+    let c = json!({"nodes": change.put_nodes.len(), "edges": change.put_edges.len(), "events": change.events.len(), "reviews": change.put_reviews.len(), "audit_records": change.audit.len()});
+    let mut o = Outcome::ok(json!({"counts": c, "path": path}));
+    o.details = json!({"counts": c});
+    o.index.rebuild = true;
+    o.new_profile = profile.map(Box::new);
+    // The restored audit records go first; the runner appends this operation's own.
+    o.change = change;
+    Ok(o)
+}

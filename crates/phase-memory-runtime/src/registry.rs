@@ -1,0 +1,406 @@
+//! The operation registry: every operation with its request and response schema,
+//! its policy hook and its audit behaviour. `phase-memory contracts` prints it and
+//! the HTTP service serves it as OpenAPI.
+
+use schemars::{JsonSchema, schema_for};
+use serde_json::{Value, json};
+
+use crate::request::*;
+use phase_memory_model::Envelope;
+use phase_memory_store::Capability;
+
+/// When an operation writes an audit record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditBehaviour {
+    /// Always (writes, decisions).
+    Always,
+    /// When the profile's `audit.record_reads` is on (reads of memory content).
+    Reads,
+    /// Never, except denials (pure introspection).
+    Never,
+}
+
+impl AuditBehaviour {
+    fn as_str(self) -> &'static str {
+        match self {
+            AuditBehaviour::Always => "always",
+            AuditBehaviour::Reads => "when audit.record_reads (reads of content); denials always",
+            AuditBehaviour::Never => "introspection: denials only",
+        }
+    }
+}
+
+/// One registered operation.
+#[derive(Clone, Copy)]
+pub struct OperationSpec {
+    /// Dotted name, e.g. `activation.run`.
+    pub name: &'static str,
+    /// What it does.
+    pub summary: &'static str,
+    /// The request's JSON Schema.
+    pub request_schema: fn() -> Value,
+    /// What `data` holds in the response.
+    pub response: &'static str,
+    /// How policy applies.
+    pub policy: &'static str,
+    /// Audit behaviour.
+    pub audit: AuditBehaviour,
+    /// Whether it changes the store.
+    pub writes: bool,
+    /// Adapter capabilities it needs.
+    pub needs: &'static [Capability],
+}
+
+fn schema<T: JsonSchema>() -> Value {
+    serde_json::to_value(schema_for!(T)).unwrap_or(Value::Null)
+}
+
+macro_rules! op {
+    ($name:literal, $req:ty, $summary:literal, $response:literal, $policy:literal, $audit:ident, $writes:literal, [$($cap:ident),*]) => {
+        OperationSpec {
+            name: $name,
+            summary: $summary,
+            request_schema: schema::<$req>,
+            response: $response,
+            policy: $policy,
+            audit: AuditBehaviour::$audit,
+            writes: $writes,
+            needs: &[$(Capability::$cap),*],
+        }
+    };
+}
+
+/// Every operation (SERVICE_OPERATIONS), in name order.
+pub const OPERATIONS: &[OperationSpec] = &[
+    op!(
+        "activation.run",
+        ActivationRequest,
+        "cue → ranked working set under a token budget",
+        "{items[{node,kind,phase,title,score,tokens,explain?}], budget{limit,used}, withheld{count,rules}, considered}",
+        "each node passes decide(activation.run) inside the traversal; withheld nodes are counted per rule, never shown",
+        Reads,
+        false,
+        [Graph, Events]
+    ),
+    op!(
+        "audit.prune",
+        AuditPruneRequest,
+        "drop audit records past retention behind a checkpoint",
+        "{pruned, checkpoint, retention_days}",
+        "operation-level decide(audit.prune)",
+        Always,
+        true,
+        [Audit, AuditPrune]
+    ),
+    op!(
+        "audit.query",
+        AuditQueryRequest,
+        "audit records by time, actor, operation, status, subject",
+        "{records[] in chain order, retention{audit_days, checkpoint}}",
+        "operation-level decide(audit.query)",
+        Never,
+        false,
+        [Audit]
+    ),
+    op!(
+        "audit.verify",
+        Empty,
+        "verify the hash chain and erasure receipts",
+        "{ok, records, breaks[], receipts_checked}",
+        "operation-level decide(audit.verify)",
+        Never,
+        false,
+        [Audit]
+    ),
+    op!(
+        "edge.delete",
+        EdgeDeleteRequest,
+        "delete one edge",
+        "{edge, deleted}",
+        "decide(edge.delete) on both end nodes",
+        Always,
+        true,
+        [Graph]
+    ),
+    op!(
+        "edge.upsert",
+        EdgeUpsertRequest,
+        "insert or replace one edge",
+        "{edge, created}",
+        "decide(edge.upsert) on both end nodes",
+        Always,
+        true,
+        [Graph]
+    ),
+    op!(
+        "eval.run",
+        EvalRequest,
+        "run evaluation scenarios and gates",
+        "{report}",
+        "operation-level decide(eval.run)",
+        Never,
+        false,
+        []
+    ),
+    op!(
+        "event.append",
+        EventAppendRequest,
+        "append an observation or access event",
+        "{event}",
+        "decide(event.append) on each subject",
+        Always,
+        true,
+        [Events]
+    ),
+    op!(
+        "event.query",
+        EventQueryRequest,
+        "query the event history",
+        "{events[]}",
+        "events naming a node the actor may not see are withheld",
+        Reads,
+        false,
+        [Events]
+    ),
+    op!(
+        "graph.export",
+        ExportRequest,
+        "export nodes, edges and events as JSONL",
+        "{path?, jsonl?, counts}",
+        "operation-level decide(graph.export)",
+        Reads,
+        false,
+        [Graph, Events]
+    ),
+    op!(
+        "graph.import",
+        ImportRequest,
+        "bulk JSONL import, all-or-nothing",
+        "{nodes, edges, events}",
+        "operation-level decide(graph.import); admission rules on every node",
+        Always,
+        true,
+        [Graph, Events, AtomicCommit]
+    ),
+    op!(
+        "health.check",
+        Empty,
+        "store reachable, schema current, audit head, index fresh, adapter capabilities",
+        "{ok, adapter, schema_version, audit_head, index, capabilities}",
+        "none",
+        Never,
+        false,
+        []
+    ),
+    op!(
+        "lifecycle.apply",
+        LifecycleRequest,
+        "apply the lifecycle plan; review-gated transitions become reviews",
+        "{applied[], reviews[], blocked[]}",
+        "decide(lifecycle.apply) with target_phase per transition",
+        Always,
+        true,
+        [Graph, Events, Reviews]
+    ),
+    op!(
+        "lifecycle.plan",
+        LifecycleRequest,
+        "evaluate lifecycle rules at as_of",
+        "{transitions[{node,from,to,rule_id,review}], blocked[]}",
+        "nodes outside the actor's scopes are skipped",
+        Never,
+        false,
+        [Graph, Events]
+    ),
+    op!(
+        "node.delete",
+        NodeRef,
+        "delete one node and its edges",
+        "{node, deleted_edges}",
+        "decide(node.delete) on the node; legal hold blocks",
+        Always,
+        true,
+        [Graph]
+    ),
+    op!(
+        "node.get",
+        NodeRef,
+        "read one node",
+        "{node}",
+        "decide(node.get) on the node; a withheld node is not_found",
+        Reads,
+        false,
+        [Graph]
+    ),
+    op!(
+        "node.upsert",
+        NodeUpsertRequest,
+        "insert or replace one node",
+        "{node, created}",
+        "admission rules, then decide(node.upsert)",
+        Always,
+        true,
+        [Graph, Events]
+    ),
+    op!(
+        "package.compile",
+        CompileRequest,
+        "activation → Markitect package folder or .tar",
+        "{out, id, items, budget, withheld}",
+        "as activation.run, with operation package.compile",
+        Reads,
+        false,
+        [Graph, Events]
+    ),
+    op!(
+        "package.verify",
+        PackageVerifyRequest,
+        "re-hash a package folder or .tar",
+        "{id, items, problems[]}",
+        "none",
+        Never,
+        false,
+        []
+    ),
+    op!(
+        "profile.apply",
+        ProfileRequest,
+        "validate and activate a profile",
+        "{name, digest, previous_digest}",
+        "operation-level decide(profile.apply)",
+        Always,
+        true,
+        []
+    ),
+    op!(
+        "profile.show",
+        Empty,
+        "the active profile",
+        "{name, digest, profile, source}",
+        "none",
+        Never,
+        false,
+        []
+    ),
+    op!(
+        "profile.validate",
+        ProfileRequest,
+        "validate a profile without applying it",
+        "{name, digest}",
+        "none",
+        Never,
+        false,
+        []
+    ),
+    op!(
+        "review.decide",
+        ReviewDecideRequest,
+        "approve or reject a pending review",
+        "{review, applied?}",
+        "the requester cannot decide its own review; operation-level decide(review.decide)",
+        Always,
+        true,
+        [Reviews]
+    ),
+    op!(
+        "review.list",
+        ReviewListRequest,
+        "the review queue",
+        "{reviews[]}",
+        "reviews on nodes the actor may not see are withheld",
+        Never,
+        false,
+        [Reviews]
+    ),
+    op!(
+        "store.export",
+        ExportRequest,
+        "dump the whole store (graph, events, audit, reviews, profile) for another adapter",
+        "{path?, jsonl?, counts}",
+        "operation-level decide(store.export)",
+        Reads,
+        false,
+        [Graph, Events, Audit, Reviews]
+    ),
+    op!(
+        "store.import",
+        ImportRequest,
+        "restore a store dump into an empty store",
+        "{counts}",
+        "operation-level decide(store.import)",
+        Always,
+        true,
+        [Graph, Events, Audit, Reviews]
+    ),
+    op!(
+        "store.init",
+        StoreInitRequest,
+        "create a store (handled before a store is open; the first audit record is written by the first operation)",
+        "{adapter, location, profile}",
+        "none",
+        Never,
+        true,
+        []
+    ),
+    op!(
+        "store.migrate",
+        Empty,
+        "apply pending migrations in order",
+        "{applied[], schema_version}",
+        "operation-level decide(store.migrate)",
+        Always,
+        true,
+        [Migrations]
+    ),
+    op!(
+        "store.repair",
+        RepairRequest,
+        "diagnose (and with apply, fix) corrupt records, missing references, orphaned paths, stale indexes, migration needs",
+        "{findings[], applied}",
+        "operation-level decide(store.repair)",
+        Always,
+        false,
+        []
+    ),
+    op!(
+        "store.status",
+        Empty,
+        "schema version, migrations, counts, heads, retention",
+        "{adapter, schema_version, pending_migrations, counts, audit, retention}",
+        "none",
+        Never,
+        false,
+        []
+    ),
+];
+
+/// Looks an operation up by name.
+pub fn find(name: &str) -> Option<&'static OperationSpec> {
+    OPERATIONS.iter().find(|o| o.name == name)
+}
+
+/// The registry as JSON: every operation with its schemas, policy hook and audit
+/// behaviour (`phase-memory contracts`).
+pub fn service_contracts() -> Value {
+    let ops: Vec<Value> = OPERATIONS
+        .iter()
+        .map(|o| {
+            json!({
+                "name": o.name,
+                "summary": o.summary,
+                "request_schema": (o.request_schema)(),
+                "response": {"envelope": "phase-memory/v1", "data": o.response},
+                "policy": o.policy,
+                "audit": o.audit.as_str(),
+                "writes": o.writes,
+                "capabilities": o.needs.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "envelope": phase_memory_model::ENVELOPE_VERSION,
+        "envelope_schema": schema::<Envelope>(),
+        "common_request_fields": {"actor": "{id, roles[], scopes[]}", "as_of": "RFC 3339 time", "request_id": "string"},
+        "operations": ops,
+    })
+}
