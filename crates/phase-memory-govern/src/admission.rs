@@ -199,7 +199,7 @@ pub fn luhn_valid(text: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Checks a node about to be written against the profile's admission rules (see

@@ -349,7 +349,7 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
             );
         }
     }
-    if !(a.event_half_life_hours > 0.0) {
+    if a.event_half_life_hours.is_nan() || a.event_half_life_hours <= 0.0 {
         cx.bad(
             "activation.event_half_life_hours",
             "event_half_life_hours must be > 0",
