@@ -1,0 +1,554 @@
+//! Activation (SPEC section 4): seeds → ACT-R base level → spreading over the
+//! snapshot's typed arcs with the policy filter inside the traversal → score →
+//! greedy budget packing with a redundancy penalty. docs/activation.md gives the
+//! formula, the parameters and the reasons for each choice.
+//!
+//! Work is proportional to the touched neighbourhood: seeds come from the cue, a
+//! node is expanded only if some arc out of it can carry activation above the
+//! threshold, and per-request state lives in sparse maps keyed by node index.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use phase_memory_model::{Time, actr, round_score};
+use phase_memory_profile::ActivationSpec;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::{NodeView, Snapshot, signature_similarity};
+
+/// What activation starts from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cue {
+    /// Free text, matched lexically by the full-text index (the caller passes the
+    /// hits in [`ActivationInput::lexical`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Explicit seed nodes (seed 1.0).
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// Semantic-index hints `(node, score)`, times the profile's hint weight.
+    #[serde(default)]
+    pub hints: Vec<(String, f64)>,
+    /// Event-path seeds: nodes touched by observations/accesses after this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_since: Option<Time>,
+}
+
+/// One activation request, resolved by the runtime.
+#[derive(Clone, Copy, Debug)]
+pub struct ActivationInput<'a> {
+    /// The cue.
+    pub cue: &'a Cue,
+    /// BM25 hits of `cue.text` from the full-text index: `(node id, raw score)`.
+    pub lexical: &'a [(String, f32)],
+    /// Token budget; the packed items never exceed it.
+    pub budget_tokens: u64,
+    /// Most items returned.
+    pub limit: usize,
+    /// The instant activation is computed at (base level, validity, event recency).
+    pub as_of: Time,
+    /// Also activate nodes not valid at `as_of`.
+    pub include_invalid: bool,
+    /// Fill [`ActivatedItem::explain`].
+    pub explain: bool,
+}
+
+/// The policy filter's answer for one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    /// The actor may see the node.
+    Visible,
+    /// Withheld by this rule id: the node neither appears nor spreads.
+    Withheld(String),
+}
+
+/// Where a seed came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeedKind {
+    /// A BM25 match of the cue text.
+    Lexical,
+    /// Named in `cue.nodes`.
+    Explicit,
+    /// A semantic-index hint.
+    Hint,
+    /// Touched by an observation or access event after `events_since`.
+    Event,
+}
+
+/// One source of a node's seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedSource {
+    /// The source.
+    pub kind: SeedKind,
+    /// Its raw value: BM25 score, 1.0, hint score, or event recency factor in (0, 1].
+    pub raw: f64,
+    /// Its weighted value (what competes for the seed).
+    pub value: f64,
+}
+
+/// The score breakdown of one item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Explain {
+    /// The seed: the largest weighted seed source.
+    pub seed: f64,
+    /// Every seed source of the node.
+    pub seed_sources: Vec<SeedSource>,
+    /// Spread activation received (best path).
+    pub spread: f64,
+    /// ACT-R base level `B`, if the node has an access or creation time not after `as_of`.
+    pub base_level: Option<f64>,
+    /// The phase's activation weight.
+    pub phase_weight: f64,
+    /// Score factor applied for redundancy (1 when none).
+    pub redundancy_penalty: f64,
+    /// Node ids from the seed that reached the item to the item (just the item when
+    /// it received no spread).
+    pub path: Vec<String>,
+}
+
+/// One packed item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActivatedItem {
+    /// Node id.
+    pub node: String,
+    /// Kind.
+    pub kind: String,
+    /// Phase.
+    pub phase: String,
+    /// Title.
+    pub title: String,
+    /// Score (rounded to the wire precision).
+    pub score: f64,
+    /// Tokens.
+    pub tokens: u32,
+    /// Score breakdown, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Explain>,
+}
+
+/// The result of activation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkingSet {
+    /// Items in descending score, ties by node id.
+    pub items: Vec<ActivatedItem>,
+    /// The budget asked for.
+    pub budget_limit: u64,
+    /// Tokens of the packed items (never above `budget_limit`).
+    pub budget_used: u64,
+    /// Withheld nodes per policy rule id (each node counted once).
+    pub withheld: BTreeMap<String, u64>,
+    /// Withheld nodes in total.
+    pub withheld_count: u64,
+    /// Candidates scored (visible, valid, with a seed or spread).
+    pub considered: u64,
+    /// Candidates skipped because they did not fit the remaining budget.
+    pub not_fitted: u64,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Per-request state of a touched (admitted) node.
+#[derive(Clone, Copy)]
+struct Touch {
+    seed: f64,
+    spread: f64,
+    /// The seed the best spreading path started from.
+    origin: u32,
+    /// The node before this one on the best spreading path.
+    pred: u32,
+}
+
+impl Default for Touch {
+    fn default() -> Self {
+        Touch {
+            seed: 0.0,
+            spread: 0.0,
+            origin: NONE,
+            pred: NONE,
+        }
+    }
+}
+
+struct Run<'s, 'f> {
+    snap: &'s Snapshot,
+    as_of: i64,
+    include_invalid: bool,
+    visible: &'f dyn Fn(NodeView<'_>) -> Visibility,
+    admitted: FxHashMap<u32, bool>,
+    withheld: BTreeMap<String, u64>,
+    withheld_count: u64,
+}
+
+impl Run<'_, '_> {
+    /// Whether a node may be seeded, receive and pass on activation: its phase
+    /// activates, it is valid at `as_of` (unless asked), and policy shows it.
+    /// Policy is asked once per node per request; a withheld node is counted once.
+    fn admit(&mut self, i: u32) -> bool {
+        if let Some(&ok) = self.admitted.get(&i) {
+            return ok;
+        }
+        let ok = if self.snap.phase_weight(i) <= 0.0
+            || (!self.include_invalid && !self.snap.valid_at(i, self.as_of))
+        {
+            false
+        } else if let Some(view) = self.snap.node(i) {
+            match (self.visible)(view) {
+                Visibility::Visible => true,
+                Visibility::Withheld(rule) => {
+                    *self.withheld.entry(rule).or_insert(0) += 1;
+                    self.withheld_count += 1;
+                    false
+                }
+            }
+        } else {
+            false
+        };
+        self.admitted.insert(i, ok);
+        ok
+    }
+}
+
+/// A candidate in the packing queue: highest score first, then lowest index (=
+/// lowest id, the snapshot orders indices by id).
+struct Queued {
+    score: f64,
+    index: u32,
+    penalised: bool,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then_with(|| other.index.cmp(&self.index))
+    }
+}
+
+fn finite_positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
+/// Runs activation on a snapshot (SPEC section 4, docs/activation.md).
+///
+/// `visible` is the policy filter: it is asked about every node before it becomes a
+/// seed or passes activation on; a withheld node neither appears nor spreads and is
+/// counted under its rule id. Pure and deterministic: the same snapshot, parameters,
+/// input and filter give the same working set.
+pub fn activate(
+    snapshot: &Snapshot,
+    params: &ActivationSpec,
+    input: &ActivationInput<'_>,
+    visible: &dyn Fn(NodeView<'_>) -> Visibility,
+) -> WorkingSet {
+    let mut run = Run {
+        snap: snapshot,
+        as_of: input.as_of.millis(),
+        include_invalid: input.include_invalid,
+        visible,
+        admitted: FxHashMap::default(),
+        withheld: BTreeMap::new(),
+        withheld_count: 0,
+    };
+
+    // 1. Seeds: every source, then the maximum per node.
+    let mut sources = collect_seed_sources(snapshot, params, input);
+    sources.sort_by(|a, b| {
+        (a.0, a.1.kind)
+            .cmp(&(b.0, b.1.kind))
+            .then(b.1.value.total_cmp(&a.1.value))
+    });
+    // Keep the strongest source of each kind per node.
+    sources.dedup_by(|later, first| later.0 == first.0 && later.1.kind == first.1.kind);
+    let mut touched: FxHashMap<u32, Touch> = FxHashMap::default();
+    let mut frontier: Vec<(u32, f64, u32)> = Vec::new();
+    let mut k = 0;
+    while k < sources.len() {
+        let node = sources[k].0;
+        let mut seed = 0.0f64;
+        while k < sources.len() && sources[k].0 == node {
+            seed = seed.max(sources[k].1.value);
+            k += 1;
+        }
+        if seed > 0.0 && run.admit(node) {
+            touched.insert(
+                node,
+                Touch {
+                    seed,
+                    ..Touch::default()
+                },
+            );
+            frontier.push((node, seed, node));
+        }
+    }
+    if !input.explain {
+        sources = Vec::new();
+    }
+
+    // 2. Spreading: best path (max, not sum) of at most max_hops arcs; each hop
+    // multiplies by the arc weight and hop_decay and divides by the source's
+    // out-degree; nothing below spread_threshold is passed on or enqueued.
+    let threshold = if params.spread_threshold.is_finite() {
+        params.spread_threshold.max(f64::MIN_POSITIVE)
+    } else {
+        f64::MAX
+    };
+    let hop_decay = if params.hop_decay.is_finite() {
+        params.hop_decay.max(0.0)
+    } else {
+        0.0
+    };
+    for _hop in 1..=params.max_hops {
+        if frontier.is_empty() || hop_decay == 0.0 {
+            break;
+        }
+        let mut updated: Vec<u32> = Vec::new();
+        for &(u, act, origin) in &frontier {
+            let (targets, weights) = snapshot.arcs(u);
+            if targets.is_empty() {
+                continue;
+            }
+            let per_arc = act * hop_decay / targets.len() as f64;
+            if per_arc * f64::from(snapshot.arc_max(u)) < threshold {
+                continue;
+            }
+            for (&v, &w) in targets.iter().zip(weights) {
+                let val = per_arc * f64::from(w);
+                if val < threshold || v == origin || !run.admit(v) {
+                    continue;
+                }
+                let t = touched.entry(v).or_default();
+                if val > t.spread {
+                    t.spread = val;
+                    t.origin = origin;
+                    t.pred = u;
+                    if val > t.seed {
+                        updated.push(v);
+                    }
+                }
+            }
+        }
+        updated.sort_unstable();
+        updated.dedup();
+        frontier = updated
+            .into_iter()
+            .filter_map(|v| touched.get(&v).map(|t| (v, t.spread, t.origin)))
+            .collect();
+    }
+
+    // 3. Score every candidate.
+    let mut candidates: Vec<(u32, Touch)> = touched
+        .iter()
+        .filter(|(_, t)| t.seed > 0.0 || t.spread > 0.0)
+        .map(|(&i, &t)| (i, t))
+        .collect();
+    candidates.sort_unstable_by_key(|c| c.0);
+    let considered = candidates.len() as u64;
+    let mut heap = BinaryHeap::with_capacity(candidates.len());
+    let mut scored: FxHashMap<u32, (f64, Option<f64>)> = FxHashMap::default();
+    for &(i, t) in &candidates {
+        let b = actr::base_level(snapshot.access_times(i), input.as_of, params.decay);
+        let score = score(params, t.seed, t.spread, b, snapshot.phase_weight(i));
+        scored.insert(i, (score, b));
+        heap.push(Queued {
+            score,
+            index: i,
+            penalised: false,
+        });
+    }
+
+    // 4. Greedy packing under the budget with the redundancy penalty.
+    let penalty = if params.redundancy_penalty.is_finite() {
+        params.redundancy_penalty.max(0.0)
+    } else {
+        1.0
+    };
+    let mut packed: Vec<(u32, f64, bool)> = Vec::new();
+    let mut used: u64 = 0;
+    let mut not_fitted: u64 = 0;
+    while let Some(q) = heap.pop() {
+        if packed.len() >= input.limit {
+            break;
+        }
+        let sig = snapshot.signature(q.index);
+        if !q.penalised
+            && penalty < 1.0
+            && packed.iter().any(|&(p, _, _)| {
+                signature_similarity(sig, snapshot.signature(p)) >= params.redundancy_threshold
+            })
+        {
+            heap.push(Queued {
+                score: q.score * penalty,
+                index: q.index,
+                penalised: true,
+            });
+            continue;
+        }
+        let tokens = u64::from(snapshot.tokens_of(q.index));
+        if used + tokens <= input.budget_tokens {
+            used += tokens;
+            packed.push((q.index, q.score, q.penalised));
+        } else {
+            not_fitted += 1;
+        }
+    }
+
+    // 5. Items in descending (wire) score, ties by id.
+    packed.sort_by(|a, b| {
+        round_score(b.1)
+            .total_cmp(&round_score(a.1))
+            .then(a.0.cmp(&b.0))
+    });
+    let items = packed
+        .iter()
+        .map(|&(i, score, penalised)| {
+            let explain = input.explain.then(|| {
+                let t = touched.get(&i).copied().unwrap_or_default();
+                let base = scored.get(&i).and_then(|s| s.1);
+                let lo = sources.partition_point(|s| s.0 < i);
+                let seed_sources = sources[lo..]
+                    .iter()
+                    .take_while(|s| s.0 == i)
+                    .map(|s| SeedSource {
+                        kind: s.1.kind,
+                        raw: round_score(s.1.raw),
+                        value: round_score(s.1.value),
+                    })
+                    .collect();
+                Explain {
+                    seed: round_score(t.seed),
+                    seed_sources,
+                    spread: round_score(t.spread),
+                    base_level: base.map(round_score),
+                    phase_weight: round_score(snapshot.phase_weight(i)),
+                    redundancy_penalty: if penalised { round_score(penalty) } else { 1.0 },
+                    path: path_to(snapshot, &touched, i, params.max_hops),
+                }
+            });
+            ActivatedItem {
+                node: snapshot.id(i).to_string(),
+                kind: snapshot.kind_name(i).to_string(),
+                phase: snapshot.phase_name(i).to_string(),
+                title: snapshot.title(i).to_string(),
+                score: round_score(score),
+                tokens: snapshot.tokens_of(i),
+                explain,
+            }
+        })
+        .collect();
+
+    WorkingSet {
+        items,
+        budget_limit: input.budget_tokens,
+        budget_used: used,
+        withheld: run.withheld,
+        withheld_count: run.withheld_count,
+        considered,
+        not_fitted,
+    }
+}
+
+/// `(seed + spread_weight·spread + base_level_weight·σ(B)) × phase_weight`, where
+/// `σ(B) = 1/(1+e^(−B)) = S/(1+S)` with `S = Σ (t_now − t_j)^(−d)`: bounded in (0, 1),
+/// 0 without history.
+pub fn score(
+    params: &ActivationSpec,
+    seed: f64,
+    spread: f64,
+    base_level: Option<f64>,
+    phase_weight: f64,
+) -> f64 {
+    let squashed = base_level.map_or(0.0, |b| 1.0 / (1.0 + (-b).exp()));
+    let s = (seed + params.spread_weight * spread + params.base_level_weight * squashed)
+        * phase_weight;
+    if s.is_finite() { s.max(0.0) } else { 0.0 }
+}
+
+/// Every seed source `(node, source)` of the cue, unfiltered by policy.
+fn collect_seed_sources(
+    snap: &Snapshot,
+    params: &ActivationSpec,
+    input: &ActivationInput<'_>,
+) -> Vec<(u32, SeedSource)> {
+    let mut out = Vec::new();
+    let mut push = |node: Option<u32>, kind, raw: f64, value: f64| {
+        if let Some(i) = node
+            && finite_positive(value)
+        {
+            out.push((i, SeedSource { kind, raw, value }));
+        }
+    };
+    let top = input
+        .lexical
+        .iter()
+        .map(|h| f64::from(h.1))
+        .filter(|s| finite_positive(*s))
+        .fold(0.0f64, f64::max);
+    if top > 0.0 {
+        for (id, raw) in input.lexical {
+            let raw = f64::from(*raw);
+            if finite_positive(raw) {
+                push(
+                    snap.index_of(id),
+                    SeedKind::Lexical,
+                    raw,
+                    raw / top * params.lexical_weight,
+                );
+            }
+        }
+    }
+    for id in &input.cue.nodes {
+        push(snap.index_of(id), SeedKind::Explicit, 1.0, 1.0);
+    }
+    for (id, s) in &input.cue.hints {
+        if finite_positive(*s) {
+            push(snap.index_of(id), SeedKind::Hint, *s, s * params.hint_weight);
+        }
+    }
+    if let Some(since) = input.cue.events_since {
+        let half_life_ms = params.event_half_life_hours * 3_600_000.0;
+        let as_of = input.as_of.millis();
+        for &(at, i) in snap.touches_between(since.millis(), as_of) {
+            let age = (as_of - at) as f64;
+            let recency = if finite_positive(half_life_ms) {
+                0.5f64.powf(age / half_life_ms)
+            } else {
+                1.0
+            };
+            push(Some(i), SeedKind::Event, recency, recency * params.event_weight);
+        }
+    }
+    out
+}
+
+/// The best spreading path to `i`, seed first. Just `[i]` when `i` received no spread.
+fn path_to(snap: &Snapshot, touched: &FxHashMap<u32, Touch>, i: u32, max_hops: u32) -> Vec<String> {
+    let mut path = vec![i];
+    let mut cur = i;
+    for _ in 0..max_hops {
+        let Some(t) = touched.get(&cur) else { break };
+        if t.pred == NONE || t.spread <= 0.0 || cur == t.origin {
+            break;
+        }
+        // Stop at the node's own seed if the path loops back.
+        if path.contains(&t.pred) {
+            break;
+        }
+        cur = t.pred;
+        path.push(cur);
+    }
+    path.reverse();
+    path.into_iter().map(|n| snap.id(n).to_string()).collect()
+}
