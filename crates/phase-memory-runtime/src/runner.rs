@@ -206,6 +206,11 @@ pub(crate) fn split_common(request: Value) -> Result<(Value, Common), Diagnostic
     };
     let actor = match map.remove("actor") {
         None | Some(Value::Null) => None,
+        // A string `actor` is an operation's own filter (audit.query), not the caller.
+        Some(Value::String(s)) => {
+            map.insert("actor".into(), Value::String(s));
+            None
+        }
         Some(v) => Some(serde_json::from_value::<Actor>(v).map_err(|e| {
             Diagnostic::error("request.invalid", format!("actor: {e}")).at("actor")
         })?),

@@ -242,6 +242,34 @@ pub(crate) fn run(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -
     Ok(o)
 }
 
+/// The audit record of the latest operation that changed memory: a package's
+/// provenance. Reads (audited when the profile records reads) do not move it, so
+/// compiling twice gives byte-identical packages.
+fn last_write_audit(rt: &Runtime) -> Result<Option<phase_memory_model::AuditRef>, Outcome> {
+    let Some(head) = rt.store.audit_head().map_err(se)? else {
+        return Ok(None);
+    };
+    let floor = rt.store.audit_checkpoint().map_err(se)?.last_pruned_seq;
+    let mut window = 64u64;
+    loop {
+        let after = head.seq.saturating_sub(window).max(floor);
+        let records = rt.store.audit_records(after).map_err(se)?;
+        let write = records.iter().rev().find(|r| {
+            crate::registry::find(&r.operation).is_none_or(|spec| spec.writes || r.status != "ok")
+        });
+        if let Some(r) = write {
+            return Ok(Some(phase_memory_model::AuditRef {
+                seq: r.seq,
+                hash: r.hash.clone(),
+            }));
+        }
+        if after <= floor {
+            return Ok(Some(head));
+        }
+        window *= 4;
+    }
+}
+
 /// `package.compile`.
 pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let r: CompileRequest = parse(req)?;
@@ -251,7 +279,7 @@ pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
             "`out` must name a folder (or a .tar file with archive)",
         ));
     }
-    let provenance_head = rt.store.audit_head().map_err(se)?;
+    let provenance_head = last_write_audit(rt)?;
     let a = run_activation(
         rt,
         "package.compile",
