@@ -16,7 +16,11 @@ pub use admission::{CompiledPolicy, admit, luhn_valid};
 pub use erasure::{
     ERASED_FIELDS, ErasureReceipt, GovernError, forget, forget_checked, legal_hold, verify_erasure,
 };
-pub use lifecycle::{NodeFacts, Plan, Transition, conditions_hold, plan};
-pub use policy::{Decision, Target, decide, decide_operation, operation_matches};
+pub use lifecycle::{
+    ACCESS_EVENT, LEGAL_HOLD_REASON, NodeFacts, Plan, Transition, conditions_hold, plan,
+};
+pub use policy::{
+    DEFAULT_REASON, Decision, SCOPE_RULE_ID, Target, decide, decide_operation, operation_matches,
+};
 
 pub use phase_memory_profile::Effect;
