@@ -46,9 +46,7 @@ fn write_value(out: &mut String, v: &Value, indent: Option<usize>, depth: usize,
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
-            if n.is_i64() || n.is_u64() {
-                out.push_str(&n.to_string());
-            } else if !round {
+            if n.is_i64() || n.is_u64() || !round {
                 out.push_str(&n.to_string());
             } else {
                 let f = round_score(n.as_f64().unwrap_or(0.0));

@@ -102,6 +102,7 @@ pub struct EventRecord {
 /// One line of the interchange format.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "record", rename_all = "lowercase")]
+#[allow(clippy::large_enum_variant)] // parsed one line at a time; boxing buys nothing
 pub enum ImportRecord {
     /// A node.
     Node(NodeRecord),

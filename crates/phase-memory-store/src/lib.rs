@@ -81,7 +81,7 @@ impl EventQuery {
         e.seq > self.after_seq
             && self.since.is_none_or(|s| e.at >= s)
             && self.until.is_none_or(|u| e.at < u)
-            && (self.types.is_empty() || self.types.iter().any(|t| *t == e.event_type))
+            && (self.types.is_empty() || self.types.contains(&e.event_type))
             && self
                 .subject
                 .as_ref()

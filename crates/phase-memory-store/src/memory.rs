@@ -69,15 +69,13 @@ impl MemoryState {
 
     /// Checks a change set against the store invariants without applying it.
     pub fn validate(&self, c: &ChangeSet) -> StoreResult<()> {
-        let mut next = self.event_head() + 1;
-        for e in &c.events {
+        for (next, e) in (self.event_head() + 1..).zip(&c.events) {
             if e.seq != next {
                 return Err(StoreError::InvalidChange(format!(
                     "event seq {} does not continue the history (want {next})",
                     e.seq
                 )));
             }
-            next += 1;
         }
         let base = match &c.prune_audit {
             Some(cp) => self
@@ -89,15 +87,13 @@ impl MemoryState {
                 .max(cp.last_pruned_seq),
             None => self.audit_head_seq(),
         };
-        let mut next = base + 1;
-        for r in &c.audit {
+        for (next, r) in (base + 1..).zip(&c.audit) {
             if r.seq != next {
                 return Err(StoreError::InvalidChange(format!(
                     "audit seq {} does not continue the chain (want {next})",
                     r.seq
                 )));
             }
-            next += 1;
         }
         for n in &c.put_nodes {
             phase_memory_model::validate_id(&n.id)

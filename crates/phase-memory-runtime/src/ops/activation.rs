@@ -24,6 +24,7 @@ struct Activated {
     needs_review: Vec<(String, String)>,
 }
 
+#[allow(clippy::too_many_arguments)] // the activation request's fields, shared by two operations
 fn run_activation(
     rt: &mut Runtime,
     op: &str,

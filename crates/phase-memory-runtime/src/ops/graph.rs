@@ -236,9 +236,9 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
         });
     }
     // Events: appended in file order after the current head.
-    let mut seq = rt.store.event_head().map_err(se)?;
+    let head = rt.store.event_head().map_err(se)?;
     let mut events = Vec::with_capacity(parsed.events.len());
-    for (line, e) in &parsed.events {
+    for (seq, (line, e)) in (head + 1..).zip(&parsed.events) {
         if e.event.trim().is_empty() {
             return Err(Outcome::fail(
                 Status::Invalid,
@@ -250,8 +250,7 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
             ));
         }
         let subjects = e.subjects.clone().unwrap_or_default();
-        if let Some(bad) = subjects.iter().find(|s| validate_id(s).is_err()) {
-            let _ = bad;
+        if subjects.iter().any(|s| validate_id(s).is_err()) {
             return Err(Outcome::fail(
                 Status::Invalid,
                 Diagnostic::error(
@@ -261,7 +260,6 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
                 .at(at(&origin, *line)),
             ));
         }
-        seq += 1;
         events.push(Event {
             seq,
             id: e.id.clone().unwrap_or_else(|| format!("ev-{seq}")),
@@ -447,8 +445,16 @@ fn visible_node(rt: &Runtime, id: &str, op: &str, ctx: &CallContext) -> Result<N
     if !ctx.actor.sees_scope(&node.scope) {
         return Err(not_found());
     }
-    if let Some(d) = check_node(rt, op, ctx, &Target::of(&node))? {
-        return Err(super::denied(&d, &format!("{op} (held for review)")));
+    let decision = check_node(rt, op, ctx, &Target::of(&node)).map_err(|mut o| {
+        // The requester named the id; the audit record names it too so a denial
+        // can be traced back from the node.
+        o.subjects = vec![node.id.clone()];
+        o
+    })?;
+    if let Some(d) = decision {
+        let mut o = super::denied(&d, &format!("{op} (held for review)"));
+        o.subjects = vec![node.id.clone()];
+        return Err(o);
     }
     Ok(node)
 }

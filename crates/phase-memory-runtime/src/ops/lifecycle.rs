@@ -134,7 +134,7 @@ pub(crate) fn apply(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
     let mut applied = Vec::new();
     let mut reviews = Vec::new();
     let mut denied: BTreeMap<String, u64> = BTreeMap::new();
-    let mut seq = rt.store.event_head().map_err(se)?;
+    let head = rt.store.event_head().map_err(se)?;
     for t in &plan.transitions {
         let Some(node) = nodes.get(&t.node) else {
             continue;
@@ -175,7 +175,7 @@ pub(crate) fn apply(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
                 o.extra_audit.extend(held.extra_audit);
             }
             Effect::Allow => {
-                seq += 1;
+                let seq = head + o.change.events.len() as u64 + 1;
                 apply_transition(rt, node, t, ctx, now, seq, &mut o);
                 applied.push(t.clone());
             }

@@ -363,10 +363,12 @@ fn audit_records_every_write_and_traces_denials() {
         &mut rt,
         &owner(),
         "audit.query",
-        json!({"subject": "paris"}),
+        json!({"subject": "secret-plan"}),
         Status::Ok,
     );
-    assert!(!by_subject.data["records"].as_array().expect("r").is_empty() || true);
+    let traced = by_subject.data["records"].as_array().expect("r");
+    assert_eq!(traced.len(), 1, "{}", by_subject.to_json());
+    assert_eq!(traced[0]["status"], "denied");
     assert_eq!(q.data["retention"]["audit_days"], 365);
     check(&mut rt, &owner(), "audit.verify", json!({}), Status::Ok);
     // Prune everything before a date; the chain still verifies behind the checkpoint.
