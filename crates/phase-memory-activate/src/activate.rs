@@ -216,6 +216,8 @@ struct Queued {
     score: f64,
     index: u32,
     penalised: bool,
+    /// `score` is exact, not an upper bound.
+    exact: bool,
 }
 
 impl PartialEq for Queued {
@@ -231,8 +233,11 @@ impl PartialOrd for Queued {
 }
 impl Ord for Queued {
     fn cmp(&self, other: &Self) -> Ordering {
+        // At equal scores a bound goes first, so it is resolved before an exact
+        // score it might tie with is taken; then the lower index (id).
         self.score
             .total_cmp(&other.score)
+            .then_with(|| other.exact.cmp(&self.exact))
             .then_with(|| other.index.cmp(&self.index))
     }
 }
@@ -356,18 +361,21 @@ pub fn activate(
         .collect();
     candidates.sort_unstable_by_key(|c| c.0);
     let considered = candidates.len() as u64;
+    // The base-level term is bounded by base_level_weight, so candidates are queued
+    // by an upper bound and scored exactly only when they reach the top (a lazy
+    // heap): an exact score at the top is at least every other candidate's bound.
+    let bound_extra = params.base_level_weight.max(0.0);
     let mut heap = BinaryHeap::with_capacity(candidates.len());
-    let mut scored: FxHashMap<u32, (f64, Option<f64>)> = FxHashMap::default();
     for &(i, t) in &candidates {
-        let b = actr::base_level(snapshot.access_times(i), input.as_of, params.decay);
-        let score = score(params, t.seed, t.spread, b, snapshot.phase_weight(i));
-        scored.insert(i, (score, b));
         heap.push(Queued {
-            score,
+            score: (t.seed + params.spread_weight * t.spread + bound_extra)
+                * snapshot.phase_weight(i),
             index: i,
             penalised: false,
+            exact: false,
         });
     }
+    let mut scored: FxHashMap<u32, Option<f64>> = FxHashMap::default();
 
     // 4. Greedy packing under the budget with the redundancy penalty.
     let penalty = if params.redundancy_penalty.is_finite() {
@@ -382,6 +390,18 @@ pub fn activate(
         if packed.len() >= input.limit {
             break;
         }
+        if !q.exact {
+            let t = touched.get(&q.index).copied().unwrap_or_default();
+            let b = actr::base_level(snapshot.access_times(q.index), input.as_of, params.decay);
+            scored.insert(q.index, b);
+            let exact = score(params, t.seed, t.spread, b, snapshot.phase_weight(q.index));
+            heap.push(Queued {
+                score: if q.penalised { exact * penalty } else { exact },
+                exact: true,
+                ..q
+            });
+            continue;
+        }
         let sig = snapshot.signature(q.index);
         if !q.penalised
             && penalty < 1.0
@@ -393,6 +413,7 @@ pub fn activate(
                 score: q.score * penalty,
                 index: q.index,
                 penalised: true,
+                exact: true,
             });
             continue;
         }
@@ -416,7 +437,7 @@ pub fn activate(
         .map(|&(i, score, penalised)| {
             let explain = input.explain.then(|| {
                 let t = touched.get(&i).copied().unwrap_or_default();
-                let base = scored.get(&i).and_then(|s| s.1);
+                let base = scored.get(&i).copied().flatten();
                 let lo = sources.partition_point(|s| s.0 < i);
                 let seed_sources = sources[lo..]
                     .iter()
