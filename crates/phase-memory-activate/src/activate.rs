@@ -492,8 +492,8 @@ pub fn score(
     phase_weight: f64,
 ) -> f64 {
     let squashed = base_level.map_or(0.0, |b| 1.0 / (1.0 + (-b).exp()));
-    let s = (seed + params.spread_weight * spread + params.base_level_weight * squashed)
-        * phase_weight;
+    let s =
+        (seed + params.spread_weight * spread + params.base_level_weight * squashed) * phase_weight;
     if s.is_finite() { s.max(0.0) } else { 0.0 }
 }
 
@@ -535,7 +535,12 @@ fn collect_seed_sources(
     }
     for (id, s) in &input.cue.hints {
         if finite_positive(*s) {
-            push(snap.index_of(id), SeedKind::Hint, *s, s * params.hint_weight);
+            push(
+                snap.index_of(id),
+                SeedKind::Hint,
+                *s,
+                s * params.hint_weight,
+            );
         }
     }
     if let Some(since) = input.cue.events_since {
@@ -548,7 +553,12 @@ fn collect_seed_sources(
             } else {
                 1.0
             };
-            push(Some(i), SeedKind::Event, recency, recency * params.event_weight);
+            push(
+                Some(i),
+                SeedKind::Event,
+                recency,
+                recency * params.event_weight,
+            );
         }
     }
     out

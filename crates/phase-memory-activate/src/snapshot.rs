@@ -513,7 +513,10 @@ impl Snapshot {
 
     /// Spreading arcs out of node `i`: (targets, weights).
     pub(crate) fn arcs(&self, i: u32) -> (&[u32], &[f32]) {
-        let (a, b) = (self.arc_offsets[i as usize], self.arc_offsets[i as usize + 1]);
+        let (a, b) = (
+            self.arc_offsets[i as usize],
+            self.arc_offsets[i as usize + 1],
+        );
         (&self.arc_targets[a..b], &self.arc_weights[a..b])
     }
 

@@ -82,9 +82,9 @@ impl TokenCounter {
             .get_or_init(|| build().map(Arc::new))
             .clone()
             .map_err(|reason| TokenizerError::Load {
-            encoding: name.to_string(),
-            reason,
-        })?;
+                encoding: name.to_string(),
+                reason,
+            })?;
         Ok(TokenCounter {
             encoding: name,
             engine: Engine::Bpe(bpe),

@@ -291,7 +291,6 @@ impl FullTextIndex {
         });
         res.map_err(self.err("commit"))?;
         self.reader.reload().map_err(self.err("reload"))
-
     }
 
     /// The store generation of the last commit (`None` for a new index).
@@ -307,9 +306,7 @@ impl FullTextIndex {
         generation: u64,
     ) -> Result<(), IndexError> {
         let writer = self.writer()?;
-        writer
-            .delete_all_documents()
-            .map_err(self.err("rebuild"))?;
+        writer.delete_all_documents().map_err(self.err("rebuild"))?;
         for node in nodes {
             if node.tombstone.is_none() {
                 writer

@@ -41,7 +41,11 @@ fn node(id: &str, title: &str, body: &str) -> Node {
 }
 
 fn n(id: &str) -> Node {
-    node(id, &format!("Title {id}"), &format!("body of {id} unique{id}"))
+    node(
+        id,
+        &format!("Title {id}"),
+        &format!("body of {id} unique{id}"),
+    )
 }
 
 fn edge(from: &str, to: &str, ty: &str) -> Edge {
@@ -175,7 +179,11 @@ fn explain<'a>(ws: &'a WorkingSet, id: &str) -> &'a phase_memory_activate::Expla
 fn lexical_seeds_are_normalised_by_the_top_score() {
     let p = profile();
     let s = build(&p, &[n("a"), n("b"), n("c")], &[], &[]);
-    let ws = run(&s, &p, &req().lexical(&[("b", 4.0), ("a", 8.0), ("ghost", 2.0)]));
+    let ws = run(
+        &s,
+        &p,
+        &req().lexical(&[("b", 4.0), ("a", 8.0), ("ghost", 2.0)]),
+    );
     check(&ws, &["a", "b"]);
     assert_eq!(explain(&ws, "a").seed, 1.0);
     assert_eq!(explain(&ws, "b").seed, 0.5);
@@ -195,7 +203,13 @@ fn lexical_seeds_are_normalised_by_the_top_score() {
 fn explicit_nodes_seed_at_one() {
     let p = profile();
     let s = build(&p, &[n("a"), n("b"), n("c")], &[], &[]);
-    let ws = run(&s, &p, &req().lexical(&[("a", 3.0), ("b", 1.0)]).nodes(&["c", "nope"]));
+    let ws = run(
+        &s,
+        &p,
+        &req()
+            .lexical(&[("a", 3.0), ("b", 1.0)])
+            .nodes(&["c", "nope"]),
+    );
     // a and c both have seed 1.0 and the same history: the tie breaks by id.
     check(&ws, &["a", "c", "b"]);
     assert_eq!(explain(&ws, "c").seed_sources[0].kind, SeedKind::Explicit);
@@ -291,7 +305,10 @@ fn spreading_follows_typed_edges_and_their_direction() {
 
     check(&run(&s, &p, &req().nodes(&["new"])), &["new", "old"]);
     check(&run(&s, &p, &req().nodes(&["old"])), &["old"]);
-    check(&run(&s, &p, &req().nodes(&["source"])), &["source", "paper"]);
+    check(
+        &run(&s, &p, &req().nodes(&["source"])),
+        &["source", "paper"],
+    );
     check(&run(&s, &p, &req().nodes(&["paper"])), &["paper"]);
 
     let mut one_hop = p.clone();
@@ -410,7 +427,10 @@ fn packing_respects_budget_and_limit_and_counts_what_did_not_fit() {
     r.budget = 50;
     let ws = run(&s, &p, &r);
     check(&ws, &["b-mid", "c-small"]);
-    assert_eq!((ws.budget_used, ws.budget_limit, ws.not_fitted), (45, 50, 1));
+    assert_eq!(
+        (ws.budget_used, ws.budget_limit, ws.not_fitted),
+        (45, 50, 1)
+    );
     r.budget = 1000;
     r.limit = 1;
     let ws = run(&s, &p, &r);
@@ -426,14 +446,19 @@ fn packing_respects_budget_and_limit_and_counts_what_did_not_fit() {
 #[test]
 fn near_duplicates_are_penalised_and_requeued() {
     let p = profile();
-    let text = "the quarterly sales report for the northern region shows growth in every product line";
+    let text =
+        "the quarterly sales report for the northern region shows growth in every product line";
     let a = node("a", "Sales report", text);
     let b = node("b", "Sales report", &format!("{text} again"));
     let c = node("c", "Weather", "rain is expected tomorrow in the hills");
     assert!(signature_similarity(simhash(&a.title, &a.body), simhash(&b.title, &b.body)) > 0.85);
     assert!(signature_similarity(simhash(&a.title, &a.body), simhash(&c.title, &c.body)) < 0.85);
     let s = build(&p, &[a, b, c], &[], &[]);
-    let ws = run(&s, &p, &req().lexical(&[("a", 10.0), ("b", 9.9), ("c", 7.0)]));
+    let ws = run(
+        &s,
+        &p,
+        &req().lexical(&[("a", 10.0), ("b", 9.9), ("c", 7.0)]),
+    );
     // b (0.99) × penalty 0.5 falls below c (0.7).
     check(&ws, &["a", "c", "b"]);
     assert_eq!(explain(&ws, "b").redundancy_penalty, 0.5);
@@ -445,7 +470,13 @@ fn snapshot_is_independent_of_insertion_order() {
     let p = profile();
     let nodes: Vec<Node> = (0..30).map(|k| n(&format!("n{k}"))).collect();
     let edges: Vec<Edge> = (0..30)
-        .map(|k| edge(&format!("n{k}"), &format!("n{}", (k * 7 + 3) % 30), "relates_to"))
+        .map(|k| {
+            edge(
+                &format!("n{k}"),
+                &format!("n{}", (k * 7 + 3) % 30),
+                "relates_to",
+            )
+        })
         .collect();
     let s1 = build(&p, &nodes, &edges, &[]);
     let rev_nodes: Vec<Node> = nodes.iter().rev().cloned().collect();
@@ -467,7 +498,13 @@ fn snapshot_is_independent_of_insertion_order() {
     assert_eq!(run(&s1, &p, &r), run(&s2, &p, &r));
     let view = s1.node(s1.index_of("n3").expect("n3")).expect("view");
     assert_eq!(
-        (view.id(), view.kind(), view.phase(), view.scope(), view.tokens()),
+        (
+            view.id(),
+            view.kind(),
+            view.phase(),
+            view.scope(),
+            view.tokens()
+        ),
         ("n3", "fact", "active", "default", 10)
     );
 }
@@ -492,7 +529,10 @@ fn working_set_serialises_for_envelopes() {
     let ws = run(&s, &p, &req().nodes(&["a"]));
     let v = serde_json::to_value(&ws).expect("json");
     assert_eq!(v["items"][0]["node"], "a");
-    assert_eq!(v["items"][0]["explain"]["seed_sources"][0]["kind"], "explicit");
+    assert_eq!(
+        v["items"][0]["explain"]["seed_sources"][0]["kind"],
+        "explicit"
+    );
     assert_eq!(v["items"][0]["explain"]["path"][0], "a");
     assert_eq!(v["budget_used"], 10);
 }
@@ -507,10 +547,18 @@ fn token_counters() {
     assert_eq!(o.count(""), 0);
     assert_eq!(q.count("hello"), 2);
     assert_eq!(q.count("héllo wörld!"), 3);
-    assert_eq!(o.count("<|endoftext|>") > 1, true, "special markers count as text");
+    assert!(
+        o.count("<|endoftext|>") > 1,
+        "special markers count as text"
+    );
     assert!(TokenCounter::new("gpt2-ish").is_err());
     // Shared: a second handle is cheap and equal.
-    assert_eq!(TokenCounter::new("o200k_base").expect("again").count("hello world"), 2);
+    assert_eq!(
+        TokenCounter::new("o200k_base")
+            .expect("again")
+            .count("hello world"),
+        2
+    );
 }
 
 // ---- invariants over random graphs, cues and policies ----
@@ -577,7 +625,12 @@ fn world() -> impl Strategy<Value = World> {
                             .into_iter()
                             .enumerate()
                             .map(|(k, (id, h))| {
-                                event(k as u64 + 1, "observation", as_of().millis() - h * HOUR, &[&id])
+                                event(
+                                    k as u64 + 1,
+                                    "observation",
+                                    as_of().millis() - h * HOUR,
+                                    &[&id],
+                                )
                             })
                             .collect(),
                         hits,

@@ -55,8 +55,16 @@ fn corpus() -> Vec<Node> {
     vec![
         node("paris", "Paris", "Paris is the capital of France."),
         node("berlin", "Berlin", "Berlin is the capital of Germany."),
-        node("france", "France", "France is a country in Europe. Its wine is famous."),
-        node("cafe", "Café crème", "A café in Zürich serves crème brûlée."),
+        node(
+            "france",
+            "France",
+            "France is a country in Europe. Its wine is famous.",
+        ),
+        node(
+            "cafe",
+            "Café crème",
+            "A café in Zürich serves crème brûlée.",
+        ),
     ]
 }
 
@@ -192,7 +200,10 @@ fn purge_leaves_no_deleted_text_on_disk() {
     idx.delete(&["secret".to_string()]).expect("delete");
     idx.commit(4).expect("commit");
     idx.purge().expect("purge");
-    assert_eq!(files_containing(&path, word.as_bytes()), Vec::<String>::new());
+    assert_eq!(
+        files_containing(&path, word.as_bytes()),
+        Vec::<String>::new()
+    );
     assert_eq!(
         files_containing(&path, b"secret"),
         Vec::<String>::new(),
