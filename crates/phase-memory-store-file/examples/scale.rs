@@ -130,9 +130,17 @@ fn main() -> Result<()> {
         .map(|m| m.len())
         .sum();
 
-    let t1 = Instant::now();
-    let store = FileStore::open(&dir, OpenMode::ReadOnly)?;
-    let open_s = t1.elapsed().as_secs_f64();
+    // Best of three: the machine may be shared.
+    let mut opens = Vec::new();
+    let mut store = None;
+    for _ in 0..3 {
+        drop(store.take());
+        let t1 = Instant::now();
+        store = Some(FileStore::open(&dir, OpenMode::ReadOnly)?);
+        opens.push(t1.elapsed().as_secs_f64());
+    }
+    let store = store.context("opened")?;
+    let open_s = opens.iter().copied().fold(f64::INFINITY, f64::min);
     anyhow::ensure!(store.node_count()? == n, "node count after reopen");
     anyhow::ensure!(store.edge_count()? == edge_count, "edge count after reopen");
 
@@ -154,6 +162,7 @@ fn main() -> Result<()> {
             "segment_bytes": bytes,
             "commit_seconds": (commit_s * 1000.0).round() / 1000.0,
             "open_seconds": (open_s * 1000.0).round() / 1000.0,
+            "open_seconds_all": opens.iter().map(|s| (s * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
             "single_upsert_seconds": (upsert_s * 10000.0).round() / 10000.0,
             "generation": writer.generation(),
         })

@@ -85,9 +85,10 @@ fn load_segment(dir: &Path, s: &SegmentEntry) -> StoreResult<(Vec<SegmentRecord>
         }
         Err(e) => return Err(io_err("reading", &path, e)),
     };
+    let whole_file_ok = blake3_hex(&bytes) == s.blake3;
     let mut records = Vec::with_capacity(s.records as usize);
     let mut bad = Vec::new();
-    for r in decode_lines::<SegmentRecord>(&bytes) {
+    for r in decode_lines::<SegmentRecord>(&bytes, !whole_file_ok) {
         match r {
             Ok(rec) => records.push(rec),
             Err(b) => bad.push(b),
@@ -95,7 +96,7 @@ fn load_segment(dir: &Path, s: &SegmentEntry) -> StoreResult<(Vec<SegmentRecord>
     }
     let damage = if !bad.is_empty() {
         Some(DamageKind::BadLines(bad))
-    } else if blake3_hex(&bytes) != s.blake3 || records.len() as u64 != s.records {
+    } else if !whole_file_ok || records.len() as u64 != s.records {
         Some(DamageKind::Mismatch(format!(
             "holds {} valid records but differs from the manifest ({} records, {}): lines were added, removed or reordered",
             records.len(),
@@ -142,7 +143,7 @@ fn load_log<T: serde::de::DeserializeOwned + Send>(
     }
     let mut out: Vec<T> = Vec::with_capacity(entry.lines as usize);
     let mut bad = Vec::new();
-    for r in decode_lines::<T>(&bytes) {
+    for r in decode_lines::<T>(&bytes, true) {
         match r {
             Ok(rec) => {
                 if let Some(prev) = out.last()
@@ -234,34 +235,35 @@ pub(crate) fn load(dir: &Path, m: &Manifest, tolerant: bool) -> StoreResult<Load
         return Err(damage_error(d));
     }
 
-    let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
-    let mut edges: HashMap<EdgeKey, Edge> = HashMap::new();
+    // Keys are cloned in parallel; the last record of a key wins (stable sorts keep
+    // the replay order within a key).
+    let keyed: Vec<Vec<Keyed>> = seg_records
+        .into_par_iter()
+        .map(|recs| recs.into_par_iter().map(Keyed::from).collect())
+        .collect();
+    let mut node_ops = Vec::new();
+    let mut edge_ops = Vec::new();
     let mut reviews: BTreeMap<String, Review> = BTreeMap::new();
-    for recs in seg_records {
-        for r in recs {
-            match r {
-                SegmentRecord::PutNode(n) => {
-                    nodes.insert(n.id.clone(), n);
-                }
-                SegmentRecord::DeleteNode(id) => {
-                    nodes.remove(&id);
-                }
-                SegmentRecord::PutEdge(e) => {
-                    edges.insert(e.key(), e);
-                }
-                SegmentRecord::DeleteEdge(k) => {
-                    edges.remove(&k);
-                }
-                SegmentRecord::PutReview(r) => {
+    for recs in keyed {
+        for k in recs {
+            match k {
+                Keyed::Node(id, n) => node_ops.push((id, n)),
+                Keyed::Edge(key, e) => edge_ops.push((key, e)),
+                Keyed::Review(r) => {
                     reviews.insert(r.id.clone(), r);
                 }
             }
         }
     }
-    let mut edge_list: Vec<(EdgeKey, Edge)> = edges.into_iter().collect();
-    edge_list.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let adjacency = build_adjacency(&edge_list);
-    let edges: BTreeMap<EdgeKey, Edge> = edge_list.into_iter().collect();
+    let ((nodes, edges), adjacency) = {
+        let (nodes, edge_list) = rayon::join(|| last_wins(node_ops), || last_wins(edge_ops));
+        let adjacency = build_adjacency(&edge_list);
+        let (nodes, edges): (BTreeMap<String, Node>, BTreeMap<EdgeKey, Edge>) = rayon::join(
+            || nodes.into_iter().collect(),
+            || edge_list.into_iter().collect(),
+        );
+        ((nodes, edges), adjacency)
+    };
 
     let mut state = MemoryState::new(m.meta.clone());
     state.nodes = nodes;
@@ -276,6 +278,42 @@ pub(crate) fn load(dir: &Path, m: &Manifest, tolerant: bool) -> StoreResult<Load
     Ok(Loaded { state, damage })
 }
 
+/// A segment record with its key split out (built in parallel).
+enum Keyed {
+    Node(String, Option<Node>),
+    Edge(EdgeKey, Option<Edge>),
+    Review(Review),
+}
+
+impl From<SegmentRecord> for Keyed {
+    fn from(r: SegmentRecord) -> Self {
+        match r {
+            SegmentRecord::PutNode(n) => Keyed::Node(n.id.clone(), Some(n)),
+            SegmentRecord::DeleteNode(id) => Keyed::Node(id, None),
+            SegmentRecord::PutEdge(e) => Keyed::Edge(e.key(), Some(e)),
+            SegmentRecord::DeleteEdge(k) => Keyed::Edge(k, None),
+            SegmentRecord::PutReview(r) => Keyed::Review(r),
+        }
+    }
+}
+
+/// Replays puts (`Some`) and deletes (`None`) in order: the last operation on each
+/// key wins. Returns the survivors sorted by key.
+fn last_wins<K: Ord + Send, V: Send>(mut ops: Vec<(K, Option<V>)>) -> Vec<(K, V)> {
+    ops.par_sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::with_capacity(ops.len());
+    let mut it = ops.into_iter().peekable();
+    while let Some((k, v)) = it.next() {
+        if it.peek().is_some_and(|(next, _)| *next == k) {
+            continue;
+        }
+        if let Some(v) = v {
+            out.push((k, v));
+        }
+    }
+    out
+}
+
 /// Edge keys touching each node, from edges sorted by key.
 fn build_adjacency(sorted: &[(EdgeKey, Edge)]) -> HashMap<String, BTreeSet<EdgeKey>> {
     let mut pairs: Vec<(&str, &EdgeKey)> = Vec::with_capacity(sorted.len() * 2);
@@ -286,19 +324,24 @@ fn build_adjacency(sorted: &[(EdgeKey, Edge)]) -> HashMap<String, BTreeSet<EdgeK
         }
     }
     pairs.par_sort_unstable();
-    let mut adjacency = HashMap::with_capacity(pairs.len() / 4 + 1);
+    let mut groups = Vec::new();
     let mut i = 0;
     while i < pairs.len() {
-        let node = pairs[i].0;
-        let mut j = i;
-        while j < pairs.len() && pairs[j].0 == node {
+        let mut j = i + 1;
+        while j < pairs.len() && pairs[j].0 == pairs[i].0 {
             j += 1;
         }
-        let set: BTreeSet<EdgeKey> = pairs[i..j].iter().map(|(_, k)| (*k).clone()).collect();
-        adjacency.insert(node.to_string(), set);
+        groups.push((i, j));
         i = j;
     }
-    adjacency
+    let sets: Vec<(String, BTreeSet<EdgeKey>)> = groups
+        .into_par_iter()
+        .map(|(i, j)| {
+            let set: BTreeSet<EdgeKey> = pairs[i..j].iter().map(|(_, k)| (*k).clone()).collect();
+            (pairs[i].0.to_string(), set)
+        })
+        .collect();
+    sets.into_iter().collect()
 }
 
 fn load_profile(dir: &Path, m: &Manifest) -> StoreResult<(Option<String>, Option<Damage>)> {
