@@ -1,0 +1,421 @@
+//! The HTTP service: `POST /v1/ops/{operation}`, `GET /v1/health`,
+//! `GET /v1/contracts`. Authenticates the bearer token, reads the JSON body
+//! under a size limit and a deadline, runs the operation through the shared
+//! runner and answers with the envelope (HTTP status from the envelope status).
+//!
+//! Front-end refusals (the request never reached the runner) are envelopes too,
+//! with an empty `profile_digest` and no audit record:
+//! 401 `invalid` + `auth.unauthenticated`; 413 `invalid` + `request.invalid`;
+//! 400 `invalid` + `request.invalid` for a body that is not JSON;
+//! 503 `error` + `service.timeout` when the deadline passes.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path as UrlPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use phase_memory_model::{Actor, Diagnostic, Envelope, Status, canonical_json_pretty};
+use phase_memory_runtime::{CallContext, Clock, Extension};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::time::{Instant, timeout_at};
+
+use crate::shared::{SharedRuntime, front_end_envelope, run_held};
+use crate::tokens::TokenStore;
+
+/// Default largest accepted request body (8 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Default per-request deadline.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What `phase-memory serve` is configured with.
+#[derive(Clone)]
+pub struct ServeConfig {
+    /// The store folder (opened for writing; the server holds its writer lock).
+    pub store: PathBuf,
+    /// Address to listen on, e.g. `127.0.0.1:7411`.
+    pub listen: String,
+    /// The tokens file (a missing file means no tokens: every operation is 401).
+    pub tokens: PathBuf,
+    /// Largest accepted request body; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Deadline of one request (reading the body, waiting for the store, running).
+    pub timeout: Duration,
+    /// Where "now" comes from.
+    pub clock: Clock,
+    /// Front-end handlers registered with the runtime (e.g. `eval.run`).
+    pub extensions: Vec<(String, Extension)>,
+}
+
+impl ServeConfig {
+    /// A configuration with the default limits, the system clock and no extensions.
+    pub fn new(store: PathBuf, listen: impl Into<String>, tokens: PathBuf) -> Self {
+        ServeConfig {
+            store,
+            listen: listen.into(),
+            tokens,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            timeout: DEFAULT_TIMEOUT,
+            clock: Clock::System,
+            extensions: Vec::new(),
+        }
+    }
+}
+
+/// The tokens file, reloaded when it changes on disk (so `phase-memory token add`
+/// takes effect without a restart).
+#[derive(Debug)]
+struct TokenGate {
+    tokens: RwLock<TokenStore>,
+}
+
+impl TokenGate {
+    fn authenticate(&self, token: &str) -> Option<Actor> {
+        let stale = match self.tokens.read() {
+            Ok(t) => t.is_stale(),
+            Err(_) => true,
+        };
+        if stale {
+            let file = match self.tokens.read() {
+                Ok(t) => t.file().to_path_buf(),
+                Err(p) => p.into_inner().file().to_path_buf(),
+            };
+            match TokenStore::load(&file) {
+                Ok(fresh) => {
+                    let mut w = self.tokens.write().unwrap_or_else(|p| p.into_inner());
+                    *w = fresh;
+                }
+                Err(e) => {
+                    eprintln!("phase-memory serve: keeping the previous tokens: {e:#}");
+                }
+            }
+        }
+        let t = self.tokens.read().unwrap_or_else(|p| p.into_inner());
+        t.authenticate(token)
+    }
+}
+
+/// The state every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    runtime: SharedRuntime,
+    tokens: Arc<TokenGate>,
+    max_body_bytes: usize,
+    timeout: Duration,
+    contracts: Arc<String>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl AppState {
+    /// The service state over a shared runtime and a tokens file.
+    pub fn new(
+        runtime: SharedRuntime,
+        tokens: TokenStore,
+        max_body_bytes: usize,
+        timeout: Duration,
+    ) -> Self {
+        AppState {
+            runtime,
+            tokens: Arc::new(TokenGate {
+                tokens: RwLock::new(tokens),
+            }),
+            max_body_bytes,
+            timeout,
+            contracts: Arc::new(canonical_json_pretty(&crate::openapi::openapi_document())),
+        }
+    }
+
+    /// The shared runtime.
+    pub fn runtime(&self) -> &SharedRuntime {
+        &self.runtime
+    }
+}
+
+/// The service's routes over `state`.
+pub fn router(state: AppState) -> Router {
+    let limit = state.max_body_bytes;
+    Router::new()
+        .route("/v1/ops/{operation}", post(run_operation))
+        .route("/v1/health", get(health))
+        .route("/v1/contracts", get(contracts))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then stops accepting
+/// connections and lets in-flight requests finish.
+pub async fn serve_on(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// Loads the tokens file and says on stderr what was found.
+pub fn load_tokens(file: &Path) -> anyhow::Result<TokenStore> {
+    let tokens = TokenStore::load(file)?;
+    if tokens.file_exists() {
+        eprintln!(
+            "phase-memory serve: {} token(s) from {}",
+            tokens.len(),
+            file.display()
+        );
+    } else {
+        eprintln!(
+            "phase-memory serve: no tokens file at {}: every /v1/ops request is refused (401) until `phase-memory token add` creates it",
+            file.display()
+        );
+    }
+    Ok(tokens)
+}
+
+/// Serves the HTTP API until SIGTERM/SIGINT, then shuts down gracefully
+/// (in-flight requests finish; the store's writer lock is released on return).
+/// Blocking: builds its own tokio runtime.
+pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+    let tokens = load_tokens(&cfg.tokens)?;
+    let shared = SharedRuntime::open(&cfg.store, cfg.clock, cfg.extensions)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let listener = TcpListener::bind(&cfg.listen)
+            .await
+            .with_context(|| format!("listening on {}", cfg.listen))?;
+        let addr: SocketAddr = listener.local_addr().context("reading the bound address")?;
+        eprintln!(
+            "phase-memory serve: serving {} on http://{addr} (body limit {} bytes, timeout {:?})",
+            cfg.store.display(),
+            cfg.max_body_bytes,
+            cfg.timeout
+        );
+        let state = AppState::new(shared.clone(), tokens, cfg.max_body_bytes, cfg.timeout);
+        serve_on(listener, state, shutdown_signal()).await?;
+        // A request that timed out may still be running: let it finish.
+        drop(shared.acquire().await);
+        eprintln!("phase-memory serve: shut down");
+        anyhow::Ok(())
+    })
+}
+
+fn envelope_response(env: &Envelope, status: StatusCode) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        env.to_json(),
+    )
+        .into_response()
+}
+
+fn http_status(status: Status) -> StatusCode {
+    StatusCode::from_u16(status.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty()).then_some(token)
+}
+
+fn unauthenticated(operation: &str) -> Response {
+    let env = front_end_envelope(
+        operation,
+        Status::Invalid,
+        Diagnostic::error(
+            "auth.unauthenticated",
+            "no bearer token or an unknown one; send `Authorization: Bearer <token>` (see `phase-memory token add`)",
+        ),
+    );
+    let mut r = envelope_response(&env, StatusCode::UNAUTHORIZED);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"phase-memory\""),
+    );
+    r
+}
+
+fn timed_out(operation: &str, started: bool) -> Response {
+    let message = if started {
+        "the request timed out while the operation ran; it will still complete (the store never half-applies), so check its outcome (e.g. audit.query) before retrying"
+    } else {
+        "the request timed out before the operation started; nothing was applied and it is safe to retry"
+    };
+    let env = front_end_envelope(
+        operation,
+        Status::Error,
+        Diagnostic::error("service.timeout", message),
+    );
+    let mut r = envelope_response(&env, StatusCode::SERVICE_UNAVAILABLE);
+    if !started {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    r
+}
+
+fn invalid_body(operation: &str, status: StatusCode, message: String, path: &str) -> Response {
+    let env = front_end_envelope(
+        operation,
+        Status::Invalid,
+        Diagnostic::error("request.invalid", message).at(path),
+    );
+    envelope_response(&env, status)
+}
+
+/// Parses a request body: empty means `{}`; anything else must be JSON.
+fn parse_body(body: &[u8]) -> Result<Value, serde_json::Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(body)
+}
+
+async fn run_operation(
+    State(st): State<AppState>,
+    UrlPath(operation): UrlPath<String>,
+    request: Request,
+) -> Response {
+    let deadline = Instant::now() + st.timeout;
+    let Some(actor) = bearer(request.headers()).and_then(|t| st.tokens.authenticate(t)) else {
+        return unauthenticated(&operation);
+    };
+    let body = match timeout_at(deadline, Bytes::from_request(request, &())).await {
+        Err(_) => return timed_out(&operation, false),
+        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return invalid_body(
+                &operation,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request body exceeds the server's limit of {} bytes",
+                    st.max_body_bytes
+                ),
+                "body",
+            );
+        }
+        Ok(Err(rejection)) => {
+            return invalid_body(
+                &operation,
+                rejection.status(),
+                format!("reading the request body: {}", rejection.body_text()),
+                "body",
+            );
+        }
+        Ok(Ok(b)) => b,
+    };
+    let mut request = match parse_body(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return invalid_body(
+                &operation,
+                StatusCode::BAD_REQUEST,
+                format!("the request body is not JSON: {e}"),
+                &format!("body:{}:{}", e.line(), e.column()),
+            );
+        }
+    };
+    // The actor comes only from the token.
+    if let Value::Object(m) = &mut request {
+        m.remove("actor");
+    }
+    let Ok(held) = timeout_at(deadline, st.runtime.acquire()).await else {
+        return timed_out(&operation, false);
+    };
+    let ctx = CallContext::new(actor);
+    match timeout_at(deadline, run_held(held, operation.clone(), request, ctx)).await {
+        Ok(env) => envelope_response(&env, http_status(env.status)),
+        Err(_) => timed_out(&operation, true),
+    }
+}
+
+/// The actor of unauthenticated health checks.
+fn anonymous() -> Actor {
+    Actor {
+        id: "anonymous".into(),
+        roles: Vec::new(),
+        scopes: Vec::new(),
+    }
+}
+
+async fn health(State(st): State<AppState>) -> Response {
+    let deadline = Instant::now() + st.timeout;
+    let run = st.runtime.run(
+        "health.check",
+        Value::Object(Default::default()),
+        CallContext::new(anonymous()),
+    );
+    match timeout_at(deadline, run).await {
+        Ok(env) => {
+            let status = if env.status == Status::Ok {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            envelope_response(&env, status)
+        }
+        Err(_) => timed_out("health.check", false),
+    }
+}
+
+async fn contracts(State(st): State<AppState>) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        st.contracts.as_str().to_string(),
+    )
+        .into_response()
+}

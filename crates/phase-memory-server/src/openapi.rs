@@ -1,0 +1,226 @@
+//! The OpenAPI document of the HTTP service (`GET /v1/contracts`), generated
+//! from the operation registry ([`phase_memory_runtime::service_contracts`]):
+//! one path per operation under `/v1/ops/{name}`, its request schema, the
+//! envelope as the response, and the bearer security scheme.
+//!
+//! The registry's schemas are JSON Schema 2020-12, so the document is OpenAPI
+//! 3.1 (whose schema objects are JSON Schema 2020-12) and takes them verbatim;
+//! each schema's `$defs` are hoisted into `components/schemas`.
+
+use serde_json::{Map, Value, json};
+
+/// The OpenAPI version the document declares.
+pub const OPENAPI_VERSION: &str = "3.1.0";
+
+const ENVELOPE_RESPONSE: &str = "#/components/responses/Envelope";
+
+/// Rewrites every `$ref` of the form `#/$defs/NAME` (or `#/definitions/NAME`)
+/// to `#/components/schemas/<rename(NAME)>`.
+fn rewrite_refs(v: &mut Value, rename: &dyn Fn(&str) -> String) {
+    match v {
+        Value::Object(m) => {
+            for (k, val) in m.iter_mut() {
+                if k == "$ref"
+                    && let Value::String(s) = val
+                {
+                    let name = s
+                        .strip_prefix("#/$defs/")
+                        .or_else(|| s.strip_prefix("#/definitions/"));
+                    if let Some(name) = name {
+                        *s = format!("#/components/schemas/{}", rename(name));
+                    }
+                } else {
+                    rewrite_refs(val, rename);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_refs(x, rename)),
+        _ => {}
+    }
+}
+
+/// Moves a schema's `$defs` into `components`, reusing a component of the same
+/// name when its content is identical and prefixing the names otherwise.
+/// Returns the root schema with its references rewritten.
+fn hoist(mut schema: Value, prefix: &str, components: &mut Map<String, Value>) -> Value {
+    let mut defs = Map::new();
+    if let Value::Object(m) = &mut schema {
+        m.remove("$schema");
+        for key in ["$defs", "definitions"] {
+            if let Some(Value::Object(d)) = m.remove(key) {
+                defs.extend(d);
+            }
+        }
+    }
+    let plain = |n: &str| n.to_string();
+    let prefixed = |n: &str| format!("{prefix}_{n}");
+    let rewritten = |rename: &dyn Fn(&str) -> String| -> Vec<(String, Value)> {
+        defs.iter()
+            .map(|(n, d)| {
+                let mut d = d.clone();
+                rewrite_refs(&mut d, rename);
+                (rename(n), d)
+            })
+            .collect()
+    };
+    let mut entries = rewritten(&plain);
+    let conflict = entries
+        .iter()
+        .any(|(n, d)| components.get(n).is_some_and(|existing| existing != d));
+    let rename: &dyn Fn(&str) -> String = if conflict {
+        entries = rewritten(&prefixed);
+        &prefixed
+    } else {
+        &plain
+    };
+    for (n, d) in entries {
+        components.insert(n, d);
+    }
+    rewrite_refs(&mut schema, rename);
+    schema
+}
+
+/// Adds the request fields every operation accepts over HTTP.
+fn add_common_fields(schema: &mut Value) {
+    let Value::Object(m) = schema else { return };
+    let props = m
+        .entry("properties")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(p) = props {
+        p.insert(
+            "as_of".into(),
+            json!({"type": "string", "description": "RFC 3339 time that overrides the server's clock for this call"}),
+        );
+        p.insert(
+            "request_id".into(),
+            json!({"type": "string", "description": "echoed in the envelope (default: derived from the request digest)"}),
+        );
+    }
+}
+
+fn operation_id(name: &str) -> String {
+    name.replace('.', "_")
+}
+
+fn envelope_responses(ops: bool) -> Value {
+    let r = json!({"$ref": ENVELOPE_RESPONSE});
+    let mut m = Map::new();
+    let mut put = |code: &str, what: &str| {
+        let mut v = r.clone();
+        if let Value::Object(o) = &mut v {
+            o.insert("description".into(), json!(what));
+        }
+        m.insert(code.into(), v);
+    };
+    put("200", "status ok");
+    if ops {
+        put("202", "status review_required: held for a second actor's review");
+        put("400", "status invalid: malformed JSON or a request that does not match the schema");
+        put("401", "no bearer token or an unknown one (diagnostic auth.unauthenticated)");
+        put("403", "status denied (policy); withheld content never appears");
+        put("404", "status not_found");
+        put("409", "status conflict");
+        put("413", "the body exceeds the server's limit (diagnostic request.invalid)");
+        put("500", "status error");
+        put("503", "the request timed out (diagnostic service.timeout)");
+    } else {
+        put("503", "the store is not reachable");
+    }
+    Value::Object(m)
+}
+
+/// The OpenAPI document of the service.
+pub fn openapi_document() -> Value {
+    let contracts = phase_memory_runtime::service_contracts();
+    let mut components = Map::new();
+    let envelope = hoist(
+        contracts
+            .get("envelope_schema")
+            .cloned()
+            .unwrap_or_else(|| json!({"type": "object"})),
+        "Envelope",
+        &mut components,
+    );
+    components.insert("Envelope".into(), envelope);
+    let mut paths = Map::new();
+    paths.insert(
+        "/v1/health".into(),
+        json!({"get": {
+            "operationId": "health",
+            "summary": "runs health.check; 200 when the store is reachable (no token needed)",
+            "security": [],
+            "responses": envelope_responses(false),
+        }}),
+    );
+    paths.insert(
+        "/v1/contracts".into(),
+        json!({"get": {
+            "operationId": "contracts",
+            "summary": "this document (no token needed)",
+            "security": [],
+            "responses": {"200": {"description": "the OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }}),
+    );
+    let ops = contracts
+        .get("operations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for op in ops {
+        let Some(name) = op.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let id = operation_id(name);
+        let mut request = hoist(
+            op.get("request_schema")
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object"})),
+            &id,
+            &mut components,
+        );
+        add_common_fields(&mut request);
+        let text = |k: &str| op.get(k).cloned().unwrap_or(Value::Null);
+        paths.insert(
+            format!("/v1/ops/{name}"),
+            json!({"post": {
+                "operationId": id,
+                "summary": text("summary"),
+                "description": format!(
+                    "Runs `{name}` through the runner as the token's actor. `data`: {}. Policy: {}. Audit: {}.",
+                    op.get("response").and_then(|r| r.get("data")).and_then(Value::as_str).unwrap_or(""),
+                    op.get("policy").and_then(Value::as_str).unwrap_or(""),
+                    op.get("audit").and_then(Value::as_str).unwrap_or(""),
+                ),
+                "requestBody": {"required": false, "content": {"application/json": {"schema": request}}},
+                "responses": envelope_responses(true),
+                "x-phase-memory": {
+                    "writes": text("writes"),
+                    "capabilities": text("capabilities"),
+                    "audit": text("audit"),
+                    "policy": text("policy"),
+                },
+            }}),
+        );
+    }
+    json!({
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "phase-memory",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": format!(
+                "Every operation answers with a {} envelope; its HTTP status follows the envelope status. The actor comes only from the bearer token; an `actor` field in a request body is ignored.",
+                phase_memory_model::ENVELOPE_VERSION
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "responses": {"Envelope": {
+                "description": "a phase-memory envelope",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}},
+            }},
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "a token from `phase-memory token add`"}},
+        },
+        "security": [{"bearerAuth": []}],
+    })
+}
