@@ -148,6 +148,7 @@ fn make_node(i: u64, zipf: &Zipf, counter: &TokenCounter) -> Node {
         valid_to: None,
         tokens: 0,
         tombstone: None,
+        implicit_time: false,
     };
     node.tokens = counter.count(&node.text());
     node

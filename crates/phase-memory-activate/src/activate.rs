@@ -390,6 +390,13 @@ pub fn activate(
         if packed.len() >= input.limit {
             break;
         }
+        // The remaining budget only shrinks: what does not fit now never will, so it
+        // is counted without computing its exact score.
+        let tokens = u64::from(snapshot.tokens_of(q.index));
+        if used + tokens > input.budget_tokens {
+            not_fitted += 1;
+            continue;
+        }
         if !q.exact {
             let t = touched.get(&q.index).copied().unwrap_or_default();
             let b = actr::base_level(snapshot.access_times(q.index), input.as_of, params.decay);
@@ -417,13 +424,8 @@ pub fn activate(
             });
             continue;
         }
-        let tokens = u64::from(snapshot.tokens_of(q.index));
-        if used + tokens <= input.budget_tokens {
-            used += tokens;
-            packed.push((q.index, q.score, q.penalised));
-        } else {
-            not_fitted += 1;
-        }
+        used += tokens;
+        packed.push((q.index, q.score, q.penalised));
     }
 
     // 5. Items in descending (wire) score, ties by id.

@@ -37,6 +37,7 @@ fn node(id: &str, title: &str, body: &str) -> Node {
         valid_to: None,
         tokens: 10,
         tombstone: None,
+        implicit_time: false,
     }
 }
 
