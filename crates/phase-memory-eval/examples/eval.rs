@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().map_or_else(|| PathBuf::from("fixtures/eval"), PathBuf::from);
+    let dir = args
+        .next()
+        .map_or_else(|| PathBuf::from("fixtures/eval"), PathBuf::from);
     let report = args.next().map(PathBuf::from);
     let r = phase_memory_eval::run_dir(&dir, report.as_deref())?;
     print!("{}", r.table());

@@ -21,8 +21,12 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .find(|c| c.id == cue_id)
         .ok_or_else(|| anyhow::anyhow!("no cue {cue_id}"))?;
-    let ctx = CallContext::new(case.actor.clone().unwrap_or_else(phase_memory_model::Actor::owner))
-        .at(case.as_of.unwrap_or(s.spec.as_of));
+    let ctx = CallContext::new(
+        case.actor
+            .clone()
+            .unwrap_or_else(phase_memory_model::Actor::owner),
+    )
+    .at(case.as_of.unwrap_or(s.spec.as_of));
     let mut req = json!({"cue": case.cue, "explain": true, "limit": 8});
     if let Some(b) = case.budget_tokens.or(s.spec.budget_tokens) {
         req["budget_tokens"] = json!(b);

@@ -5,10 +5,18 @@ use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {
     let dir = std::env::args().nth(1).map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/eval/conversational")),
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/eval/conversational"
+            ))
+        },
         PathBuf::from,
     );
-    let written = phase_memory_eval::conversation::write_fixtures(&dir, phase_memory_eval::conversation::SEED)?;
+    let written = phase_memory_eval::conversation::write_fixtures(
+        &dir,
+        phase_memory_eval::conversation::SEED,
+    )?;
     for s in written {
         println!("{}/{}", dir.display(), s.dir);
     }

@@ -91,14 +91,18 @@ impl Zipf {
     /// One rank.
     pub fn sample(&self, rng: &mut Rng) -> usize {
         let u = rng.unit();
-        self.cdf
-            .partition_point(|c| *c < u)
-            .min(self.cdf.len() - 1)
+        self.cdf.partition_point(|c| *c < u).min(self.cdf.len() - 1)
     }
 }
 
 const KINDS: [&str; 6] = ["fact", "note", "episode", "document", "decision", "task"];
-const EDGE_TYPES: [&str; 5] = ["relates_to", "part_of", "mentions", "follows", "derived_from"];
+const EDGE_TYPES: [&str; 5] = [
+    "relates_to",
+    "part_of",
+    "mentions",
+    "follows",
+    "derived_from",
+];
 const DAY_S: i64 = 86_400;
 
 /// A generated scenario's records and cues.
@@ -125,7 +129,9 @@ pub fn scale(spec: &GenerateSpec, as_of: Time) -> Generated {
     let mut hidden = Vec::new();
     let mut visible = Vec::new();
     for i in 0..n {
-        let words: Vec<usize> = (0..12 + rng.below(30)).map(|_| zipf.sample(&mut rng)).collect();
+        let words: Vec<usize> = (0..12 + rng.below(30))
+            .map(|_| zipf.sample(&mut rng))
+            .collect();
         let title: Vec<String> = words.iter().take(3).map(|w| word(*w)).collect();
         let body: Vec<String> = words.iter().skip(3).map(|w| word(*w)).collect();
         let id = format!("n{i:05}");
@@ -180,7 +186,9 @@ pub fn scale(spec: &GenerateSpec, as_of: Time) -> Generated {
     let budgets = [200u64, 500, 1000];
     let mut cues = Vec::with_capacity(count);
     for c in 0..count {
-        let target = visible[rng.below(visible.len().max(1)).min(visible.len().saturating_sub(1))];
+        let target = visible[rng
+            .below(visible.len().max(1))
+            .min(visible.len().saturating_sub(1))];
         let mut words = bodies[target].clone();
         words.sort_unstable_by(|a, b| b.cmp(a));
         words.dedup();
@@ -197,7 +205,11 @@ pub fn scale(spec: &GenerateSpec, as_of: Time) -> Generated {
             limit: Some(10),
             as_of: None,
             expect: vec![format!("n{target:05}")],
-            forbid: if as_member { hidden.clone() } else { Vec::new() },
+            forbid: if as_member {
+                hidden.clone()
+            } else {
+                Vec::new()
+            },
             note: None,
         });
     }

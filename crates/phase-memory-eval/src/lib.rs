@@ -77,8 +77,7 @@ fn eval_outcome(request: &Value) -> Outcome {
         _ => {
             return Outcome::fail(
                 Status::Invalid,
-                Diagnostic::error("request.invalid", "`dir` must name a scenario folder")
-                    .at("dir"),
+                Diagnostic::error("request.invalid", "`dir` must name a scenario folder").at("dir"),
             );
         }
     };

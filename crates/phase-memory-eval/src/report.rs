@@ -438,7 +438,11 @@ impl EvalReport {
                 } else {
                     dash()
                 },
-                if ranked { tri(a.mrr, b.mrr, c.mrr) } else { dash() },
+                if ranked {
+                    tri(a.mrr, b.mrr, c.mrr)
+                } else {
+                    dash()
+                },
                 f.policy_leaks,
                 lifecycle,
                 f.latency_p99_ms
@@ -447,11 +451,7 @@ impl EvalReport {
         let failed = self.failed_gates();
         let _ = writeln!(out);
         if failed.is_empty() {
-            let _ = writeln!(
-                out,
-                "all gates pass ({} scenarios)",
-                self.scenarios.len()
-            );
+            let _ = writeln!(out, "all gates pass ({} scenarios)", self.scenarios.len());
         } else {
             for (path, g) in failed {
                 let _ = writeln!(

@@ -13,9 +13,7 @@ use phase_memory_runtime::{CallContext, Clock, Runtime, memory_runtime};
 use serde_json::{Value, json};
 
 use crate::baseline::{Bm25Baseline, RecencyBaseline};
-use crate::metrics::{
-    ndcg_at_k, percentile, precision_at_k, recall_at_k, reciprocal_rank, round4,
-};
+use crate::metrics::{ndcg_at_k, percentile, precision_at_k, recall_at_k, reciprocal_rank, round4};
 use crate::report::{
     Baselines, CueReport, CueScores, GateResult, Latency, LifecycleMetrics, Metrics, RankingSums,
     ScenarioReport, TransitionReport, lifecycle_accuracy,
@@ -33,9 +31,7 @@ fn envelope_error(env: &Envelope) -> String {
 /// Builds the scenario's runtime and imports its graph.
 fn prepare(s: &Scenario) -> Result<Runtime> {
     let mut rt = memory_runtime(&s.profile_source, Clock::Fixed(s.spec.as_of))
-        .map_err(|(status, d)| {
-            anyhow::anyhow!("{}: {} ({})", status.as_str(), d.message, d.code)
-        })
+        .map_err(|(status, d)| anyhow::anyhow!("{}: {} ({})", status.as_str(), d.message, d.code))
         .with_context(|| format!("creating the store of scenario {}", s.dir.display()))?;
     if !s.records.is_empty() {
         let ctx = CallContext::owner().at(s.spec.as_of);
@@ -377,7 +373,11 @@ fn gates(s: &Scenario, m: &Metrics, b: &Baselines) -> Vec<GateResult> {
         Some(g.budget_adherence_min),
         m.budget_adherence,
     ));
-    out.extend(gate_min("recall_at_k_min", g.recall_at_k_min, r.recall_at_k));
+    out.extend(gate_min(
+        "recall_at_k_min",
+        g.recall_at_k_min,
+        r.recall_at_k,
+    ));
     out.extend(gate_min(
         "precision_at_k_min",
         g.precision_at_k_min,
