@@ -52,6 +52,15 @@ pub struct Node {
     /// Present once the node is forgotten: what remains of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tombstone: Option<Tombstone>,
+    /// The node came from a bulk import that gave no `created_at`, so its times
+    /// are the importing clock's; graph exports omit them so that an import of the
+    /// same file gives the same export whenever it runs.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub implicit_time: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Node {

@@ -59,6 +59,15 @@ impl Rng {
     }
 }
 
+/// CPU seconds (user + system) this process has used so far, where Linux tells us.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn main() -> Result<()> {
     let n: usize = match std::env::args().nth(1) {
         Some(a) => a.parse().context("N must be a number")?,
@@ -87,6 +96,7 @@ fn main() -> Result<()> {
                 valid_to: None,
                 tokens: 48,
                 tombstone: None,
+                implicit_time: false,
             }
         })
         .collect();
@@ -116,6 +126,7 @@ fn main() -> Result<()> {
     let tmp = tempfile::TempDir::new()?;
     let dir = tmp.path().join("store");
     let mut store = FileStore::init(&dir, StoreMeta::new("file", at))?;
+    let c0 = cpu_seconds();
     let t0 = Instant::now();
     store.commit(ChangeSet {
         put_nodes: nodes,
@@ -123,6 +134,9 @@ fn main() -> Result<()> {
         ..Default::default()
     })?;
     let commit_s = t0.elapsed().as_secs_f64();
+    let commit_cpu = c0
+        .zip(cpu_seconds())
+        .map(|(a, b)| ((b - a) * 100.0).round() / 100.0);
     drop(store);
     let bytes: u64 = std::fs::read_dir(dir.join("segments"))?
         .flatten()
@@ -132,12 +146,17 @@ fn main() -> Result<()> {
 
     // Best of three: the machine may be shared.
     let mut opens = Vec::new();
+    let mut open_cpu = Vec::new();
     let mut store = None;
     for _ in 0..3 {
         drop(store.take());
+        let c1 = cpu_seconds();
         let t1 = Instant::now();
         store = Some(FileStore::open(&dir, OpenMode::ReadOnly)?);
         opens.push(t1.elapsed().as_secs_f64());
+        if let (Some(a), Some(b)) = (c1, cpu_seconds()) {
+            open_cpu.push(((b - a) * 100.0).round() / 100.0);
+        }
     }
     let store = store.context("opened")?;
     let open_s = opens.iter().copied().fold(f64::INFINITY, f64::min);
@@ -163,6 +182,9 @@ fn main() -> Result<()> {
             "commit_seconds": (commit_s * 1000.0).round() / 1000.0,
             "open_seconds": (open_s * 1000.0).round() / 1000.0,
             "open_seconds_all": opens.iter().map(|s| (s * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+            "commit_cpu_seconds": commit_cpu,
+            "open_cpu_seconds": open_cpu,
+            "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             "single_upsert_seconds": (upsert_s * 10000.0).round() / 10000.0,
             "generation": writer.generation(),
         })

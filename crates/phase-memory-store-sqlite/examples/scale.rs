@@ -79,6 +79,7 @@ fn generate(n: usize) -> ChangeSet {
                 valid_to: None,
                 tokens: 52,
                 tombstone: None,
+                implicit_time: false,
             }
         })
         .collect();

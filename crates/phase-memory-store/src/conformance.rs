@@ -186,6 +186,7 @@ pub fn sample_node(id: &str) -> Node {
         valid_to: None,
         tokens: 7,
         tombstone: None,
+        implicit_time: false,
     }
 }
 

@@ -35,6 +35,7 @@ pub fn node(id: &str, kind: &str, phase: &str) -> Node {
         valid_to: None,
         tokens: 0,
         tombstone: None,
+        implicit_time: false,
     }
 }
 

@@ -24,6 +24,7 @@ fn node(id: &str, title: &str, body: &str) -> Node {
         valid_to: None,
         tokens: 0,
         tombstone: None,
+        implicit_time: false,
     }
 }
 

@@ -40,6 +40,7 @@ fn node(id: &str, kind: &str, title: &str, body: &str, labels: &[&str]) -> Node 
         valid_to: None,
         tokens: 10,
         tombstone: None,
+        implicit_time: false,
     }
 }
 

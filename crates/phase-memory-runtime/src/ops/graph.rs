@@ -1,7 +1,7 @@
 //! Graph operations: bulk import/export in the interchange format, single-record
 //! node and edge writes and reads, event append and query.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use phase_memory_govern::Target;
@@ -28,9 +28,15 @@ pub(crate) fn export_node(n: &Node) -> String {
     let mut v = json!({
         "record": "node", "id": n.id, "kind": n.kind, "title": n.title, "body": n.body,
         "labels": n.labels, "scope": n.scope, "sensitivity": n.sensitivity, "phase": n.phase,
-        "attrs": n.attrs, "created_at": n.created_at, "updated_at": n.updated_at,
+        "attrs": n.attrs,
     });
     if let Value::Object(m) = &mut v {
+        if !n.implicit_time {
+            m.insert("created_at".into(), json!(n.created_at));
+        }
+        if !n.implicit_time || n.updated_at != n.created_at {
+            m.insert("updated_at".into(), json!(n.updated_at));
+        }
         if let Some(t) = n.valid_from {
             m.insert("valid_from".into(), json!(t));
         }
@@ -45,14 +51,26 @@ pub(crate) fn export_node(n: &Node) -> String {
 }
 
 /// An edge as an interchange line.
-pub(crate) fn export_edge(e: &Edge) -> String {
-    let mut v = json!({"record": "edge", "from": e.from, "to": e.to, "type": e.edge_type, "weight": e.weight, "created_at": e.created_at});
-    if !e.attrs.is_empty()
-        && let Value::Object(m) = &mut v
-    {
-        m.insert("attrs".into(), json!(e.attrs));
+pub(crate) fn export_edge(e: &Edge, default_time: Option<Time>) -> String {
+    let mut v = json!({"record": "edge", "from": e.from, "to": e.to, "type": e.edge_type, "weight": e.weight});
+    if let Value::Object(m) = &mut v {
+        if default_time != Some(e.created_at) {
+            m.insert("created_at".into(), json!(e.created_at));
+        }
+        if !e.attrs.is_empty() {
+            m.insert("attrs".into(), json!(e.attrs));
+        }
     }
     canonical_json_exact(&v)
+}
+
+/// The time an edge without `created_at` gets on import: when its later endpoint
+/// was created (exports omit an edge time equal to it).
+pub(crate) fn default_edge_time(from: Option<Time>, to: Option<Time>) -> Option<Time> {
+    match (from, to) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// An event as an interchange line (its id only when it is not the default).
@@ -152,7 +170,7 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     let op_review = check_operation(rt, "graph.import", ctx)?;
     let (origin, parsed) = read_records(&r, ctx)?;
     // Nodes: defaults from the profile, duplicates refused.
-    let mut first_line: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut first_line: HashMap<&str, usize> = HashMap::with_capacity(parsed.nodes.len());
     for (line, n) in &parsed.nodes {
         if let Some(prev) = first_line.insert(n.id.as_str(), *line) {
             return Err(Outcome::fail(
@@ -173,7 +191,7 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
         .par_iter()
         .map(|(line, rec)| {
             let existing = rt.store.node(&rec.id).ok().flatten();
-            resolve_node(rt, rec.clone(), existing.as_ref(), now).map_err(|(code, msg)| {
+            resolve_node(rt, rec.clone(), existing.as_ref(), now, true).map_err(|(code, msg)| {
                 Outcome::fail(
                     Status::Invalid,
                     Diagnostic::error(code, format!("line {line}: {msg}")).at(at(&origin, *line)),
@@ -185,7 +203,10 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     for n in resolved {
         nodes.push(n?);
     }
-    let in_file: BTreeSet<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    let in_file: HashMap<&str, Time> = nodes
+        .iter()
+        .map(|n| (n.id.as_str(), n.created_at))
+        .collect();
     // Edges: declared types, both ends somewhere.
     let mut edges = Vec::with_capacity(parsed.edges.len());
     for (line, e) in &parsed.edges {
@@ -200,6 +221,7 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
                 .at(loc),
             ));
         }
+        let mut times = Vec::with_capacity(2);
         for end in [&e.from, &e.to] {
             if validate_id(end).is_err() {
                 return Err(Outcome::fail(
@@ -211,7 +233,12 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
                     .at(loc),
                 ));
             }
-            if !in_file.contains(end.as_str()) && rt.store.node(end).map_err(se)?.is_none() {
+            let known = match in_file.get(end.as_str()) {
+                Some(t) => Some(*t),
+                None => rt.store.node(end).map_err(se)?.map(|n| n.created_at),
+            };
+            times.push(known);
+            if known.is_none() {
                 return Err(Outcome::fail(Status::Invalid, Diagnostic::error("graph.missing_reference", format!("line {line}: edge {} -> {} names node {end:?}, which exists neither in the file nor in the store; nothing was imported", e.from, e.to)).at(loc)));
             }
         }
@@ -232,7 +259,10 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
             edge_type: e.edge_type.clone(),
             weight,
             attrs: e.attrs.clone().unwrap_or_default(),
-            created_at: e.created_at.unwrap_or(now),
+            created_at: e
+                .created_at
+                .or_else(|| default_edge_time(times[0], times[1]))
+                .unwrap_or(now),
         });
     }
     // Events: appended in file order after the current head.
@@ -276,9 +306,22 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     // Policy: scope and rules per node, then admission.
     let mut review = op_review;
     let mut denials: BTreeMap<String, usize> = BTreeMap::new();
-    for n in &nodes {
-        let d =
-            phase_memory_govern::decide(&rt.profile, "graph.import", &ctx.actor, &Target::of(n));
+    // Rules and admission patterns per node, in parallel (admission scans every
+    // title and body with regular expressions); folded in file order below.
+    let admission = phase_memory_govern::CompiledPolicy::new(&rt.profile);
+    let decisions: Vec<_> = nodes
+        .par_iter()
+        .map(|n| {
+            let d = phase_memory_govern::decide(
+                &rt.profile,
+                "graph.import",
+                &ctx.actor,
+                &Target::of(n),
+            );
+            (d, admission.admit(n))
+        })
+        .collect();
+    for (d, admitted) in decisions {
         match effect(&d, ctx) {
             Effect::Deny => {
                 *denials
@@ -288,7 +331,7 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
             Effect::Review => review = review.or(Some(d)),
             Effect::Allow => {}
         }
-        if let Some(a) = phase_memory_govern::admit(&rt.profile, n) {
+        if let Some(a) = admitted {
             match effect(&a, ctx) {
                 Effect::Deny => {
                     *denials
@@ -324,7 +367,7 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
             .chain(
                 edges
                     .iter()
-                    .map(|e| serde_json::from_str(&export_edge(e)).unwrap_or(Value::Null)),
+                    .map(|e| serde_json::from_str(&export_edge(e, None)).unwrap_or(Value::Null)),
             )
             .chain(
                 events
@@ -379,16 +422,20 @@ pub(crate) fn write_atomic(path: &str, text: &str) -> Result<(), Outcome> {
 pub(crate) fn graph_jsonl(rt: &Runtime) -> Result<(String, Value), Outcome> {
     let mut out = String::new();
     let (mut n, mut e, mut v) = (0usize, 0usize, 0usize);
+    let mut created: std::collections::HashMap<String, Time> = std::collections::HashMap::new();
     rt.store
         .for_each_node(&mut |x| {
             out.push_str(&export_node(x));
             out.push('\n');
+            created.insert(x.id.clone(), x.created_at);
             n += 1;
         })
         .map_err(se)?;
     rt.store
         .for_each_edge(&mut |x| {
-            out.push_str(&export_edge(x));
+            let default =
+                default_edge_time(created.get(&x.from).copied(), created.get(&x.to).copied());
+            out.push_str(&export_edge(x, default));
             out.push('\n');
             e += 1;
         })
@@ -492,8 +539,8 @@ pub(crate) fn node_upsert(rt: &mut Runtime, req: &Value, ctx: &CallContext, now:
             ));
         }
     }
-    let node =
-        resolve_node(rt, rec, existing.as_ref(), now).map_err(|(c, m)| Outcome::invalid(c, m))?;
+    let node = resolve_node(rt, rec, existing.as_ref(), now, false)
+        .map_err(|(c, m)| Outcome::invalid(c, m))?;
     if rt.profile.forgotten_phase() == Some(node.phase.as_str()) {
         return Err(Outcome::invalid(
             "graph.unknown_phase",

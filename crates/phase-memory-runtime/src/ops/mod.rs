@@ -243,11 +243,14 @@ pub(crate) fn hold_for_review(
 
 /// Resolves an interchange node record into a node with the profile's defaults.
 /// `existing` supplies defaults for an update. Errors are `(code, message)`.
+/// `bulk` marks a graph import: a record without `created_at` is then dated by
+/// the clock *implicitly* (exports omit such times, see [`Node::implicit_time`]).
 pub(crate) fn resolve_node(
     rt: &Runtime,
     rec: NodeRecord,
     existing: Option<&Node>,
     now: Time,
+    bulk: bool,
 ) -> Result<Node, (&'static str, String)> {
     validate_id(&rec.id).map_err(|e| ("graph.invalid_id", format!("node id: {e}")))?;
     let p = &rt.profile;
@@ -284,6 +287,8 @@ pub(crate) fn resolve_node(
         .or_else(|| existing.map(|n| n.scope.clone()))
         .unwrap_or_else(|| "default".into());
     validate_id(&scope).map_err(|e| ("graph.invalid_id", format!("scope: {e}")))?;
+    let implicit_time =
+        bulk && rec.created_at.is_none() && existing.is_none_or(|n| n.implicit_time);
     let created_at = rec
         .created_at
         .or_else(|| existing.map(|n| n.created_at))
@@ -301,11 +306,16 @@ pub(crate) fn resolve_node(
         created_at,
         updated_at: rec
             .updated_at
-            .unwrap_or(if existing.is_some() { now } else { created_at }),
+            .unwrap_or(if existing.is_some() && !implicit_time {
+                now
+            } else {
+                created_at
+            }),
         valid_from: rec.valid_from,
         valid_to: rec.valid_to,
         tokens: 0,
         tombstone: rec.tombstone,
+        implicit_time,
     };
     if let (Some(f), Some(t)) = (node.valid_from, node.valid_to)
         && t < f

@@ -21,12 +21,11 @@ fn effective(r: &Review, now: Time) -> ReviewStatus {
 }
 
 /// Whether the actor may see every subject of a review.
-fn sees(rt: &Runtime, r: &Review, actor: &Actor) -> bool {
+fn sees(rt: &Runtime, r: &Review, actor: &Actor, op: &str) -> bool {
     r.subjects.iter().all(|s| match rt.store.node(s) {
         Ok(Some(n)) => {
             actor.sees_scope(&n.scope)
-                && phase_memory_govern::decide(&rt.profile, "review.list", actor, &Target::of(&n))
-                    .effect
+                && phase_memory_govern::decide(&rt.profile, op, actor, &Target::of(&n)).effect
                     != Effect::Deny
         }
         _ => true,
@@ -62,7 +61,7 @@ pub(crate) fn list(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) 
         if want.is_some_and(|w| w != effective(&rev, now)) {
             continue;
         }
-        if sees(rt, &rev, &ctx.actor) {
+        if sees(rt, &rev, &ctx.actor, "review.list") {
             out.push(review_json(&rev, now));
         } else {
             withheld += 1;
@@ -90,7 +89,9 @@ pub(crate) fn decide(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
         .store
         .review(&r.review)
         .map_err(se)?
-        .filter(|rev| sees(rt, rev, &ctx.actor))
+        .filter(|rev| {
+            sees(rt, rev, &ctx.actor, "review.list") || sees(rt, rev, &ctx.actor, "review.decide")
+        })
         .ok_or_else(|| {
             Outcome::not_found("review.not_found", format!("no review {:?}", r.review))
         })?;

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 
 use phase_memory_model::audit::verify_chain;
-use phase_memory_model::interchange::{EdgeRecord, NodeRecord};
 use phase_memory_model::{
     AuditCheckpoint, AuditRecord, Diagnostic, Event, Review, Status, Time, canonical_json_exact,
 };
@@ -12,8 +11,8 @@ use phase_memory_profile::Profile;
 use phase_memory_store::{ChangeSet, SCHEMA_VERSION};
 use serde_json::{Value, json};
 
-use super::graph::{export_edge, export_node, write_atomic};
-use super::{OpResult, check_operation, parse, resolve_node, se};
+use super::graph::{export_edge, write_atomic};
+use super::{OpResult, check_operation, parse, se};
 use crate::context::CallContext;
 use crate::request::{Empty, ExportRequest, ImportRequest, RepairRequest};
 use crate::runner::{Outcome, Runtime};
@@ -194,7 +193,10 @@ pub(crate) fn repair(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
         actions.push(json!({"code": "store.migration_needed", "location": "meta", "action": format!("applied {}", applied.join(", "))}));
     }
     if !dangling.is_empty() {
-        let lines: String = dangling.iter().map(|e| export_edge(e) + "\n").collect();
+        let lines: String = dangling
+            .iter()
+            .map(|e| export_edge(e, None) + "\n")
+            .collect();
         let file = match &rt.home.dir {
             Some(dir) => {
                 let q = dir.join("quarantine");
@@ -240,14 +242,18 @@ pub(crate) fn export(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
     let (mut n, mut e, mut v) = (0u64, 0u64, 0u64);
     rt.store
         .for_each_node(&mut |x| {
-            body.push_str(&export_node(x));
+            let mut val = serde_json::to_value(x).unwrap_or(Value::Null);
+            val["record"] = json!("stored_node");
+            body.push_str(&canonical_json_exact(&val));
             body.push('\n');
             n += 1;
         })
         .map_err(se)?;
     rt.store
         .for_each_edge(&mut |x| {
-            body.push_str(&export_edge(x));
+            let mut val = serde_json::to_value(x).unwrap_or(Value::Null);
+            val["record"] = json!("stored_edge");
+            body.push_str(&canonical_json_exact(&val));
             body.push('\n');
             e += 1;
         })
@@ -297,7 +303,7 @@ pub(crate) fn export(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
 
 /// `store.import`: restores a dump into an empty store, keeping seqs and the audit
 /// chain exactly.
-pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
+pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time) -> OpResult {
     let r: ImportRequest = parse(req)?;
     if let Some(d) = check_operation(rt, "store.import", ctx)? {
         return Err(super::denied(&d, "store.import (held for review)"));
@@ -325,7 +331,6 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
         .map_err(|e| Outcome::invalid("request.invalid", format!("cannot read {path}: {e}")))?;
     let mut change = ChangeSet::default();
     let mut profile: Option<Profile> = None;
-    let mut node_recs = Vec::new();
     let bad = |line: usize, msg: String| {
         Outcome::fail(
             Status::Invalid,
@@ -367,22 +372,16 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
                     profile = Some(p);
                 }
             }
-            "node" => node_recs.push((
-                line,
-                serde_json::from_value::<NodeRecord>(v).map_err(|e| bad(line, e.to_string()))?,
-            )),
-            "edge" => {
-                let e: EdgeRecord =
+            "stored_node" => {
+                let n: phase_memory_model::Node =
                     serde_json::from_value(v).map_err(|e| bad(line, e.to_string()))?;
-                change.put_edges.push(phase_memory_model::Edge {
-                    from: e.from,
-                    to: e.to,
-                    edge_type: e.edge_type,
-                    weight: e.weight.unwrap_or(1.0),
-                    attrs: e.attrs.unwrap_or_default(),
-                    created_at: e.created_at.unwrap_or(now),
-                });
+                phase_memory_model::validate_id(&n.id).map_err(|e| bad(line, e.to_string()))?;
+                change.put_nodes.push(n);
             }
+            "stored_edge" => change.put_edges.push(
+                serde_json::from_value::<phase_memory_model::Edge>(v)
+                    .map_err(|e| bad(line, e.to_string()))?,
+            ),
             "stored_event" => change
                 .events
                 .push(serde_json::from_value::<Event>(v).map_err(|e| bad(line, e.to_string()))?),
@@ -401,22 +400,6 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
             ),
             other => return Err(bad(line, format!("unknown dump record {other:?}"))),
         }
-    }
-    if let Some(p) = &profile {
-        rt.profile = p.clone();
-        rt.profile_digest = p.digest();
-        if let Ok(t) = phase_memory_activate::tokens::TokenCounter::new(&p.tokenizer.encoding) {
-            rt.tokens = t;
-        }
-    }
-    for (line, rec) in node_recs {
-        let n = resolve_node(rt, rec, None, now).map_err(|(c, m)| {
-            Outcome::fail(
-                Status::Invalid,
-                Diagnostic::error(c, format!("line {line}: {m}")).at(format!("{path}:{line}")),
-            )
-        })?;
-        change.put_nodes.push(n);
     }
     let cp = change.prune_audit.clone().unwrap_or_default();
     let breaks = verify_chain(&cp, &change.audit);

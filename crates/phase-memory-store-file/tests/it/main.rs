@@ -41,6 +41,7 @@ pub fn node(id: &str, body: &str) -> Node {
         valid_to: None,
         tokens: 5,
         tombstone: None,
+        implicit_time: false,
     }
 }
 

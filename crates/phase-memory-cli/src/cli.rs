@@ -1,0 +1,416 @@
+//! Command-line grammar (SPEC section 10). Each subcommand maps to one operation.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+const AFTER_HELP: &str = "\
+Examples:
+  phase-memory --store ./mem init
+  phase-memory --store ./mem import graph.jsonl
+  phase-memory --store ./mem activate --text \"release plan\" --budget 800 --explain
+  phase-memory --store ./mem compile --text \"release plan\" --out ./pkg
+  phase-memory --store ./mem --as-of 2027-01-01 lifecycle plan
+  phase-memory --store ./mem --actor bob --role reviewer review approve rev-1234
+  echo '{\"node\": \"n1\"}' | phase-memory --store ./mem --json op node.get --request -
+
+Exit codes: 0 ok, 2 invalid input, 3 denied or review required, 4 not found or conflict, 1 internal error.
+`--json` prints exactly the phase-memory/v1 envelope on stdout; diagnostics and progress go to stderr.";
+
+/// phase-memory: a governed, local-first memory engine for agents and knowledge work.
+#[derive(Parser, Debug)]
+#[command(name = "phase-memory", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// The store folder.
+    #[arg(
+        long,
+        global = true,
+        env = "PHASE_MEMORY_STORE",
+        default_value = ".phase-memory"
+    )]
+    pub store: PathBuf,
+    /// Print exactly the JSON envelope on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Act as this actor (default: the local owner with every scope).
+    #[arg(long, global = true)]
+    pub actor: Option<String>,
+    /// A role of the actor (repeatable; default member, or owner for the local owner).
+    #[arg(long, global = true)]
+    pub role: Vec<String>,
+    /// A scope the actor may see (repeatable; default `default`, or every scope for the owner).
+    #[arg(long, global = true)]
+    pub scope: Vec<String>,
+    /// Evaluate at this time instead of now (RFC 3339 or a date), everywhere.
+    #[arg(long = "as-of", global = true)]
+    pub as_of: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a store (file adapter by default).
+    Init {
+        /// `file` (a human-readable folder) or `sqlite` (one file, for big stores).
+        #[arg(long, default_value = "file")]
+        adapter: String,
+        /// Profile TOML (default: the built-in profile).
+        #[arg(long)]
+        profile: Option<PathBuf>,
+    },
+    /// Validate, apply, show a profile, or print its JSON Schema.
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCmd,
+    },
+    /// Import a JSONL file of nodes, edges and events (all-or-nothing).
+    Import {
+        /// The JSONL file.
+        file: String,
+    },
+    /// Export nodes, edges and events as JSONL (stdout unless --out).
+    Export {
+        /// Write to this file.
+        #[arg(long)]
+        out: Option<String>,
+    },
+    /// Read, write or forget one node.
+    Node {
+        #[command(subcommand)]
+        command: NodeCmd,
+    },
+    /// Write or delete one edge.
+    Edge {
+        #[command(subcommand)]
+        command: EdgeCmd,
+    },
+    /// Append or query events.
+    Event {
+        #[command(subcommand)]
+        command: EventCmd,
+    },
+    /// Activate memory for a cue: ranked, policy-filtered, under a token budget.
+    Activate(ActivationArgs),
+    /// Activate and compile a Markitect package.
+    Compile {
+        #[command(flatten)]
+        activation: ActivationArgs,
+        /// Output folder (or .tar with --archive).
+        #[arg(long)]
+        out: String,
+        /// Write a .tar archive.
+        #[arg(long)]
+        archive: bool,
+    },
+    /// Verify a package.
+    Package {
+        #[command(subcommand)]
+        command: PackageCmd,
+    },
+    /// Plan or apply lifecycle transitions at --as-of.
+    Lifecycle {
+        #[command(subcommand)]
+        command: LifecycleCmd,
+    },
+    /// The review queue.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCmd,
+    },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCmd,
+    },
+    /// Schema version, migrations, counts, audit head, retention.
+    Status,
+    /// Apply pending migrations.
+    Migrate,
+    /// Diagnose the store (dry run) or fix it (--apply).
+    Repair {
+        /// Fix what can be fixed; what cannot be read goes to quarantine.
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Store reachable, schema current, audit head, index fresh, adapters.
+    Health,
+    /// Move a whole store between adapters.
+    Store {
+        #[command(subcommand)]
+        command: StoreCmd,
+    },
+    /// Run any operation: JSON request in, envelope out.
+    Op {
+        /// Operation name (see `contracts`).
+        operation: String,
+        /// Request JSON file, or - for stdin.
+        #[arg(long)]
+        request: Option<String>,
+    },
+    /// Print the operation registry with request schemas.
+    Contracts,
+    /// Serve the HTTP API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7411")]
+        listen: String,
+        /// Tokens file (hashes only; default STORE/tokens.json).
+        #[arg(long)]
+        tokens: Option<PathBuf>,
+        /// Largest accepted request body.
+        #[arg(long, default_value_t = 8 * 1024 * 1024)]
+        max_body_bytes: usize,
+        /// Per-request timeout in seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout_secs: u64,
+    },
+    /// Manage bearer tokens for the HTTP service.
+    Token {
+        #[command(subcommand)]
+        command: TokenCmd,
+    },
+    /// Serve the Model Context Protocol over stdio.
+    Mcp,
+    /// Run evaluation scenarios and gates.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCmd,
+    },
+    /// Build a demo store from the shipped example and run the whole flow.
+    Demo {
+        /// Where to put the demo (default: a fresh folder under the system temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Profile subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ProfileCmd {
+    /// Validate and activate a profile.
+    Apply { file: String },
+    /// Show the active profile.
+    Show,
+    /// Validate a profile file (no store needed).
+    Validate { file: String },
+    /// Print the profile JSON Schema.
+    Schema,
+}
+
+/// Node subcommands.
+#[derive(Subcommand, Debug)]
+pub enum NodeCmd {
+    /// Read a node.
+    Get { id: String },
+    /// Insert or replace a node from a JSON file (or - for stdin).
+    Upsert { file: String },
+    /// Forget a node: erase its content, keep a tombstone.
+    Delete { id: String },
+}
+
+/// Edge subcommands.
+#[derive(Subcommand, Debug)]
+pub enum EdgeCmd {
+    /// Insert or replace an edge from a JSON file (or -).
+    Upsert { file: String },
+    /// Delete an edge.
+    Delete {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long = "type")]
+        edge_type: String,
+    },
+}
+
+/// Event subcommands.
+#[derive(Subcommand, Debug)]
+pub enum EventCmd {
+    /// Append an event from a JSON file (or -).
+    Append { file: String },
+    /// Query the history.
+    Query {
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        after_seq: Option<u64>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+/// Package subcommands.
+#[derive(Subcommand, Debug)]
+pub enum PackageCmd {
+    /// Re-hash a package folder or .tar.
+    Verify { path: String },
+}
+
+/// Lifecycle subcommands.
+#[derive(Subcommand, Debug)]
+pub enum LifecycleCmd {
+    /// List the transitions the rules fire at --as-of.
+    Plan {
+        /// Only these nodes.
+        #[arg(long)]
+        node: Vec<String>,
+    },
+    /// Apply them (review-gated ones become reviews).
+    Apply {
+        #[arg(long)]
+        node: Vec<String>,
+    },
+}
+
+/// Review subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ReviewCmd {
+    /// List reviews.
+    List {
+        /// pending, approved, rejected or expired.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Approve (applies the held operation once).
+    Approve {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+/// Audit subcommands.
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Query records.
+    Query {
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        /// Records by this actor.
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        operation: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Verify the hash chain and erasure receipts.
+    Verify,
+    /// Prune records past retention behind a checkpoint.
+    Prune {
+        #[arg(long)]
+        before: Option<String>,
+    },
+}
+
+/// Store subcommands.
+#[derive(Subcommand, Debug)]
+pub enum StoreCmd {
+    /// Dump the whole store.
+    Export {
+        #[arg(long)]
+        out: String,
+    },
+    /// Restore a dump into an empty store.
+    Import { file: String },
+}
+
+/// Token subcommands.
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Add a token for the actor given by --actor/--role/--scope; prints it once.
+    Add {
+        #[arg(long)]
+        tokens: Option<PathBuf>,
+    },
+}
+
+/// Evaluation subcommands.
+#[derive(Subcommand, Debug)]
+pub enum EvalCmd {
+    /// Run a scenario folder (or a folder of them).
+    Run {
+        dir: String,
+        /// Write the JSON report here.
+        #[arg(long)]
+        report: Option<String>,
+    },
+}
+
+/// The activation flags shared by `activate` and `compile`.
+#[derive(Args, Debug)]
+pub struct ActivationArgs {
+    /// Cue text (BM25 seeds).
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Explicit seed node (repeatable).
+    #[arg(long)]
+    pub node: Vec<String>,
+    /// Semantic hint NODE=SCORE (repeatable).
+    #[arg(long)]
+    pub hint: Vec<String>,
+    /// Seed from observations/accesses after this time.
+    #[arg(long)]
+    pub events_since: Option<String>,
+    /// Token budget (default from the profile).
+    #[arg(long)]
+    pub budget: Option<u64>,
+    /// Item limit (default from the profile).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Explain every score term and path.
+    #[arg(long)]
+    pub explain: bool,
+    /// Include nodes not valid at --as-of.
+    #[arg(long)]
+    pub include_invalid: bool,
+}
+
+impl ActivationArgs {
+    /// The activation request these flags describe.
+    pub fn request(&self) -> anyhow::Result<Value> {
+        let mut hints = Vec::new();
+        for h in &self.hint {
+            let (node, score) = h
+                .rsplit_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--hint {h:?}: want NODE=SCORE"))?;
+            let score: f64 = score
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--hint {h:?}: score is not a number"))?;
+            hints.push(json!({"node": node, "score": score}));
+        }
+        let cue = crate::strip_nulls(
+            json!({"text": self.text, "nodes": self.node, "hints": hints, "events_since": self.events_since}),
+        );
+        Ok(crate::strip_nulls(json!({
+            "cue": cue,
+            "budget_tokens": self.budget,
+            "limit": self.limit,
+            "explain": self.explain,
+            "include_invalid": self.include_invalid,
+        })))
+    }
+}

@@ -1,0 +1,152 @@
+//! `phase-memory demo`: builds a store from the shipped example (profile + a graph
+//! of a few hundred nodes with events) and runs the whole flow through the runner:
+//! import → lifecycle plan/apply → activation with explain → package compile →
+//! audit verify. Prints where the package is.
+
+use std::path::{Path, PathBuf};
+
+use phase_memory_model::{Envelope, Status, Time};
+use phase_memory_runtime::{Adapter, Clock, init_store};
+use serde_json::json;
+
+use crate::{Caller, emit, open, run_op};
+
+const DEMO_PROFILE: &str = include_str!("../../../examples/demo/profile.toml");
+const DEMO_GRAPH: &str = include_str!("../../../examples/demo/graph.jsonl");
+const DEMO_AS_OF: &str = "2026-06-01T09:00:00Z";
+
+fn check(c: &Caller, env: &Envelope) -> anyhow::Result<()> {
+    if env.status != Status::Ok && env.status != Status::ReviewRequired {
+        emit(c, env);
+        anyhow::bail!(
+            "demo step {} failed with status {}",
+            env.operation,
+            env.status.as_str()
+        );
+    }
+    Ok(())
+}
+
+pub fn run(c: &Caller, dir: Option<&Path>) -> anyhow::Result<i32> {
+    let dir: PathBuf = match dir {
+        Some(d) => d.to_path_buf(),
+        None => std::env::temp_dir().join(format!("phase-memory-demo-{}", std::process::id())),
+    };
+    if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
+        anyhow::bail!(
+            "{} exists and is not empty; give --dir a new folder",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(&dir)?;
+    let as_of: Time = match c.ctx.as_of {
+        Some(t) => t,
+        None => DEMO_AS_OF.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let store = dir.join("store");
+    let graph = dir.join("graph.jsonl");
+    std::fs::write(&graph, DEMO_GRAPH)?;
+    let mut caller = Caller {
+        store: store.clone(),
+        json: c.json,
+        clock: Clock::Fixed(as_of),
+        ctx: c.ctx.clone(),
+        actor_given: c.actor_given,
+    };
+    caller.ctx.as_of = Some(as_of);
+    let say = |s: String| {
+        if !c.json {
+            println!("{s}");
+        }
+    };
+    say(format!("phase-memory demo in {}", dir.display()));
+    let env = init_store(
+        &store,
+        Adapter::File,
+        Some(("examples/demo/profile.toml", DEMO_PROFILE)),
+        as_of,
+    );
+    check(&caller, &env)?;
+    say(format!(
+        "1. init: file store with profile {} ({})",
+        env.data["profile"]["name"], env.profile_digest
+    ));
+    let mut rt = open(&caller).map_err(|(_, d)| anyhow::anyhow!("{}: {}", d.code, d.message))?;
+    let env = run_op(&caller, &mut rt, "graph.import", json!({"path": graph}));
+    check(&caller, &env)?;
+    say(format!(
+        "2. import: {} nodes, {} edges, {} events",
+        env.data["nodes"], env.data["edges"], env.data["events"]
+    ));
+    for date in [
+        "2026-06-01T09:00:00Z",
+        "2026-09-01T09:00:00Z",
+        "2027-06-01T09:00:00Z",
+    ] {
+        let env = run_op(&caller, &mut rt, "lifecycle.plan", json!({"as_of": date}));
+        check(&caller, &env)?;
+        say(format!(
+            "3. lifecycle plan at {date}: {} transition(s)",
+            env.data["transitions"]
+                .as_array()
+                .map(|a| a.len())
+                .unwrap_or(0)
+        ));
+    }
+    let env = run_op(&caller, &mut rt, "lifecycle.apply", json!({}));
+    check(&caller, &env)?;
+    say(format!(
+        "4. lifecycle apply at {as_of}: {} applied, {} held for review",
+        env.data["applied"].as_array().map(|a| a.len()).unwrap_or(0),
+        env.data["reviews"].as_array().map(|a| a.len()).unwrap_or(0)
+    ));
+    let cue = json!({"cue": {"text": "release planning decision for the search service"}, "budget_tokens": 1200, "limit": 8, "explain": true});
+    let env = run_op(&caller, &mut rt, "activation.run", cue.clone());
+    check(&caller, &env)?;
+    say(format!(
+        "5. activate \"release planning decision for the search service\": {} items, {}/{} tokens, {} withheld",
+        env.data["items"].as_array().map(|a| a.len()).unwrap_or(0),
+        env.data["budget"]["used"],
+        env.data["budget"]["limit"],
+        env.data["withheld"]["count"]
+    ));
+    if !c.json {
+        for it in env.data["items"].as_array().into_iter().flatten() {
+            println!(
+                "     {:>8}  {:<10} {}",
+                it["score"],
+                it["kind"].as_str().unwrap_or(""),
+                it["title"].as_str().unwrap_or("")
+            );
+        }
+    }
+    let out = dir.join("package");
+    let mut compile = cue;
+    compile["out"] = json!(out);
+    compile["explain"] = json!(false);
+    let env = run_op(&caller, &mut rt, "package.compile", compile);
+    check(&caller, &env)?;
+    say(format!(
+        "6. compile: package {} ({} files)",
+        env.data["id"], env.data["files"]
+    ));
+    let env = run_op(&caller, &mut rt, "audit.verify", json!({}));
+    check(&caller, &env)?;
+    say(format!(
+        "7. audit verify: {} records, chain ok = {}",
+        env.data["records"], env.data["ok"]
+    ));
+    if c.json {
+        let mut summary = Envelope::new("demo", Status::Ok, "req-demo", &env.profile_digest);
+        summary.data = json!({"dir": dir, "store": store, "package": out});
+        println!("{}", summary.to_json());
+    } else {
+        println!("\nThe package is in {}", out.display());
+        println!(
+            "Open {}/index.md, or explore the store with:\n  phase-memory --store {} status",
+            out.display(),
+            store.display()
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,426 @@
+//! `phase-memory`: the command-line front end. Every command builds a request,
+//! hands it to the one runner and prints the envelope (`--json`) or a readable
+//! rendering; the exit code comes from the envelope's status.
+
+mod cli;
+mod demo;
+mod render;
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use phase_memory_model::{Actor, Diagnostic, Envelope, Status, Time};
+use phase_memory_runtime::{Adapter, CallContext, Clock, Runtime, init_store, open_runtime};
+use serde_json::{Value, json};
+
+use cli::{
+    AuditCmd, Cli, Command, EdgeCmd, EventCmd, LifecycleCmd, NodeCmd, PackageCmd, ProfileCmd,
+    ReviewCmd, StoreCmd,
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+/// What the global flags say about the caller.
+pub(crate) struct Caller {
+    pub store: PathBuf,
+    pub json: bool,
+    pub clock: Clock,
+    pub ctx: CallContext,
+    pub actor_given: bool,
+}
+
+fn caller(cli: &Cli) -> anyhow::Result<Caller> {
+    let as_of = match &cli.as_of {
+        Some(s) => Some(
+            s.parse::<Time>()
+                .map_err(|e| anyhow::anyhow!("--as-of: {e}"))?,
+        ),
+        None => None,
+    };
+    let actor = match &cli.actor {
+        Some(id) => Actor {
+            id: id.clone(),
+            roles: if cli.role.is_empty() {
+                vec!["member".into()]
+            } else {
+                cli.role.clone()
+            },
+            scopes: if cli.scope.is_empty() {
+                vec!["default".into()]
+            } else {
+                cli.scope.clone()
+            },
+        },
+        None => {
+            let mut a = Actor::owner();
+            if !cli.role.is_empty() {
+                a.roles = cli.role.clone();
+            }
+            if !cli.scope.is_empty() {
+                a.scopes = cli.scope.clone();
+            }
+            a
+        }
+    };
+    let mut ctx = CallContext::new(actor);
+    ctx.as_of = as_of;
+    ctx.trust_request_actor = true;
+    Ok(Caller {
+        store: cli.store.clone(),
+        json: cli.json,
+        clock: as_of.map(Clock::Fixed).unwrap_or(Clock::System),
+        ctx,
+        actor_given: cli.actor.is_some(),
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let c = caller(&cli)?;
+    let (op, request): (&str, Value) = match &cli.command {
+        Command::Init { adapter, profile } => return Ok(init(&c, adapter, profile.as_deref())),
+        Command::Contracts => {
+            let mut env = Envelope::new(
+                "service.contracts",
+                Status::Ok,
+                "req-contracts",
+                &phase_memory_profile::Profile::builtin().digest(),
+            );
+            env.data = phase_memory_runtime::service_contracts();
+            return Ok(emit(&c, &env));
+        }
+        Command::Demo { dir } => return demo::run(&c, dir.as_deref()),
+        Command::Serve {
+            listen,
+            tokens,
+            max_body_bytes,
+            timeout_secs,
+        } => {
+            let cfg = phase_memory_server::http::ServeConfig {
+                store: c.store.clone(),
+                listen: listen.clone(),
+                tokens: tokens
+                    .clone()
+                    .unwrap_or_else(|| c.store.join("tokens.json")),
+                max_body_bytes: *max_body_bytes,
+                timeout: std::time::Duration::from_secs(*timeout_secs),
+                clock: c.clock,
+                extensions: vec![("eval.run".to_string(), phase_memory_eval::extension())],
+            };
+            phase_memory_server::http::serve(cfg)?;
+            return Ok(0);
+        }
+        Command::Mcp => {
+            phase_memory_server::mcp::serve_stdio_with(
+                &c.store,
+                c.ctx.actor.clone(),
+                c.clock,
+                vec![("eval.run".to_string(), phase_memory_eval::extension())],
+            )?;
+            return Ok(0);
+        }
+        Command::Token {
+            command: cli::TokenCmd::Add { tokens },
+        } => {
+            if !c.actor_given {
+                anyhow::bail!(
+                    "token add needs --actor ID (and --role/--scope) for the actor the token stands for"
+                );
+            }
+            let file = tokens
+                .clone()
+                .unwrap_or_else(|| c.store.join("tokens.json"));
+            let token = phase_memory_server::tokens::add_token(&file, &c.ctx.actor)?;
+            eprintln!(
+                "added a token for actor {} to {} (only its hash is stored; this is the only time it is shown)",
+                c.ctx.actor.id,
+                file.display()
+            );
+            println!("{token}");
+            return Ok(0);
+        }
+        Command::Profile {
+            command: ProfileCmd::Validate { file },
+        } => return Ok(storeless(&c, "profile.validate", json!({"path": file}))),
+        Command::Profile {
+            command: ProfileCmd::Schema,
+        } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&phase_memory_profile::Profile::json_schema())?
+            );
+            return Ok(0);
+        }
+        Command::Package {
+            command: PackageCmd::Verify { path },
+        } => return Ok(storeless(&c, "package.verify", json!({"path": path}))),
+        Command::Eval {
+            command: cli::EvalCmd::Run { dir, report },
+        } => {
+            let mut req = json!({"dir": dir});
+            if let Some(r) = report {
+                req["report"] = json!(r);
+            }
+            return Ok(storeless(&c, "eval.run", req));
+        }
+        Command::Profile {
+            command: ProfileCmd::Apply { file },
+        } => ("profile.apply", json!({"path": file})),
+        Command::Profile {
+            command: ProfileCmd::Show,
+        } => ("profile.show", json!({})),
+        Command::Import { file } => ("graph.import", json!({"path": file})),
+        Command::Export { out } => ("graph.export", json!({"path": out})),
+        Command::Node { command } => match command {
+            NodeCmd::Get { id } => ("node.get", json!({"node": id})),
+            NodeCmd::Upsert { file } => ("node.upsert", json!({"node": read_json(file)?})),
+            NodeCmd::Delete { id } => ("node.delete", json!({"node": id})),
+        },
+        Command::Edge { command } => match command {
+            EdgeCmd::Upsert { file } => ("edge.upsert", json!({"edge": read_json(file)?})),
+            EdgeCmd::Delete {
+                from,
+                to,
+                edge_type,
+            } => (
+                "edge.delete",
+                json!({"edge": {"from": from, "to": to, "type": edge_type}}),
+            ),
+        },
+        Command::Event { command } => match command {
+            EventCmd::Append { file } => ("event.append", json!({"event": read_json(file)?})),
+            EventCmd::Query {
+                event_type,
+                subject,
+                since,
+                until,
+                after_seq,
+                limit,
+            } => (
+                "event.query",
+                strip_nulls(
+                    json!({"type": event_type, "subject": subject, "since": since, "until": until, "after_seq": after_seq, "limit": limit}),
+                ),
+            ),
+        },
+        Command::Activate(a) => ("activation.run", a.request()?),
+        Command::Compile {
+            activation,
+            out,
+            archive,
+        } => {
+            let mut r = activation.request()?;
+            r["out"] = json!(out);
+            r["archive"] = json!(archive);
+            ("package.compile", r)
+        }
+        Command::Lifecycle { command } => match command {
+            LifecycleCmd::Plan { node } => ("lifecycle.plan", nodes_req(node)),
+            LifecycleCmd::Apply { node } => ("lifecycle.apply", nodes_req(node)),
+        },
+        Command::Review { command } => match command {
+            ReviewCmd::List { status } => ("review.list", strip_nulls(json!({"status": status}))),
+            ReviewCmd::Approve { id, reason } => (
+                "review.decide",
+                strip_nulls(json!({"review": id, "decision": "approve", "reason": reason})),
+            ),
+            ReviewCmd::Reject { id, reason } => (
+                "review.decide",
+                strip_nulls(json!({"review": id, "decision": "reject", "reason": reason})),
+            ),
+        },
+        Command::Audit { command } => match command {
+            AuditCmd::Query {
+                since,
+                until,
+                by,
+                operation,
+                status,
+                subject,
+                limit,
+            } => (
+                "audit.query",
+                strip_nulls(
+                    json!({"since": since, "until": until, "actor": by, "operation": operation, "status": status, "subject": subject, "limit": limit}),
+                ),
+            ),
+            AuditCmd::Verify => ("audit.verify", json!({})),
+            AuditCmd::Prune { before } => ("audit.prune", strip_nulls(json!({"before": before}))),
+        },
+        Command::Status => ("store.status", json!({})),
+        Command::Migrate => ("store.migrate", json!({})),
+        Command::Repair { apply } => ("store.repair", json!({"apply": apply})),
+        Command::Health => ("health.check", json!({})),
+        Command::Store { command } => match command {
+            StoreCmd::Export { out } => ("store.export", json!({"path": out})),
+            StoreCmd::Import { file } => ("store.import", json!({"path": file})),
+        },
+        Command::Op { operation, request } => {
+            let req = match request {
+                Some(r) => read_json(r)?,
+                None => json!({}),
+            };
+            let name = operation.clone();
+            if matches!(
+                name.as_str(),
+                "profile.validate" | "package.verify" | "eval.run"
+            ) {
+                return Ok(storeless(&c, &name, req));
+            }
+            return Ok(with_store(&c, &name, req));
+        }
+    };
+    Ok(with_store(&c, op, request))
+}
+
+fn nodes_req(nodes: &[String]) -> Value {
+    if nodes.is_empty() {
+        json!({})
+    } else {
+        json!({"nodes": nodes})
+    }
+}
+
+/// Removes null members so optional flags stay absent from the request.
+pub(crate) fn strip_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+        other => other,
+    }
+}
+
+fn read_json(path: &str) -> anyhow::Result<Value> {
+    let text = if path == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {path}: {e}"))?
+    };
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{path} is not valid JSON: {e}"))
+}
+
+fn init(c: &Caller, adapter: &str, profile: Option<&Path>) -> i32 {
+    let Some(adapter) = Adapter::parse(adapter).filter(|a| *a != Adapter::Memory) else {
+        let mut env = Envelope::new("store.init", Status::Invalid, "req-init", "");
+        env.diagnostics.push(Diagnostic::error(
+            "request.invalid",
+            format!("unknown adapter {adapter:?} (want file or sqlite)"),
+        ));
+        return emit(c, &env);
+    };
+    let source = match profile {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(s) => Some((p.display().to_string(), s)),
+            Err(e) => {
+                let mut env = Envelope::new("store.init", Status::Invalid, "req-init", "");
+                env.diagnostics.push(Diagnostic::error(
+                    "request.invalid",
+                    format!("cannot read profile {}: {e}", p.display()),
+                ));
+                return emit(c, &env);
+            }
+        },
+        None => None,
+    };
+    let now = c.clock.now();
+    let env = init_store(
+        &c.store,
+        adapter,
+        source.as_ref().map(|(o, s)| (o.as_str(), s.as_str())),
+        now,
+    );
+    emit(c, &env)
+}
+
+/// Opens the store, registers the front-end extensions, and runs one operation.
+pub(crate) fn with_store(c: &Caller, op: &str, request: Value) -> i32 {
+    let mut rt = match open(c) {
+        Ok(rt) => rt,
+        Err((status, d)) => {
+            let mut env = Envelope::new(op, status, "req-open", "");
+            env.diagnostics.push(d);
+            return emit(c, &env);
+        }
+    };
+    let env = run_op(c, &mut rt, op, request);
+    emit(c, &env)
+}
+
+pub(crate) fn open(c: &Caller) -> Result<Runtime, (Status, Diagnostic)> {
+    let mut rt = open_runtime(&c.store, c.clock)?;
+    rt.register_extension("eval.run", phase_memory_eval::extension());
+    Ok(rt)
+}
+
+pub(crate) fn run_op(c: &Caller, rt: &mut Runtime, op: &str, request: Value) -> Envelope {
+    let mut ctx = c.ctx.clone();
+    let bar = if op == "graph.import" && std::io::stderr().is_terminal() && !c.json {
+        let pb = indicatif::ProgressBar::new(0);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} parsing {pos}/{len} lines [{bar:30}] {per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let p = pb.clone();
+        ctx.progress = Some(Arc::new(move |done, total| {
+            p.set_length(total);
+            p.set_position(done);
+        }));
+        Some(pb)
+    } else {
+        None
+    };
+    let env = rt.run(op, request, &ctx);
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    env
+}
+
+/// Runs an operation that needs no store (profile.validate, package.verify, eval.run).
+fn storeless(c: &Caller, op: &str, request: Value) -> i32 {
+    let mut rt = match phase_memory_runtime::memory_runtime(
+        phase_memory_profile::DEFAULT_PROFILE_TOML,
+        c.clock,
+    ) {
+        Ok(rt) => rt,
+        Err((status, d)) => {
+            let mut env = Envelope::new(op, status, "req-open", "");
+            env.diagnostics.push(d);
+            return emit(c, &env);
+        }
+    };
+    rt.register_extension("eval.run", phase_memory_eval::extension());
+    let env = run_op(c, &mut rt, op, request);
+    emit(c, &env)
+}
+
+/// Prints the envelope (or its rendering) and returns the exit code.
+pub(crate) fn emit(c: &Caller, env: &Envelope) -> i32 {
+    if c.json {
+        println!("{}", env.to_json());
+    } else {
+        let (out, err) = render::human(env);
+        if !out.is_empty() {
+            println!("{out}");
+        }
+        if !err.is_empty() {
+            eprintln!("{err}");
+        }
+    }
+    env.exit_code()
+}

@@ -1,0 +1,298 @@
+//! Human-readable rendering of envelopes: tables for lists, key facts for the rest.
+//! Diagnostics go to stderr, coloured when stderr is a terminal.
+
+use std::fmt::Write;
+use std::io::IsTerminal;
+
+use phase_memory_model::{Envelope, Severity, Status};
+use serde_json::Value;
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if !n.is_i64() && !n.is_u64() => format!("{f:.4}"),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < w.len() {
+                w[i] = w[i].max(c.chars().count().min(60));
+            }
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<String>| -> String {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let c: String = c.chars().take(60).collect();
+                format!("{c:<width$}", width = w[i])
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        line(headers.iter().map(|h| h.to_uppercase()).collect())
+    );
+    for r in rows {
+        let _ = writeln!(out, "{}", line(r.clone()));
+    }
+    out.trim_end().to_string()
+}
+
+/// (stdout, stderr) renderings of an envelope.
+pub fn human(env: &Envelope) -> (String, String) {
+    let d = &env.data;
+    let out = match (env.status, env.operation.as_str()) {
+        (Status::Ok, "activation.run") | (Status::Ok, "package.compile") => {
+            let rows: Vec<Vec<String>> = d["items"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .enumerate()
+                        .map(|(i, it)| {
+                            vec![
+                                (i + 1).to_string(),
+                                s(&it["score"]),
+                                s(&it["tokens"]),
+                                s(&it["kind"]),
+                                s(&it["phase"]),
+                                s(&it["node"]),
+                                s(&it["title"]),
+                            ]
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut o = table(
+                &["#", "score", "tokens", "kind", "phase", "node", "title"],
+                &rows,
+            );
+            let _ = write!(
+                o,
+                "\n\nbudget {}/{} tokens, {} considered, {} withheld by policy",
+                s(&d["budget"]["used"]),
+                s(&d["budget"]["limit"]),
+                s(&d["considered"]),
+                s(&d["withheld"]["count"])
+            );
+            if env.operation == "package.compile" {
+                let _ = write!(o, "\npackage {} written to {}", s(&d["id"]), s(&d["out"]));
+            }
+            o
+        }
+        (Status::Ok, "lifecycle.plan") => {
+            let rows: Vec<Vec<String>> = d["transitions"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|t| {
+                            vec![
+                                s(&t["node"]),
+                                s(&t["from"]),
+                                s(&t["to"]),
+                                s(&t["rule_id"]),
+                                if t["review"] == Value::Bool(true) {
+                                    "yes".into()
+                                } else {
+                                    String::new()
+                                },
+                            ]
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "{}\n\n{} transition(s) at {}",
+                table(&["node", "from", "to", "rule", "review"], &rows),
+                rows.len(),
+                s(&d["as_of"])
+            )
+        }
+        (_, "lifecycle.apply") if d.is_object() => format!(
+            "applied {} transition(s); {} held for review",
+            d["applied"].as_array().map(|a| a.len()).unwrap_or(0),
+            d["reviews"].as_array().map(|a| a.len()).unwrap_or(0)
+        ),
+        (Status::Ok, "review.list") => {
+            let rows: Vec<Vec<String>> = d["reviews"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|r| {
+                            vec![
+                                s(&r["id"]),
+                                s(&r["status"]),
+                                s(&r["operation"]),
+                                s(&r["requested_by"]),
+                                r["subjects"]
+                                    .as_array()
+                                    .map(|x| x.iter().map(s).collect::<Vec<_>>().join(","))
+                                    .unwrap_or_default(),
+                                s(&r["reason"]),
+                            ]
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            table(
+                &[
+                    "id",
+                    "status",
+                    "operation",
+                    "requested by",
+                    "subjects",
+                    "reason",
+                ],
+                &rows,
+            )
+        }
+        (Status::Ok, "audit.query") => {
+            let rows: Vec<Vec<String>> = d["records"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|r| {
+                            vec![
+                                s(&r["seq"]),
+                                s(&r["at"]),
+                                s(&r["actor"]),
+                                s(&r["operation"]),
+                                s(&r["status"]),
+                                s(&r["decision"]),
+                                s(&r["rule_id"]),
+                                r["subjects"]
+                                    .as_array()
+                                    .map(|x| x.iter().map(s).collect::<Vec<_>>().join(","))
+                                    .unwrap_or_default(),
+                            ]
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "{}\n\nretention: {} days; checkpoint at seq {}",
+                table(
+                    &[
+                        "seq",
+                        "at",
+                        "actor",
+                        "operation",
+                        "status",
+                        "decision",
+                        "rule",
+                        "subjects"
+                    ],
+                    &rows
+                ),
+                s(&d["retention"]["audit_days"]),
+                s(&d["retention"]["checkpoint"]["last_pruned_seq"])
+            )
+        }
+        (_, "audit.verify") if d.is_object() => {
+            if d["ok"] == Value::Bool(true) {
+                format!(
+                    "audit chain ok: {} record(s), {} erasure receipt(s) checked",
+                    s(&d["records"]),
+                    s(&d["receipts_checked"])
+                )
+            } else {
+                "audit chain BROKEN (see diagnostics)".to_string()
+            }
+        }
+        (Status::Ok, "graph.export") if d.get("jsonl").is_some() => {
+            s(&d["jsonl"]).trim_end().to_string()
+        }
+        (Status::Ok, "store.repair") => {
+            let rows: Vec<Vec<String>> = d["findings"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|f| vec![s(&f["code"]), s(&f["location"]), s(&f["message"])])
+                        .collect()
+                })
+                .unwrap_or_default();
+            if rows.is_empty() {
+                "store is clean: nothing to repair".into()
+            } else {
+                table(&["code", "location", "message"], &rows)
+            }
+        }
+        (Status::Ok, "node.get") => {
+            let n = &d["node"];
+            format!(
+                "{} [{} / {} / {}] scope {} sensitivity {}\n{}\n\n{}",
+                s(&n["id"]),
+                s(&n["kind"]),
+                s(&n["phase"]),
+                s(&n["tokens"]),
+                s(&n["scope"]),
+                s(&n["sensitivity"]),
+                s(&n["title"]),
+                s(&n["body"])
+            )
+        }
+        (Status::Ok, _) => serde_json::to_string_pretty(d).unwrap_or_default(),
+        _ => String::new(),
+    };
+    let color = std::io::stderr().is_terminal();
+    let paint = |code: &str, t: &str| {
+        if color {
+            format!("\x1b[{code}m{t}\x1b[0m")
+        } else {
+            t.to_string()
+        }
+    };
+    let mut err = String::new();
+    if env.status != Status::Ok {
+        let _ = writeln!(
+            err,
+            "{}: {}",
+            paint("1;31", env.status.as_str()),
+            env.operation
+        );
+    }
+    for diag in &env.diagnostics {
+        let (c, label) = match diag.severity {
+            Severity::Error => ("31", "error"),
+            Severity::Warning => ("33", "warning"),
+            Severity::Info => ("36", "info"),
+        };
+        let at = diag
+            .path
+            .as_ref()
+            .map(|p| format!(" at {p}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            err,
+            "{}[{}]{at}: {}",
+            paint(c, label),
+            diag.code,
+            diag.message
+        );
+    }
+    if env.status == Status::ReviewRequired
+        && let Some(r) = env.data.get("review")
+    {
+        let _ = writeln!(
+            err,
+            "review {} created: a second actor approves it with `phase-memory review approve {}`",
+            s(r),
+            s(r)
+        );
+    }
+    (out, err.trim_end().to_string())
+}
