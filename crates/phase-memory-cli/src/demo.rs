@@ -95,11 +95,38 @@ pub fn run(c: &Caller, dir: Option<&Path>) -> anyhow::Result<i32> {
     }
     let env = run_op(&caller, &mut rt, "lifecycle.apply", json!({}));
     check(&caller, &env)?;
+    let reviews: Vec<String> = env.data["reviews"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["review"].as_str().map(str::to_string))
+        .collect();
     say(format!(
-        "4. lifecycle apply at {as_of}: {} applied, {} held for review",
+        "4. lifecycle apply at {as_of}: {} applied, {} held for review (forgetting needs a second actor)",
         env.data["applied"].as_array().map(|a| a.len()).unwrap_or(0),
-        env.data["reviews"].as_array().map(|a| a.len()).unwrap_or(0)
+        reviews.len()
     ));
+    if let Some(first) = reviews.first() {
+        let mut reviewer = Caller {
+            store: store.clone(),
+            json: c.json,
+            clock: Clock::Fixed(as_of),
+            ctx: c.ctx.clone(),
+            actor_given: true,
+        };
+        reviewer.ctx.actor = phase_memory_model::Actor {
+            id: "bea".into(),
+            roles: vec!["owner".into(), "reviewer".into()],
+            scopes: vec!["*".into()],
+        };
+        reviewer.ctx.as_of = Some(as_of);
+        let req = json!({"review": first, "decision": "approve", "reason": "scratch note, nothing to keep"});
+        let env = run_op(&reviewer, &mut rt, "review.decide", req);
+        check(&reviewer, &env)?;
+        say(format!(
+            "   review {first} approved by a second actor (bea): the note is forgotten and its erasure receipt is in the audit chain"
+        ));
+    }
     let cue = json!({"cue": {"text": "release planning decision for the search service"}, "budget_tokens": 1200, "limit": 8, "explain": true});
     let env = run_op(&caller, &mut rt, "activation.run", cue.clone());
     check(&caller, &env)?;
