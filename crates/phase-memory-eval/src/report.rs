@@ -151,6 +151,8 @@ pub struct Latency {
     pub p99_ms: f64,
     /// Slowest.
     pub max_ms: f64,
+    /// The untimed first activation that builds the snapshot (import excluded).
+    pub warmup_ms: f64,
 }
 
 /// Activation's metrics of a scenario.
