@@ -231,6 +231,70 @@ pub fn human(env: &Envelope) -> (String, String) {
                 table(&["code", "location", "message"], &rows)
             }
         }
+        (_, "eval.run") if d.get("families").is_some() => {
+            let rows: Vec<Vec<String>> = d["families"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|f| {
+                            vec![
+                                s(&f["family"]),
+                                format!("{}/{}", s(&f["passed"]), s(&f["scenarios"])),
+                                format!(
+                                    "{} / {} / {}",
+                                    s(&f["activation"]["recall_at_k"]),
+                                    s(&f["bm25"]["recall_at_k"]),
+                                    s(&f["recency"]["recall_at_k"])
+                                ),
+                                format!(
+                                    "{} / {} / {}",
+                                    s(&f["activation"]["ndcg_at_k"]),
+                                    s(&f["bm25"]["ndcg_at_k"]),
+                                    s(&f["recency"]["ndcg_at_k"])
+                                ),
+                                s(&f["activation"]["mrr"]),
+                                s(&f["budget_adherence"]),
+                                s(&f["policy_leaks"]),
+                                s(&f["latency_p99_ms"]),
+                            ]
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut failed = Vec::new();
+            for sc in d["scenarios"].as_array().into_iter().flatten() {
+                for g in sc["gates"].as_array().into_iter().flatten() {
+                    if g["passed"] == Value::Bool(false) {
+                        failed.push(format!(
+                            "  FAILED {} {}: {} (threshold {})",
+                            s(&sc["path"]),
+                            s(&g["gate"]),
+                            s(&g["value"]),
+                            s(&g["threshold"])
+                        ));
+                    }
+                }
+            }
+            let mut o = table(
+                &[
+                    "family",
+                    "passed",
+                    "recall@k act/bm25/rec",
+                    "nDCG@k act/bm25/rec",
+                    "MRR",
+                    "budget",
+                    "leaks",
+                    "p99 ms",
+                ],
+                &rows,
+            );
+            if failed.is_empty() {
+                o.push_str("\n\nevery gate passed");
+            } else {
+                o.push_str(&format!("\n\n{}", failed.join("\n")));
+            }
+            o
+        }
         (Status::Ok, "node.get") => {
             let n = &d["node"];
             format!(
