@@ -160,7 +160,9 @@ impl CompiledRule {
     fn hits_value(&self, v: &Value) -> bool {
         match v {
             Value::String(s) => self.hits(s),
-            Value::Number(n) => self.hits(&n.to_string()),
+            // Integers can carry card or account numbers; a float's digits are not text.
+            Value::Number(n) if n.is_i64() || n.is_u64() => self.hits(&n.to_string()),
+            Value::Number(_) => false,
             Value::Array(items) => items.iter().any(|i| self.hits_value(i)),
             Value::Object(m) => m.iter().any(|(k, v)| self.hits(k) || self.hits_value(v)),
             Value::Null | Value::Bool(_) => false,

@@ -2,6 +2,7 @@
 //! file and sqlite adapters.
 
 mod flows;
+mod props;
 mod registry;
 
 use phase_memory_model::{Actor, Envelope, Status, Time};

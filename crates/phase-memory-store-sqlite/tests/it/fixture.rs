@@ -36,7 +36,7 @@ fn write_v1_store(db: &Path) {
     put_meta("planned_migrations", serde_json::json!([]));
     put_meta("created_at", t(0).to_string().into());
     put_meta("generation", 3.into());
-    put_meta("profile", "name = \"v1\"\n".into());
+    put_meta("profile", FIXTURE_PROFILE.into());
     for id in ["n1", "Ünïcode/2"] {
         let n = sample_node(id);
         conn.execute(
@@ -175,7 +175,7 @@ fn v1_fixture_opens_migrates_and_verifies() {
     assert!(verify_chain(&cp, &s.audit_records(0).expect("audit")).is_empty());
     assert_eq!(
         s.profile_source().expect("profile").as_deref(),
-        Some("name = \"v1\"\n")
+        Some(FIXTURE_PROFILE)
     );
     assert_eq!(s.review("rev-1").expect("review"), Some(review("rev-1")));
     s.commit(ChangeSet {
@@ -221,3 +221,10 @@ fn running_the_migration_twice_changes_nothing() {
     };
     assert_eq!(s.events(&q).expect("events").len(), 2);
 }
+
+/// The fixture's stored profile: the built-in default profile with a marker line,
+/// so a runtime can open the migrated fixture.
+const FIXTURE_PROFILE: &str = concat!(
+    "# sqlite v1 fixture profile\n",
+    include_str!("../../../phase-memory-profile/src/default.toml")
+);
