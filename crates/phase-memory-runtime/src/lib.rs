@@ -14,7 +14,8 @@ mod context;
 mod open;
 mod ops;
 pub mod registry;
-mod request;
+pub mod request;
+pub mod response;
 mod runner;
 
 pub use clock::Clock;

@@ -6,6 +6,7 @@ use schemars::{JsonSchema, schema_for};
 use serde_json::{Value, json};
 
 use crate::request::*;
+use crate::response;
 use phase_memory_model::Envelope;
 use phase_memory_store::Capability;
 
@@ -41,6 +42,8 @@ pub struct OperationSpec {
     pub request_schema: fn() -> Value,
     /// What `data` holds in the response.
     pub response: &'static str,
+    /// The JSON Schema of `data` in an `ok` envelope.
+    pub response_schema: fn() -> Value,
     /// How policy applies.
     pub policy: &'static str,
     /// Audit behaviour.
@@ -56,12 +59,13 @@ fn schema<T: JsonSchema>() -> Value {
 }
 
 macro_rules! op {
-    ($name:literal, $req:ty, $summary:literal, $response:literal, $policy:literal, $audit:ident, $writes:literal, [$($cap:ident),*]) => {
+    ($name:literal, $req:ty, $resp:ty, $summary:literal, $response:literal, $policy:literal, $audit:ident, $writes:literal, [$($cap:ident),*]) => {
         OperationSpec {
             name: $name,
             summary: $summary,
             request_schema: schema::<$req>,
             response: $response,
+            response_schema: schema::<$resp>,
             policy: $policy,
             audit: AuditBehaviour::$audit,
             writes: $writes,
@@ -75,6 +79,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "activation.run",
         ActivationRequest,
+        response::Activation,
         "cue → ranked working set under a token budget",
         "{items[{node,kind,phase,title,score,tokens,explain?}], budget{limit,used}, withheld{count,rules}, considered}",
         "each node passes decide(activation.run) inside the traversal; withheld nodes are counted per rule, never shown",
@@ -85,6 +90,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "audit.prune",
         AuditPruneRequest,
+        response::AuditPrune,
         "drop audit records past retention behind a checkpoint",
         "{pruned, checkpoint, retention_days}",
         "operation-level decide(audit.prune)",
@@ -95,6 +101,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "audit.query",
         AuditQueryRequest,
+        response::AuditQuery,
         "audit records by time, actor, operation, status, subject",
         "{records[] in chain order, retention{audit_days, checkpoint}}",
         "operation-level decide(audit.query)",
@@ -105,6 +112,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "audit.verify",
         Empty,
+        response::AuditVerify,
         "verify the hash chain and erasure receipts",
         "{ok, records, breaks[], receipts_checked}",
         "operation-level decide(audit.verify)",
@@ -115,6 +123,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "edge.delete",
         EdgeDeleteRequest,
+        response::EdgeDelete,
         "delete one edge",
         "{edge, deleted}",
         "decide(edge.delete) on both end nodes",
@@ -125,6 +134,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "edge.upsert",
         EdgeUpsertRequest,
+        response::EdgeUpsert,
         "insert or replace one edge",
         "{edge, created}",
         "decide(edge.upsert) on both end nodes",
@@ -135,6 +145,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "eval.run",
         EvalRequest,
+        response::EvalRun,
         "run evaluation scenarios and gates",
         "{report}",
         "operation-level decide(eval.run)",
@@ -145,6 +156,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "event.append",
         EventAppendRequest,
+        response::EventAppend,
         "append an observation or access event",
         "{event}",
         "decide(event.append) on each subject",
@@ -155,6 +167,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "event.query",
         EventQueryRequest,
+        response::EventQuery,
         "query the event history",
         "{events[]}",
         "events naming a node the actor may not see are withheld",
@@ -165,6 +178,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "graph.export",
         ExportRequest,
+        response::GraphExport,
         "export nodes, edges and events as JSONL",
         "{path?, jsonl?, counts}",
         "operation-level decide(graph.export)",
@@ -175,6 +189,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "graph.import",
         ImportRequest,
+        response::GraphImport,
         "bulk JSONL import, all-or-nothing",
         "{nodes, edges, events}",
         "operation-level decide(graph.import); admission rules on every node",
@@ -185,6 +200,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "health.check",
         Empty,
+        response::Health,
         "store reachable, schema current, audit head, index fresh, adapter capabilities",
         "{ok, adapter, schema_version, audit_head, index, capabilities}",
         "none",
@@ -195,6 +211,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "lifecycle.apply",
         LifecycleRequest,
+        response::LifecycleApply,
         "apply the lifecycle plan; review-gated transitions become reviews",
         "{applied[], reviews[], blocked[]}",
         "decide(lifecycle.apply) with target_phase per transition",
@@ -205,6 +222,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "lifecycle.plan",
         LifecycleRequest,
+        response::LifecyclePlan,
         "evaluate lifecycle rules at as_of",
         "{transitions[{node,from,to,rule_id,review}], blocked[]}",
         "nodes outside the actor's scopes are skipped",
@@ -215,6 +233,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "node.delete",
         NodeRef,
+        response::NodeDelete,
         "delete one node and its edges",
         "{node, deleted_edges}",
         "decide(node.delete) on the node; legal hold blocks",
@@ -225,6 +244,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "node.get",
         NodeRef,
+        response::NodeGet,
         "read one node",
         "{node}",
         "decide(node.get) on the node; a withheld node is not_found",
@@ -235,6 +255,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "node.upsert",
         NodeUpsertRequest,
+        response::NodeUpsert,
         "insert or replace one node",
         "{node, created}",
         "admission rules, then decide(node.upsert)",
@@ -245,6 +266,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "package.compile",
         CompileRequest,
+        response::Compile,
         "activation → Markitect package folder or .tar",
         "{out, id, items, budget, withheld}",
         "as activation.run, with operation package.compile",
@@ -255,6 +277,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "package.verify",
         PackageVerifyRequest,
+        response::PackageVerify,
         "re-hash a package folder or .tar",
         "{id, items, problems[]}",
         "none",
@@ -265,6 +288,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "profile.apply",
         ProfileRequest,
+        response::ProfileApply,
         "validate and activate a profile",
         "{name, digest, previous_digest}",
         "operation-level decide(profile.apply)",
@@ -275,6 +299,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "profile.show",
         Empty,
+        response::ProfileShow,
         "the active profile",
         "{name, digest, profile, source}",
         "none",
@@ -285,6 +310,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "profile.validate",
         ProfileRequest,
+        response::ProfileValidate,
         "validate a profile without applying it",
         "{name, digest}",
         "none",
@@ -295,6 +321,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "review.decide",
         ReviewDecideRequest,
+        response::ReviewDecide,
         "approve or reject a pending review",
         "{review, applied?}",
         "the requester cannot decide its own review; operation-level decide(review.decide)",
@@ -305,6 +332,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "review.list",
         ReviewListRequest,
+        response::ReviewList,
         "the review queue",
         "{reviews[]}",
         "reviews on nodes the actor may not see are withheld",
@@ -315,6 +343,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "store.export",
         ExportRequest,
+        response::StoreExport,
         "dump the whole store (graph, events, audit, reviews, profile) for another adapter",
         "{path?, jsonl?, counts}",
         "operation-level decide(store.export)",
@@ -325,6 +354,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "store.import",
         ImportRequest,
+        response::StoreImport,
         "restore a store dump into an empty store",
         "{counts}",
         "operation-level decide(store.import)",
@@ -335,6 +365,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "store.init",
         StoreInitRequest,
+        response::StoreInit,
         "create a store (handled before a store is open; the first audit record is written by the first operation)",
         "{adapter, location, profile}",
         "none",
@@ -345,6 +376,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "store.migrate",
         Empty,
+        response::StoreMigrate,
         "apply pending migrations in order",
         "{applied[], schema_version}",
         "operation-level decide(store.migrate)",
@@ -355,6 +387,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "store.repair",
         RepairRequest,
+        response::StoreRepair,
         "diagnose (and with apply, fix) corrupt records, missing references, orphaned paths, stale indexes, migration needs",
         "{findings[], applied}",
         "operation-level decide(store.repair)",
@@ -365,6 +398,7 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op!(
         "store.status",
         Empty,
+        response::StoreStatus,
         "schema version, migrations, counts, heads, retention",
         "{adapter, schema_version, pending_migrations, counts, audit, retention}",
         "none",
@@ -389,7 +423,7 @@ pub fn service_contracts() -> Value {
                 "name": o.name,
                 "summary": o.summary,
                 "request_schema": (o.request_schema)(),
-                "response": {"envelope": "phase-memory/v1", "data": o.response},
+                "response": {"envelope": "phase-memory/v1", "data": o.response, "data_schema": (o.response_schema)()},
                 "policy": o.policy,
                 "audit": o.audit.as_str(),
                 "writes": o.writes,
@@ -400,6 +434,7 @@ pub fn service_contracts() -> Value {
     json!({
         "envelope": phase_memory_model::ENVELOPE_VERSION,
         "envelope_schema": schema::<Envelope>(),
+        "review_required_data_schema": schema::<response::ReviewRequired>(),
         "common_request_fields": {"actor": "{id, roles[], scopes[]}", "as_of": "RFC 3339 time", "request_id": "string"},
         "operations": ops,
     })

@@ -44,6 +44,7 @@ fn every_operation_answers_valid_and_invalid_requests() {
     let mut names: Vec<&str> = OPERATIONS.iter().map(|o| o.name).collect();
     // package.verify needs the package that package.compile writes.
     names.sort_by_key(|n| (*n == "package.verify") as u8);
+    let mut checked = 0;
     for name in names {
         let env = rt.run(name, valid(name), &owner());
         assert_eq!(env.operation, name);
@@ -52,6 +53,10 @@ fn every_operation_answers_valid_and_invalid_requests() {
             "{name}: a non-ok envelope must explain itself: {}",
             env.to_json()
         );
+        if env.status == Status::Ok {
+            fits_schema(name, &env.data);
+            checked += 1;
+        }
         let bad = rt.run(name, json!({"no_such_field": [1, 2, 3]}), &owner());
         assert!(
             matches!(
@@ -69,6 +74,10 @@ fn every_operation_answers_valid_and_invalid_requests() {
         let not_object = rt.run(name, json!([1]), &owner());
         assert_eq!(not_object.status, Status::Invalid, "{name}");
     }
+    assert!(
+        checked >= 22,
+        "only {checked} operations answered ok; the schema check is too thin"
+    );
     let unknown = rt.run("no.such", json!({}), &owner());
     assert_eq!(unknown.status, Status::Invalid);
     assert!(unknown.has_code("operation.unknown"));
@@ -117,5 +126,31 @@ fn contracts_list_every_operation_with_a_schema() {
             .find(|o| o["name"] == spec)
             .unwrap_or_else(|| panic!("{spec} missing"));
         assert!(op["request_schema"].is_object(), "{spec}");
+    }
+}
+
+/// The data of an ok envelope has exactly the top-level shape its registry entry
+/// declares: every key is a declared property and every required one is present.
+fn fits_schema(name: &str, data: &serde_json::Value) {
+    let spec = phase_memory_runtime::registry::find(name).expect("registered");
+    let schema = (spec.response_schema)();
+    let props = schema["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{name}: schema has no properties: {schema}"));
+    let obj = data
+        .as_object()
+        .unwrap_or_else(|| panic!("{name}: data is not an object: {data}"));
+    for k in obj.keys() {
+        assert!(
+            props.contains_key(k),
+            "{name}: data field {k:?} is not in the response schema"
+        );
+    }
+    for r in schema["required"].as_array().into_iter().flatten() {
+        let r = r.as_str().expect("required name");
+        assert!(
+            obj.contains_key(r),
+            "{name}: required field {r:?} missing from {data}"
+        );
     }
 }
