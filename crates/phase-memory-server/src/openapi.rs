@@ -114,13 +114,28 @@ fn envelope_responses(ops: bool) -> Value {
     };
     put("200", "status ok");
     if ops {
-        put("202", "status review_required: held for a second actor's review");
-        put("400", "status invalid: malformed JSON or a request that does not match the schema");
-        put("401", "no bearer token or an unknown one (diagnostic auth.unauthenticated)");
-        put("403", "status denied (policy); withheld content never appears");
+        put(
+            "202",
+            "status review_required: held for a second actor's review",
+        );
+        put(
+            "400",
+            "status invalid: malformed JSON or a request that does not match the schema",
+        );
+        put(
+            "401",
+            "no bearer token or an unknown one (diagnostic auth.unauthenticated)",
+        );
+        put(
+            "403",
+            "status denied (policy); withheld content never appears",
+        );
         put("404", "status not_found");
         put("409", "status conflict");
-        put("413", "the body exceeds the server's limit (diagnostic request.invalid)");
+        put(
+            "413",
+            "the body exceeds the server's limit (diagnostic request.invalid)",
+        );
         put("500", "status error");
         put("503", "the request timed out (diagnostic service.timeout)");
     } else {

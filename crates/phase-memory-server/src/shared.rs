@@ -96,7 +96,9 @@ pub(crate) async fn run_held(
             Status::Error,
             Diagnostic::error(
                 "internal.panic",
-                format!("operation {op} failed unexpectedly; the store commit is atomic, so it either fully applied or not at all"),
+                format!(
+                    "operation {op} failed unexpectedly; the store commit is atomic, so it either fully applied or not at all"
+                ),
             ),
         ),
     }

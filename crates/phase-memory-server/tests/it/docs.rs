@@ -13,7 +13,10 @@ fn every_diagnostic_code_is_in_operations_md() {
         .map(|(code, _, _)| *code)
         .filter(|code| !doc.contains(&format!("`{code}`")))
         .collect();
-    assert!(missing.is_empty(), "docs/operations.md misses codes: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "docs/operations.md misses codes: {missing:?}"
+    );
 }
 
 #[test]
@@ -24,5 +27,8 @@ fn every_operation_is_in_operations_md() {
         .map(|o| o.name)
         .filter(|name| !doc.contains(&format!("### `{name}`")))
         .collect();
-    assert!(missing.is_empty(), "docs/operations.md misses operations: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "docs/operations.md misses operations: {missing:?}"
+    );
 }

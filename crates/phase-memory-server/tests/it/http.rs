@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use phase_memory_runtime::{Extension, Outcome, open_runtime, Clock};
+use phase_memory_runtime::{Clock, Extension, Outcome, open_runtime};
 use serde_json::{Value, json};
 
 use crate::{AS_OF, Options, Server};
@@ -77,7 +77,9 @@ fn contracts_is_a_public_openapi_document_of_every_operation() {
     collect_refs(&doc, &mut refs);
     assert!(!refs.is_empty());
     for r in refs {
-        let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("external ref {r}"));
+        let pointer = r
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("external ref {r}"));
         assert!(doc.pointer(pointer).is_some(), "dangling {r}");
     }
 }
@@ -165,7 +167,10 @@ fn review_gated_forgetting_needs_a_second_actor() {
         json!({"review": review, "decision": "approve", "as_of": AS_OF}),
     );
     assert_eq!(status, 403, "{env}");
-    assert!(codes(&env).contains(&"review.self_approval".to_string()), "{env}");
+    assert!(
+        codes(&env).contains(&"review.self_approval".to_string()),
+        "{env}"
+    );
     // A second actor approves: the held transition applies once.
     let (status, env) = s.op(
         "review.decide",
@@ -196,7 +201,11 @@ fn denials_are_403_envelopes_that_leak_nothing() {
     let env: Value = serde_json::from_str(&body).expect("envelope");
     assert_eq!(env["envelope"], "phase-memory/v1");
     assert_eq!(env["status"], "denied");
-    for secret in ["Paris is the capital", "WITHHELD-SECRET-4711", "Vault combination"] {
+    for secret in [
+        "Paris is the capital",
+        "WITHHELD-SECRET-4711",
+        "Vault combination",
+    ] {
         assert!(!body.contains(secret), "leaked {secret}: {body}");
     }
     // An `actor` in the body does not make the member an owner.
@@ -216,7 +225,10 @@ fn denials_are_403_envelopes_that_leak_nothing() {
     assert!(!body.contains("WITHHELD-SECRET-4711"), "{body}");
     assert!(!body.contains("\"vault\""), "{body}");
     let env: Value = serde_json::from_str(&body).expect("envelope");
-    assert!(env["data"]["withheld"]["count"].as_u64().unwrap_or(0) >= 1, "{env}");
+    assert!(
+        env["data"]["withheld"]["count"].as_u64().unwrap_or(0) >= 1,
+        "{env}"
+    );
 }
 
 #[test]
@@ -226,7 +238,12 @@ fn bad_requests_are_400_envelopes() {
     assert_eq!(status, 400, "{body}");
     let env: Value = serde_json::from_str(&body).expect("envelope");
     assert_eq!(codes(&env), ["request.invalid"]);
-    assert!(env["diagnostics"][0]["path"].as_str().is_some_and(|p| p.starts_with("body:1:")), "{env}");
+    assert!(
+        env["diagnostics"][0]["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("body:1:")),
+        "{env}"
+    );
     let (status, env) = s.op("no.such-op", &s.tokens.owner, json!({}));
     assert_eq!(status, 400, "{env}");
     assert_eq!(codes(&env), ["operation.unknown"]);
@@ -307,7 +324,9 @@ fn a_slow_operation_times_out_with_503_and_extensions_run() {
     let s2 = Server::start_with(Options {
         extensions: vec![(
             "eval.run".into(),
-            Arc::new(|_: &Value, _: &phase_memory_runtime::CallContext| Outcome::ok(json!({"report": "fine"}))) as Extension,
+            Arc::new(|_: &Value, _: &phase_memory_runtime::CallContext| {
+                Outcome::ok(json!({"report": "fine"}))
+            }) as Extension,
         )],
         ..Options::default()
     });
@@ -333,8 +352,9 @@ fn tokens_added_while_serving_take_effect() {
     });
     let (status, _) = s.post_raw("store.status", None, "{}");
     assert_eq!(status, 401);
-    let token = phase_memory_server::tokens::add_token(&s.tokens_file, &phase_memory_model::Actor::owner())
-        .expect("add token");
+    let token =
+        phase_memory_server::tokens::add_token(&s.tokens_file, &phase_memory_model::Actor::owner())
+            .expect("add token");
     let (status, env) = s.op("store.status", &token, json!({}));
     assert_eq!(status, 200, "{env}");
 }

@@ -6,7 +6,9 @@ use phase_memory_runtime::Clock;
 use phase_memory_server::SharedRuntime;
 use phase_memory_server::mcp::{McpServer, serve_transport};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines, ReadHalf, WriteHalf};
+use tokio::io::{
+    AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines, ReadHalf, WriteHalf,
+};
 
 use crate::{AS_OF, actor, new_store, records};
 
@@ -76,8 +78,14 @@ async fn start(dir: &std::path::Path, who: Actor) -> Client {
         )
         .await;
     assert_eq!(init["result"]["protocolVersion"], "2025-06-18", "{init}");
-    assert_eq!(init["result"]["serverInfo"]["name"], "phase-memory", "{init}");
-    assert!(init["result"]["capabilities"]["tools"].is_object(), "{init}");
+    assert_eq!(
+        init["result"]["serverInfo"]["name"], "phase-memory",
+        "{init}"
+    );
+    assert!(
+        init["result"]["capabilities"]["tools"].is_object(),
+        "{init}"
+    );
     c.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
         .await;
     c
@@ -98,10 +106,23 @@ async fn mcp_lists_tools_and_runs_them_through_the_runner() {
     let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(
         names,
-        ["remember", "observe", "activate", "compile", "reviews", "run_operation"]
+        [
+            "remember",
+            "observe",
+            "activate",
+            "compile",
+            "reviews",
+            "run_operation"
+        ]
     );
-    let activate = tools.iter().find(|t| t["name"] == "activate").expect("activate");
-    assert!(activate["inputSchema"]["properties"]["cue"].is_object(), "{activate}");
+    let activate = tools
+        .iter()
+        .find(|t| t["name"] == "activate")
+        .expect("activate");
+    assert!(
+        activate["inputSchema"]["properties"]["cue"].is_object(),
+        "{activate}"
+    );
 
     let (is_error, env) = c
         .call(
@@ -127,7 +148,10 @@ async fn mcp_lists_tools_and_runs_them_through_the_runner() {
     assert!(!is_error, "{env}");
 
     let (is_error, env) = c
-        .call("activate", json!({"cue": {"text": "Paris museum"}, "budget_tokens": 500, "as_of": AS_OF}))
+        .call(
+            "activate",
+            json!({"cue": {"text": "Paris museum"}, "budget_tokens": 500, "as_of": AS_OF}),
+        )
         .await;
     assert!(!is_error, "{env}");
     assert_eq!(env["status"], "ok");
@@ -136,7 +160,10 @@ async fn mcp_lists_tools_and_runs_them_through_the_runner() {
 
     let out = dir.path().join("pkg");
     let (is_error, env) = c
-        .call("compile", json!({"cue": {"text": "Paris"}, "as_of": AS_OF, "out": out.display().to_string()}))
+        .call(
+            "compile",
+            json!({"cue": {"text": "Paris"}, "as_of": AS_OF, "out": out.display().to_string()}),
+        )
         .await;
     assert!(!is_error, "{env}");
     assert!(out.is_dir());
