@@ -55,12 +55,56 @@ fn parse_args() -> anyhow::Result<Args> {
 }
 
 const WORDS: &[&str] = &[
-    "release", "plan", "budget", "paris", "server", "memory", "review", "policy", "audit",
-    "graph", "token", "deploy", "customer", "invoice", "meeting", "design", "schema", "index",
-    "cache", "latency", "backup", "restore", "incident", "alert", "roadmap", "quarter",
-    "hiring", "contract", "vendor", "security", "network", "storage", "compiler", "parser",
-    "profile", "phase", "archive", "export", "import", "search", "ranking", "budgeting",
-    "travel", "report", "summary", "decision", "risk", "launch", "feedback", "support",
+    "release",
+    "plan",
+    "budget",
+    "paris",
+    "server",
+    "memory",
+    "review",
+    "policy",
+    "audit",
+    "graph",
+    "token",
+    "deploy",
+    "customer",
+    "invoice",
+    "meeting",
+    "design",
+    "schema",
+    "index",
+    "cache",
+    "latency",
+    "backup",
+    "restore",
+    "incident",
+    "alert",
+    "roadmap",
+    "quarter",
+    "hiring",
+    "contract",
+    "vendor",
+    "security",
+    "network",
+    "storage",
+    "compiler",
+    "parser",
+    "profile",
+    "phase",
+    "archive",
+    "export",
+    "import",
+    "search",
+    "ranking",
+    "budgeting",
+    "travel",
+    "report",
+    "summary",
+    "decision",
+    "risk",
+    "launch",
+    "feedback",
+    "support",
 ];
 
 /// A small deterministic generator (SplitMix64).
@@ -217,7 +261,10 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let mut latencies = Vec::new();
     for w in workers {
-        latencies.extend(w.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))?);
+        latencies.extend(
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a client thread panicked"))?,
+        );
     }
     let seconds = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);

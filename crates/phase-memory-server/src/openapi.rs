@@ -1,7 +1,8 @@
 //! The OpenAPI document of the HTTP service (`GET /v1/contracts`), generated
 //! from the operation registry ([`phase_memory_runtime::service_contracts`]):
 //! one path per operation under `/v1/ops/{name}`, its request schema, the
-//! envelope as the response, and the bearer security scheme.
+//! envelope as the response (with the operation's `data` schema for 200), and
+//! the bearer security scheme.
 //!
 //! The registry's schemas are JSON Schema 2020-12, so the document is OpenAPI
 //! 3.1 (whose schema objects are JSON Schema 2020-12) and takes them verbatim;
@@ -194,6 +195,17 @@ pub fn openapi_document() -> Value {
             &mut components,
         );
         add_common_fields(&mut request);
+        let mut responses = envelope_responses(true);
+        if let Some(data_schema) = op.get("response").and_then(|r| r.get("data_schema")) {
+            let data = hoist(data_schema.clone(), &format!("{id}_data"), &mut components);
+            responses["200"] = json!({
+                "description": "status ok",
+                "content": {"application/json": {"schema": {"allOf": [
+                    {"$ref": "#/components/schemas/Envelope"},
+                    {"type": "object", "properties": {"data": data}},
+                ]}}},
+            });
+        }
         let text = |k: &str| op.get(k).cloned().unwrap_or(Value::Null);
         paths.insert(
             format!("/v1/ops/{name}"),
@@ -207,7 +219,7 @@ pub fn openapi_document() -> Value {
                     op.get("audit").and_then(Value::as_str).unwrap_or(""),
                 ),
                 "requestBody": {"required": false, "content": {"application/json": {"schema": request}}},
-                "responses": envelope_responses(true),
+                "responses": responses,
                 "x-phase-memory": {
                     "writes": text("writes"),
                     "capabilities": text("capabilities"),

@@ -59,7 +59,11 @@ fn contracts_is_a_public_openapi_document_of_every_operation() {
     assert_eq!(run["operationId"], "activation_run");
     let schema = &run["requestBody"]["content"]["application/json"]["schema"];
     assert!(schema["properties"]["cue"].is_object(), "{schema}");
-    assert!(run["responses"]["200"]["$ref"].is_string());
+    assert!(run["responses"]["403"]["$ref"].is_string());
+    assert!(
+        run["responses"]["200"]["content"]["application/json"]["schema"]["allOf"].is_array(),
+        "{run}"
+    );
     for op in phase_memory_runtime::registry::OPERATIONS {
         assert!(
             doc["paths"][format!("/v1/ops/{}", op.name)]["post"].is_object(),
