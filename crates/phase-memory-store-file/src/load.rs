@@ -299,8 +299,18 @@ impl From<SegmentRecord> for Keyed {
 
 /// Replays puts (`Some`) and deletes (`None`) in order: the last operation on each
 /// key wins. Returns the survivors sorted by key.
-fn last_wins<K: Ord + Send, V: Send>(mut ops: Vec<(K, Option<V>)>) -> Vec<(K, V)> {
-    ops.par_sort_by(|a, b| a.0.cmp(&b.0));
+fn last_wins<K: Ord + Send + Sync, V: Send + Sync>(mut ops: Vec<(K, Option<V>)>) -> Vec<(K, V)> {
+    // A compacted segment is already in key order: skip moving its records around.
+    let sorted = ops.par_windows(2).all(|w| w[0].0 < w[1].0);
+    if sorted && ops.iter().all(|(_, v)| v.is_some()) {
+        return ops
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+    }
+    if !sorted {
+        ops.par_sort_by(|a, b| a.0.cmp(&b.0));
+    }
     let mut out = Vec::with_capacity(ops.len());
     let mut it = ops.into_iter().peekable();
     while let Some((k, v)) = it.next() {
@@ -316,14 +326,17 @@ fn last_wins<K: Ord + Send, V: Send>(mut ops: Vec<(K, Option<V>)>) -> Vec<(K, V)
 
 /// Edge keys touching each node, from edges sorted by key.
 fn build_adjacency(sorted: &[(EdgeKey, Edge)]) -> HashMap<String, BTreeSet<EdgeKey>> {
+    // The `from` pairs come out of `sorted` in order; only the `to` pairs need
+    // sorting, and a stable merge sort finds the sorted run.
     let mut pairs: Vec<(&str, &EdgeKey)> = Vec::with_capacity(sorted.len() * 2);
-    for (k, _) in sorted {
-        pairs.push((&k.from, k));
-        if k.to != k.from {
-            pairs.push((&k.to, k));
-        }
-    }
-    pairs.par_sort_unstable();
+    pairs.extend(sorted.iter().map(|(k, _)| (k.from.as_str(), k)));
+    pairs.extend(
+        sorted
+            .iter()
+            .filter(|(k, _)| k.to != k.from)
+            .map(|(k, _)| (k.to.as_str(), k)),
+    );
+    pairs.par_sort();
     let mut groups = Vec::new();
     let mut i = 0;
     while i < pairs.len() {
