@@ -221,6 +221,7 @@ fn build(
         index,
         snapshot: None,
         tokens,
+        index_tag_lags: false,
         extensions: BTreeMap::new(),
         home: Home { dir },
     };

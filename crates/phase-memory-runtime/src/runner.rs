@@ -160,10 +160,27 @@ pub struct Runtime {
     pub(crate) profile_digest: String,
     pub(crate) clock: Clock,
     pub(crate) index: FullTextIndex,
-    pub(crate) snapshot: Option<Arc<Snapshot>>,
+    /// The activation snapshot and the store generation it is valid for. A commit
+    /// that writes only audit records or reviews moves the generation without
+    /// changing what activation sees, so the snapshot carries over.
+    pub(crate) snapshot: Option<(u64, Arc<Snapshot>)>,
     pub(crate) tokens: TokenCounter,
+    /// The full-text index holds every change of the store and only its generation
+    /// tag is behind: commits of audit records or reviews alone do not commit the
+    /// index. The tag catches up with the next index write or when the runtime is
+    /// dropped; after a crash the next open finds the tag behind and rebuilds.
+    pub(crate) index_tag_lags: bool,
     pub(crate) extensions: BTreeMap<String, Extension>,
     pub(crate) home: Home,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if self.index_tag_lags {
+            // Best effort: if it fails the next open rebuilds the index.
+            let _ = self.index.commit(self.store.generation());
+        }
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -432,10 +449,19 @@ impl Runtime {
             });
             change.audit.push(r);
         }
+        let before = self.store.generation();
+        let index_in_step = self.index_fresh();
+        let snapshot_unchanged = !changes_activation_input(&mut change);
         if !change.is_empty()
             && let Err(e) = self.store.commit(change)
         {
             return self.error_envelope(env, &e);
+        }
+        if snapshot_unchanged
+            && let Some((valid_for, _)) = &mut self.snapshot
+            && *valid_for == before
+        {
+            *valid_for = self.store.generation();
         }
         env.audit = main_ref;
         if let Some(p) = outcome.new_profile.take() {
@@ -445,7 +471,12 @@ impl Runtime {
                 self.tokens = t;
             }
         }
-        if let Err(d) = self.update_index(std::mem::take(&mut outcome.index)) {
+        let u = std::mem::take(&mut outcome.index);
+        if index_in_step && u.upsert.is_empty() && u.delete.is_empty() && !u.purge && !u.rebuild {
+            // Nothing to index: only the generation tag would move (see
+            // `index_tag_lags`), which costs an index commit per audited read.
+            self.index_tag_lags = self.index.generation() != Some(self.store.generation());
+        } else if let Err(d) = self.update_index(u) {
             env.diagnostics.push(d);
         }
         env
@@ -462,6 +493,7 @@ impl Runtime {
 
     /// Brings the full-text index in step with the store after a commit.
     pub(crate) fn update_index(&mut self, u: IndexUpdate) -> Result<(), Diagnostic> {
+        self.index_tag_lags = false;
         let generation = self.store.generation();
         let stale = |e: String| {
             Diagnostic::warning(
@@ -507,14 +539,14 @@ impl Runtime {
 
     /// Whether the index reflects the store.
     pub(crate) fn index_fresh(&self) -> bool {
-        self.index.generation() == Some(self.store.generation())
+        self.index_tag_lags || self.index.generation() == Some(self.store.generation())
     }
 
     /// The activation snapshot of the current store generation, built on demand.
     pub(crate) fn snapshot(&mut self) -> Result<Arc<Snapshot>, StoreError> {
         let generation = self.store.generation();
-        if let Some(s) = &self.snapshot
-            && s.generation() == generation
+        if let Some((valid_for, s)) = &self.snapshot
+            && *valid_for == generation
         {
             return Ok(s.clone());
         }
@@ -524,7 +556,20 @@ impl Runtime {
         self.store.for_each_edge(&mut |e| b.add_edge(e))?;
         self.store.for_each_event(&mut |e| b.add_event(e))?;
         let s = Arc::new(b.finish());
-        self.snapshot = Some(s.clone());
+        self.snapshot = Some((generation, s.clone()));
         Ok(s)
     }
+}
+
+/// Whether a change set touches what an activation snapshot is built from (nodes,
+/// edges, events, the profile). Audit records, audit pruning and reviews do not.
+fn changes_activation_input(change: &mut ChangeSet) -> bool {
+    let audit = std::mem::take(&mut change.audit);
+    let prune = change.prune_audit.take();
+    let reviews = std::mem::take(&mut change.put_reviews);
+    let touches = !change.is_empty() || change.purge;
+    change.audit = audit;
+    change.prune_audit = prune;
+    change.put_reviews = reviews;
+    touches
 }
