@@ -353,9 +353,9 @@ impl Gen<'_> {
 
 /// `w / 100` as a short decimal (0.5, 0.73, 1.0).
 fn format_weight(w: u64) -> String {
-    if w % 100 == 0 {
+    if w.is_multiple_of(100) {
         format!("{}.0", w / 100)
-    } else if w % 10 == 0 {
+    } else if w.is_multiple_of(10) {
         format!("{}.{}", w / 100, (w % 100) / 10)
     } else {
         format!("{}.{:02}", w / 100, w % 100)

@@ -11,7 +11,7 @@ pub mod measure;
 pub mod rng;
 pub mod vocabulary;
 
-pub use generate::{GeneratorConfig, GenerationSummary, generate_file, node_id, write_interchange};
+pub use generate::{GenerationSummary, GeneratorConfig, generate_file, node_id, write_interchange};
 pub use measure::{Latencies, Machine};
 pub use rng::Rng;
 pub use vocabulary::Vocabulary;

@@ -6,8 +6,8 @@
 use crate::rng::Rng;
 
 const ONSETS: [&str; 20] = [
-    "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z",
-    "st", "tr",
+    "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "st",
+    "tr",
 ];
 const VOWELS: [&str; 6] = ["a", "e", "i", "o", "u", "ai"];
 const CODAS: [&str; 6] = ["", "n", "r", "s", "l", "nd"];

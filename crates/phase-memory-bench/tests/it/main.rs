@@ -8,7 +8,10 @@ use phase_memory_model::{ImportRecord, parse_record};
 fn generate(cfg: &GeneratorConfig) -> (String, phase_memory_bench::GenerationSummary) {
     let mut out = Vec::new();
     let summary = write_interchange(cfg, &mut out).expect("writing to a Vec cannot fail");
-    (String::from_utf8(out).expect("generated text is UTF-8"), summary)
+    (
+        String::from_utf8(out).expect("generated text is UTF-8"),
+        summary,
+    )
 }
 
 #[test]
@@ -49,7 +52,10 @@ fn records_parse_and_reference_existing_nodes() {
                 assert!(profile.edge_types.contains_key(&e.edge_type));
                 assert!(ids.contains(&e.from) && ids.contains(&e.to));
                 assert_ne!(e.from, e.to);
-                assert!(edge_keys.insert((e.from, e.to, e.edge_type)), "duplicate edge");
+                assert!(
+                    edge_keys.insert((e.from, e.to, e.edge_type)),
+                    "duplicate edge"
+                );
                 edges += 1;
             }
             ImportRecord::Event(e) => {
@@ -64,7 +70,10 @@ fn records_parse_and_reference_existing_nodes() {
             }
         }
     }
-    assert_eq!((nodes, edges, events), (summary.nodes, summary.edges, summary.events));
+    assert_eq!(
+        (nodes, edges, events),
+        (summary.nodes, summary.edges, summary.events)
+    );
     assert_eq!(nodes, 500);
     assert_eq!(edges, 2500);
     assert_eq!(events, 5000);

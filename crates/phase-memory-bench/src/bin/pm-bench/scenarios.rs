@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use phase_memory_activate::{ActivationInput, Cue, Snapshot, SnapshotBuilder, Visibility, activate};
+use phase_memory_activate::{
+    ActivationInput, Cue, Snapshot, SnapshotBuilder, Visibility, activate,
+};
 use phase_memory_bench::measure::{mib, ms, peak_rss_bytes, reset_peak_rss, rss_bytes, secs};
 use phase_memory_bench::{GeneratorConfig, Latencies, Rng};
 use phase_memory_index::FullTextIndex;
@@ -127,7 +129,10 @@ pub fn import(a: &ImportArgs, adapter: Adapter) -> Result<Value> {
     };
     let work = Work::new(&a.common, name)?;
     let (data, generated) = match &a.data {
-        Some(d) => (d.clone(), json!({"file": d.display().to_string(), "reused": true})),
+        Some(d) => (
+            d.clone(),
+            json!({"file": d.display().to_string(), "reused": true}),
+        ),
         None => {
             let d = work.dir.join("store.jsonl");
             let g = setup::generate(&cfg, &d)?;
@@ -185,7 +190,10 @@ fn ensure_store(
     cfg: &GeneratorConfig,
 ) -> Result<(PathBuf, Value)> {
     if let Some(s) = given {
-        return Ok((s.clone(), json!({"store": s.display().to_string(), "reused": true})));
+        return Ok((
+            s.clone(),
+            json!({"store": s.display().to_string(), "reused": true}),
+        ));
     }
     let data = work.dir.join("store.jsonl");
     let generated = setup::generate(cfg, &data)?;
@@ -229,9 +237,8 @@ fn runtime_activation(
     let mut rt = setup::open(store, setup::clock(cfg))?;
     let open = t.elapsed();
     let ctx = CallContext::owner();
-    let request = |text: &str| {
-        json!({"cue": {"text": text}, "budget_tokens": a.budget, "limit": a.limit})
-    };
+    let request =
+        |text: &str| json!({"cue": {"text": text}, "budget_tokens": a.budget, "limit": a.limit});
     // The first call builds the snapshot of the store generation.
     let t = Instant::now();
     let env = rt.run("activation.run", request("warm up"), &ctx);
@@ -281,7 +288,8 @@ fn engine_activation(store_dir: &Path, texts: &[String], a: &ActivationArgs) -> 
         .context("opening the full-text index")?;
     let as_of = phase_memory_bench::generate::DEFAULT_AS_OF;
     let visible = |_: phase_memory_activate::NodeView<'_>| Visibility::Visible;
-    let (mut search, mut engine, mut total) = (Latencies::new(), Latencies::new(), Latencies::new());
+    let (mut search, mut engine, mut total) =
+        (Latencies::new(), Latencies::new(), Latencies::new());
     let (mut items, mut considered) = (0u64, 0u64);
     for text in texts {
         let t0 = Instant::now();
@@ -360,9 +368,16 @@ pub fn activation(a: &ActivationArgs) -> Result<Value> {
     let engine = engine_activation(&store, &texts, a)?;
     let big = a.nodes >= 1_000_000;
     let at_size = a.nodes == 100_000 || a.nodes == 1_000_000;
-    let (p50_limit, p99_limit) = if big { (50.0, f64::INFINITY) } else { (10.0, 50.0) };
+    let (p50_limit, p99_limit) = if big {
+        (50.0, f64::INFINITY)
+    } else {
+        (10.0, 50.0)
+    };
     let mut targets = Vec::new();
-    for (path, v) in [("runtime", &runtime["latency"]), ("engine", &engine["latency_total"])] {
+    for (path, v) in [
+        ("runtime", &runtime["latency"]),
+        ("engine", &engine["latency_total"]),
+    ] {
         if v.is_null() {
             continue;
         }
@@ -414,9 +429,7 @@ pub fn compile(a: &CompileArgs) -> Result<Value> {
     let ctx = CallContext::owner();
     let out = work.dir.join("packages");
     std::fs::create_dir_all(&out)?;
-    let request = |k: usize, text: &str| {
-        json!({"cue": {"text": text}, "budget_tokens": a.budget, "out": out.join(format!("pkg-{k}")).display().to_string()})
-    };
+    let request = |k: usize, text: &str| json!({"cue": {"text": text}, "budget_tokens": a.budget, "out": out.join(format!("pkg-{k}")).display().to_string()});
     let t = Instant::now();
     let env = rt.run("package.compile", request(0, &texts[0]), &ctx);
     let first = t.elapsed();
