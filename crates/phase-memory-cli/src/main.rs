@@ -347,7 +347,7 @@ fn init(c: &Caller, adapter: &str, profile: Option<&Path>) -> i32 {
 
 /// Opens the store, registers the front-end extensions, and runs one operation.
 pub(crate) fn with_store(c: &Caller, op: &str, request: Value) -> i32 {
-    let mut rt = match open(c) {
+    let mut rt = match open_for(c, op) {
         Ok(rt) => rt,
         Err((status, d)) => {
             let mut env = Envelope::new(op, status, "req-open", "");
@@ -360,7 +360,17 @@ pub(crate) fn with_store(c: &Caller, op: &str, request: Value) -> i32 {
 }
 
 pub(crate) fn open(c: &Caller) -> Result<Runtime, (Status, Diagnostic)> {
-    let mut rt = open_runtime(&c.store, c.clock)?;
+    open_for(c, "")
+}
+
+/// Opens the store; `store.repair` opens it in repair mode so a store with
+/// corrupt records can still be diagnosed and fixed.
+fn open_for(c: &Caller, op: &str) -> Result<Runtime, (Status, Diagnostic)> {
+    let mut rt = if op == "store.repair" {
+        phase_memory_runtime::open_runtime_for_repair(&c.store, c.clock)?
+    } else {
+        open_runtime(&c.store, c.clock)?
+    };
     rt.register_extension("eval.run", phase_memory_eval::extension());
     Ok(rt)
 }

@@ -203,6 +203,11 @@ pub const CODES: &[(&str, Status, &str)] = &[
         "the sensitivity level is not declared by the profile",
     ),
     (
+        "internal.panic",
+        Status::Error,
+        "an operation failed unexpectedly; the store is unchanged",
+    ),
+    (
         "import.invalid_json",
         Status::Invalid,
         "a line of the import file is not JSON",
@@ -297,6 +302,11 @@ pub const CODES: &[(&str, Status, &str)] = &[
         "review.self_approval",
         Status::Denied,
         "the requester cannot decide its own review",
+    ),
+    (
+        "service.timeout",
+        Status::Error,
+        "the HTTP request did not finish within the service's timeout",
     ),
     (
         "store.corrupt_record",

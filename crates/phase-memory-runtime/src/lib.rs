@@ -20,6 +20,8 @@ mod runner;
 
 pub use clock::Clock;
 pub use context::{CallContext, Progress};
-pub use open::{Adapter, StoreLocation, init_store, memory_runtime, open_runtime};
+pub use open::{
+    Adapter, StoreLocation, init_store, memory_runtime, open_runtime, open_runtime_for_repair,
+};
 pub use registry::{OperationSpec, service_contracts};
 pub use runner::{Extension, Outcome, Runtime};

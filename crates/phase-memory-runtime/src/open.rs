@@ -136,13 +136,25 @@ pub fn init_store(
 
 /// Opens the store at `dir` for reading and writing (holding the writer lock).
 pub fn open_runtime(dir: &Path, clock: Clock) -> Result<Runtime, (Status, Diagnostic)> {
+    open_with(dir, clock, OpenMode::Write)
+}
+
+/// Opens the store for `repair`: a file store whose records fail their checksums
+/// still opens (the damaged records are left out and reported) so that
+/// `store.repair` can diagnose and quarantine them. Writes other than the repair
+/// are refused until it has run.
+pub fn open_runtime_for_repair(dir: &Path, clock: Clock) -> Result<Runtime, (Status, Diagnostic)> {
+    open_with(dir, clock, OpenMode::Repair)
+}
+
+fn open_with(dir: &Path, clock: Clock, mode: OpenMode) -> Result<Runtime, (Status, Diagnostic)> {
     let store: Box<dyn Store> = if SqliteStore::is_store(dir) {
         Box::new(
             SqliteStore::open(dir, phase_memory_store_sqlite::OpenMode::Write)
                 .map_err(|e| from_store_error(&e))?,
         )
     } else if FileStore::is_store(dir) {
-        Box::new(FileStore::open(dir, OpenMode::Write).map_err(|e| from_store_error(&e))?)
+        Box::new(FileStore::open(dir, mode).map_err(|e| from_store_error(&e))?)
     } else {
         return Err(fail(
             Status::NotFound,

@@ -53,8 +53,8 @@ fn damage_findings(d: &Damage) -> Vec<IntegrityFinding> {
     }
 }
 
-/// Paths (relative to the store) that the manifest does not name. `index/` and
-/// `quarantine/` are never reported.
+/// Paths (relative to the store) that the manifest does not name. `index/`,
+/// `quarantine/` and the service's `tokens.json` are never reported.
 fn orphans(dir: &Path, m: &Manifest) -> StoreResult<Vec<String>> {
     let mut known: BTreeSet<&str> = [
         layout::META,
@@ -62,6 +62,7 @@ fn orphans(dir: &Path, m: &Manifest) -> StoreResult<Vec<String>> {
         layout::LOCK,
         layout::INDEX,
         layout::QUARANTINE,
+        layout::TOKENS,
         layout::SEGMENTS,
         layout::EVENTS,
         layout::AUDIT,

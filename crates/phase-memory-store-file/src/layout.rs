@@ -30,6 +30,8 @@ pub const AUDIT_NEXT: &str = "audit.next.jsonl";
 pub const QUARANTINE: &str = "quarantine";
 /// Reserved for the runtime's full-text index; the adapter never touches it.
 pub const INDEX: &str = "index";
+/// Reserved for the HTTP service's tokens file (hashes only), kept beside the data.
+pub const TOKENS: &str = "tokens.json";
 /// The manifest's `format` value.
 pub const MANIFEST_FORMAT: &str = "phase-memory-file-manifest";
 /// The migration from the v1 layout to this one.

@@ -225,3 +225,54 @@ fn demo_runs_the_whole_flow() {
         Some(0)
     );
 }
+
+#[test]
+fn repair_quarantines_a_hand_edited_record_and_its_dangling_edges() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = dir.path().join("s");
+    pm(&s, &["init"]);
+    let g = write(dir.path(), "g.jsonl", &graph(30));
+    pm(&s, &["import", &g]);
+    let seg = s.join("segments/00000001.jsonl");
+    let text = std::fs::read_to_string(&seg).expect("segment");
+    let edited = text.replacen("\"title\":\"fact 1", "\"title\":\"FACT 1", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&seg, edited).expect("edit");
+    let (code, env) = pm_json(&s, &["status"]);
+    assert_ne!(code, 0);
+    assert_eq!(
+        env["diagnostics"][0]["code"], "store.corrupt_record",
+        "{env}"
+    );
+    let (code, dry) = pm_json(&s, &["repair"]);
+    assert_eq!(code, 0, "{dry}");
+    assert_eq!(dry["data"]["clean"], false);
+    let codes: Vec<&str> = dry["data"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(
+        codes.contains(&"store.corrupt_record") && codes.contains(&"graph.missing_reference"),
+        "{codes:?}"
+    );
+    let (code, fixed) = pm_json(&s, &["repair", "--apply"]);
+    assert_eq!(code, 0, "{fixed}");
+    let (_, after) = pm_json(&s, &["repair"]);
+    assert_eq!(after["data"]["clean"], true, "{after}");
+    assert_eq!(pm_json(&s, &["audit", "verify"]).0, 0);
+    let quarantined = std::fs::read_dir(s.join("quarantine"))
+        .expect("quarantine")
+        .count();
+    assert!(
+        quarantined >= 2,
+        "the bad line and the dangling edges are kept, not deleted"
+    );
+    let (_, q) = pm_json(&s, &["audit", "query", "--operation", "store.repair"]);
+    assert_eq!(
+        q["data"]["records"].as_array().map(|a| a.len()),
+        Some(1),
+        "repair is audited: {q}"
+    );
+}
