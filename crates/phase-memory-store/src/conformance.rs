@@ -640,14 +640,36 @@ fn durable_reopen(f: &dyn StoreFactory) -> Result<(), String> {
 fn restore_after_checkpoint(f: &dyn StoreFactory) -> Result<(), String> {
     let mut src = f.create();
     let recs = chain_after(src.as_ref(), 5)?;
-    let cp = AuditCheckpoint { last_pruned_seq: 3, last_pruned_hash: recs[2].hash.clone(), pruned_at: Some(t(50)), pruned_count: 3 };
+    let cp = AuditCheckpoint {
+        last_pruned_seq: 3,
+        last_pruned_hash: recs[2].hash.clone(),
+        pruned_at: Some(t(50)),
+        pruned_count: 3,
+    };
     let mut dst = f.create();
-    commit(dst.as_mut(), ChangeSet { prune_audit: Some(cp.clone()), audit: recs[3..].to_vec(), ..Default::default() })?;
+    commit(
+        dst.as_mut(),
+        ChangeSet {
+            prune_audit: Some(cp.clone()),
+            audit: recs[3..].to_vec(),
+            ..Default::default()
+        },
+    )?;
     let dst = f.reopen(dst);
-    ensure!(dst.audit_checkpoint().map_err(|e| e.to_string())? == cp, "checkpoint after restore");
-    ensure!(dst.audit_records(0).map_err(|e| e.to_string())? == recs[3..].to_vec(), "records after restore");
-    let head = dst.audit_head().map_err(|e| e.to_string())?.ok_or("no head")?;
+    ensure!(
+        dst.audit_checkpoint().map_err(|e| e.to_string())? == cp,
+        "checkpoint after restore"
+    );
+    ensure!(
+        dst.audit_records(0).map_err(|e| e.to_string())? == recs[3..].to_vec(),
+        "records after restore"
+    );
+    let head = dst
+        .audit_head()
+        .map_err(|e| e.to_string())?
+        .ok_or("no head")?;
     ensure!(head.seq == 5, "head after restore");
-    src.commit(ChangeSet::default()).map_err(|e| e.to_string())?;
+    src.commit(ChangeSet::default())
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
