@@ -102,7 +102,7 @@ fn report(scenario: &str, figures: Value) -> Value {
         "scenario": scenario,
         "machine": Machine::describe(),
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
-        "peak_rss_process_mib": phase_memory_bench::measure::mib(phase_memory_bench::measure::peak_rss_bytes()),
+        "peak_rss_since_last_reset_mib": phase_memory_bench::measure::mib(phase_memory_bench::measure::peak_rss_bytes()),
         "result": figures,
     })
 }
