@@ -712,6 +712,35 @@ pub(crate) fn node_delete(rt: &mut Runtime, req: &Value, ctx: &CallContext, now:
     Ok(o)
 }
 
+/// Checks that every subject of a write exists and is visible to the actor, and
+/// asks policy about each: `Err` is a refusal, `Ok(Some)` means review is needed.
+fn check_subjects(
+    rt: &Runtime,
+    op: &str,
+    ctx: &CallContext,
+    ids: &[String],
+    what: &str,
+) -> Result<Option<phase_memory_govern::Decision>, Outcome> {
+    let mut review = None;
+    for id in ids {
+        let node = rt
+            .store
+            .node(id)
+            .map_err(se)?
+            .filter(|n| ctx.actor.sees_scope(&n.scope));
+        let Some(node) = node else {
+            return Err(Outcome::invalid(
+                "graph.missing_reference",
+                format!("{what} names node {id:?}, which does not exist"),
+            ));
+        };
+        if let Some(d) = check_node(rt, op, ctx, &Target::of(&node))? {
+            review = review.or(Some(d));
+        }
+    }
+    Ok(review)
+}
+
 /// `edge.upsert`.
 pub(crate) fn edge_upsert(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let r: EdgeUpsertRequest = parse(req)?;
@@ -727,24 +756,8 @@ pub(crate) fn edge_upsert(rt: &mut Runtime, req: &Value, ctx: &CallContext, now:
             format!("unknown edge type {:?}", rec.edge_type),
         ));
     }
-    let mut review = None;
-    for end in [&rec.from, &rec.to] {
-        let n = rt
-            .store
-            .node(end)
-            .map_err(se)?
-            .filter(|n| ctx.actor.sees_scope(&n.scope));
-        let Some(n) = n else {
-            return Err(Outcome::invalid(
-                "graph.missing_reference",
-                format!("edge names node {end:?}, which does not exist"),
-            ));
-        };
-        if let Some(d) = check_node(rt, "edge.upsert", ctx, &Target::of(&n))? {
-            review = review.or(Some(d));
-        }
-    }
-    if let Some(d) = review {
+    let ends = [rec.from.clone(), rec.to.clone()];
+    if let Some(d) = check_subjects(rt, "edge.upsert", ctx, &ends, "edge")? {
         return Ok(hold_for_review(
             rt,
             "edge.upsert",
@@ -877,24 +890,7 @@ pub(crate) fn event_append(
         ));
     }
     let subjects = rec.subjects.unwrap_or_default();
-    let mut review = None;
-    for s in &subjects {
-        let n = rt
-            .store
-            .node(s)
-            .map_err(se)?
-            .filter(|n| ctx.actor.sees_scope(&n.scope));
-        let Some(n) = n else {
-            return Err(Outcome::invalid(
-                "graph.missing_reference",
-                format!("event names node {s:?}, which does not exist"),
-            ));
-        };
-        if let Some(d) = check_node(rt, "event.append", ctx, &Target::of(&n))? {
-            review = review.or(Some(d));
-        }
-    }
-    if let Some(d) = review {
+    if let Some(d) = check_subjects(rt, "event.append", ctx, &subjects, "event")? {
         return Ok(hold_for_review(
             rt,
             "event.append",
