@@ -1,6 +1,7 @@
 //! The `phase-memory` binary, run for real in temporary folders.
 
 mod cli;
+mod crash;
 mod governance;
 mod service;
 
