@@ -373,3 +373,41 @@ pub(crate) fn settle(fs: &dyn Fs, dir: &Path, m: &mut Manifest, purge: bool) -> 
     }
     Ok(())
 }
+
+/// Removes what a commit interrupted before its commit point left behind: temp
+/// files (`*.tmp`), segments numbered at or above the manifest's `next_segment`
+/// that it does not name, and staged `*.next.jsonl` logs it does not name. None of
+/// them was ever committed, and the next commit would overwrite them; only the
+/// writer (holding the lock) calls this.
+pub(crate) fn clear_uncommitted(fs: &dyn Fs, dir: &Path, m: &Manifest) -> StoreResult<()> {
+    let named: BTreeSet<&str> = m.segments.iter().map(|s| s.file.as_str()).collect();
+    let remove = |p: &Path| fs.remove_file(p).map_err(|e| io_err("removing", p, e));
+    if let Ok(entries) = std::fs::read_dir(dir.join(layout::SEGMENTS)) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !entry.path().is_file() || named.contains(name.as_str()) {
+                continue;
+            }
+            let uncommitted = name.ends_with(".tmp")
+                || segment_number(&name).is_some_and(|n| n >= m.next_segment);
+            if uncommitted {
+                remove(&entry.path())?;
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !entry.path().is_file() {
+                continue;
+            }
+            let staged_log = (name == layout::EVENTS_NEXT || name == layout::AUDIT_NEXT)
+                && name != m.events.file
+                && name != m.audit.file;
+            if name.ends_with(".tmp") || staged_log {
+                remove(&entry.path())?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -196,6 +196,7 @@ impl FileStore {
             let mut m = store.read_manifest()?;
             if mode != OpenMode::ReadOnly {
                 commit::settle(store.fs.as_ref(), dir, &mut m, false)?;
+                commit::clear_uncommitted(store.fs.as_ref(), dir, &m)?;
                 store.notes = commit::cut_tails(store.fs.as_ref(), dir, &m)?;
             }
             match load::load(dir, &m, mode == OpenMode::Repair) {

@@ -172,34 +172,12 @@ fn reopen_and_check(store: &Path, scratch: &Path) -> Result<Dump, String> {
     if code != 0 {
         return Err(format!("repair (dry run) exited {code}: {env}"));
     }
-    let mut repaired = false;
+    // The writer's open clears what an interrupted commit left before its commit
+    // point, so a dry-run repair right after a kill finds nothing.
     if env["data"]["clean"] != true {
-        let findings = env["data"]["findings"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let next_segment = next_segment(store);
-        let unexpected: Vec<&Value> = findings
-            .iter()
-            .filter(|f| !interrupted_commit_debris(f, next_segment))
-            .collect();
-        if findings.is_empty() || !unexpected.is_empty() {
-            return Err(format!(
-                "repair (dry run) not clean: {unexpected:?} in {env}"
-            ));
-        }
-        // Only files an interrupted file-adapter commit wrote before its commit point
-        // (see `interrupted_commit_debris`): repair must clear them.
-        let (code, env) = json_of(store, &["repair", "--apply"]);
-        if code != 0 {
-            return Err(format!("repair --apply exited {code}: {env}"));
-        }
-        let (code, env) = json_of(store, &["repair"]);
-        if code != 0 || env["data"]["clean"] != true {
-            return Err(format!("repair not clean after --apply: {env}"));
-        }
-        repaired = true;
+        return Err(format!("repair (dry run) not clean after a kill: {env}"));
     }
+    let repaired = false;
     let path = scratch.join("dump.jsonl");
     let out = pm(
         store,
@@ -234,37 +212,6 @@ fn reopen_and_check(store: &Path, scratch: &Path) -> Result<Dump, String> {
         }
     }
     Ok(dump)
-}
-
-/// The file adapter's `next_segment` (0 for another adapter).
-fn next_segment(store: &Path) -> u64 {
-    std::fs::read(store.join("manifest.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .and_then(|m| m["next_segment"].as_u64())
-        .unwrap_or(0)
-}
-
-/// Whether a repair finding is a file the file adapter wrote during a commit that
-/// the kill interrupted before its commit point: a temp file (`*.tmp`, written
-/// before its rename), a segment numbered at or past the manifest's `next_segment`,
-/// or a staged log rewrite (`audit.next.jsonl`, `events.next.jsonl`) the manifest
-/// does not name (repair reports only unnamed files). The adapter ignores these on
-/// open, as its protocol says, but leaves them for repair to report; any other
-/// finding fails the test.
-fn interrupted_commit_debris(finding: &Value, next_segment: u64) -> bool {
-    let location = finding["location"].as_str().unwrap_or("");
-    let uncommitted_segment = location
-        .strip_prefix("segments/")
-        .and_then(|f| f.strip_suffix(".jsonl"))
-        .and_then(|n| n.parse::<u64>().ok())
-        .is_some_and(|n| next_segment > 0 && n >= next_segment);
-    finding["code"] == "store.orphaned_path"
-        && finding["fixable"] == true
-        && (location.ends_with(".tmp")
-            || uncommitted_segment
-            || location == "audit.next.jsonl"
-            || location == "events.next.jsonl")
 }
 
 /// Copies a store folder (no process has it open).
