@@ -22,11 +22,9 @@ pub mod v1;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
-use phase_memory_model::{AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review};
 use phase_memory_store::{
-    AdapterManifest, AuditStore, Capability, ChangeSet, EventQuery, EventStore, GraphStore,
-    IntegrityFinding, MemoryState, ReviewStore, SCHEMA_VERSION, Store, StoreError, StoreMeta,
-    StoreResult, conformance,
+    AdapterManifest, Capability, ChangeSet, IntegrityFinding, MemoryState, SCHEMA_VERSION, Store,
+    StoreError, StoreMeta, StoreResult, conformance,
 };
 
 pub use crate::fs::{Fault, FaultyFs, Fs, RealFs};
@@ -304,63 +302,7 @@ impl FileStore {
     }
 }
 
-impl GraphStore for FileStore {
-    fn node(&self, id: &str) -> StoreResult<Option<Node>> {
-        Ok(self.state.nodes.get(id).cloned())
-    }
-    fn for_each_node(&self, f: &mut dyn FnMut(&Node)) -> StoreResult<()> {
-        self.state.nodes.values().for_each(f);
-        Ok(())
-    }
-    fn node_count(&self) -> StoreResult<usize> {
-        Ok(self.state.nodes.len())
-    }
-    fn for_each_edge(&self, f: &mut dyn FnMut(&Edge)) -> StoreResult<()> {
-        self.state.edges.values().for_each(f);
-        Ok(())
-    }
-    fn edge_count(&self) -> StoreResult<usize> {
-        Ok(self.state.edges.len())
-    }
-    fn edges_of(&self, id: &str) -> StoreResult<Vec<Edge>> {
-        Ok(self.state.edges_of(id))
-    }
-}
-
-impl EventStore for FileStore {
-    fn events(&self, q: &EventQuery) -> StoreResult<Vec<Event>> {
-        Ok(self.state.query_events(q))
-    }
-    fn for_each_event(&self, f: &mut dyn FnMut(&Event)) -> StoreResult<()> {
-        self.state.events.iter().for_each(f);
-        Ok(())
-    }
-    fn event_head(&self) -> StoreResult<u64> {
-        Ok(self.state.event_head())
-    }
-}
-
-impl AuditStore for FileStore {
-    fn audit_records(&self, after_seq: u64) -> StoreResult<Vec<AuditRecord>> {
-        let start = self.state.audit.partition_point(|r| r.seq <= after_seq);
-        Ok(self.state.audit[start..].to_vec())
-    }
-    fn audit_head(&self) -> StoreResult<Option<AuditRef>> {
-        Ok(self.state.audit_head())
-    }
-    fn audit_checkpoint(&self) -> StoreResult<AuditCheckpoint> {
-        Ok(self.state.checkpoint.clone())
-    }
-}
-
-impl ReviewStore for FileStore {
-    fn review(&self, id: &str) -> StoreResult<Option<Review>> {
-        Ok(self.state.reviews.get(id).cloned())
-    }
-    fn reviews(&self) -> StoreResult<Vec<Review>> {
-        Ok(self.state.reviews.values().cloned().collect())
-    }
-}
+phase_memory_store::reads_from_image!(FileStore, state);
 
 impl Store for FileStore {
     fn manifest(&self) -> AdapterManifest {

@@ -12,6 +12,80 @@ use crate::{
     ReviewStore, Store, StoreError, StoreMeta, StoreResult, conformance,
 };
 
+/// Implements the four read traits of a type by delegating to a [`MemoryState`]
+/// field: adapters that keep their store image in memory (the memory and file
+/// adapters) read it the same way.
+#[macro_export]
+macro_rules! reads_from_image {
+    ($ty:ty, $field:ident) => {
+        impl $crate::GraphStore for $ty {
+            fn node(&self, id: &str) -> $crate::StoreResult<Option<phase_memory_model::Node>> {
+                $crate::GraphStore::node(&self.$field, id)
+            }
+            fn for_each_node(
+                &self,
+                f: &mut dyn FnMut(&phase_memory_model::Node),
+            ) -> $crate::StoreResult<()> {
+                $crate::GraphStore::for_each_node(&self.$field, f)
+            }
+            fn node_count(&self) -> $crate::StoreResult<usize> {
+                $crate::GraphStore::node_count(&self.$field)
+            }
+            fn for_each_edge(
+                &self,
+                f: &mut dyn FnMut(&phase_memory_model::Edge),
+            ) -> $crate::StoreResult<()> {
+                $crate::GraphStore::for_each_edge(&self.$field, f)
+            }
+            fn edge_count(&self) -> $crate::StoreResult<usize> {
+                $crate::GraphStore::edge_count(&self.$field)
+            }
+            fn edges_of(&self, id: &str) -> $crate::StoreResult<Vec<phase_memory_model::Edge>> {
+                $crate::GraphStore::edges_of(&self.$field, id)
+            }
+        }
+        impl $crate::EventStore for $ty {
+            fn events(
+                &self,
+                q: &$crate::EventQuery,
+            ) -> $crate::StoreResult<Vec<phase_memory_model::Event>> {
+                $crate::EventStore::events(&self.$field, q)
+            }
+            fn for_each_event(
+                &self,
+                f: &mut dyn FnMut(&phase_memory_model::Event),
+            ) -> $crate::StoreResult<()> {
+                $crate::EventStore::for_each_event(&self.$field, f)
+            }
+            fn event_head(&self) -> $crate::StoreResult<u64> {
+                $crate::EventStore::event_head(&self.$field)
+            }
+        }
+        impl $crate::AuditStore for $ty {
+            fn audit_records(
+                &self,
+                after_seq: u64,
+            ) -> $crate::StoreResult<Vec<phase_memory_model::AuditRecord>> {
+                $crate::AuditStore::audit_records(&self.$field, after_seq)
+            }
+            fn audit_head(&self) -> $crate::StoreResult<Option<phase_memory_model::AuditRef>> {
+                $crate::AuditStore::audit_head(&self.$field)
+            }
+            fn audit_checkpoint(&self) -> $crate::StoreResult<phase_memory_model::AuditCheckpoint> {
+                $crate::AuditStore::audit_checkpoint(&self.$field)
+            }
+        }
+        impl $crate::ReviewStore for $ty {
+            fn review(&self, id: &str) -> $crate::StoreResult<Option<phase_memory_model::Review>> {
+                $crate::ReviewStore::review(&self.$field, id)
+            }
+            fn reviews(&self) -> $crate::StoreResult<Vec<phase_memory_model::Review>> {
+                $crate::ReviewStore::reviews(&self.$field)
+            }
+        }
+    };
+}
+
 /// The whole content of a store, held in memory.
 #[derive(Clone, Debug)]
 pub struct MemoryState {
@@ -231,68 +305,65 @@ impl MemoryStore {
     }
 }
 
-impl GraphStore for MemoryStore {
+impl GraphStore for MemoryState {
     fn node(&self, id: &str) -> StoreResult<Option<Node>> {
-        Ok(self.state.nodes.get(id).cloned())
+        Ok(self.nodes.get(id).cloned())
     }
     fn for_each_node(&self, f: &mut dyn FnMut(&Node)) -> StoreResult<()> {
-        self.state.nodes.values().for_each(f);
+        self.nodes.values().for_each(f);
         Ok(())
     }
     fn node_count(&self) -> StoreResult<usize> {
-        Ok(self.state.nodes.len())
+        Ok(self.nodes.len())
     }
     fn for_each_edge(&self, f: &mut dyn FnMut(&Edge)) -> StoreResult<()> {
-        self.state.edges.values().for_each(f);
+        self.edges.values().for_each(f);
         Ok(())
     }
     fn edge_count(&self) -> StoreResult<usize> {
-        Ok(self.state.edges.len())
+        Ok(self.edges.len())
     }
     fn edges_of(&self, id: &str) -> StoreResult<Vec<Edge>> {
-        Ok(self.state.edges_of(id))
+        Ok(self.edges_of(id))
     }
 }
 
-impl EventStore for MemoryStore {
+impl EventStore for MemoryState {
     fn events(&self, q: &EventQuery) -> StoreResult<Vec<Event>> {
-        Ok(self.state.query_events(q))
+        Ok(self.query_events(q))
     }
     fn for_each_event(&self, f: &mut dyn FnMut(&Event)) -> StoreResult<()> {
-        self.state.events.iter().for_each(f);
+        self.events.iter().for_each(f);
         Ok(())
     }
     fn event_head(&self) -> StoreResult<u64> {
-        Ok(self.state.event_head())
+        Ok(self.event_head())
     }
 }
 
-impl AuditStore for MemoryStore {
+impl AuditStore for MemoryState {
     fn audit_records(&self, after_seq: u64) -> StoreResult<Vec<AuditRecord>> {
-        Ok(self
-            .state
-            .audit
-            .iter()
-            .filter(|r| r.seq > after_seq)
-            .cloned()
-            .collect())
+        let start = self.audit.partition_point(|r| r.seq <= after_seq);
+        Ok(self.audit[start..].to_vec())
     }
     fn audit_head(&self) -> StoreResult<Option<AuditRef>> {
-        Ok(self.state.audit_head())
+        Ok(self.audit_head())
     }
     fn audit_checkpoint(&self) -> StoreResult<AuditCheckpoint> {
-        Ok(self.state.checkpoint.clone())
+        Ok(self.checkpoint.clone())
     }
 }
 
-impl ReviewStore for MemoryStore {
+impl ReviewStore for MemoryState {
     fn review(&self, id: &str) -> StoreResult<Option<Review>> {
-        Ok(self.state.reviews.get(id).cloned())
+        Ok(self.reviews.get(id).cloned())
     }
     fn reviews(&self) -> StoreResult<Vec<Review>> {
-        Ok(self.state.reviews.values().cloned().collect())
+        Ok(self.reviews.values().cloned().collect())
     }
 }
+
+crate::reads_from_image!(MemoryStore, state);
 
 impl Store for MemoryStore {
     fn manifest(&self) -> AdapterManifest {
