@@ -125,8 +125,6 @@ struct Dump {
     events: Vec<Value>,
     audit: BTreeMap<u64, String>,
     checkpoint: Value,
-    /// Whether leftovers of an interrupted file commit had to be repaired away.
-    repaired: bool,
 }
 
 impl Dump {
@@ -177,7 +175,6 @@ fn reopen_and_check(store: &Path, scratch: &Path) -> Result<Dump, String> {
     if env["data"]["clean"] != true {
         return Err(format!("repair (dry run) not clean after a kill: {env}"));
     }
-    let repaired = false;
     let path = scratch.join("dump.jsonl");
     let out = pm(
         store,
@@ -189,10 +186,7 @@ fn reopen_and_check(store: &Path, scratch: &Path) -> Result<Dump, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let mut dump = Dump {
-        repaired,
-        ..Dump::default()
-    };
+    let mut dump = Dump::default();
     for line in std::fs::read_to_string(&path).expect("read dump").lines() {
         let v: Value = serde_json::from_str(line).map_err(|e| format!("dump line: {e}"))?;
         match v["record"].as_str() {
@@ -250,7 +244,6 @@ struct Scenario<'a> {
 struct Tally {
     iterations: usize,
     killed_mid_step: usize,
-    repaired: usize,
     calibrated: Duration,
 }
 
@@ -295,7 +288,7 @@ fn crash_loop(s: &Scenario) -> Tally {
 
     let mut rng = Rng::new(seed);
     let mut typical = calibrated;
-    let (mut killed_mid_step, mut repaired) = (0, 0);
+    let mut killed_mid_step = 0;
     for i in 0..iterations {
         let store = root.path().join(format!("run-{i}"));
         copy_dir(&template, &store);
@@ -326,18 +319,16 @@ fn crash_loop(s: &Scenario) -> Tally {
         if let Err(e) = (s.expect)(&dump, &run) {
             panic!("{context}: {e}");
         }
-        repaired += usize::from(dump.repaired);
         std::fs::remove_dir_all(&store).expect("remove run store");
     }
     let tally = Tally {
         iterations,
         killed_mid_step,
-        repaired,
         calibrated,
     };
     eprintln!(
-        "crash {}: {} kills, {} inside a step, {} left uncommitted files for repair, steps took {:?} uninterrupted",
-        s.name, tally.iterations, tally.killed_mid_step, tally.repaired, tally.calibrated
+        "crash {}: {} kills, {} inside a step, steps took {:?} uninterrupted",
+        s.name, tally.iterations, tally.killed_mid_step, tally.calibrated
     );
     // The kills must often land inside a step, or the test proves little (the rest
     // land just after the last step, which checks the acknowledged state).
@@ -634,8 +625,7 @@ fn audit_scenario(adapter: &str, iterations: usize, seed: u64) {
         // Nothing beyond the acknowledged records but the one in flight (the reopen
         // and checks append no audit records of their own).
         let head = d.audit.keys().next_back().copied().unwrap_or(pruned_to);
-        let allowed =
-            last_acked.max(10 + 1) + u64::from(run.killed.is_some()) + u64::from(d.repaired);
+        let allowed = last_acked.max(10 + 1) + u64::from(run.killed.is_some());
         if head > allowed {
             return Err(format!(
                 "audit head {head} beyond acknowledged {last_acked}"
