@@ -2,7 +2,7 @@
 //! edges and 2N events, commits them in one change set, reopens the store and counts.
 //! Prints the timings as one JSON object.
 //!
-//! `cargo run --release -p phase-memory-store-sqlite --example scale -- N [DIR]`
+//! `cargo run --release -p phase-memory-store-sqlite --example sqlite_scale -- N [DIR]`
 //! (without DIR the store goes to a temporary directory removed at the end).
 
 use std::error::Error;

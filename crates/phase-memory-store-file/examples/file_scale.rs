@@ -1,7 +1,7 @@
 //! Scale check of the file adapter: commits N nodes (about 40-word bodies) and 5N
 //! edges in one change set, reopens the store, and prints the timings as JSON.
 //!
-//! `cargo run --release -p phase-memory-store-file --example scale -- 100000`
+//! `cargo run --release -p phase-memory-store-file --example file_scale -- 100000`
 
 use std::time::Instant;
 
