@@ -1,7 +1,7 @@
 //! Loading a v2 store into its in-memory image: segments replayed in manifest order,
 //! the committed prefix of the logs, the profile; every line checked, in parallel.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -255,20 +255,18 @@ pub(crate) fn load(dir: &Path, m: &Manifest, tolerant: bool) -> StoreResult<Load
             }
         }
     }
-    let ((nodes, edges), adjacency) = {
+    let (nodes, edges) = {
         let (nodes, edge_list) = rayon::join(|| last_wins(node_ops), || last_wins(edge_ops));
-        let adjacency = build_adjacency(&edge_list);
         let (nodes, edges): (BTreeMap<String, Node>, BTreeMap<EdgeKey, Edge>) = rayon::join(
             || nodes.into_iter().collect(),
             || edge_list.into_iter().collect(),
         );
-        ((nodes, edges), adjacency)
+        (nodes, edges)
     };
 
     let mut state = MemoryState::new(m.meta.clone());
     state.nodes = nodes;
     state.edges = edges;
-    state.adjacency = adjacency;
     state.events = events;
     state.audit = audit;
     state.checkpoint = m.audit_checkpoint.clone();
@@ -322,39 +320,6 @@ fn last_wins<K: Ord + Send + Sync, V: Send + Sync>(mut ops: Vec<(K, Option<V>)>)
         }
     }
     out
-}
-
-/// Edge keys touching each node, from edges sorted by key.
-fn build_adjacency(sorted: &[(EdgeKey, Edge)]) -> HashMap<String, BTreeSet<EdgeKey>> {
-    // The `from` pairs come out of `sorted` in order; only the `to` pairs need
-    // sorting, and a stable merge sort finds the sorted run.
-    let mut pairs: Vec<(&str, &EdgeKey)> = Vec::with_capacity(sorted.len() * 2);
-    pairs.extend(sorted.iter().map(|(k, _)| (k.from.as_str(), k)));
-    pairs.extend(
-        sorted
-            .iter()
-            .filter(|(k, _)| k.to != k.from)
-            .map(|(k, _)| (k.to.as_str(), k)),
-    );
-    pairs.par_sort();
-    let mut groups = Vec::new();
-    let mut i = 0;
-    while i < pairs.len() {
-        let mut j = i + 1;
-        while j < pairs.len() && pairs[j].0 == pairs[i].0 {
-            j += 1;
-        }
-        groups.push((i, j));
-        i = j;
-    }
-    let sets: Vec<(String, BTreeSet<EdgeKey>)> = groups
-        .into_par_iter()
-        .map(|(i, j)| {
-            let set: BTreeSet<EdgeKey> = pairs[i..j].iter().map(|(_, k)| (*k).clone()).collect();
-            (pairs[i].0.to_string(), set)
-        })
-        .collect();
-    sets.into_iter().collect()
 }
 
 fn load_profile(dir: &Path, m: &Manifest) -> StoreResult<(Option<String>, Option<Damage>)> {

@@ -119,18 +119,7 @@ pub fn load(dir: &Path) -> StoreResult<MemoryState> {
     }
     let edges: Vec<Edge> = read_lines(dir, EDGES)?;
     for e in edges {
-        let k = e.key();
-        state
-            .adjacency
-            .entry(k.from.clone())
-            .or_default()
-            .insert(k.clone());
-        state
-            .adjacency
-            .entry(k.to.clone())
-            .or_default()
-            .insert(k.clone());
-        state.edges.insert(k, e);
+        state.edges.insert(e.key(), e);
     }
     state.events = read_lines(dir, layout::EVENTS)?;
     state.audit = read_lines(dir, layout::AUDIT)?;

@@ -2,6 +2,7 @@
 //! file adapter loads on open and keeps in step with its files.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
 
 use phase_memory_model::{
     AuditCheckpoint, AuditRecord, AuditRef, Edge, EdgeKey, Event, Node, Review, Time,
@@ -93,8 +94,9 @@ pub struct MemoryState {
     pub nodes: BTreeMap<String, Node>,
     /// Edges by key.
     pub edges: BTreeMap<EdgeKey, Edge>,
-    /// Edge keys touching each node.
-    pub adjacency: HashMap<String, BTreeSet<EdgeKey>>,
+    /// Edge keys touching each node, built on the first `edges_of` (opening a big
+    /// store need not pay for it) and kept in step by `apply` from then on.
+    adjacency: OnceLock<HashMap<String, BTreeSet<EdgeKey>>>,
     /// Events in seq order.
     pub events: Vec<Event>,
     /// Audit records in chain order (after the checkpoint).
@@ -117,7 +119,7 @@ impl MemoryState {
         MemoryState {
             nodes: BTreeMap::new(),
             edges: BTreeMap::new(),
-            adjacency: HashMap::new(),
+            adjacency: OnceLock::new(),
             events: Vec::new(),
             audit: Vec::new(),
             checkpoint: AuditCheckpoint::default(),
@@ -185,12 +187,14 @@ impl MemoryState {
             self.nodes.insert(n.id.clone(), n);
         }
         for k in &c.delete_edges {
-            if self.edges.remove(k).is_some() {
+            if self.edges.remove(k).is_some()
+                && let Some(adjacency) = self.adjacency.get_mut()
+            {
                 for end in [&k.from, &k.to] {
-                    if let Some(set) = self.adjacency.get_mut(end) {
+                    if let Some(set) = adjacency.get_mut(end) {
                         set.remove(k);
                         if set.is_empty() {
-                            self.adjacency.remove(end);
+                            adjacency.remove(end);
                         }
                     }
                 }
@@ -198,14 +202,13 @@ impl MemoryState {
         }
         for e in c.put_edges {
             let k = e.key();
-            self.adjacency
-                .entry(k.from.clone())
-                .or_default()
-                .insert(k.clone());
-            self.adjacency
-                .entry(k.to.clone())
-                .or_default()
-                .insert(k.clone());
+            if let Some(adjacency) = self.adjacency.get_mut() {
+                adjacency
+                    .entry(k.from.clone())
+                    .or_default()
+                    .insert(k.clone());
+                adjacency.entry(k.to.clone()).or_default().insert(k.clone());
+            }
             self.edges.insert(k, e);
         }
         self.events.extend(c.events);
@@ -254,9 +257,24 @@ impl MemoryState {
         }
     }
 
+    /// Edge keys touching each node (built on first use).
+    fn adjacency(&self) -> &HashMap<String, BTreeSet<EdgeKey>> {
+        self.adjacency.get_or_init(|| {
+            let mut adjacency: HashMap<String, BTreeSet<EdgeKey>> = HashMap::new();
+            for k in self.edges.keys() {
+                adjacency
+                    .entry(k.from.clone())
+                    .or_default()
+                    .insert(k.clone());
+                adjacency.entry(k.to.clone()).or_default().insert(k.clone());
+            }
+            adjacency
+        })
+    }
+
     /// Edges touching a node.
     pub fn edges_of(&self, id: &str) -> Vec<Edge> {
-        self.adjacency
+        self.adjacency()
             .get(id)
             .map(|keys| {
                 keys.iter()
