@@ -6,7 +6,7 @@ use std::path::Path;
 
 use phase_memory_activate::activate::{ActivationInput, Cue, Visibility, WorkingSet, activate};
 use phase_memory_govern::Target;
-use phase_memory_model::{Diagnostic, Event, Status, Time};
+use phase_memory_model::{Diagnostic, Status, Time};
 use phase_memory_profile::Effect;
 use serde_json::{Value, json};
 
@@ -208,15 +208,14 @@ fn access_events(
         return Ok(());
     }
     let seq = rt.store.event_head().map_err(se)? + 1;
-    o.change.events.push(Event {
+    o.change.events.push(super::new_event(
         seq,
-        id: format!("ev-{seq}"),
-        at: now,
-        actor: ctx.actor.id.clone(),
-        event_type: "node.accessed".into(),
-        subjects: set.items.iter().map(|i| i.node.clone()).collect(),
-        payload: json!({"via": "activation"}),
-    });
+        now,
+        ctx,
+        "node.accessed",
+        set.items.iter().map(|i| i.node.clone()).collect(),
+        json!({"via": "activation"}),
+    ));
     Ok(())
 }
 

@@ -597,20 +597,18 @@ pub(crate) fn node_upsert(rt: &mut Runtime, req: &Value, ctx: &CallContext, now:
     }
     let created = existing.is_none();
     let seq = rt.store.event_head().map_err(se)? + 1;
-    let event = Event {
+    let event = super::new_event(
         seq,
-        id: format!("ev-{seq}"),
-        at: now,
-        actor: ctx.actor.id.clone(),
-        event_type: if created {
+        now,
+        ctx,
+        if created {
             "node.created"
         } else {
             "node.updated"
-        }
-        .into(),
-        subjects: vec![node.id.clone()],
-        payload: json!({"kind": node.kind, "phase": node.phase}),
-    };
+        },
+        vec![node.id.clone()],
+        json!({"kind": node.kind, "phase": node.phase}),
+    );
     let mut o = Outcome::ok(json!({"node": node_json(&node), "created": created}));
     o.subjects = vec![node.id.clone()];
     o.index.upsert = vec![node.clone()];
@@ -678,15 +676,14 @@ pub(crate) fn node_delete(rt: &mut Runtime, req: &Value, ctx: &CallContext, now:
     let (tomb, receipt) = phase_memory_govern::forget(&rt.profile, &node, now, &reason);
     let edges = rt.store.edges_of(&node.id).map_err(se)?;
     let seq = rt.store.event_head().map_err(se)? + 1;
-    let event = Event {
+    let event = super::new_event(
         seq,
-        id: format!("ev-{seq}"),
-        at: now,
-        actor: ctx.actor.id.clone(),
-        event_type: "phase.changed".into(),
-        subjects: vec![node.id.clone()],
-        payload: json!({"from": node.phase, "to": forgotten, "reason": "node.delete"}),
-    };
+        now,
+        ctx,
+        "phase.changed",
+        vec![node.id.clone()],
+        json!({"from": node.phase, "to": forgotten, "reason": "node.delete"}),
+    );
     let mut o = Outcome::ok(
         json!({"node": node.id, "deleted_edges": edges.len(), "tombstone": tomb.tombstone}),
     );
@@ -793,15 +790,14 @@ pub(crate) fn edge_upsert(rt: &mut Runtime, req: &Value, ctx: &CallContext, now:
             .unwrap_or(now),
     };
     let seq = rt.store.event_head().map_err(se)? + 1;
-    let event = Event {
+    let event = super::new_event(
         seq,
-        id: format!("ev-{seq}"),
-        at: now,
-        actor: ctx.actor.id.clone(),
-        event_type: "edge.created".into(),
-        subjects: vec![edge.from.clone(), edge.to.clone()],
-        payload: json!({"type": edge.edge_type}),
-    };
+        now,
+        ctx,
+        "edge.created",
+        vec![edge.from.clone(), edge.to.clone()],
+        json!({"type": edge.edge_type}),
+    );
     let mut o = Outcome::ok(json!({"edge": edge, "created": existing.is_none()}));
     o.subjects = vec![edge.from.clone(), edge.to.clone()];
     o.change = ChangeSet {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use phase_memory_govern::{NodeFacts, Target, Transition};
-use phase_memory_model::{Diagnostic, Event, Node, Status, Time};
+use phase_memory_model::{Diagnostic, Node, Status, Time};
 use phase_memory_profile::Effect;
 use serde_json::{Value, json};
 
@@ -247,7 +247,14 @@ pub(crate) fn apply_transition(
         o.index.upsert.push(n.clone());
         n
     };
-    o.change.events.push(Event { seq, id: format!("ev-{seq}"), at: now, actor: ctx.actor.id.clone(), event_type: "phase.changed".into(), subjects: vec![node.id.clone()], payload: json!({"from": t.from, "to": t.to, "rule_id": t.rule_id, "review": ctx.approved_review}) });
+    o.change.events.push(super::new_event(
+        seq,
+        now,
+        ctx,
+        "phase.changed",
+        vec![node.id.clone()],
+        json!({"from": t.from, "to": t.to, "rule_id": t.rule_id, "review": ctx.approved_review}),
+    ));
     o.change.put_nodes.push(new);
 }
 

@@ -330,6 +330,27 @@ pub(crate) fn resolve_node(
     Ok(node)
 }
 
+/// A new event by the caller at `now`; `seq` continues the history (its id is
+/// derived from it, never random).
+pub(crate) fn new_event(
+    seq: u64,
+    now: Time,
+    ctx: &CallContext,
+    event_type: &str,
+    subjects: Vec<String>,
+    payload: Value,
+) -> phase_memory_model::Event {
+    phase_memory_model::Event {
+        seq,
+        id: format!("ev-{seq}"),
+        at: now,
+        actor: ctx.actor.id.clone(),
+        event_type: event_type.to_string(),
+        subjects,
+        payload,
+    }
+}
+
 /// The JSON shape of a node in envelopes.
 pub(crate) fn node_json(n: &Node) -> Value {
     serde_json::to_value(n).unwrap_or(Value::Null)

@@ -1,6 +1,6 @@
 //! Profile operations: validate, apply (an event and an audit record), show.
 
-use phase_memory_model::{Diagnostic, Event, Status, Time};
+use phase_memory_model::{Diagnostic, Status, Time};
 use phase_memory_profile::{Profile, ProfileError};
 use phase_memory_store::ChangeSet;
 use serde_json::{Value, json};
@@ -93,15 +93,14 @@ pub(crate) fn apply(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
     let seq = rt.store.event_head().map_err(se)? + 1;
     o.change = ChangeSet {
         profile: Some(source),
-        events: vec![Event {
+        events: vec![super::new_event(
             seq,
-            id: format!("ev-{seq}"),
-            at: now,
-            actor: ctx.actor.id.clone(),
-            event_type: "profile.applied".into(),
-            subjects: Vec::new(),
-            payload: json!({"name": p.name, "digest": digest, "previous_digest": previous}),
-        }],
+            now,
+            ctx,
+            "profile.applied",
+            Vec::new(),
+            json!({"name": p.name, "digest": digest, "previous_digest": previous}),
+        )],
         ..Default::default()
     };
     // A new tokenizer recounts every node.

@@ -118,15 +118,14 @@ pub(crate) fn migrate(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
         json!({"applied": applied, "schema_version": rt.store.meta().map_err(se)?.schema_version}),
     );
     o.details = json!({"applied": applied});
-    o.change.events.push(Event {
+    o.change.events.push(super::new_event(
         seq,
-        id: format!("ev-{seq}"),
-        at: now,
-        actor: ctx.actor.id.clone(),
-        event_type: "store.migrated".into(),
-        subjects: Vec::new(),
-        payload: json!({"applied": applied}),
-    });
+        now,
+        ctx,
+        "store.migrated",
+        Vec::new(),
+        json!({"applied": applied}),
+    ));
     o.index.rebuild = true;
     Ok(o)
 }
