@@ -891,6 +891,9 @@ impl Store for SqliteStore {
         if self.lock.is_none() {
             let lock = take_lock(&self.dir, wait)?;
             if self.writer.is_none() {
+                // Switching a store written before WAL mode to WAL needs no open
+                // read transaction, not even this handle's own.
+                self.end_snapshot();
                 let conn = open_conn(&self.db_path(), true)?;
                 schema::configure_writer(&conn)?;
                 self.writer = Some(Mutex::new(conn));

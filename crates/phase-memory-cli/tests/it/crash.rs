@@ -686,3 +686,94 @@ fn the_kill_moments_are_seeded() {
     assert_ne!(draw(7), draw(8));
     assert!(draw(7).iter().all(|d| *d < Duration::from_millis(100)));
 }
+
+/// A writer killed while readers run: reader processes (`status`) poll the store
+/// while an `import` is SIGKILLed at a seeded moment. Every reader answers, and
+/// every count it reports is the store before the import or after all of it (never
+/// half a commit); afterwards the store checks clean and holds all or none.
+fn writer_killed_while_readers_run(adapter: &str, iterations: usize, seed: u64) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let root = tempfile::tempdir().expect("tmp");
+    let scratch = root.path().join("scratch");
+    std::fs::create_dir_all(&scratch).expect("mkdir");
+    let template = root.path().join("template");
+    let (code, env) = json_of(&template, &["init", "--adapter", adapter]);
+    assert_eq!(code, 0, "init: {env}");
+    let mut g = String::new();
+    for i in 0..IMPORT_NODES {
+        g.push_str(&format!("{{\"record\":\"node\",\"id\":\"imp-{i}\",\"kind\":\"fact\",\"title\":\"imported {i}\",\"body\":\"alpha bravo {i}\"}}\n"));
+    }
+    let file = write(&scratch, "import.jsonl", &g);
+    let steps = vec![strings(&["import", &file])];
+    let calib = root.path().join("calibrate");
+    copy_dir(&template, &calib);
+    let started = Instant::now();
+    let run = run_with_kill(&calib, &scratch, &steps, None);
+    let typical = started.elapsed();
+    assert!(run.acked(0), "calibration import failed");
+    let (_, env) = json_of(&template, &["status"]);
+    let before = env["data"]["counts"]["nodes"].as_u64().expect("count");
+    let after = before + IMPORT_NODES as u64;
+
+    let mut rng = Rng::new(seed);
+    let mut killed_mid_step = 0;
+    for i in 0..iterations {
+        let store = root.path().join(format!("run-{i}"));
+        copy_dir(&template, &store);
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (store, stop) = (store.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    // Bounded: the writer's run ends within its kill delay.
+                    for _ in 0..10_000 {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let (code, env) = json_of(&store, &["status"]);
+                        seen.push((code, env["data"]["counts"]["nodes"].as_u64(), env));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        // Let the readers start before the writer.
+        std::thread::sleep(Duration::from_millis(20));
+        let delay = rng.below(typical + typical / 4);
+        let run = run_with_kill(&store, &scratch, &steps, Some(delay));
+        stop.store(true, Ordering::SeqCst);
+        if run.killed.is_some() {
+            killed_mid_step += 1;
+        }
+        let context = format!("readers/{adapter} #{i} (seed {seed}, kill after {delay:?})");
+        for r in readers {
+            for (code, nodes, env) in r.join().expect("reader thread") {
+                assert_eq!(code, 0, "{context}: a reader failed: {env}");
+                assert!(
+                    nodes == Some(before) || nodes == Some(after),
+                    "{context}: a reader saw {nodes:?} nodes, want {before} or {after}"
+                );
+            }
+        }
+        let dump = reopen_and_check(&store, &scratch).unwrap_or_else(|e| panic!("{context}: {e}"));
+        let n = dump.with_prefix("imp-");
+        assert!(n == 0 || n == IMPORT_NODES, "{context}: {n} imported nodes");
+        if run.acked(0) {
+            assert_eq!(n, IMPORT_NODES, "{context}: acknowledged import lost");
+        }
+        std::fs::remove_dir_all(&store).expect("remove run store");
+    }
+    eprintln!("crash readers/{adapter}: {iterations} kills, {killed_mid_step} inside the import");
+    assert!(
+        killed_mid_step * 3 >= iterations,
+        "only {killed_mid_step} of {iterations} kills landed inside the import"
+    );
+}
+
+#[test]
+fn kill_9_writer_while_readers_run() {
+    writer_killed_while_readers_run("file", 12, 0x9999);
+    writer_killed_while_readers_run("sqlite", 6, 0xAAAA);
+}

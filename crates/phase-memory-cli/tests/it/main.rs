@@ -4,6 +4,7 @@ mod cli;
 mod crash;
 mod governance;
 mod service;
+mod shared;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

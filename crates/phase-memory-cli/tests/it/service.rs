@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::*;
 
-const AS_OF: &str = "2026-03-01T00:00:00Z";
+pub(crate) const AS_OF: &str = "2026-03-01T00:00:00Z";
 
 fn graph() -> String {
     [
@@ -32,7 +32,7 @@ fn graph() -> String {
 
 /// A store with the built-in profile (reads not audited when `quiet_reads`)
 /// and the test graph.
-fn store(dir: &Path, quiet_reads: bool) -> std::path::PathBuf {
+pub(crate) fn store(dir: &Path, quiet_reads: bool) -> std::path::PathBuf {
     let s = dir.join("store");
     let mut profile = phase_memory_profile::DEFAULT_PROFILE_TOML.to_string();
     if quiet_reads {
@@ -53,7 +53,7 @@ fn store(dir: &Path, quiet_reads: bool) -> std::path::PathBuf {
 }
 
 /// `token add` for an actor; returns the token printed on stdout.
-fn add_token(store: &Path, tokens: &Path, actor: &str, roles: &[&str], scopes: &[&str]) -> String {
+pub(crate) fn add_token(store: &Path, tokens: &Path, actor: &str, roles: &[&str], scopes: &[&str]) -> String {
     let mut args = vec!["--actor".to_string(), actor.to_string()];
     for r in roles {
         args.extend(["--role".to_string(), r.to_string()]);
@@ -86,7 +86,7 @@ fn add_token(store: &Path, tokens: &Path, actor: &str, roles: &[&str], scopes: &
 }
 
 /// A minimal HTTP/1.1 client over a TCP socket: (status, body).
-fn http(
+pub(crate) fn http(
     addr: &str,
     method: &str,
     path: &str,
@@ -137,13 +137,13 @@ fn dechunk(mut s: &str) -> String {
 }
 
 /// A running `phase-memory serve`, stopped with SIGTERM.
-struct Served {
+pub(crate) struct Served {
     child: Child,
     addr: String,
 }
 
 impl Served {
-    fn start(store: &Path, tokens: &Path) -> Served {
+    pub(crate) fn start(store: &Path, tokens: &Path) -> Served {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -170,7 +170,7 @@ impl Served {
         }
     }
 
-    fn post(&self, op: &str, token: Option<&str>, request: &Value) -> (u16, Value) {
+    pub(crate) fn post(&self, op: &str, token: Option<&str>, request: &Value) -> (u16, Value) {
         let (status, body) = http(
             &self.addr,
             "POST",
@@ -185,7 +185,7 @@ impl Served {
     }
 
     /// SIGTERM, then waits for a clean exit.
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status();
         if !killed.is_ok_and(|s| s.success()) {
@@ -250,7 +250,7 @@ fn serve_with_tokens_answers_envelopes_and_shuts_down_on_sigterm() {
 }
 
 /// A running `phase-memory mcp` child.
-struct Mcp {
+pub(crate) struct Mcp {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
@@ -258,7 +258,7 @@ struct Mcp {
 }
 
 impl Mcp {
-    fn start(store: &Path) -> Mcp {
+    pub(crate) fn start(store: &Path) -> Mcp {
         let mut child = Command::new(bin())
             .arg("--store")
             .arg(store)
@@ -307,7 +307,7 @@ impl Mcp {
         }
     }
 
-    fn call(&mut self, tool: &str, arguments: Value) -> (bool, Value) {
+    pub(crate) fn call(&mut self, tool: &str, arguments: Value) -> (bool, Value) {
         let r = self.request("tools/call", json!({"name": tool, "arguments": arguments}));
         let text = r["result"]["content"][0]["text"]
             .as_str()
@@ -319,7 +319,7 @@ impl Mcp {
     }
 
     /// Closes stdin and waits for a clean exit.
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         drop(self.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

@@ -149,9 +149,24 @@ fn persistent_index_keeps_documents_and_generation() {
         assert_eq!(idx.doc_count(), 0);
         idx.upsert(&corpus()).expect("upsert");
         idx.commit(7).expect("commit");
-        // A second writer on the same folder is refused, not a panic.
-        let second = FullTextIndex::open_or_create_with(Some(&path), small());
-        assert!(second.is_err());
+        // A second handle on the same folder reads what the first committed, but
+        // cannot write while the first holds the writer: an error, not a panic.
+        let mut second =
+            FullTextIndex::open_or_create_with(Some(&path), small()).expect("second handle");
+        assert_eq!(second.generation(), Some(7));
+        check(&second, "germany", &["berlin"]);
+        assert!(second.upsert(&corpus()).is_err());
+        // Once the first gives the writer up, the second may write; the first sees
+        // it after a reload.
+        idx.release_writer();
+        second.delete(&["berlin".to_string()]).expect("delete");
+        second.commit(8).expect("commit");
+        idx.reload().expect("reload");
+        assert_eq!(idx.generation(), Some(8));
+        assert_eq!(idx.doc_count(), 3);
+        second.release_writer();
+        idx.upsert(&corpus()).expect("upsert again");
+        idx.commit(7).expect("commit");
     }
     let mut idx = FullTextIndex::open_or_create_with(Some(&path), small()).expect("reopen");
     assert_eq!(idx.generation(), Some(7));

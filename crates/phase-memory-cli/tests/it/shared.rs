@@ -1,0 +1,223 @@
+//! Shared access with real processes on one store: CLI commands while `serve` and
+//! two `mcp` servers run, writers that queue for the writer lock, and readers that
+//! never see half of a commit.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::service::{AS_OF, Mcp, Served, add_token, store};
+use crate::*;
+
+fn node(id: &str, body: &str) -> Value {
+    json!({"node": {"id": id, "kind": "fact", "title": id, "body": body}})
+}
+
+/// `op OPERATION --request FILE` through the CLI.
+fn cli_op(s: &Path, dir: &Path, op: &str, request: &Value, extra: &[&str]) -> (i32, Value) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let f = write(dir, &format!("req-{n}.json"), &request.to_string());
+    let mut args: Vec<&str> = extra.to_vec();
+    args.extend(["--as-of", AS_OF, "op", op, "--request", &f]);
+    pm_json(s, &args)
+}
+
+fn node_count(env: &Value) -> u64 {
+    env["data"]["counts"]["nodes"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no node count in {env}"))
+}
+
+#[test]
+fn cli_serve_and_two_mcp_servers_share_one_store() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // Reads are audited: every read commits its audit record too.
+    let s = store(dir.path(), false);
+    let tokens = dir.path().join("tokens.json");
+    let owner = add_token(&s, &tokens, "owner", &["owner"], &["*"]);
+    let srv = Served::start(&s, &tokens);
+    let mut m1 = Mcp::start(&s);
+    let mut m2 = Mcp::start(&s);
+
+    // The CLI reads and writes while all three servers run.
+    let (code, env) = pm_json(&s, &["--as-of", AS_OF, "node", "get", "paris"]);
+    assert_eq!(code, 0, "{env}");
+    let (code, env) = cli_op(&s, dir.path(), "node.upsert", &node("from-cli", "written by the CLI"), &[]);
+    assert_eq!(code, 0, "{env}");
+
+    // Each server sees the CLI's commit on its next request.
+    let (status, env) = srv.post("node.get", Some(&owner), &json!({"id": "from-cli", "as_of": AS_OF}));
+    assert_eq!(status, 200, "{env}");
+    assert_eq!(env["data"]["node"]["body"], "written by the CLI", "{env}");
+    let (is_error, env) = m1.call(
+        "run_operation",
+        json!({"operation": "node.get", "request": {"id": "from-cli", "as_of": AS_OF}}),
+    );
+    assert!(!is_error, "{env}");
+    assert_eq!(env["data"]["node"]["id"], "from-cli", "{env}");
+
+    // One MCP server writes, the other reads it; HTTP writes, the CLI reads it.
+    let (is_error, env) = m1.call("remember", node("from-mcp", "written over MCP"));
+    assert!(!is_error, "{env}");
+    let (is_error, env) = m2.call(
+        "run_operation",
+        json!({"operation": "node.get", "request": {"id": "from-mcp", "as_of": AS_OF}}),
+    );
+    assert!(!is_error, "{env}");
+    assert_eq!(env["data"]["node"]["body"], "written over MCP", "{env}");
+    let mut req = node("from-http", "written over HTTP");
+    req["as_of"] = json!(AS_OF);
+    let (status, env) = srv.post("node.upsert", Some(&owner), &req);
+    assert_eq!(status, 200, "{env}");
+    let (code, env) = pm_json(&s, &["--as-of", AS_OF, "node", "get", "from-http"]);
+    assert_eq!(code, 0, "{env}");
+    assert_eq!(env["data"]["node"]["body"], "written over HTTP", "{env}");
+
+    // Activation in every process finds what the others wrote (index shared too).
+    let (is_error, env) = m2.call(
+        "activate",
+        json!({"cue": {"text": "written over HTTP"}, "as_of": AS_OF}),
+    );
+    assert!(!is_error, "{env}");
+    assert!(
+        env["data"]["items"]
+            .as_array()
+            .is_some_and(|i| i.iter().any(|x| x["node"] == "from-http")),
+        "{env}"
+    );
+
+    m1.stop();
+    m2.stop();
+    srv.stop();
+    // Interleaved writers of four processes left one intact audit chain.
+    let (code, env) = pm_json(&s, &["audit", "verify"]);
+    assert_eq!(code, 0, "{env}");
+    assert_eq!(env["data"]["ok"], true, "{env}");
+    let (code, env) = pm_json(&s, &["repair"]);
+    assert_eq!(code, 0, "{env}");
+    assert_eq!(env["data"]["clean"], true, "{env}");
+}
+
+/// Holds the store's writer lock from the test process, as another writer would.
+fn hold_writer_lock(s: &Path) -> std::fs::File {
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(s.join("LOCK"))
+        .expect("open LOCK");
+    f.try_lock().expect("take the writer lock");
+    f
+}
+
+#[test]
+fn a_second_writer_waits_then_succeeds_or_reports_store_locked() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = store(dir.path(), true);
+    let lock = hold_writer_lock(&s);
+
+    // Reads never wait for the writer lock.
+    let t = Instant::now();
+    let (code, env) = pm_json(&s, &["--as-of", AS_OF, "node", "get", "paris"]);
+    assert_eq!(code, 0, "{env}");
+    let (code, env) = pm_json(&s, &["status"]);
+    assert_eq!(code, 0, "{env}");
+    assert!(t.elapsed() < Duration::from_secs(5), "reads waited {:?}", t.elapsed());
+
+    // A writer whose wait runs out gets store.locked and changes nothing.
+    let t = Instant::now();
+    let (code, env) = cli_op(&s, dir.path(), "node.upsert", &node("late", "x"), &["--wait", "0.5"]);
+    assert_ne!(code, 0, "{env}");
+    assert_eq!(env["diagnostics"][0]["code"], "store.locked", "{env}");
+    assert!(t.elapsed() >= Duration::from_millis(500), "it did not wait");
+
+    // A writer started while the lock is held waits, and succeeds once it is free.
+    let req = write(dir.path(), "queued.json", &node("queued", "waited for the lock").to_string());
+    let mut child = Command::new(bin())
+        .arg("--store")
+        .arg(&s)
+        .args(["--json", "--wait", "30", "--as-of", AS_OF, "op", "node.upsert", "--request", &req])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn writer");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "the queued writer did not wait for the lock"
+    );
+    drop(lock);
+    let out = child.wait_with_output().expect("writer");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let (code, env) = pm_json(&s, &["--as-of", AS_OF, "node", "get", "queued"]);
+    assert_eq!(code, 0, "{env}");
+    let (code, env) = pm_json(&s, &["--as-of", AS_OF, "node", "get", "late"]);
+    assert_ne!(code, 0, "the refused write landed: {env}");
+}
+
+/// `count` nodes named `{prefix}-{i}` as an import file.
+fn batch(prefix: &str, count: usize) -> String {
+    (0..count)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"record": "node", "id": format!("{prefix}-{i}"), "kind": "fact", "title": format!("{prefix} {i}"), "body": format!("node {i} of batch {prefix}"), "created_at": "2026-01-01T00:00:00Z"})
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn writers_started_together_all_land_and_readers_never_see_half_a_commit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = store(dir.path(), true);
+    let (_, env) = pm_json(&s, &["status"]);
+    let base = node_count(&env);
+    const WRITERS: usize = 4;
+    const PER_BATCH: u64 = 300;
+    let files: Vec<String> = (0..WRITERS)
+        .map(|w| write(dir.path(), &format!("b{w}.jsonl"), &batch(&format!("w{w}"), PER_BATCH as usize)))
+        .collect();
+    let writers: Vec<_> = files
+        .iter()
+        .map(|f| {
+            Command::new(bin())
+                .arg("--store")
+                .arg(&s)
+                .args(["--json", "--wait", "60", "--as-of", AS_OF, "import", f])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn writer")
+        })
+        .collect();
+    // Readers in other processes while the writers run: every count they see is
+    // the base plus whole batches.
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while seen.last() != Some(&(base + WRITERS as u64 * PER_BATCH)) {
+        assert!(Instant::now() < deadline, "the writers did not finish: {seen:?}");
+        let (code, env) = pm_json(&s, &["status"]);
+        assert_eq!(code, 0, "{env}");
+        let n = node_count(&env);
+        assert_eq!((n - base) % PER_BATCH, 0, "a reader saw half an import: {n} nodes");
+        seen.push(n);
+    }
+    for w in writers {
+        let out = w.wait_with_output().expect("writer");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "a queued writer failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let (code, env) = pm_json(&s, &["audit", "verify"]);
+    assert_eq!(code, 0, "{env}");
+    assert_eq!(env["data"]["ok"], true, "{env}");
+}
