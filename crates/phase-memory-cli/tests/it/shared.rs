@@ -50,12 +50,12 @@ fn cli_serve_and_two_mcp_servers_share_one_store() {
     assert_eq!(code, 0, "{env}");
 
     // Each server sees the CLI's commit on its next request.
-    let (status, env) = srv.post("node.get", Some(&owner), &json!({"id": "from-cli", "as_of": AS_OF}));
+    let (status, env) = srv.post("node.get", Some(&owner), &json!({"node": "from-cli", "as_of": AS_OF}));
     assert_eq!(status, 200, "{env}");
     assert_eq!(env["data"]["node"]["body"], "written by the CLI", "{env}");
     let (is_error, env) = m1.call(
         "run_operation",
-        json!({"operation": "node.get", "request": {"id": "from-cli", "as_of": AS_OF}}),
+        json!({"operation": "node.get", "request": {"node": "from-cli", "as_of": AS_OF}}),
     );
     assert!(!is_error, "{env}");
     assert_eq!(env["data"]["node"]["id"], "from-cli", "{env}");
@@ -65,7 +65,7 @@ fn cli_serve_and_two_mcp_servers_share_one_store() {
     assert!(!is_error, "{env}");
     let (is_error, env) = m2.call(
         "run_operation",
-        json!({"operation": "node.get", "request": {"id": "from-mcp", "as_of": AS_OF}}),
+        json!({"operation": "node.get", "request": {"node": "from-mcp", "as_of": AS_OF}}),
     );
     assert!(!is_error, "{env}");
     assert_eq!(env["data"]["node"]["body"], "written over MCP", "{env}");
