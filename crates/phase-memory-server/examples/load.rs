@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p phase-memory-server --example load -- \
-//!     [--requests 20000] [--threads 16] [--nodes 3000] [--no-audit-reads] \
+//!     [--requests 20000] [--threads 16] [--nodes 3000] [--no-audit-reads] [--pool N] \
 //!     [--url http://127.0.0.1:7411 --token TOKEN]
 //! ```
 
@@ -25,6 +25,7 @@ struct Args {
     threads: u64,
     nodes: u64,
     audit_reads: bool,
+    pool: usize,
     url: Option<String>,
     token: Option<String>,
 }
@@ -35,6 +36,7 @@ fn parse_args() -> anyhow::Result<Args> {
         threads: 16,
         nodes: 3_000,
         audit_reads: true,
+        pool: phase_memory_server::default_pool_size(),
         url: None,
         token: None,
     };
@@ -48,6 +50,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--url" => a.url = Some(value()?),
             "--token" => a.token = Some(value()?),
             "--no-audit-reads" => a.audit_reads = false,
+            "--pool" => a.pool = value()?.parse()?,
             other => bail!("unknown flag {other}"),
         }
     }
@@ -158,7 +161,13 @@ fn start_server(args: &Args) -> anyhow::Result<(String, String, tempfile::TempDi
     if env.status != Status::Ok {
         bail!("init: {}", env.to_json());
     }
-    let shared = SharedRuntime::open(&store, Clock::Fixed(now), Vec::new())?;
+    let shared = SharedRuntime::open_with(
+        &store,
+        Clock::Fixed(now),
+        Vec::new(),
+        args.pool,
+        phase_memory_runtime::DEFAULT_WRITE_WAIT,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

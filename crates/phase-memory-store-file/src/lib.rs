@@ -170,15 +170,24 @@ impl FileStore {
                 )),
             };
         }
+        // A shared open finishes what a writer that died left behind, like a writer
+        // open, when no writer holds the store right now (the lock is free): the
+        // first process to open after a crash tidies, whichever mode it uses.
+        let mut tidy_lock = match mode {
+            OpenMode::Shared => acquire_lock(dir, Duration::ZERO).ok(),
+            _ => None,
+        };
         let mut attempts = 0;
         loop {
             attempts += 1;
             let mut m = store.read_manifest()?;
-            if mode.locks_at_open() {
+            if mode.locks_at_open() || (tidy_lock.is_some() && attempts == 1) {
                 commit::settle(store.fs.as_ref(), dir, &mut m, false)?;
                 commit::clear_uncommitted(store.fs.as_ref(), dir, &m)?;
                 store.notes = commit::cut_tails(store.fs.as_ref(), dir, &m)?;
             }
+            // Loading needs no lock: writers may go on.
+            drop(tidy_lock.take());
             match load::load(dir, &m, mode == OpenMode::Repair) {
                 Ok(loaded) => {
                     store.state = loaded.state;
