@@ -142,15 +142,16 @@ impl SharedRuntime {
     ) -> anyhow::Result<Self> {
         let mut runtimes = Vec::new();
         for _ in 0..size.max(1) {
-            let mut runtime = open_runtime_waiting(dir, clock, write_wait).map_err(|(status, d)| {
-                anyhow!(
-                    "opening the store at {}: {} ({}, {})",
-                    dir.display(),
-                    d.message,
-                    d.code,
-                    status.as_str()
-                )
-            })?;
+            let mut runtime =
+                open_runtime_waiting(dir, clock, write_wait).map_err(|(status, d)| {
+                    anyhow!(
+                        "opening the store at {}: {} ({}, {})",
+                        dir.display(),
+                        d.message,
+                        d.code,
+                        status.as_str()
+                    )
+                })?;
             for (name, handler) in &extensions {
                 runtime.register_extension(name, handler.clone());
             }
