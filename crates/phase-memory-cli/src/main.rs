@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use phase_memory_model::{Actor, Diagnostic, Envelope, Status, Time};
-use phase_memory_runtime::{Adapter, CallContext, Clock, Runtime, init_store, open_runtime};
+use phase_memory_runtime::{Adapter, CallContext, Clock, Runtime, init_store};
 use serde_json::{Value, json};
 
 use cli::{
@@ -68,6 +68,8 @@ pub(crate) struct Caller {
     pub clock: Clock,
     pub ctx: CallContext,
     pub actor_given: bool,
+    /// How long a write waits for the writer lock.
+    pub wait: std::time::Duration,
 }
 
 fn caller(cli: &Cli) -> Result<Caller, Diagnostic> {
@@ -115,6 +117,8 @@ fn caller(cli: &Cli) -> Result<Caller, Diagnostic> {
         clock: as_of.map(Clock::Fixed).unwrap_or(Clock::System),
         ctx,
         actor_given: cli.actor.is_some(),
+        wait: std::time::Duration::try_from_secs_f64(cli.wait)
+            .map_err(|_| anyhow::anyhow!("--wait: want a number of seconds, got {}", cli.wait))?,
     })
 }
 
@@ -178,6 +182,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 timeout: std::time::Duration::from_secs(*timeout_secs),
                 clock: c.clock,
                 extensions: vec![("eval.run".to_string(), phase_memory_eval::extension())],
+                write_wait: c.wait,
             };
             phase_memory_server::http::serve(cfg)?;
             return Ok(0);
@@ -454,7 +459,7 @@ fn open_for(c: &Caller, op: &str) -> Result<Runtime, (Status, Diagnostic)> {
     let mut rt = if op == "store.repair" {
         phase_memory_runtime::open_runtime_for_repair(&c.store, c.clock)?
     } else {
-        open_runtime(&c.store, c.clock)?
+        phase_memory_runtime::open_runtime_waiting(&c.store, c.clock, c.wait)?
     };
     rt.register_extension("eval.run", phase_memory_eval::extension());
     Ok(rt)

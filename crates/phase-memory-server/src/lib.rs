@@ -15,4 +15,4 @@ pub mod schemas;
 mod shared;
 pub mod tokens;
 
-pub use shared::{SharedRuntime, front_end_envelope};
+pub use shared::{Drained, HeldRuntime, SharedRuntime, default_pool_size, front_end_envelope};
