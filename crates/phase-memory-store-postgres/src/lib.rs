@@ -122,6 +122,30 @@ impl PgLocation {
         })
     }
 
+    /// A location from a URL that may name the schema in a `schema=NAME` query
+    /// parameter (taken out before the URL reaches the driver); the default schema
+    /// otherwise.
+    pub fn from_url(url: &str) -> StoreResult<PgLocation> {
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, q),
+            None => (url, ""),
+        };
+        let mut schema = DEFAULT_SCHEMA.to_string();
+        let mut rest = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("schema", v)) => schema = v.to_string(),
+                _ => rest.push(pair),
+            }
+        }
+        let url = if rest.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", rest.join("&"))
+        };
+        PgLocation::new(&url, &schema)
+    }
+
     /// The connection URL.
     pub fn url(&self) -> &str {
         &self.url
@@ -184,6 +208,7 @@ pub struct PgStore {
     schema_version: u32,
     lock_timeout: Duration,
     purge_wait: Duration,
+    writer_held: bool,
     poisoned: bool,
 }
 
@@ -318,6 +343,66 @@ impl PgStore {
         self.purge_wait = wait;
     }
 
+    /// Moves the handle to the latest generation committed by any instance (one
+    /// primary-key row read) and returns it.
+    pub fn refresh_generation(&mut self) -> StoreResult<u64> {
+        let g = self.committed_generation()?;
+        self.generation.store(g, Ordering::SeqCst);
+        Ok(g)
+    }
+
+    /// Takes the store's writer lock (a session-level advisory lock of the writer
+    /// connection, released by the server when the session ends, so a killed
+    /// process never leaves it behind), waiting up to `wait`; then refreshes.
+    /// [`StoreError::Locked`] when another instance still holds it.
+    pub fn acquire_writer(&mut self, wait: Duration) -> StoreResult<u64> {
+        if !self.writer_held {
+            let key = self.lock_key();
+            let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+            let conn = self.writer()?;
+            conn.batch_execute(&format!("SET lock_timeout = {ms}"))
+                .ctx("setting the lock timeout")?;
+            let got = conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", &[&key]);
+            let reset = conn
+                .batch_execute("RESET lock_timeout")
+                .ctx("resetting the lock timeout");
+            match got {
+                Ok(_) => {}
+                Err(e) if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+                    reset?;
+                    return Err(StoreError::Locked(self.location.display()));
+                }
+                Err(e) => return Err(record::backend("taking the writer lock", &e)),
+            }
+            reset?;
+            self.writer_held = true;
+        }
+        self.vacuum_if_pending()?;
+        self.refresh_generation()
+    }
+
+    /// Releases the writer lock (a no-op when not held).
+    pub fn release_writer(&mut self) {
+        if !self.writer_held {
+            return;
+        }
+        self.writer_held = false;
+        let key = self.lock_key();
+        if let Ok(conn) = self.writer() {
+            // When this fails the session is gone, and the server released the lock.
+            let _ = conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", &[&key]);
+        }
+    }
+
+    /// Whether this handle holds the writer lock.
+    pub fn writer_held(&self) -> bool {
+        self.writer_held
+    }
+
+    fn lock_key(&self) -> String {
+        format!("phase-memory-writer:{}", self.location.schema)
+    }
+
     /// The generation last committed by any instance (one indexed row read).
     pub fn committed_generation(&self) -> StoreResult<u64> {
         self.read(|c| Ok(schema::read_head(c, false)?.generation))
@@ -343,6 +428,7 @@ impl PgStore {
             schema_version: version,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             purge_wait: DEFAULT_PURGE_WAIT,
+            writer_held: false,
             poisoned: false,
         })
     }
@@ -370,7 +456,9 @@ impl PgStore {
         }
         let w = self.writer.get_mut().unwrap_or_else(|e| e.into_inner());
         if w.is_closed() {
+            // A new session: whatever the old one held (the writer lock) is gone.
             *w = self.location.connect()?;
+            self.writer_held = false;
         }
         Ok(w)
     }

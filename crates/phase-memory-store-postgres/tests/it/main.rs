@@ -477,3 +477,57 @@ fn an_edited_row_is_reported_corrupt() {
     assert_eq!(findings[0].location, "nodes/a");
     assert!(!findings[0].message.contains("XYZZY"));
 }
+
+#[test]
+fn the_writer_lock_is_exclusive_bounded_and_dies_with_its_session() {
+    let loc = testing::fresh_location();
+    let mut a = PgStore::init(&loc, meta()).expect("init");
+    let mut b = PgStore::open(&loc).expect("open");
+    a.acquire_writer(std::time::Duration::from_secs(1))
+        .expect("a locks");
+    assert!(a.writer_held());
+    let started = std::time::Instant::now();
+    let err = b
+        .acquire_writer(std::time::Duration::from_millis(200))
+        .expect_err("b must wait and give up");
+    assert!(matches!(err, StoreError::Locked(_)), "{err}");
+    assert_eq!(err.code(), "store.locked");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    a.commit(ChangeSet {
+        put_nodes: vec![sample_node("by-a")],
+        ..Default::default()
+    })
+    .expect("a commits");
+    a.release_writer();
+    // b catches up with a's commit when it takes the lock.
+    let g = b
+        .acquire_writer(std::time::Duration::from_secs(1))
+        .expect("b locks after a released");
+    assert_eq!(g, a.generation());
+    assert_eq!(b.generation(), a.generation());
+    // The lock goes with the session: a handle dropped while holding it (a killed
+    // process) leaves it free.
+    drop(b);
+    a.acquire_writer(std::time::Duration::from_secs(2))
+        .expect("a locks after b's session ended");
+}
+
+#[test]
+fn the_schema_can_be_named_in_the_url() {
+    let url = testing::fresh_database();
+    let loc = PgLocation::from_url(&format!("{url}?schema=team_a")).expect("location");
+    assert_eq!(loc.schema(), "team_a");
+    assert!(!loc.url().contains("schema="));
+    let other = PgLocation::from_url(&url).expect("default");
+    assert_eq!(other.schema(), phase_memory_store_postgres::DEFAULT_SCHEMA);
+    let mut a = PgStore::init(&loc, meta()).expect("init a");
+    let b = PgStore::init(&other, meta()).expect("init b in the same database");
+    a.commit(ChangeSet {
+        put_nodes: vec![sample_node("only-in-a")],
+        ..Default::default()
+    })
+    .expect("write a");
+    assert_eq!(b.node_count().expect("count"), 0);
+    assert!(PgLocation::from_url(&format!("{url}?schema=Bad-Name")).is_err());
+}
