@@ -23,6 +23,22 @@ use crate::schema::{self, Head, key};
 /// one `INSERT … ON CONFLICT`) instead of one statement per row.
 pub const COPY_ROWS: usize = 2_000;
 
+/// From this many rows loaded into an empty table, its indexes are dropped before
+/// the `COPY` and built again after it, in the same transaction.
+pub const REINDEX_ROWS: usize = 50_000;
+
+/// Whether a table holds no row.
+fn empty_table(tx: &mut Transaction<'_>, table: Table) -> StoreResult<bool> {
+    let any: bool = tx
+        .query_one(
+            &format!("SELECT EXISTS (SELECT 1 FROM {})", table.name()),
+            &[],
+        )
+        .ctx("checking whether a table is empty")?
+        .get(0);
+    Ok(!any)
+}
+
 /// The channel a commit notifies (payload: the new generation), so other instances
 /// can `LISTEN` instead of polling.
 pub const NOTIFY_CHANNEL: &str = "phase_memory_commit";
@@ -289,6 +305,44 @@ impl Table {
             Table::Events | Table::Audit => None,
         }
     }
+    /// The table's indexes as (drop, create) statements, dropped around a bulk load
+    /// into the empty table (one sort-based build beats millions of index inserts).
+    /// Names match the schema's, so the store looks exactly as before.
+    fn indexes(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Table::Nodes => &[(
+                "ALTER TABLE nodes DROP CONSTRAINT nodes_pkey",
+                "ALTER TABLE nodes ADD CONSTRAINT nodes_pkey PRIMARY KEY (id)",
+            )],
+            Table::Edges => &[
+                (
+                    "ALTER TABLE edges DROP CONSTRAINT edges_pkey",
+                    r#"ALTER TABLE edges ADD CONSTRAINT edges_pkey PRIMARY KEY ("from", "to", "type")"#,
+                ),
+                (
+                    "DROP INDEX edges_to",
+                    r#"CREATE INDEX edges_to ON edges ("to")"#,
+                ),
+            ],
+            Table::Events => &[
+                (
+                    "ALTER TABLE events DROP CONSTRAINT events_pkey",
+                    "ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY (seq)",
+                ),
+                ("DROP INDEX events_at", "CREATE INDEX events_at ON events (at)"),
+                (
+                    "DROP INDEX events_type",
+                    r#"CREATE INDEX events_type ON events ("type")"#,
+                ),
+            ],
+            Table::Subjects => &[(
+                "ALTER TABLE event_subjects DROP CONSTRAINT event_subjects_pkey",
+                "ALTER TABLE event_subjects ADD CONSTRAINT event_subjects_pkey PRIMARY KEY (subject, seq)",
+            )],
+            Table::Audit => &[],
+        }
+    }
+
     fn placeholders(self) -> String {
         (1..=self.types().len())
             .map(|i| format!("${i}"))
@@ -328,17 +382,15 @@ fn insert_rows(
     // COPY straight into the table when no stored row can collide.
     let direct = match conflict {
         None => true,
-        Some(_) => {
-            let any: bool = tx
-                .query_one(
-                    &format!("SELECT EXISTS (SELECT 1 FROM {})", table.name()),
-                    &[],
-                )
-                .ctx("checking whether a table is empty")?
-                .get(0);
-            !any
-        }
+        Some(_) => empty_table(tx, table)?,
     };
+    let rebuild = direct && rows.len() >= REINDEX_ROWS && empty_table(tx, table)?;
+    if rebuild {
+        for (drop, _) in table.indexes() {
+            tx.batch_execute(drop)
+                .ctx(&format!("dropping an index of {} for a bulk load", table.name()))?;
+        }
+    }
     let target = if direct {
         table.name().to_string()
     } else {
@@ -366,6 +418,14 @@ fn insert_rows(
     writer
         .finish()
         .ctx(&format!("finishing COPY into {}", table.name()))?;
+    if rebuild {
+        tx.batch_execute("SET LOCAL maintenance_work_mem = '512MB'")
+            .ctx("sizing the index build")?;
+        for (_, create) in table.indexes() {
+            tx.batch_execute(create)
+                .ctx(&format!("rebuilding an index of {}", table.name()))?;
+        }
+    }
     if !direct {
         tx.batch_execute(&format!(
             "INSERT INTO {} ({cols}) SELECT {cols} FROM {target} {}",

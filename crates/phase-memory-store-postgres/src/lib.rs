@@ -17,6 +17,7 @@
 //!   one store at once.
 
 mod commit;
+pub mod folder;
 mod record;
 mod schema;
 pub mod testing;
@@ -39,7 +40,7 @@ use postgres::{Client, Config, NoTls};
 use crate::record::{PgContext, decode, seq_to_sql};
 use crate::schema::{Head, key};
 
-pub use commit::{COPY_ROWS, NOTIFY_CHANNEL};
+pub use commit::{COPY_ROWS, NOTIFY_CHANNEL, REINDEX_ROWS};
 pub use schema::MIGRATIONS;
 
 /// The SQL schema a store lives in when none is named.
