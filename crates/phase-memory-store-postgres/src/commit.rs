@@ -43,12 +43,13 @@ fn empty_table(tx: &mut Transaction<'_>, table: Table) -> StoreResult<bool> {
 /// can `LISTEN` instead of polling.
 pub const NOTIFY_CHANNEL: &str = "phase_memory_commit";
 
-/// Validates and applies a change set; returns the new head.
+/// Validates and applies a change set; returns the new head and the tables that
+/// took a bulk `COPY` (worth an `ANALYZE` after the commit).
 pub(crate) fn commit(
     conn: &mut Client,
     c: &ChangeSet,
     lock_timeout_ms: u64,
-) -> StoreResult<Head> {
+) -> StoreResult<(Head, Vec<&'static str>)> {
     let mut tx = conn.transaction().ctx("beginning a commit")?;
     tx.batch_execute(&format!("SET LOCAL lock_timeout = {lock_timeout_ms}"))
         .ctx("setting the lock timeout")?;
@@ -101,7 +102,18 @@ pub(crate) fn commit(
     )
     .ctx("notifying the commit")?;
     tx.commit().ctx("committing")?;
-    Ok(next)
+    let sizes = [
+        ("nodes", c.put_nodes.len()),
+        ("edges", c.put_edges.len()),
+        ("events", c.events.len()),
+        ("event_subjects", c.events.len()),
+    ];
+    let bulk = sizes
+        .iter()
+        .filter(|(_, n)| *n >= COPY_ROWS)
+        .map(|(t, _)| *t)
+        .collect();
+    Ok((next, bulk))
 }
 
 /// The store invariants a change set must keep (the same checks, with the same

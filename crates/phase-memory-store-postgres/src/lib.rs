@@ -22,6 +22,7 @@ mod record;
 mod schema;
 pub mod testing;
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,6 +76,27 @@ fn older_snapshot_exists(conn: &mut Client, xid: i64) -> StoreResult<bool> {
             .filter_map(|x| x.parse::<u32>().ok())
             .any(|x| (purge.wrapping_sub(x) as i32) >= 0)
     }))
+}
+
+/// A reader connection and the statements prepared on it.
+struct Pooled {
+    client: Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl Pooled {
+    /// The prepared statement for `sql` (prepared once per connection: later runs
+    /// cost one round trip instead of two).
+    fn prepare(&mut self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        if self.statements.len() < 64 {
+            self.statements.insert(sql.to_string(), s.clone());
+        }
+        Ok(s)
+    }
 }
 
 /// Where a store is: a connection URL and the SQL schema inside that database.
@@ -204,7 +226,7 @@ pub fn redact(url: &str) -> String {
 pub struct PgStore {
     location: PgLocation,
     writer: Mutex<Client>,
-    readers: Mutex<Vec<Client>>,
+    readers: Mutex<Vec<Pooled>>,
     generation: AtomicU64,
     schema_version: u32,
     lock_timeout: Duration,
@@ -436,13 +458,21 @@ impl PgStore {
 
     /// Runs `f` on a pooled reader connection.
     fn read<T>(&self, f: impl FnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
+        self.read_pooled(|p| f(&mut p.client))
+    }
+
+    /// Runs `f` on a pooled reader connection with its statement cache.
+    fn read_pooled<T>(&self, f: impl FnOnce(&mut Pooled) -> StoreResult<T>) -> StoreResult<T> {
         let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut conn = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => self.location.connect()?,
+            Some(c) if !c.client.is_closed() => c,
+            _ => Pooled {
+                client: self.location.connect()?,
+                statements: HashMap::new(),
+            },
         };
         let out = f(&mut conn);
-        if out.is_ok() && !conn.is_closed() {
+        if out.is_ok() && !conn.client.is_closed() {
             let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
             if pool.len() < READER_POOL {
                 pool.push(conn);
@@ -513,9 +543,11 @@ impl PgStore {
         mut f: impl FnMut(&postgres::Row) -> StoreResult<Option<T>>,
         sink: &mut dyn FnMut(T) -> bool,
     ) -> StoreResult<()> {
-        self.read(|c| {
-            let mut rows = c
-                .query_raw(sql, params.iter().copied())
+        self.read_pooled(|p| {
+            let stmt = p.prepare(sql).ctx(what)?;
+            let mut rows = p
+                .client
+                .query_raw(&stmt, params.iter().copied())
                 .ctx(what)?;
             while let Some(row) = rows.next().ctx(what)? {
                 if let Some(v) = f(&row)?
@@ -623,7 +655,12 @@ impl GraphStore for PgStore {
         let mut out = Vec::new();
         self.stream(
             "reading edges of a node",
-            &format!(r#"{EDGE_COLS} WHERE "from" = $1 OR "to" = $1 {EDGE_ORDER}"#),
+            // Two index scans (the primary key's "from" prefix, edges_to) instead of
+            // an OR the planner may not split.
+            &format!(
+                r#"SELECT * FROM ({EDGE_COLS} WHERE "from" = $1
+                   UNION ALL {EDGE_COLS} WHERE "to" = $1 AND "from" <> $1) e {EDGE_ORDER}"#
+            ),
             &[&id],
             edge_row,
             &mut |e| {
@@ -814,14 +851,14 @@ impl Store for PgStore {
         let purge = change.purge;
         let timeout = u64::try_from(self.lock_timeout.as_millis()).unwrap_or(u64::MAX);
         let conn = self.writer()?;
-        let head = match commit::commit(conn, &change, timeout) {
-            Ok(h) => h,
-            Err(e) => {
-                // A lost connection mid-commit: the transaction rolled back on the
-                // server; reconnect on the next call rather than poisoning.
-                return Err(e);
-            }
-        };
+        // A lost connection mid-commit rolls the transaction back on the server;
+        // the next call reconnects.
+        let (head, bulk) = commit::commit(conn, &change, timeout)?;
+        // Fresh planner statistics after a bulk load (a failure here costs only
+        // plan quality; autovacuum analyzes later anyway).
+        for table in bulk {
+            let _ = conn.batch_execute(&format!("ANALYZE {table}"));
+        }
         self.generation.store(head.generation, Ordering::SeqCst);
         if purge {
             self.vacuum_if_pending()?;
