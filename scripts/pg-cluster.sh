@@ -9,6 +9,9 @@
 #       test binary still cleans up).
 #   scripts/pg-cluster.sh stop DIR
 #       stop the server (fast shutdown) and remove DIR.
+#   scripts/pg-cluster.sh check
+#       make sure the server binaries (installing them when missing and root) and,
+#       as root, the system user are there; print the server version.
 #   scripts/pg-cluster.sh with-pg COMMAND [ARGS...]
 #       start a cluster in a temporary folder, run COMMAND with
 #       PHASE_MEMORY_TEST_DATABASE_URL exported, stop and remove the cluster,
@@ -178,9 +181,17 @@ cmd_with_pg() {
     return "$rc"
 }
 
+cmd_check() {
+    local bindir
+    bindir="$(ensure_binaries)"
+    ensure_user
+    "$bindir/postgres" --version
+}
+
 case "${1:-}" in
+    check) shift; cmd_check "$@" ;;
     start) shift; cmd_start "$@" ;;
     stop) shift; cmd_stop "$@" ;;
     with-pg) shift; cmd_with_pg "$@" ;;
-    *) die "usage: pg-cluster.sh start DIR [--owner-pid PID] | stop DIR | with-pg COMMAND..." ;;
+    *) die "usage: pg-cluster.sh check | start DIR [--owner-pid PID] | stop DIR | with-pg COMMAND..." ;;
 esac
