@@ -96,6 +96,7 @@ pub(crate) fn commit(
         ],
     )
     .ctx("advancing the chain head")?;
+    record_node_changes(&mut tx, c, next.generation)?;
     tx.execute(
         "SELECT pg_notify($1, $2)",
         &[&NOTIFY_CHANNEL, &next.generation.to_string()],
@@ -114,6 +115,50 @@ pub(crate) fn commit(
         .map(|(t, _)| *t)
         .collect();
     Ok((next, bulk))
+}
+
+/// From this many node ids in one commit, `node_changes` records "rebuild" instead
+/// of the ids.
+pub const CHANGE_LIST_MAX: usize = 10_000;
+
+/// How many generations of `node_changes` are kept.
+pub const CHANGE_LOG_GENERATIONS: u64 = 100_000;
+
+fn record_node_changes(tx: &mut Transaction<'_>, c: &ChangeSet, generation: u64) -> StoreResult<()> {
+    let gen_sql = seq_to_sql(generation)?;
+    let mut ids: Vec<&str> = c
+        .put_nodes
+        .iter()
+        .map(|n| n.id.as_str())
+        .chain(c.delete_nodes.iter().map(String::as_str))
+        .collect();
+    if ids.is_empty() && c.profile.is_none() {
+        return Ok(());
+    }
+    // A new profile changes how every node is indexed: rebuild.
+    if ids.len() > CHANGE_LIST_MAX || c.profile.is_some() {
+        ids = vec![""];
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    tx.execute(
+        "INSERT INTO node_changes (generation, id) SELECT $1, unnest($2::text[])",
+        &[&gen_sql, &ids],
+    )
+    .ctx("recording node changes")?;
+    if generation % 1000 == 0 && generation > CHANGE_LOG_GENERATIONS {
+        let keep = seq_to_sql(generation - CHANGE_LOG_GENERATIONS)?;
+        // The trimmed range is replaced by a "rebuild" marker, so an instance
+        // asking from before it learns it cannot catch up incrementally.
+        tx.execute("DELETE FROM node_changes WHERE generation < $1", &[&keep])
+            .ctx("trimming node changes")?;
+        tx.execute(
+            "INSERT INTO node_changes (generation, id) VALUES ($1, '') ON CONFLICT DO NOTHING",
+            &[&keep],
+        )
+        .ctx("marking trimmed node changes")?;
+    }
+    Ok(())
 }
 
 /// The store invariants a change set must keep (the same checks, with the same

@@ -426,6 +426,30 @@ impl PgStore {
         format!("phase-memory-writer:{}", self.location.schema)
     }
 
+    /// The nodes put or deleted by the commits after generation `after` up to the
+    /// handle's generation, in id order (ids only); `None` when that is unknown
+    /// (a bulk commit, a new profile, or history trimmed away): rebuild instead.
+    pub fn nodes_changed_since(&self, after: u64) -> StoreResult<Option<Vec<String>>> {
+        let upto = self.generation.load(Ordering::SeqCst);
+        if after >= upto {
+            return Ok(Some(Vec::new()));
+        }
+        let (from, to) = (seq_to_sql(after)?, seq_to_sql(upto)?);
+        self.read(|c| {
+            let rows = c
+                .query(
+                    "SELECT DISTINCT id FROM node_changes WHERE generation > $1 AND generation <= $2 ORDER BY id",
+                    &[&from, &to],
+                )
+                .ctx("reading node changes")?;
+            let ids: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+            if ids.first().is_some_and(|i| i.is_empty()) {
+                return Ok(None);
+            }
+            Ok(Some(ids))
+        })
+    }
+
     /// The generation last committed by any instance (one indexed row read).
     pub fn committed_generation(&self) -> StoreResult<u64> {
         self.read(|c| Ok(schema::read_head(c, false)?.generation))

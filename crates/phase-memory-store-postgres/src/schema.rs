@@ -13,6 +13,10 @@ use crate::record::PgContext;
 /// (the connection's `search_path`). Text keys use the `"C"` collation so that SQL
 /// order is byte order, the order every adapter reads in.
 ///
+/// `node_changes` names the nodes each generation put or deleted (ids only, never
+/// content), so another instance can bring its full-text index up to date
+/// incrementally; an empty id means "too many to list: rebuild".
+///
 /// `chain_head` has exactly one row: every commit locks it (`SELECT … FOR UPDATE`)
 /// first, so commits from any number of connections, processes and hosts form one
 /// total order; it carries the generation and the event and audit heads.
@@ -70,6 +74,11 @@ CREATE TABLE audit (
     seq      bigint PRIMARY KEY,
     json     text NOT NULL,
     checksum bytea NOT NULL
+);
+CREATE TABLE node_changes (
+    generation bigint NOT NULL,
+    id         text COLLATE "C" NOT NULL,
+    PRIMARY KEY (generation, id)
 );
 CREATE TABLE reviews (
     id       text COLLATE "C" PRIMARY KEY,

@@ -531,3 +531,47 @@ fn the_schema_can_be_named_in_the_url() {
     assert_eq!(b.node_count().expect("count"), 0);
     assert!(PgLocation::from_url(&format!("{url}?schema=Bad-Name")).is_err());
 }
+
+#[test]
+fn another_instance_learns_which_nodes_changed() {
+    let loc = testing::fresh_location();
+    let mut a = PgStore::init(&loc, meta()).expect("init");
+    let mut b = PgStore::open(&loc).expect("open");
+    let g0 = b.generation();
+    a.commit(ChangeSet {
+        put_nodes: vec![sample_node("x"), sample_node("y")],
+        ..Default::default()
+    })
+    .expect("put");
+    a.commit(ChangeSet {
+        audit: vec![audit(1, GENESIS_HASH, "a")],
+        ..Default::default()
+    })
+    .expect("audit only");
+    a.commit(ChangeSet {
+        delete_nodes: vec!["y".into()],
+        put_nodes: vec![sample_node("z")],
+        ..Default::default()
+    })
+    .expect("delete");
+    // b has not refreshed: it knows of nothing newer.
+    assert_eq!(b.nodes_changed_since(g0).expect("changes"), Some(vec![]));
+    let g = b.refresh_generation().expect("refresh");
+    assert_eq!(g, a.generation());
+    assert_eq!(
+        b.nodes_changed_since(g0).expect("changes"),
+        Some(vec!["x".to_string(), "y".into(), "z".into()])
+    );
+    assert_eq!(
+        b.nodes_changed_since(g - 1).expect("changes"),
+        Some(vec!["y".to_string(), "z".into()])
+    );
+    // A new profile (every node indexed anew) or a bulk commit: rebuild.
+    a.commit(ChangeSet {
+        profile: Some("name = \"p\"\n".into()),
+        ..Default::default()
+    })
+    .expect("profile");
+    b.refresh_generation().expect("refresh");
+    assert_eq!(b.nodes_changed_since(g).expect("changes"), None);
+}
