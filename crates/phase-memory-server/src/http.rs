@@ -39,7 +39,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// What `phase-memory serve` is configured with.
 #[derive(Clone)]
 pub struct ServeConfig {
-    /// The store folder (opened for writing; the server holds its writer lock).
+    /// The store folder (shared: the writer lock is taken only around writes).
     pub store: PathBuf,
     /// Address to listen on, e.g. `127.0.0.1:7411`.
     pub listen: String,
@@ -53,6 +53,9 @@ pub struct ServeConfig {
     pub clock: Clock,
     /// Front-end handlers registered with the runtime (e.g. `eval.run`).
     pub extensions: Vec<(String, Extension)>,
+    /// How long a write waits for the store's writer lock (held by another
+    /// process, e.g. a CLI write) before `store.locked`.
+    pub write_wait: Duration,
 }
 
 impl ServeConfig {
@@ -66,6 +69,7 @@ impl ServeConfig {
             timeout: DEFAULT_TIMEOUT,
             clock: Clock::System,
             extensions: Vec::new(),
+            write_wait: phase_memory_runtime::DEFAULT_WRITE_WAIT,
         }
     }
 }
@@ -218,7 +222,13 @@ pub fn load_tokens(file: &Path) -> anyhow::Result<TokenStore> {
 /// Blocking: builds its own tokio runtime.
 pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let tokens = load_tokens(&cfg.tokens)?;
-    let shared = SharedRuntime::open(&cfg.store, cfg.clock, cfg.extensions)?;
+    let shared = SharedRuntime::open_with(
+        &cfg.store,
+        cfg.clock,
+        cfg.extensions,
+        crate::shared::default_pool_size(),
+        cfg.write_wait,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -237,7 +247,7 @@ pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         let state = AppState::new(shared.clone(), tokens, cfg.max_body_bytes, cfg.timeout);
         serve_on(listener, state, shutdown_signal()).await?;
         // A request that timed out may still be running: let it finish.
-        drop(shared.acquire().await);
+        drop(shared.drain().await);
         eprintln!("phase-memory serve: shut down");
         anyhow::Ok(())
     })
