@@ -65,6 +65,9 @@ pub(crate) fn commit(
     apply(&mut tx, c)?;
     let mut next = head.clone();
     next.generation += 1;
+    if c.changes_data() {
+        next.data_generation = next.generation;
+    }
     if let Some(last) = c.events.last() {
         next.event_seq = last.seq;
     }
@@ -86,13 +89,14 @@ pub(crate) fn commit(
     }
     tx.execute(
         "UPDATE chain_head SET generation = $1, event_seq = $2, audit_seq = $3,
-             audit_hash = $4, purge_xid = $5 WHERE id = 1",
+             audit_hash = $4, purge_xid = $5, data_generation = $6 WHERE id = 1",
         &[
             &seq_to_sql(next.generation)?,
             &seq_to_sql(next.event_seq)?,
             &seq_to_sql(next.audit_seq)?,
             &next.audit_hash,
             &next.purge_xid,
+            &seq_to_sql(next.data_generation)?,
         ],
     )
     .ctx("advancing the chain head")?;
@@ -441,12 +445,26 @@ fn insert_rows(
         None => true,
         Some(_) => empty_table(tx, table)?,
     };
-    let rebuild = direct && rows.len() >= REINDEX_ROWS && empty_table(tx, table)?;
+    let mut rebuild = direct && rows.len() >= REINDEX_ROWS && empty_table(tx, table)?;
     if rebuild {
-        for (drop, _) in table.indexes() {
-            tx.batch_execute(drop)
-                .ctx(&format!("dropping an index of {} for a bulk load", table.name()))?;
-        }
+        // Dropping an index needs the table to itself: when another instance's
+        // read snapshot still holds it, load with the indexes in place instead.
+        let drops: String = table.indexes().iter().map(|(d, _)| format!("{d};")).collect();
+        let saved: String = tx
+            .query_one("SHOW lock_timeout", &[])
+            .ctx("reading the lock timeout")?
+            .get(0);
+        tx.batch_execute(&format!(
+            "SAVEPOINT bulk_indexes; SET LOCAL lock_timeout = 200; {drops}"
+        ))
+        .ctx("preparing a bulk load")
+        .or_else(|_| {
+            rebuild = false;
+            tx.batch_execute("ROLLBACK TO SAVEPOINT bulk_indexes")
+                .ctx("keeping the indexes for a bulk load")
+        })?;
+        tx.execute("SELECT set_config('lock_timeout', $1, true)", &[&saved])
+            .ctx("restoring the lock timeout")?;
     }
     let target = if direct {
         table.name().to_string()

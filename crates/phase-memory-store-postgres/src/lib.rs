@@ -28,11 +28,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use phase_memory_model::{AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review};
+use std::path::Path;
+
+use phase_memory_model::{
+    AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review, Time,
+};
 use phase_memory_store::{
-    AdapterManifest, AuditStore, Capability, ChangeSet, EventQuery, EventStore, GraphStore,
-    IntegrityFinding, ReviewStore, SCHEMA_VERSION, Store, StoreError, StoreMeta, StoreResult,
-    conformance,
+    AdapterKind, AdapterManifest, AuditStore, Capability, ChangeSet, EventQuery, EventStore,
+    GraphStore, IntegrityFinding, OpenMode, ReviewStore, SCHEMA_VERSION, Store, StoreConfig,
+    StoreError, StoreMeta, StoreResult,
 };
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
@@ -82,6 +86,14 @@ fn older_snapshot_exists(conn: &mut Client, xid: i64) -> StoreResult<bool> {
 struct Pooled {
     client: Client,
     statements: HashMap<String, postgres::Statement>,
+    /// The snapshot tag its open read transaction imported (0: none).
+    tag: u64,
+}
+
+/// An open `REPEATABLE READ` transaction whose snapshot the readers import.
+struct Snapshot {
+    conn: Client,
+    id: String,
 }
 
 impl Pooled {
@@ -225,9 +237,17 @@ pub fn redact(url: &str) -> String {
 /// may call back into the store); writes go through the one writer connection.
 pub struct PgStore {
     location: PgLocation,
+    /// `None`: a direct handle (reads at read committed, commits whenever the chain
+    /// head allows); else the shared-access protocol of `phase_memory_store`.
+    mode: Option<OpenMode>,
     writer: Mutex<Client>,
     readers: Mutex<Vec<Pooled>>,
+    /// The transaction exporting the snapshot this handle reads (snapshot modes).
+    snapshot: Mutex<Option<Snapshot>>,
+    /// Which snapshot readers must be in (0: none, read committed).
+    snapshot_tag: AtomicU64,
     generation: AtomicU64,
+    data_generation: AtomicU64,
     schema_version: u32,
     lock_timeout: Duration,
     purge_wait: Duration,
@@ -279,8 +299,9 @@ impl PgStore {
         }
         schema::write_meta(&mut tx, &meta)?;
         tx.execute(
-            "INSERT INTO chain_head (id, generation, event_seq, audit_seq, audit_hash, purge_xid)
-             VALUES (1, 0, 0, 0, $1, 0)",
+            "INSERT INTO chain_head (id, generation, data_generation, event_seq, audit_seq,
+                 audit_hash, purge_xid)
+             VALUES (1, 0, 0, 0, 0, $1, 0)",
             &[&phase_memory_model::audit::GENESIS_HASH],
         )
         .ctx("writing the chain head")?;
@@ -295,7 +316,26 @@ impl PgStore {
         let conn = location.connect()?;
         let mut store = Self::finish_open(location, conn)?;
         // A purge whose vacuum did not run (the process died after its commit).
-        store.vacuum_if_pending()?;
+        store.vacuum_if_pending(Duration::ZERO)?;
+        Ok(store)
+    }
+
+    /// Opens the store with the shared-access protocol of `phase_memory_store`:
+    /// reads see one committed generation (a `REPEATABLE READ` snapshot exported
+    /// at open and at every refresh, imported by every reader connection) until
+    /// the next [`Store::refresh`]; [`OpenMode::Shared`] commits only between
+    /// `lock_writer` and `unlock_writer`; [`OpenMode::Write`] and
+    /// [`OpenMode::Repair`] take the writer lock at open (no wait) and keep it;
+    /// [`OpenMode::ReadOnly`] never commits.
+    pub fn open_mode(location: &PgLocation, mode: OpenMode) -> StoreResult<PgStore> {
+        let conn = location.connect()?;
+        let mut store = Self::finish_open(location, conn)?;
+        store.mode = Some(mode);
+        if mode.locks_at_open() {
+            store.acquire_writer(Duration::ZERO)?;
+        } else {
+            store.begin_snapshot()?;
+        }
         Ok(store)
     }
 
@@ -331,22 +371,15 @@ impl PgStore {
             Capability::AuditPrune,
             Capability::Migrations,
         ];
-        let conformance = conformance::CHECKS
-            .iter()
-            .filter(|c| c.needs.iter().all(|n| capabilities.contains(n)))
-            .map(|c| c.name.to_string())
-            .collect();
-        AdapterManifest {
-            name: "postgres".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            capabilities,
-            ownership: "one SQL schema of a PostgreSQL database: the tables meta, chain_head, \
-                        schema_migrations, nodes, edges, events, event_subjects, audit and \
-                        reviews; nothing on the local disk (the store folder keeps only the \
-                        configuration naming the database, tokens and caches)"
-                .into(),
-            conformance,
-        }
+        AdapterManifest::new(
+            "postgres",
+            env!("CARGO_PKG_VERSION"),
+            &capabilities,
+            "one SQL schema of a PostgreSQL database: the tables meta, chain_head, \
+             schema_migrations, nodes, edges, events, event_subjects, audit, node_changes \
+             and reviews; nothing on the local disk (the store folder keeps only store.json \
+             naming the database, tokens and caches)",
+        )
     }
 
     /// Where the store is.
@@ -369,9 +402,11 @@ impl PgStore {
     /// Moves the handle to the latest generation committed by any instance (one
     /// primary-key row read) and returns it.
     pub fn refresh_generation(&mut self) -> StoreResult<u64> {
-        let g = self.committed_generation()?;
-        self.generation.store(g, Ordering::SeqCst);
-        Ok(g)
+        let head = self.read(|c| schema::read_head(c, false))?;
+        self.generation.store(head.generation, Ordering::SeqCst);
+        self.data_generation
+            .store(head.data_generation, Ordering::SeqCst);
+        Ok(head.generation)
     }
 
     /// Takes the store's writer lock (a session-level advisory lock of the writer
@@ -400,8 +435,72 @@ impl PgStore {
             reset?;
             self.writer_held = true;
         }
-        self.vacuum_if_pending()?;
-        self.refresh_generation()
+        self.vacuum_if_pending(Duration::ZERO)?;
+        self.refresh_any()
+    }
+
+    /// Moves the handle to the latest commit: a new snapshot in the snapshot
+    /// modes, the head row for a direct handle.
+    fn refresh_any(&mut self) -> StoreResult<u64> {
+        if self.mode.is_some() {
+            self.begin_snapshot()
+        } else {
+            self.refresh_generation()
+        }
+    }
+
+    /// Ends the handle's snapshot: the exporting transaction and every idle
+    /// reader's imported one (a purge's `VACUUM (FULL)` must not wait for them).
+    fn end_snapshot(&self) {
+        if let Some(mut snap) = self
+            .snapshot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = snap.conn.batch_execute("COMMIT");
+        }
+        self.snapshot_tag.fetch_add(1, Ordering::SeqCst);
+        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        pool.retain_mut(|p| {
+            if p.tag != 0 {
+                p.tag = 0;
+                return p.client.batch_execute("COMMIT").is_ok();
+            }
+            true
+        });
+    }
+
+    /// Exports a new snapshot of the latest commit and points the readers at it.
+    fn begin_snapshot(&self) -> StoreResult<u64> {
+        let mut guard = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn = match guard.take() {
+            Some(mut s) if !s.conn.is_closed() => {
+                s.conn
+                    .batch_execute("COMMIT")
+                    .ctx("ending the previous snapshot")?;
+                s.conn
+            }
+            _ => self.location.connect()?,
+        };
+        conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .ctx("beginning a snapshot")?;
+        let id: String = conn
+            .query_one("SELECT pg_export_snapshot()", &[])
+            .ctx("exporting a snapshot")?
+            .get(0);
+        if !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(StoreError::Backend(format!(
+                "postgres: unexpected snapshot id {id:?}"
+            )));
+        }
+        let head = schema::read_head(&mut conn, false)?;
+        *guard = Some(Snapshot { conn, id });
+        self.snapshot_tag.fetch_add(1, Ordering::SeqCst);
+        self.generation.store(head.generation, Ordering::SeqCst);
+        self.data_generation
+            .store(head.data_generation, Ordering::SeqCst);
+        Ok(head.generation)
     }
 
     /// Releases the writer lock (a no-op when not held).
@@ -469,9 +568,13 @@ impl PgStore {
         let head = schema::read_head(&mut conn, false)?;
         Ok(PgStore {
             location: location.clone(),
+            mode: None,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
+            snapshot: Mutex::new(None),
+            snapshot_tag: AtomicU64::new(0),
             generation: AtomicU64::new(head.generation),
+            data_generation: AtomicU64::new(head.data_generation),
             schema_version: version,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             purge_wait: DEFAULT_PURGE_WAIT,
@@ -493,8 +596,34 @@ impl PgStore {
             _ => Pooled {
                 client: self.location.connect()?,
                 statements: HashMap::new(),
+                tag: 0,
             },
         };
+        // Snapshot modes: read inside a transaction that imported the handle's
+        // snapshot, so every read sees the same committed generation.
+        let want = self.snapshot_tag.load(Ordering::SeqCst);
+        if self.mode.is_some() && conn.tag != want {
+            if conn.tag != 0 {
+                conn.client
+                    .batch_execute("COMMIT")
+                    .ctx("ending a read transaction")?;
+                conn.tag = 0;
+            }
+            let id = self
+                .snapshot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map(|s| s.id.clone());
+            if let Some(id) = id {
+                conn.client
+                    .batch_execute(&format!(
+                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{id}'"
+                    ))
+                    .ctx("importing the handle's snapshot")?;
+                conn.tag = want;
+            }
+        }
         let out = f(&mut conn);
         if out.is_ok() && !conn.client.is_closed() {
             let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
@@ -527,8 +656,8 @@ impl PgStore {
     /// commit; when one still does, the vacuum runs anyway, the flag stays set,
     /// `check_integrity` reports `store.purge_incomplete`, and the next purge,
     /// open or `repair --apply` runs it again.
-    fn vacuum_if_pending(&mut self) -> StoreResult<bool> {
-        let wait = self.purge_wait;
+    fn vacuum_if_pending(&mut self, wait: Duration) -> StoreResult<bool> {
+        let lock_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(200);
         let conn = self.writer()?;
         let xid = schema::read_head(conn, false)?.purge_xid;
         if xid == 0 {
@@ -545,18 +674,29 @@ impl PgStore {
             std::thread::sleep(Duration::from_millis(20));
         };
         // (One statement at a time: VACUUM cannot run inside a transaction block.)
+        // It needs each table to itself; when another instance's read snapshot
+        // still holds one past the wait, the purge stays pending and is retried.
+        conn.batch_execute(&format!("SET lock_timeout = {lock_ms}"))
+            .ctx("setting the lock timeout")?;
+        let mut done = true;
         for table in ["nodes", "edges", "reviews"] {
-            conn.batch_execute(&format!("VACUUM (FULL) {table}"))
-                .ctx("vacuuming after a purge")?;
+            if conn
+                .batch_execute(&format!("VACUUM (FULL) {table}"))
+                .is_err()
+            {
+                done = false;
+            }
         }
-        if clear {
+        conn.batch_execute("RESET lock_timeout")
+            .ctx("resetting the lock timeout")?;
+        if clear && done {
             conn.execute(
                 "UPDATE chain_head SET purge_xid = 0 WHERE id = 1 AND purge_xid = $1",
                 &[&xid],
             )
             .ctx("clearing the purge flag")?;
         }
-        Ok(clear)
+        Ok(clear && done)
     }
 
     fn stream<T>(
@@ -872,6 +1012,21 @@ impl Store for PgStore {
                 want: SCHEMA_VERSION,
             });
         }
+        match self.mode {
+            Some(OpenMode::ReadOnly) => {
+                return Err(StoreError::InvalidChange(format!(
+                    "store {} is opened read-only",
+                    self.location.display()
+                )));
+            }
+            Some(OpenMode::Shared) if !self.writer_held => {
+                return Err(StoreError::InvalidChange(format!(
+                    "store {}: a shared handle commits only while it holds the writer lock",
+                    self.location.display()
+                )));
+            }
+            _ => {}
+        }
         let purge = change.purge;
         let timeout = u64::try_from(self.lock_timeout.as_millis()).unwrap_or(u64::MAX);
         let conn = self.writer()?;
@@ -884,8 +1039,16 @@ impl Store for PgStore {
             let _ = conn.batch_execute(&format!("ANALYZE {table}"));
         }
         self.generation.store(head.generation, Ordering::SeqCst);
+        self.data_generation
+            .store(head.data_generation, Ordering::SeqCst);
         if purge {
-            self.vacuum_if_pending()?;
+            self.end_snapshot();
+            let wait = self.purge_wait;
+            self.vacuum_if_pending(wait)?;
+        }
+        if self.mode.is_some() {
+            // The handle reads what it just committed.
+            self.begin_snapshot()?;
         }
         Ok(head.generation)
     }
@@ -949,9 +1112,14 @@ impl Store for PgStore {
         Ok(findings)
     }
 
-    fn repair_integrity(&mut self) -> StoreResult<Vec<IntegrityFinding>> {
+    fn repair_integrity(&mut self, _now: Time) -> StoreResult<Vec<IntegrityFinding>> {
         let before = self.check_integrity()?;
-        self.vacuum_if_pending()?;
+        self.end_snapshot();
+        let wait = self.purge_wait;
+        self.vacuum_if_pending(wait)?;
+        if self.mode.is_some() {
+            self.begin_snapshot()?;
+        }
         Ok(before.into_iter().filter(|f| f.fixable).collect())
     }
 
@@ -975,5 +1143,80 @@ impl Store for PgStore {
 
     fn location(&self) -> String {
         self.location.display()
+    }
+
+    fn data_generation(&self) -> u64 {
+        self.data_generation.load(Ordering::SeqCst)
+    }
+
+    fn refresh(&mut self) -> StoreResult<u64> {
+        self.refresh_any()
+    }
+
+    fn lock_writer(&mut self, wait: Duration) -> StoreResult<u64> {
+        match self.mode {
+            Some(OpenMode::ReadOnly) => Err(StoreError::InvalidChange(format!(
+                "store {} is opened read-only",
+                self.location.display()
+            ))),
+            _ => self.acquire_writer(wait),
+        }
+    }
+
+    fn unlock_writer(&mut self) {
+        if !matches!(self.mode, Some(OpenMode::Write | OpenMode::Repair)) {
+            self.release_writer();
+        }
+    }
+
+    fn holds_writer(&self) -> bool {
+        self.writer_held || self.mode.is_none()
+    }
+}
+
+/// The PostgreSQL adapter as "open any adapter" sees it: a store folder whose
+/// `store.json` names `postgres` and the database URL (or leaves the URL to
+/// `PHASE_MEMORY_DATABASE_URL`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PgAdapter;
+
+fn config_location(config: Option<&StoreConfig>) -> StoreResult<PgLocation> {
+    folder::FolderConfig {
+        adapter: "postgres".into(),
+        url: config.and_then(|c| c.url.clone()),
+    }
+    .location()
+}
+
+impl AdapterKind for PgAdapter {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+    fn detect(&self, _dir: &Path) -> bool {
+        // Recognised by its store.json only.
+        false
+    }
+    fn init(
+        &self,
+        dir: &Path,
+        config: Option<&StoreConfig>,
+        meta: StoreMeta,
+    ) -> StoreResult<Box<dyn Store>> {
+        let location = config_location(config)?;
+        let store = PgStore::init(&location, meta)?;
+        StoreConfig {
+            adapter: "postgres".into(),
+            url: config.and_then(|c| c.url.clone()),
+        }
+        .write(dir)?;
+        Ok(Box::new(store))
+    }
+    fn open(
+        &self,
+        _dir: &Path,
+        config: Option<&StoreConfig>,
+        mode: OpenMode,
+    ) -> StoreResult<Box<dyn Store>> {
+        Ok(Box::new(PgStore::open_mode(&config_location(config)?, mode)?))
     }
 }

@@ -28,6 +28,7 @@ CREATE TABLE meta (
 CREATE TABLE chain_head (
     id         integer PRIMARY KEY CHECK (id = 1),
     generation bigint NOT NULL,
+    data_generation bigint NOT NULL,
     event_seq  bigint NOT NULL,
     audit_seq  bigint NOT NULL,
     audit_hash text NOT NULL,
@@ -209,6 +210,8 @@ pub(crate) fn read_checkpoint(c: &mut impl GenericClient) -> StoreResult<AuditCh
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Head {
     pub generation: u64,
+    /// The generation of the last commit that changed data derived state reads.
+    pub data_generation: u64,
     pub event_seq: u64,
     pub audit_seq: u64,
     pub audit_hash: String,
@@ -219,9 +222,9 @@ pub(crate) struct Head {
 /// Reads the chain head; `lock` takes the row lock that serialises commits.
 pub(crate) fn read_head(c: &mut impl GenericClient, lock: bool) -> StoreResult<Head> {
     let sql = if lock {
-        "SELECT generation, event_seq, audit_seq, audit_hash, purge_xid FROM chain_head WHERE id = 1 FOR UPDATE"
+        "SELECT generation, event_seq, audit_seq, audit_hash, purge_xid, data_generation FROM chain_head WHERE id = 1 FOR UPDATE"
     } else {
-        "SELECT generation, event_seq, audit_seq, audit_hash, purge_xid FROM chain_head WHERE id = 1"
+        "SELECT generation, event_seq, audit_seq, audit_hash, purge_xid, data_generation FROM chain_head WHERE id = 1"
     };
     let row = c.query_opt(sql, &[]).ctx("reading the chain head")?;
     let row = row.ok_or_else(|| StoreError::Corrupt {
@@ -234,5 +237,6 @@ pub(crate) fn read_head(c: &mut impl GenericClient, lock: bool) -> StoreResult<H
         audit_seq: u64::try_from(row.get::<_, i64>(2)).unwrap_or(0),
         audit_hash: row.get(3),
         purge_xid: row.get(4),
+        data_generation: u64::try_from(row.get::<_, i64>(5)).unwrap_or(0),
     })
 }

@@ -575,3 +575,39 @@ fn another_instance_learns_which_nodes_changed() {
     b.refresh_generation().expect("refresh");
     assert_eq!(b.nodes_changed_since(g).expect("changes"), None);
 }
+
+#[test]
+fn postgres_follows_the_shared_access_protocol() {
+    let loc = testing::fresh_location();
+    drop(PgStore::init(&loc, meta()).expect("init"));
+    let open = || -> Box<dyn Store> {
+        Box::new(
+            PgStore::open_mode(&loc, phase_memory_store::OpenMode::Shared).expect("open shared"),
+        )
+    };
+    conformance::shared_access(&open).expect("shared access");
+}
+
+#[test]
+fn a_write_mode_handle_keeps_the_lock_and_a_read_only_one_never_writes() {
+    let loc = testing::fresh_location();
+    drop(PgStore::init(&loc, meta()).expect("init"));
+    let mut w = PgStore::open_mode(&loc, phase_memory_store::OpenMode::Write).expect("writer");
+    assert!(w.holds_writer());
+    let err = PgStore::open_mode(&loc, phase_memory_store::OpenMode::Write)
+        .expect_err("second writer");
+    assert_eq!(err.code(), "store.locked");
+    w.commit(ChangeSet {
+        put_nodes: vec![sample_node("w")],
+        ..Default::default()
+    })
+    .expect("writer commits");
+    // The writer reads its own commit; a read-only handle sees it from its open on.
+    assert!(w.node("w").expect("read").is_some());
+    let mut r =
+        PgStore::open_mode(&loc, phase_memory_store::OpenMode::ReadOnly).expect("reader");
+    assert!(r.node("w").expect("read").is_some());
+    assert!(r.commit(ChangeSet::default()).is_err());
+    w.unlock_writer();
+    assert!(w.holds_writer(), "a write-mode handle keeps its lock");
+}
