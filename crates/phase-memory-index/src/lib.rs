@@ -234,12 +234,11 @@ impl FullTextIndex {
     /// The writer, taken on first use.
     fn writer(&mut self) -> Result<&IndexWriter, IndexError> {
         if self.writer.is_none() {
-            let writer = new_writer(&self.index, self.options).map_err(|source| {
-                IndexError::Open {
+            let writer =
+                new_writer(&self.index, self.options).map_err(|source| IndexError::Open {
                     location: self.location.clone(),
                     source,
-                }
-            })?;
+                })?;
             self.writer = Some(writer);
         }
         self.writer.as_ref().ok_or_else(|| IndexError::WriterLost {

@@ -13,8 +13,7 @@ use phase_memory_index::FullTextIndex;
 use phase_memory_model::{Diagnostic, Envelope, Status, Time};
 use phase_memory_profile::{DEFAULT_PROFILE_TOML, Profile};
 use phase_memory_store::{
-    AdapterKind, ChangeSet, MemoryStore, OpenMode, Store, StoreConfig,
-    StoreError, StoreMeta,
+    AdapterKind, ChangeSet, MemoryStore, OpenMode, Store, StoreConfig, StoreError, StoreMeta,
 };
 use phase_memory_store_file::FileAdapter;
 use phase_memory_store_sqlite::SqliteAdapter;
@@ -42,8 +41,8 @@ pub fn build_snapshot(
     profile: &Profile,
     generation: u64,
 ) -> Result<phase_memory_activate::snapshot::Snapshot, StoreError> {
-    let mut b = phase_memory_activate::snapshot::SnapshotBuilder::new(profile)
-        .with_generation(generation);
+    let mut b =
+        phase_memory_activate::snapshot::SnapshotBuilder::new(profile).with_generation(generation);
     store.for_each_node(&mut |n| b.add_node(n))?;
     store.for_each_edge(&mut |e| b.add_edge(e))?;
     store.for_each_event(&mut |e| b.add_event(e))?;

@@ -556,9 +556,9 @@ impl Runtime {
     /// It is when its tag is at least the store's data generation: commits of
     /// audit records and reviews alone move the generation but not the index.
     pub(crate) fn index_fresh(&self) -> bool {
-        self.index.generation().is_some_and(|g| {
-            g >= self.store.data_generation() && g <= self.store.generation()
-        })
+        self.index
+            .generation()
+            .is_some_and(|g| g >= self.store.data_generation() && g <= self.store.generation())
     }
 
     /// The activation snapshot of the current store generation, built on demand.

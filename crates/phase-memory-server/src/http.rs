@@ -115,6 +115,7 @@ pub struct AppState {
     max_body_bytes: usize,
     timeout: Duration,
     contracts: Arc<String>,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -142,6 +143,7 @@ impl AppState {
             max_body_bytes,
             timeout,
             contracts: Arc::new(canonical_json_pretty(&crate::openapi::openapi_document())),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }
     }
 
@@ -154,11 +156,21 @@ impl AppState {
 /// The service's routes over `state`.
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
+    let metrics = state.metrics.clone();
     Router::new()
-        .route("/v1/ops/{operation}", post(run_operation))
+        .route(
+            "/v1/ops/{operation}",
+            post(run_operation).fallback(crate::metrics::method_not_allowed),
+        )
         .route("/v1/health", get(health))
         .route("/v1/contracts", get(contracts))
+        .route("/metrics", get(crate::metrics::scrape))
+        .fallback(crate::metrics::not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::record,
+        ))
         .with_state(state)
 }
 
@@ -324,12 +336,32 @@ fn invalid_body(operation: &str, status: StatusCode, message: String, path: &str
     envelope_response(&env, status)
 }
 
-/// Parses a request body: empty means `{}`; anything else must be JSON.
-fn parse_body(body: &[u8]) -> Result<Value, serde_json::Error> {
+/// Parses a request body: empty means `{}`; anything else must be a JSON object
+/// (`null`, an array or a scalar is refused, not taken as `{}`).
+fn parse_body(body: &[u8]) -> Result<Value, (String, String)> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_slice(body)
+    match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(other) => Err((
+            format!(
+                "the request body must be a JSON object, not {}",
+                match other {
+                    Value::Null => "null",
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    Value::String(_) => "a string",
+                    _ => "an array",
+                }
+            ),
+            "body".to_string(),
+        )),
+        Err(e) => Err((
+            format!("the request body is not JSON: {e}"),
+            format!("body:{}:{}", e.line(), e.column()),
+        )),
+    }
 }
 
 async fn run_operation(
@@ -366,13 +398,8 @@ async fn run_operation(
     };
     let mut request = match parse_body(&body) {
         Ok(v) => v,
-        Err(e) => {
-            return invalid_body(
-                &operation,
-                StatusCode::BAD_REQUEST,
-                format!("the request body is not JSON: {e}"),
-                &format!("body:{}:{}", e.line(), e.column()),
-            );
+        Err((message, path)) => {
+            return invalid_body(&operation, StatusCode::BAD_REQUEST, message, &path);
         }
     };
     // The actor comes only from the token.

@@ -56,6 +56,14 @@ pub struct HeldRuntime {
 }
 
 impl HeldRuntime {
+    /// The store's commit generation (for metrics).
+    pub fn generation(&self) -> u64 {
+        self.runtime
+            .as_ref()
+            .map(|rt| rt.store().generation())
+            .unwrap_or(0)
+    }
+
     /// Runs one operation through the runner.
     pub fn run(&mut self, operation: &str, request: Value, ctx: &CallContext) -> Envelope {
         match self.runtime.as_mut() {
@@ -142,15 +150,16 @@ impl SharedRuntime {
     ) -> anyhow::Result<Self> {
         let mut runtimes = Vec::new();
         for _ in 0..size.max(1) {
-            let mut runtime = open_runtime_waiting(dir, clock, write_wait).map_err(|(status, d)| {
-                anyhow!(
-                    "opening the store at {}: {} ({}, {})",
-                    dir.display(),
-                    d.message,
-                    d.code,
-                    status.as_str()
-                )
-            })?;
+            let mut runtime =
+                open_runtime_waiting(dir, clock, write_wait).map_err(|(status, d)| {
+                    anyhow!(
+                        "opening the store at {}: {} ({}, {})",
+                        dir.display(),
+                        d.message,
+                        d.code,
+                        status.as_str()
+                    )
+                })?;
             for (name, handler) in &extensions {
                 runtime.register_extension(name, handler.clone());
             }

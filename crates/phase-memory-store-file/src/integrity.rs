@@ -7,13 +7,13 @@ use std::path::Path;
 
 use phase_memory_store::{IntegrityFinding, SCHEMA_VERSION, StoreError, StoreResult};
 
+use crate::FileStore;
 use crate::commit::{
     cut_tails, ensure_dir, full_image, quarantine_path, rel_of, settle, write_segment,
 };
 use crate::layout::{self, LogEntry, Manifest, ProfileEntry, blake3_hex, io_err, pretty_json};
 use crate::load::{self, Damage, DamageKind, resolve_log};
 use crate::record::encode_lines;
-use crate::FileStore;
 
 fn finding(code: &str, location: String, message: String) -> IntegrityFinding {
     IntegrityFinding {

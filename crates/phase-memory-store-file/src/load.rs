@@ -69,7 +69,10 @@ fn is_not_found(e: &std::io::Error) -> bool {
 }
 
 /// Records of one segment file, or its damage.
-pub(crate) fn load_segment(dir: &Path, s: &SegmentEntry) -> StoreResult<(Vec<SegmentRecord>, Option<Damage>)> {
+pub(crate) fn load_segment(
+    dir: &Path,
+    s: &SegmentEntry,
+) -> StoreResult<(Vec<SegmentRecord>, Option<Damage>)> {
     let rel = format!("{}/{}", layout::SEGMENTS, s.file);
     let path = dir.join(layout::SEGMENTS).join(&s.file);
     let bytes = match std::fs::read(&path) {
@@ -323,7 +326,10 @@ fn last_wins<K: Ord + Send + Sync, V: Send + Sync>(mut ops: Vec<(K, Option<V>)>)
     out
 }
 
-pub(crate) fn load_profile(dir: &Path, m: &Manifest) -> StoreResult<(Option<String>, Option<Damage>)> {
+pub(crate) fn load_profile(
+    dir: &Path,
+    m: &Manifest,
+) -> StoreResult<(Option<String>, Option<Damage>)> {
     let Some(p) = &m.profile else {
         return Ok((None, None));
     };

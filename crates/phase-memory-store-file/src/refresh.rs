@@ -71,8 +71,7 @@ impl FileStore {
                 // A commit of another handle may have removed files the manifest we
                 // read named (compaction, settle): read the newer manifest and retry.
                 Err(e) => {
-                    if attempts >= ATTEMPTS || self.read_manifest().is_ok_and(|again| again == m)
-                    {
+                    if attempts >= ATTEMPTS || self.read_manifest().is_ok_and(|again| again == m) {
                         return Err(e);
                     }
                 }
@@ -127,7 +126,12 @@ impl FileStore {
 }
 
 /// Reads what moves an image at manifest `have` to manifest `m`.
-fn read_update(dir: &Path, have: &Manifest, m: &Manifest, state: &MemoryState) -> StoreResult<Update> {
+fn read_update(
+    dir: &Path,
+    have: &Manifest,
+    m: &Manifest,
+    state: &MemoryState,
+) -> StoreResult<Update> {
     if m.generation == have.generation {
         return Ok(Update::Same);
     }

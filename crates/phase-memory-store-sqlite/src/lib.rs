@@ -226,7 +226,9 @@ impl SqliteStore {
         }
         store.schema_version = version;
         store.generation.store(generation, Ordering::SeqCst);
-        store.data_generation.store(data_generation, Ordering::SeqCst);
+        store
+            .data_generation
+            .store(data_generation, Ordering::SeqCst);
         if mode == OpenMode::Shared {
             store.begin_snapshot()?;
         }
@@ -262,7 +264,8 @@ impl SqliteStore {
             conn.execute_batch("COMMIT")
                 .ctx("ending the read transaction")?;
         }
-        conn.execute_batch("BEGIN").ctx("starting a read transaction")?;
+        conn.execute_batch("BEGIN")
+            .ctx("starting a read transaction")?;
         // The first read fixes the snapshot.
         let read = (|| {
             Ok::<_, StoreError>((
@@ -758,8 +761,12 @@ impl Store for SqliteStore {
 
     fn generation(&self) -> u64 {
         if self.mode == OpenMode::ReadOnly
-            && let Ok((g, d)) =
-                self.read(|c| Ok((schema::read_generation(c)?, schema::read_data_generation(c)?)))
+            && let Ok((g, d)) = self.read(|c| {
+                Ok((
+                    schema::read_generation(c)?,
+                    schema::read_data_generation(c)?,
+                ))
+            })
         {
             self.generation.store(g, Ordering::SeqCst);
             self.data_generation.store(d, Ordering::SeqCst);
@@ -869,7 +876,8 @@ impl Store for SqliteStore {
         match self.mode {
             OpenMode::Shared => {
                 let generation = self.begin_snapshot()?;
-                let version: u32 = self.read(|c| schema::meta_require(c, schema::key::SCHEMA_VERSION))?;
+                let version: u32 =
+                    self.read(|c| schema::meta_require(c, schema::key::SCHEMA_VERSION))?;
                 self.schema_version = version;
                 Ok(generation)
             }

@@ -230,7 +230,11 @@ pub(crate) fn bump_generation(conn: &Connection, changes_data: bool) -> StoreRes
     let data_before = read_data_generation(conn)?;
     let generation = read_generation(conn)? + 1;
     meta_put(conn, key::GENERATION, &generation)?;
-    let data = if changes_data { generation } else { data_before };
+    let data = if changes_data {
+        generation
+    } else {
+        data_before
+    };
     meta_put(conn, key::DATA_GENERATION, &data)?;
     Ok(generation)
 }

@@ -731,7 +731,11 @@ pub fn shared_access(open_shared: &dyn Fn() -> Box<dyn Store>) -> Result<(), Str
         "a reader saw a commit before refreshing"
     );
     let g1 = b.refresh().map_err(e)?;
-    ensure!(g1 == a.generation(), "refresh reached {g1}, want {}", a.generation());
+    ensure!(
+        g1 == a.generation(),
+        "refresh reached {g1}, want {}",
+        a.generation()
+    );
     ensure!(
         b.node("n1").map_err(e)? == Some(sample_node("n1"))
             && b.edges_of("n2").map_err(e)?.len() == 1
@@ -739,7 +743,10 @@ pub fn shared_access(open_shared: &dyn Fn() -> Box<dyn Store>) -> Result<(), Str
             && b.audit_head().map_err(e)? == a.audit_head().map_err(e)?,
         "a refreshed reader does not see the whole commit"
     );
-    ensure!(b.refresh().map_err(e)? == g1, "a refresh without commits moved");
+    ensure!(
+        b.refresh().map_err(e)? == g1,
+        "a refresh without commits moved"
+    );
 
     // Audit-only commits move the generation but not the data generation.
     let data = b.data_generation();
@@ -766,14 +773,21 @@ pub fn shared_access(open_shared: &dyn Fn() -> Box<dyn Store>) -> Result<(), Str
         .join()
         .map_err(|_| "the waiting writer panicked".to_string())?;
     r.map_err(e)?;
-    ensure!(b.holds_writer(), "the waiting writer does not hold the lock");
+    ensure!(
+        b.holds_writer(),
+        "the waiting writer does not hold the lock"
+    );
 
     // Many commits (enough to make the file adapter compact), then a prune: the
     // other handle catches up with all of them.
     for i in 0..40u64 {
         let mut c = ChangeSet {
             put_nodes: vec![sample_node(&format!("m{i:02}"))],
-            delete_nodes: if i == 5 { vec!["n2".into()] } else { Vec::new() },
+            delete_nodes: if i == 5 {
+                vec!["n2".into()]
+            } else {
+                Vec::new()
+            },
             events: vec![event(3 + i, "note", &["m"])],
             ..Default::default()
         };
@@ -795,7 +809,10 @@ pub fn shared_access(open_shared: &dyn Fn() -> Box<dyn Store>) -> Result<(), Str
     .map_err(e)?;
     b.unlock_writer();
     a.refresh().map_err(e)?;
-    ensure!(a.generation() == b.generation(), "generations differ after catch-up");
+    ensure!(
+        a.generation() == b.generation(),
+        "generations differ after catch-up"
+    );
     ensure!(
         a.node_count().map_err(e)? == b.node_count().map_err(e)?
             && a.node("n2").map_err(e)?.is_none()

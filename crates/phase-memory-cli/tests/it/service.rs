@@ -15,7 +15,7 @@ use crate::*;
 
 pub(crate) const AS_OF: &str = "2026-03-01T00:00:00Z";
 
-fn graph() -> String {
+pub(crate) fn graph() -> String {
     [
         json!({"record": "node", "id": "paris", "kind": "fact", "title": "Paris", "body": "Paris is the capital of France.", "created_at": "2026-01-01T00:00:00Z"}),
         json!({"record": "node", "id": "france", "kind": "entity", "title": "France", "body": "France is a country in Europe.", "created_at": "2026-01-01T00:00:00Z"}),
@@ -53,7 +53,13 @@ pub(crate) fn store(dir: &Path, quiet_reads: bool) -> std::path::PathBuf {
 }
 
 /// `token add` for an actor; returns the token printed on stdout.
-pub(crate) fn add_token(store: &Path, tokens: &Path, actor: &str, roles: &[&str], scopes: &[&str]) -> String {
+pub(crate) fn add_token(
+    store: &Path,
+    tokens: &Path,
+    actor: &str,
+    roles: &[&str],
+    scopes: &[&str],
+) -> String {
     let mut args = vec!["--actor".to_string(), actor.to_string()];
     for r in roles {
         args.extend(["--role".to_string(), r.to_string()]);
@@ -138,8 +144,8 @@ fn dechunk(mut s: &str) -> String {
 
 /// A running `phase-memory serve`, stopped with SIGTERM.
 pub(crate) struct Served {
-    child: Child,
-    addr: String,
+    pub(crate) child: Child,
+    pub(crate) addr: String,
 }
 
 impl Served {
@@ -251,7 +257,7 @@ fn serve_with_tokens_answers_envelopes_and_shuts_down_on_sigterm() {
 
 /// A running `phase-memory mcp` child.
 pub(crate) struct Mcp {
-    child: Child,
+    pub(crate) child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     id: u64,
@@ -309,13 +315,13 @@ impl Mcp {
 
     pub(crate) fn call(&mut self, tool: &str, arguments: Value) -> (bool, Value) {
         let r = self.request("tools/call", json!({"name": tool, "arguments": arguments}));
-        let text = r["result"]["content"][0]["text"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no text in {r}"));
-        (
-            r["result"]["isError"].as_bool().unwrap_or(false),
-            serde_json::from_str(text).expect("envelope"),
-        )
+        assert!(
+            r["result"]["content"][0]["text"].is_string(),
+            "no human text in {r}"
+        );
+        let env = r["result"]["structuredContent"].clone();
+        assert!(env.is_object(), "no structuredContent in {r}");
+        (r["result"]["isError"].as_bool().unwrap_or(false), env)
     }
 
     /// Closes stdin and waits for a clean exit.

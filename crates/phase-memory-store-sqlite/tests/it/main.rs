@@ -267,7 +267,9 @@ fn repair_moves_corrupt_rows_into_quarantine() {
     let (_tmp, dir) = corrupted_store();
     let mut s = SqliteStore::open(&dir, OpenMode::Write).expect("open");
     let g0 = s.generation();
-    let done = s.repair_integrity(phase_memory_model::Time::EPOCH).expect("repair");
+    let done = s
+        .repair_integrity(phase_memory_model::Time::EPOCH)
+        .expect("repair");
     assert_eq!(done.len(), 3, "{done:?}");
     assert!(done.iter().all(|f| f.message.contains("quarantine")));
     assert!(s.generation() > g0);
@@ -296,7 +298,11 @@ fn repair_moves_corrupt_rows_into_quarantine() {
     assert_eq!(text.lines().count(), 3);
     assert!(text.contains("hand edited") && text.contains("{not json"));
     let mut s = SqliteStore::open(&dir, OpenMode::Write).expect("open");
-    assert!(s.repair_integrity(phase_memory_model::Time::EPOCH).expect("second repair").is_empty());
+    assert!(
+        s.repair_integrity(phase_memory_model::Time::EPOCH)
+            .expect("second repair")
+            .is_empty()
+    );
     s.commit(ChangeSet {
         events: vec![event(2, "x", &["b"])],
         ..Default::default()

@@ -6,9 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use phase_memory_activate::{
-    ActivationInput, Cue, Snapshot, Visibility, activate,
-};
+use phase_memory_activate::{ActivationInput, Cue, Snapshot, Visibility, activate};
 use phase_memory_bench::measure::{mib, ms, peak_rss_bytes, reset_peak_rss, rss_bytes, secs};
 use phase_memory_bench::{GeneratorConfig, Latencies, Rng};
 use phase_memory_index::FullTextIndex;
