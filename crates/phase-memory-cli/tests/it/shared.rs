@@ -46,11 +46,21 @@ fn cli_serve_and_two_mcp_servers_share_one_store() {
     // The CLI reads and writes while all three servers run.
     let (code, env) = pm_json(&s, &["--as-of", AS_OF, "node", "get", "paris"]);
     assert_eq!(code, 0, "{env}");
-    let (code, env) = cli_op(&s, dir.path(), "node.upsert", &node("from-cli", "written by the CLI"), &[]);
+    let (code, env) = cli_op(
+        &s,
+        dir.path(),
+        "node.upsert",
+        &node("from-cli", "written by the CLI"),
+        &[],
+    );
     assert_eq!(code, 0, "{env}");
 
     // Each server sees the CLI's commit on its next request.
-    let (status, env) = srv.post("node.get", Some(&owner), &json!({"node": "from-cli", "as_of": AS_OF}));
+    let (status, env) = srv.post(
+        "node.get",
+        Some(&owner),
+        &json!({"node": "from-cli", "as_of": AS_OF}),
+    );
     assert_eq!(status, 200, "{env}");
     assert_eq!(env["data"]["node"]["body"], "written by the CLI", "{env}");
     let (is_error, env) = m1.call(
@@ -127,21 +137,45 @@ fn a_second_writer_waits_then_succeeds_or_reports_store_locked() {
     assert_eq!(code, 0, "{env}");
     let (code, env) = pm_json(&s, &["status"]);
     assert_eq!(code, 0, "{env}");
-    assert!(t.elapsed() < Duration::from_secs(5), "reads waited {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "reads waited {:?}",
+        t.elapsed()
+    );
 
     // A writer whose wait runs out gets store.locked and changes nothing.
     let t = Instant::now();
-    let (code, env) = cli_op(&s, dir.path(), "node.upsert", &node("late", "x"), &["--wait", "0.5"]);
+    let (code, env) = cli_op(
+        &s,
+        dir.path(),
+        "node.upsert",
+        &node("late", "x"),
+        &["--wait", "0.5"],
+    );
     assert_ne!(code, 0, "{env}");
     assert_eq!(env["diagnostics"][0]["code"], "store.locked", "{env}");
     assert!(t.elapsed() >= Duration::from_millis(500), "it did not wait");
 
     // A writer started while the lock is held waits, and succeeds once it is free.
-    let req = write(dir.path(), "queued.json", &node("queued", "waited for the lock").to_string());
+    let req = write(
+        dir.path(),
+        "queued.json",
+        &node("queued", "waited for the lock").to_string(),
+    );
     let mut child = Command::new(bin())
         .arg("--store")
         .arg(&s)
-        .args(["--json", "--wait", "30", "--as-of", AS_OF, "op", "node.upsert", "--request", &req])
+        .args([
+            "--json",
+            "--wait",
+            "30",
+            "--as-of",
+            AS_OF,
+            "op",
+            "node.upsert",
+            "--request",
+            &req,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -153,7 +187,12 @@ fn a_second_writer_waits_then_succeeds_or_reports_store_locked() {
     );
     drop(lock);
     let out = child.wait_with_output().expect("writer");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let (code, env) = pm_json(&s, &["--as-of", AS_OF, "node", "get", "queued"]);
     assert_eq!(code, 0, "{env}");
     let (code, env) = pm_json(&s, &["--as-of", AS_OF, "node", "get", "late"]);
@@ -181,7 +220,13 @@ fn writers_started_together_all_land_and_readers_never_see_half_a_commit() {
     const WRITERS: usize = 4;
     const PER_BATCH: u64 = 300;
     let files: Vec<String> = (0..WRITERS)
-        .map(|w| write(dir.path(), &format!("b{w}.jsonl"), &batch(&format!("w{w}"), PER_BATCH as usize)))
+        .map(|w| {
+            write(
+                dir.path(),
+                &format!("b{w}.jsonl"),
+                &batch(&format!("w{w}"), PER_BATCH as usize),
+            )
+        })
         .collect();
     let writers: Vec<_> = files
         .iter()
@@ -201,11 +246,18 @@ fn writers_started_together_all_land_and_readers_never_see_half_a_commit() {
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     while seen.last() != Some(&(base + WRITERS as u64 * PER_BATCH)) {
-        assert!(Instant::now() < deadline, "the writers did not finish: {seen:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the writers did not finish: {seen:?}"
+        );
         let (code, env) = pm_json(&s, &["status"]);
         assert_eq!(code, 0, "{env}");
         let n = node_count(&env);
-        assert_eq!((n - base) % PER_BATCH, 0, "a reader saw half an import: {n} nodes");
+        assert_eq!(
+            (n - base) % PER_BATCH,
+            0,
+            "a reader saw half an import: {n} nodes"
+        );
         seen.push(n);
     }
     for w in writers {
