@@ -159,6 +159,12 @@ pub struct ActivationSpec {
     pub default_limit: u32,
     /// Record `node.accessed` events for returned items.
     pub record_access: bool,
+    /// Hub damping: a node with more spreading arcs than this has its score
+    /// multiplied by `sqrt(hub_degree / arcs)` (0: off).
+    pub hub_degree: u32,
+    /// Time in the cue: candidates created inside a day or month the cue names have
+    /// their score multiplied by `1 + time_weight` (0: off).
+    pub time_weight: f64,
 }
 
 impl Default for ActivationSpec {
@@ -179,6 +185,8 @@ impl Default for ActivationSpec {
             default_budget: 2000,
             default_limit: 20,
             record_access: false,
+            hub_degree: 0,
+            time_weight: 0.0,
         }
     }
 }

@@ -32,6 +32,7 @@ fn small() -> IndexOptions {
     IndexOptions {
         num_threads: 1,
         memory_budget_bytes: 20_000_000,
+        ..IndexOptions::default()
     }
 }
 
