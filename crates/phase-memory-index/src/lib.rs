@@ -80,7 +80,7 @@ impl Default for FieldWeights {
         FieldWeights {
             title: 1.0,
             body: 1.0,
-            exact: 0.3,
+            exact: 0.0,
         }
     }
 }
@@ -240,8 +240,24 @@ fn simple() -> tantivy::tokenizer::TextAnalyzerBuilder {
         .dynamic()
 }
 
+/// English function words dropped by the English analysis: articles, pronouns,
+/// auxiliaries, question words, prepositions and conjunctions (tantivy's built-in
+/// English list has only 33 words and keeps "what", "did", "you", which made small
+/// talk match every question).
+pub const STOP_WORDS: &[&str] = &[
+    "a", "about", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been",
+    "being", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "each", "for",
+    "from", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him",
+    "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "me", "my",
+    "myself", "of", "on", "or", "ought", "our", "ours", "ourselves", "she", "should", "so",
+    "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then",
+    "there", "these", "they", "this", "those", "through", "to", "was", "we", "were", "what",
+    "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you",
+    "your", "yours", "yourself", "yourselves", "s", "t", "d", "ll", "m", "re", "ve",
+];
+
 fn stop_words() -> StopWordFilter {
-    StopWordFilter::new(Language::English).unwrap_or_else(|| StopWordFilter::remove(Vec::new()))
+    StopWordFilter::remove(STOP_WORDS.iter().map(|w| (*w).to_string()))
 }
 
 /// The analyzer of titles, bodies and cues for `analysis`.

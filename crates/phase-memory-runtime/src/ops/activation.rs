@@ -83,6 +83,11 @@ fn run_activation(
         Some(t) => {
             let mut search = phase_memory_index::Search::new(t, LEXICAL_SEEDS);
             search.scopes = seed_scopes.as_deref();
+            search.weights = phase_memory_index::FieldWeights {
+                title: params.title_weight as f32,
+                body: params.body_weight as f32,
+                exact: params.exact_weight as f32,
+            };
             rt.index.search_with(&search).map_err(|e| {
                 Outcome::error("store.stale_index", format!("full-text search failed: {e}"))
             })?
