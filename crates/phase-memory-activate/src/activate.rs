@@ -103,7 +103,7 @@ pub struct Explain {
     pub phase_weight: f64,
     /// Score factor applied for redundancy (1 when none).
     pub redundancy_penalty: f64,
-    /// Hub damping factor `sqrt(hub_degree / arcs)` (1 when none; not shown then).
+    /// Hub damping factor `hub_degree / arcs` (1 when none; not shown then).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub hub_factor: f64,
     /// Time factor `1 + time_weight` when the node was created in a time the cue
@@ -195,7 +195,7 @@ impl Factors {
     fn hub(&self, snap: &Snapshot, i: u32) -> f64 {
         let deg = snap.arcs(i).0.len() as f64;
         if self.hub_degree > 0.0 && deg > self.hub_degree {
-            (self.hub_degree / deg).sqrt()
+            self.hub_degree / deg
         } else {
             1.0
         }
