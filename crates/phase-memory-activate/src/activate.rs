@@ -469,7 +469,13 @@ pub fn activate(
             let t = touched.get(&q.index).copied().unwrap_or_default();
             let b = actr::base_level(snapshot.access_times(q.index), input.as_of, params.decay);
             scored.insert(q.index, b);
-            let exact = score(params, t.seed, t.spread, b, factors.weight(snapshot, q.index));
+            let exact = score(
+                params,
+                t.seed,
+                t.spread,
+                b,
+                factors.weight(snapshot, q.index),
+            );
             heap.push(Queued {
                 score: if q.penalised { exact * penalty } else { exact },
                 exact: true,

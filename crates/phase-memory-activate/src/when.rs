@@ -66,7 +66,8 @@ fn month_of(word: &str) -> Option<u32> {
         .iter()
         .zip(full)
         .position(|(short, long)| {
-            w == *short || (w.len() >= 3 && long.starts_with(w) && w.len() <= long.len())
+            w == *short
+                || (w.len() >= 3 && long.starts_with(w) && w.len() <= long.len())
                 || (w == "sept" && *short == "sep")
         })
         .map(|p| p as u32 + 1)
@@ -122,7 +123,10 @@ fn numeric_date(w: &str) -> Option<(i64, u32, u32)> {
     if parts.len() != 3 {
         return None;
     }
-    let n: Vec<i64> = parts.iter().map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let n: Vec<i64> = parts
+        .iter()
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     let (y, m, d) = if parts[0].len() == 4 {
         (n[0], n[1], n[2])
     } else if parts[2].len() == 4 {
@@ -229,8 +233,10 @@ pub fn time_ranges(text: &str, as_of_ms: i64) -> Vec<(i64, i64)> {
                 i += 2;
                 continue;
             }
-            if matches!(prev, Some("in" | "during" | "of" | "early" | "late" | "mid"))
-                && (cur != "may" || prev == Some("in"))
+            if matches!(
+                prev,
+                Some("in" | "during" | "of" | "early" | "late" | "mid")
+            ) && (cur != "may" || prev == Some("in"))
             {
                 let y = latest_year(as_of_ms, m, 1);
                 out.push(month_range(y, m));
@@ -270,10 +276,16 @@ mod tests {
             time_ranges("What pasta did Kate make on 29 Dec 2023?", as_of),
             vec![day("2023-12-29")]
         );
-        assert_eq!(time_ranges("on December 29th", as_of), vec![day("2023-12-29")]);
+        assert_eq!(
+            time_ranges("on December 29th", as_of),
+            vec![day("2023-12-29")]
+        );
         assert_eq!(time_ranges("on 3 January", as_of), vec![day("2024-01-03")]);
         assert_eq!(time_ranges("2024-01-03 and 4.1.2024", as_of).len(), 2);
-        assert_eq!(time_ranges("on New Year's Eve", as_of), vec![day("2023-12-31")]);
+        assert_eq!(
+            time_ranges("on New Year's Eve", as_of),
+            vec![day("2023-12-31")]
+        );
         assert_eq!(time_ranges("yesterday", as_of), vec![day("2024-01-19")]);
         assert_eq!(
             time_ranges("What happened in December?", as_of),

@@ -39,7 +39,9 @@ fn main() -> anyhow::Result<()> {
                         .context("--max-questions needs a number")?,
                 );
             }
-            "--report" => report = Some(PathBuf::from(args.next().context("--report needs a file")?)),
+            "--report" => {
+                report = Some(PathBuf::from(args.next().context("--report needs a file")?))
+            }
             other if other.starts_with("--") => bail!("unknown option {other}"),
             other => dir = Some(PathBuf::from(other)),
         }
@@ -51,7 +53,8 @@ fn main() -> anyhow::Result<()> {
     eprintln!("took {:.1} s", started.elapsed().as_secs_f64());
     if let Some(path) = report {
         let json = serde_json::to_string_pretty(&r).context("serializing the report")?;
-        std::fs::write(&path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, json + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

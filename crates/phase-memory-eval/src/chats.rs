@@ -400,15 +400,19 @@ pub fn records(chat: &Chat) -> Vec<Value> {
     }
     let first = chat.sessions.first().map_or(Time::EPOCH, |s| s.at);
     for name in &speakers {
-        out.push(json!({"record": "node", "id": speaker_node(chat, name), "kind": "entity",
-            "labels": ["person"], "scope": scope, "title": name, "created_at": first}));
+        out.push(
+            json!({"record": "node", "id": speaker_node(chat, name), "kind": "entity",
+            "labels": ["person"], "scope": scope, "title": name, "created_at": first}),
+        );
     }
     let mut prev_session: Option<String> = None;
     for s in &chat.sessions {
         let sid = format!("{}/S{}", chat.id, s.number);
-        out.push(json!({"record": "node", "id": sid, "kind": "episode", "labels": ["session"],
+        out.push(
+            json!({"record": "node", "id": sid, "kind": "episode", "labels": ["session"],
             "scope": scope, "title": format!("Session {}, {}", s.number, day_words(s.at)),
-            "created_at": s.at}));
+            "created_at": s.at}),
+        );
         if let Some(p) = &prev_session {
             out.push(json!({"record": "edge", "from": sid, "to": p, "type": "follows"}));
         }
@@ -465,7 +469,11 @@ pub fn cue_cases(chat: &Chat) -> Vec<crate::scenario::CueCase> {
             as_of: None,
             expect: q.evidence.iter().map(|e| chat.turn_node(e)).collect(),
             forbid: Vec::new(),
-            note: Some(format!("{} (category {})", q.answer, category_name(q.category))),
+            note: Some(format!(
+                "{} (category {})",
+                q.answer,
+                category_name(q.category)
+            )),
         })
         .collect()
 }
@@ -699,7 +707,11 @@ impl TurnBaseline {
 
 /// The ids of `ranked` that fit `budget` tokens when taken in order, stopping at
 /// the first that does not fit (a ranking truncated to a token budget).
-fn truncate_to_budget(ranked: &[String], tokens: &BTreeMap<String, u32>, budget: u64) -> Vec<String> {
+fn truncate_to_budget(
+    ranked: &[String],
+    tokens: &BTreeMap<String, u32>,
+    budget: u64,
+) -> Vec<String> {
     let mut used = 0u64;
     let mut out = Vec::new();
     for id in ranked {
@@ -713,14 +725,23 @@ fn truncate_to_budget(ranked: &[String], tokens: &BTreeMap<String, u32>, budget:
     out
 }
 
-fn activation_ids(rt: &mut Runtime, ctx: &CallContext, text: &str, budget: u64, limit: usize) -> Result<Vec<String>> {
+fn activation_ids(
+    rt: &mut Runtime,
+    ctx: &CallContext,
+    text: &str,
+    budget: u64,
+    limit: usize,
+) -> Result<Vec<String>> {
     let env = rt.run(
         "activation.run",
         json!({"cue": {"text": text}, "budget_tokens": budget, "limit": limit}),
         ctx,
     );
     if env.status != Status::Ok {
-        bail!("activation.run answered {} for {text:?}", env.status.as_str());
+        bail!(
+            "activation.run answered {} for {text:?}",
+            env.status.as_str()
+        );
     }
     Ok(env
         .data
@@ -772,8 +793,7 @@ pub fn run_chats(chats: &[Chat], opts: &BenchOptions) -> Result<ChatReport> {
             if q.evidence.is_empty() {
                 continue;
             }
-            let relevant: BTreeSet<String> =
-                q.evidence.iter().map(|e| chat.turn_node(e)).collect();
+            let relevant: BTreeSet<String> = q.evidence.iter().map(|e| chat.turn_node(e)).collect();
             let mut rankings: Vec<(Vec<String>, Vec<String>)> = Vec::new();
             let ranked = activation_ids(&mut rt, &ctx, &q.question, 1_000_000, 50)?;
             let packed = activation_ids(&mut rt, &ctx, &q.question, opts.budget_tokens, 1000)?;

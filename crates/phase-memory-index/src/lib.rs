@@ -194,8 +194,12 @@ struct Fields {
     scope: Field,
 }
 
-/// The persistent (or in-RAM) full-text index. One writer per folder: a second
-/// [`FullTextIndex`] on the same folder fails to open with [`IndexError::Open`].
+/// The persistent (or in-RAM) full-text index. Any number of handles (in any
+/// number of processes) may read one folder; the first write of a handle takes the
+/// folder's one writer (a second handle writing at the same time fails with
+/// [`IndexError::Open`]) until [`FullTextIndex::release_writer`]. The store's writer
+/// lock decides who writes; [`FullTextIndex::reload`] shows a reader what other
+/// handles committed.
 pub struct FullTextIndex {
     index: Index,
     writer: Option<IndexWriter>,
@@ -245,15 +249,109 @@ fn simple() -> tantivy::tokenizer::TextAnalyzerBuilder {
 /// English list has only 33 words and keeps "what", "did", "you", which made small
 /// talk match every question).
 pub const STOP_WORDS: &[&str] = &[
-    "a", "about", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been",
-    "being", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "each", "for",
-    "from", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him",
-    "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "me", "my",
-    "myself", "of", "on", "or", "ought", "our", "ours", "ourselves", "she", "should", "so",
-    "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then",
-    "there", "these", "they", "this", "those", "through", "to", "was", "we", "were", "what",
-    "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you",
-    "your", "yours", "yourself", "yourselves", "s", "t", "d", "ll", "m", "re", "ve",
+    "a",
+    "about",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "being",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "each",
+    "for",
+    "from",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "me",
+    "my",
+    "myself",
+    "of",
+    "on",
+    "or",
+    "ought",
+    "our",
+    "ours",
+    "ourselves",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+    "s",
+    "t",
+    "d",
+    "ll",
+    "m",
+    "re",
+    "ve",
 ];
 
 fn stop_words() -> StopWordFilter {
@@ -342,7 +440,9 @@ impl FullTextIndex {
         index
             .tokenizers()
             .register(ANALYZER, analyzer(options.analysis));
-        index.tokenizers().register(EXACT_ANALYZER, exact_analyzer());
+        index
+            .tokenizers()
+            .register(EXACT_ANALYZER, exact_analyzer());
         let s = index.schema();
         let field = |name: &'static str| {
             s.get_field(name).map_err(|_| IndexError::Schema {
@@ -357,7 +457,6 @@ impl FullTextIndex {
             exact: field("exact")?,
             scope: field("scope")?,
         };
-        let writer = new_writer(&index, options).map_err(open_err)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -366,7 +465,7 @@ impl FullTextIndex {
         let generation = read_generation(&index, options.analysis).map_err(open_err)?;
         Ok(FullTextIndex {
             index,
-            writer: Some(writer),
+            writer: None,
             reader,
             fields,
             location,
@@ -383,10 +482,36 @@ impl FullTextIndex {
         }
     }
 
-    fn writer(&self) -> Result<&IndexWriter, IndexError> {
+    /// The writer, taken on first use.
+    fn writer(&mut self) -> Result<&IndexWriter, IndexError> {
+        if self.writer.is_none() {
+            let writer =
+                new_writer(&self.index, self.options).map_err(|source| IndexError::Open {
+                    location: self.location.clone(),
+                    source,
+                })?;
+            self.writer = Some(writer);
+        }
         self.writer.as_ref().ok_or_else(|| IndexError::WriterLost {
             location: self.location.clone(),
         })
+    }
+
+    /// Gives up the folder's writer (after waiting for its merges), so another
+    /// handle may write. Pending uncommitted writes are dropped.
+    pub fn release_writer(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.wait_merging_threads();
+        }
+    }
+
+    /// Shows what other handles committed since this one last looked: reloads the
+    /// reader and the generation tag.
+    pub fn reload(&mut self) -> Result<(), IndexError> {
+        self.reader.reload().map_err(self.err("reload"))?;
+        self.generation =
+            read_generation(&self.index, self.options.analysis).map_err(self.err("reload"))?;
+        Ok(())
     }
 
     fn document(&self, node: &Node) -> TantivyDocument {
@@ -413,7 +538,10 @@ impl FullTextIndex {
     /// Replaces the documents of these nodes (by id). A forgotten node
     /// (`tombstone.is_some()`) is removed instead of indexed.
     pub fn upsert(&mut self, nodes: &[Node]) -> Result<(), IndexError> {
-        let writer = self.writer()?;
+        self.writer()?;
+        let Some(writer) = self.writer.as_ref() else {
+            return Ok(());
+        };
         for node in nodes {
             writer.delete_term(Term::from_field_text(self.fields.id, &node.id));
             if node.tombstone.is_none() {
@@ -427,7 +555,13 @@ impl FullTextIndex {
 
     /// Removes the documents of these node ids (unknown ids are ignored).
     pub fn delete(&mut self, ids: &[String]) -> Result<(), IndexError> {
-        let writer = self.writer()?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.writer()?;
+        let Some(writer) = self.writer.as_ref() else {
+            return Ok(());
+        };
         for id in ids {
             writer.delete_term(Term::from_field_text(self.fields.id, id));
         }
@@ -448,6 +582,7 @@ impl FullTextIndex {
             serde_json::json!({ "generation": g, "analyzer": ANALYZER_VERSION, "analysis": analysis })
                 .to_string()
         });
+        self.writer()?;
         let writer = self.writer.as_mut().ok_or_else(|| IndexError::WriterLost {
             location: self.location.clone(),
         })?;
@@ -473,7 +608,10 @@ impl FullTextIndex {
         nodes: impl Iterator<Item = &'a Node>,
         generation: u64,
     ) -> Result<(), IndexError> {
-        let writer = self.writer()?;
+        self.writer()?;
+        let Some(writer) = self.writer.as_ref() else {
+            return Ok(());
+        };
         writer.delete_all_documents().map_err(self.err("rebuild"))?;
         for node in nodes {
             if node.tombstone.is_none() {
@@ -560,15 +698,14 @@ impl FullTextIndex {
             return Ok(Vec::new());
         }
         let terms: BTreeSet<String> = self.terms(search.text).into_iter().collect();
-        let exact: BTreeSet<String> = if self.options.analysis == Analysis::English
-            && search.weights.exact > 0.0
-        {
-            self.analyse(EXACT_ANALYZER, search.text)
-                .into_iter()
-                .collect()
-        } else {
-            BTreeSet::new()
-        };
+        let exact: BTreeSet<String> =
+            if self.options.analysis == Analysis::English && search.weights.exact > 0.0 {
+                self.analyse(EXACT_ANALYZER, search.text)
+                    .into_iter()
+                    .collect()
+            } else {
+                BTreeSet::new()
+            };
         if terms.is_empty() && exact.is_empty() {
             return Ok(Vec::new());
         }

@@ -39,7 +39,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// What `phase-memory serve` is configured with.
 #[derive(Clone)]
 pub struct ServeConfig {
-    /// The store folder (opened for writing; the server holds its writer lock).
+    /// The store folder (shared: the writer lock is taken only around writes).
     pub store: PathBuf,
     /// Address to listen on, e.g. `127.0.0.1:7411`.
     pub listen: String,
@@ -53,6 +53,9 @@ pub struct ServeConfig {
     pub clock: Clock,
     /// Front-end handlers registered with the runtime (e.g. `eval.run`).
     pub extensions: Vec<(String, Extension)>,
+    /// How long a write waits for the store's writer lock (held by another
+    /// process, e.g. a CLI write) before `store.locked`.
+    pub write_wait: Duration,
 }
 
 impl ServeConfig {
@@ -66,6 +69,7 @@ impl ServeConfig {
             timeout: DEFAULT_TIMEOUT,
             clock: Clock::System,
             extensions: Vec::new(),
+            write_wait: phase_memory_runtime::DEFAULT_WRITE_WAIT,
         }
     }
 }
@@ -111,6 +115,7 @@ pub struct AppState {
     max_body_bytes: usize,
     timeout: Duration,
     contracts: Arc<String>,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -138,6 +143,7 @@ impl AppState {
             max_body_bytes,
             timeout,
             contracts: Arc::new(canonical_json_pretty(&crate::openapi::openapi_document())),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }
     }
 
@@ -150,11 +156,21 @@ impl AppState {
 /// The service's routes over `state`.
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
+    let metrics = state.metrics.clone();
     Router::new()
-        .route("/v1/ops/{operation}", post(run_operation))
+        .route(
+            "/v1/ops/{operation}",
+            post(run_operation).fallback(crate::metrics::method_not_allowed),
+        )
         .route("/v1/health", get(health))
         .route("/v1/contracts", get(contracts))
+        .route("/metrics", get(crate::metrics::scrape))
+        .fallback(crate::metrics::not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::record,
+        ))
         .with_state(state)
 }
 
@@ -218,7 +234,13 @@ pub fn load_tokens(file: &Path) -> anyhow::Result<TokenStore> {
 /// Blocking: builds its own tokio runtime.
 pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let tokens = load_tokens(&cfg.tokens)?;
-    let shared = SharedRuntime::open(&cfg.store, cfg.clock, cfg.extensions)?;
+    let shared = SharedRuntime::open_with(
+        &cfg.store,
+        cfg.clock,
+        cfg.extensions,
+        crate::shared::default_pool_size(),
+        cfg.write_wait,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -237,7 +259,7 @@ pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         let state = AppState::new(shared.clone(), tokens, cfg.max_body_bytes, cfg.timeout);
         serve_on(listener, state, shutdown_signal()).await?;
         // A request that timed out may still be running: let it finish.
-        drop(shared.acquire().await);
+        drop(shared.drain().await);
         eprintln!("phase-memory serve: shut down");
         anyhow::Ok(())
     })
@@ -314,12 +336,32 @@ fn invalid_body(operation: &str, status: StatusCode, message: String, path: &str
     envelope_response(&env, status)
 }
 
-/// Parses a request body: empty means `{}`; anything else must be JSON.
-fn parse_body(body: &[u8]) -> Result<Value, serde_json::Error> {
+/// Parses a request body: empty means `{}`; anything else must be a JSON object
+/// (`null`, an array or a scalar is refused, not taken as `{}`).
+fn parse_body(body: &[u8]) -> Result<Value, (String, String)> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_slice(body)
+    match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(other) => Err((
+            format!(
+                "the request body must be a JSON object, not {}",
+                match other {
+                    Value::Null => "null",
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    Value::String(_) => "a string",
+                    _ => "an array",
+                }
+            ),
+            "body".to_string(),
+        )),
+        Err(e) => Err((
+            format!("the request body is not JSON: {e}"),
+            format!("body:{}:{}", e.line(), e.column()),
+        )),
+    }
 }
 
 async fn run_operation(
@@ -356,13 +398,8 @@ async fn run_operation(
     };
     let mut request = match parse_body(&body) {
         Ok(v) => v,
-        Err(e) => {
-            return invalid_body(
-                &operation,
-                StatusCode::BAD_REQUEST,
-                format!("the request body is not JSON: {e}"),
-                &format!("body:{}:{}", e.line(), e.column()),
-            );
+        Err((message, path)) => {
+            return invalid_body(&operation, StatusCode::BAD_REQUEST, message, &path);
         }
     };
     // The actor comes only from the token.

@@ -9,8 +9,10 @@
 
 pub mod http;
 pub mod mcp;
+pub mod metrics;
 pub mod openapi;
+pub mod schemas;
 mod shared;
 pub mod tokens;
 
-pub use shared::{SharedRuntime, front_end_envelope};
+pub use shared::{Drained, HeldRuntime, SharedRuntime, default_pool_size, front_end_envelope};

@@ -3,6 +3,9 @@
 mod cli;
 mod crash;
 mod governance;
+mod interop;
+mod readme;
+mod robust;
 mod service;
 
 use std::path::{Path, PathBuf};

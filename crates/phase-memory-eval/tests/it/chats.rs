@@ -62,7 +62,12 @@ fn a_chat_becomes_a_scoped_graph_and_questions() {
     // 2 speakers + 4 sessions + 45 turns.
     let nodes = records.iter().filter(|r| r["record"] == "node").count();
     assert_eq!(nodes, 51);
-    assert!(records.iter().filter(|r| r["record"] == "node").all(|r| r["scope"] == chat.id.as_str()));
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["record"] == "node")
+            .all(|r| r["scope"] == chat.id.as_str())
+    );
     // A missing file is a clear error naming it.
     let err = chats::load_chat(Path::new("/nonexistent/chat.json")).expect_err("missing");
     assert!(format!("{err:#}").contains("/nonexistent/chat.json"));
@@ -107,7 +112,12 @@ fn two_chats() -> Vec<chats::Chat> {
     vec![first, other]
 }
 
-fn activation(rt: &mut Runtime, actor: Actor, at: phase_memory_model::Time, text: &str) -> serde_json::Value {
+fn activation(
+    rt: &mut Runtime,
+    actor: Actor,
+    at: phase_memory_model::Time,
+    text: &str,
+) -> serde_json::Value {
     let env = rt.run(
         "activation.run",
         json!({"cue": {"text": text}, "budget_tokens": 300, "limit": 20, "explain": true}),
@@ -128,7 +138,11 @@ fn a_reader_gets_seeds_and_items_from_its_own_conversation_only() {
         assert!(!items.is_empty());
         for i in items {
             let id = i["node"].as_str().expect("id");
-            assert!(id.starts_with(&format!("{}/", chat.id)), "{id} leaked into {}", chat.id);
+            assert!(
+                id.starts_with(&format!("{}/", chat.id)),
+                "{id} leaked into {}",
+                chat.id
+            );
         }
         // Nothing of the other conversation was even looked at.
         assert_eq!(data["withheld"]["count"], 0, "{data}");

@@ -292,7 +292,12 @@ fn hits_do_not_depend_on_threads_or_segments() {
         assert_eq!(ha, hb, "{cue}");
     }
     // Every document ties on "weekend": the first ten by id.
-    let ids: Vec<String> = a.search("weekend", 10).expect("search").into_iter().map(|h| h.0).collect();
+    let ids: Vec<String> = a
+        .search("weekend", 10)
+        .expect("search")
+        .into_iter()
+        .map(|h| h.0)
+        .collect();
     let want: Vec<String> = (0..10).map(|i| format!("n{i:03}")).collect();
     assert_eq!(ids, want);
 }
@@ -316,15 +321,18 @@ fn english_analysis_and_scopes() {
     let mut s = phase_memory_index::Search::new("movies", 1);
     s.scopes = Some(&scopes);
     let hits = idx.search_with(&s).expect("search");
-    assert_eq!(hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), vec!["c"]);
+    assert_eq!(
+        hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(),
+        vec!["c"]
+    );
     s.scopes = Some(&[]);
     assert!(idx.search_with(&s).expect("search").is_empty());
+    assert_eq!(phase_memory_index::scope_filter(&["*".into()], None), None);
     assert_eq!(
-        phase_memory_index::scope_filter(&["*".into()], None),
-        None
-    );
-    assert_eq!(
-        phase_memory_index::scope_filter(&["a".into(), "b".into()], Some(&["b".into(), "z".into()])),
+        phase_memory_index::scope_filter(
+            &["a".into(), "b".into()],
+            Some(&["b".into(), "z".into()])
+        ),
         Some(vec!["b".to_string()])
     );
     assert_eq!(
