@@ -150,9 +150,11 @@ fn persistent_index_keeps_documents_and_generation() {
         assert_eq!(idx.doc_count(), 0);
         idx.upsert(&corpus()).expect("upsert");
         idx.commit(7).expect("commit");
-        // A second writer on the same folder is refused, not a panic.
-        let second = FullTextIndex::open_or_create_with(Some(&path), small());
-        assert!(second.is_err());
+        // A second handle may read, but its first write is refused, not a panic.
+        let mut second =
+            FullTextIndex::open_or_create_with(Some(&path), small()).expect("a reader opens");
+        assert_eq!(second.generation(), Some(7));
+        assert!(second.upsert(&corpus()).is_err());
     }
     let mut idx = FullTextIndex::open_or_create_with(Some(&path), small()).expect("reopen");
     assert_eq!(idx.generation(), Some(7));
