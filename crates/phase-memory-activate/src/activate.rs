@@ -103,6 +103,13 @@ pub struct Explain {
     pub phase_weight: f64,
     /// Score factor applied for redundancy (1 when none).
     pub redundancy_penalty: f64,
+    /// Hub damping factor `hub_degree / arcs` (1 when none; not shown then).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub hub_factor: f64,
+    /// Time factor `1 + time_weight` when the node was created in a time the cue
+    /// names (1 when none; not shown then).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub time_factor: f64,
     /// Node ids from the seed that reached the item to the item (just the item when
     /// it received no spread).
     pub path: Vec<String>,
@@ -148,6 +155,66 @@ pub struct WorkingSet {
 }
 
 const NONE: u32 = u32::MAX;
+
+fn one() -> f64 {
+    1.0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
+}
+
+/// The per-node score factors besides the phase weight: hub damping and time in
+/// the cue.
+struct Factors {
+    hub_degree: f64,
+    ranges: Vec<(i64, i64)>,
+    time_boost: f64,
+}
+
+impl Factors {
+    fn new(params: &ActivationSpec, input: &ActivationInput<'_>) -> Self {
+        let ranges = if params.time_weight > 0.0 && params.time_weight.is_finite() {
+            input
+                .cue
+                .text
+                .as_deref()
+                .map(|t| crate::when::time_ranges(t, input.as_of.millis()))
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Factors {
+            hub_degree: f64::from(params.hub_degree),
+            ranges,
+            time_boost: 1.0 + params.time_weight.max(0.0),
+        }
+    }
+
+    fn hub(&self, snap: &Snapshot, i: u32) -> f64 {
+        let deg = snap.arcs(i).0.len() as f64;
+        if self.hub_degree > 0.0 && deg > self.hub_degree {
+            self.hub_degree / deg
+        } else {
+            1.0
+        }
+    }
+
+    fn time(&self, snap: &Snapshot, i: u32) -> f64 {
+        let t = snap.created_ms(i);
+        if self.ranges.iter().any(|&(a, b)| a <= t && t < b) {
+            self.time_boost
+        } else {
+            1.0
+        }
+    }
+
+    /// Phase weight × hub factor × time factor.
+    fn weight(&self, snap: &Snapshot, i: u32) -> f64 {
+        snap.phase_weight(i) * self.hub(snap, i) * self.time(snap, i)
+    }
+}
 
 /// Per-request state of a touched (admitted) node.
 #[derive(Clone, Copy)]
@@ -365,11 +432,12 @@ pub fn activate(
     // by an upper bound and scored exactly only when they reach the top (a lazy
     // heap): an exact score at the top is at least every other candidate's bound.
     let bound_extra = params.base_level_weight.max(0.0);
+    let factors = Factors::new(params, input);
     let mut heap = BinaryHeap::with_capacity(candidates.len());
     for &(i, t) in &candidates {
         heap.push(Queued {
             score: (t.seed + params.spread_weight * t.spread + bound_extra)
-                * snapshot.phase_weight(i),
+                * factors.weight(snapshot, i),
             index: i,
             penalised: false,
             exact: false,
@@ -401,7 +469,13 @@ pub fn activate(
             let t = touched.get(&q.index).copied().unwrap_or_default();
             let b = actr::base_level(snapshot.access_times(q.index), input.as_of, params.decay);
             scored.insert(q.index, b);
-            let exact = score(params, t.seed, t.spread, b, snapshot.phase_weight(q.index));
+            let exact = score(
+                params,
+                t.seed,
+                t.spread,
+                b,
+                factors.weight(snapshot, q.index),
+            );
             heap.push(Queued {
                 score: if q.penalised { exact * penalty } else { exact },
                 exact: true,
@@ -457,6 +531,8 @@ pub fn activate(
                     base_level: base.map(round_score),
                     phase_weight: round_score(snapshot.phase_weight(i)),
                     redundancy_penalty: if penalised { round_score(penalty) } else { 1.0 },
+                    hub_factor: round_score(factors.hub(snapshot, i)),
+                    time_factor: round_score(factors.time(snapshot, i)),
                     path: path_to(snapshot, &touched, i, params.max_hops),
                 }
             });

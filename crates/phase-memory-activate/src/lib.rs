@@ -8,6 +8,7 @@
 pub mod activate;
 pub mod snapshot;
 pub mod tokens;
+pub mod when;
 
 pub use activate::{
     ActivatedItem, ActivationInput, Cue, Explain, SeedKind, SeedSource, Visibility, WorkingSet,

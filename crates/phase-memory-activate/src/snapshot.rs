@@ -503,6 +503,10 @@ impl Snapshot {
         self.valid_from[i] <= t && t < self.valid_to[i]
     }
 
+    pub(crate) fn created_ms(&self, i: u32) -> i64 {
+        self.created_at[i as usize]
+    }
+
     pub(crate) fn tokens_of(&self, i: u32) -> u32 {
         self.tokens[i as usize]
     }

@@ -9,6 +9,7 @@
 //! operation of a [`phase_memory_runtime::Runtime`].
 
 pub mod baseline;
+pub mod chats;
 pub mod conversation;
 pub mod generate;
 pub mod metrics;

@@ -48,6 +48,12 @@ pub struct ScenarioSpec {
     /// Generate the graph and cues in memory instead of reading the files.
     #[serde(default)]
     pub generate: Option<GenerateSpec>,
+    /// A chat file (REALTALK shape, relative to the folder) imported as a
+    /// conversation in its own scope (named after the scenario); each question
+    /// becomes a cue asked by a reader of that scope, expecting its evidence turns
+    /// (`crate::chats`).
+    #[serde(default)]
+    pub chat: Option<String>,
 }
 
 /// Gates of a scenario. Leaks and budget adherence are always gated.
@@ -273,8 +279,14 @@ pub fn load(dir: &Path) -> Result<Scenario> {
     let profile = Profile::parse(&profile_source, &origin)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("the profile of scenario {}", dir.display()))?;
-    let records: Vec<Value> = read_jsonl(&dir.join("graph.jsonl"))?;
-    let cues: Vec<CueCase> = read_jsonl(&dir.join("cues.jsonl"))?;
+    let mut records: Vec<Value> = read_jsonl(&dir.join("graph.jsonl"))?;
+    let mut cues: Vec<CueCase> = read_jsonl(&dir.join("cues.jsonl"))?;
+    if let Some(file) = &spec.chat {
+        let mut chat = crate::chats::load_chat(&dir.join(file))?;
+        chat.id = spec.name.clone();
+        records.extend(crate::chats::records(&chat));
+        cues.extend(crate::chats::cue_cases(&chat));
+    }
     let transitions: Vec<TransitionCase> = read_jsonl(&dir.join("transitions.jsonl"))?;
     let mut ids = std::collections::BTreeSet::new();
     for c in &cues {

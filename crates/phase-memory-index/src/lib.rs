@@ -9,6 +9,17 @@
 //! positions) but never stored, so after [`FullTextIndex::purge`] no text of a deleted
 //! node survives in any file of the index folder.
 //!
+//! Text is analysed for English ([`Analysis::English`], the default): words are
+//! lowercased, ASCII-folded, English stop words dropped and the rest stemmed
+//! (Snowball), so "movie" matches "movies"; an `exact` field keeps the unstemmed
+//! words, so an exact match still scores above a stem-only one. Each node's scope
+//! is indexed too, so a search can be limited to the scopes an actor may see
+//! before the top hits are taken ([`Search::scopes`]).
+//!
+//! The commit payload records the analyzer version ([`ANALYZER_VERSION`]); an index
+//! written by another version reports no generation, so the runtime rebuilds it on
+//! open, and a folder whose schema differs is cleared and recreated.
+//!
 //! Writes ([`FullTextIndex::upsert`], [`FullTextIndex::delete`]) become visible to
 //! [`FullTextIndex::search`] and [`FullTextIndex::doc_count`] at the next
 //! [`FullTextIndex::commit`].
@@ -19,18 +30,86 @@ use std::path::{Path, PathBuf};
 use phase_memory_model::Node;
 use tantivy::collector::TopDocs;
 use tantivy::merge_policy::LogMergePolicy;
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TantivyDocument, TextFieldIndexing,
     TextOptions, Value,
 };
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer,
 };
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 /// Name of the analyzer used for titles, bodies and cues.
 pub const ANALYZER: &str = "phase_memory_text";
+
+/// Name of the analyzer of the `exact` field (no stemming).
+pub const EXACT_ANALYZER: &str = "phase_memory_exact";
+
+/// Version of the schema and analyzers, recorded in every commit. An index written
+/// with another version reports no generation (so it is rebuilt).
+/// 1: simple words; 2: English stop words + stemming, exact field, scope field.
+pub const ANALYZER_VERSION: u32 = 2;
+
+/// How text is split into terms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Analysis {
+    /// Lowercased, ASCII-folded words, English stop words removed, Snowball-stemmed;
+    /// plus an unstemmed `exact` field for exact-match boosts.
+    #[default]
+    English,
+    /// Lowercased, ASCII-folded words, nothing removed or stemmed (the analyzer of
+    /// version 1; kept as a baseline).
+    Simple,
+}
+
+/// Score multipliers of the fields a search looks at.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FieldWeights {
+    /// The title field.
+    pub title: f32,
+    /// The body field.
+    pub body: f32,
+    /// The unstemmed words of title and body (English analysis only).
+    pub exact: f32,
+}
+
+impl Default for FieldWeights {
+    fn default() -> Self {
+        FieldWeights {
+            title: 1.0,
+            body: 1.0,
+            exact: 0.0,
+        }
+    }
+}
+
+/// One search: text, how many hits, and the scopes it is limited to.
+#[derive(Clone, Copy, Debug)]
+pub struct Search<'a> {
+    /// The cue text.
+    pub text: &'a str,
+    /// Most hits returned.
+    pub limit: usize,
+    /// Only nodes in one of these scopes (`None`: every scope). The filter applies
+    /// before the top `limit` are taken.
+    pub scopes: Option<&'a [String]>,
+    /// Field weights.
+    pub weights: FieldWeights,
+}
+
+impl<'a> Search<'a> {
+    /// A search over every scope with the default weights.
+    pub fn new(text: &'a str, limit: usize) -> Self {
+        Search {
+            text,
+            limit,
+            scopes: None,
+            weights: FieldWeights::default(),
+        }
+    }
+}
 
 /// Longest token (bytes) that is indexed; longer ones are dropped.
 pub const MAX_TOKEN_BYTES: usize = 40;
@@ -45,6 +124,8 @@ pub struct IndexOptions {
     pub num_threads: usize,
     /// Memory budget of the writer over all threads, in bytes.
     pub memory_budget_bytes: usize,
+    /// Text analysis.
+    pub analysis: Analysis,
 }
 
 impl Default for IndexOptions {
@@ -52,6 +133,7 @@ impl Default for IndexOptions {
         IndexOptions {
             num_threads: 2,
             memory_budget_bytes: 150_000_000,
+            analysis: Analysis::English,
         }
     }
 }
@@ -108,6 +190,8 @@ struct Fields {
     id: Field,
     title: Field,
     body: Field,
+    exact: Field,
+    scope: Field,
 }
 
 /// The persistent (or in-RAM) full-text index. Any number of handles (in any
@@ -138,27 +222,172 @@ impl std::fmt::Debug for FullTextIndex {
 fn schema() -> Schema {
     let mut b = Schema::builder();
     b.add_text_field("id", STRING | STORED);
-    let text = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(ANALYZER)
-            .set_index_option(IndexRecordOption::WithFreqs),
-    );
-    b.add_text_field("title", text.clone());
-    b.add_text_field("body", text);
+    let text = |analyzer: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(analyzer)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        )
+    };
+    b.add_text_field("title", text(ANALYZER));
+    b.add_text_field("body", text(ANALYZER));
+    b.add_text_field("exact", text(EXACT_ANALYZER));
+    b.add_text_field("scope", STRING);
     b.build()
 }
 
-fn analyzer() -> TextAnalyzer {
+fn simple() -> tantivy::tokenizer::TextAnalyzerBuilder {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
-        .build()
+        .dynamic()
+}
+
+/// English function words dropped by the English analysis: articles, pronouns,
+/// auxiliaries, question words, prepositions and conjunctions (tantivy's built-in
+/// English list has only 33 words and keeps "what", "did", "you", which made small
+/// talk match every question).
+pub const STOP_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "being",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "each",
+    "for",
+    "from",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "me",
+    "my",
+    "myself",
+    "of",
+    "on",
+    "or",
+    "ought",
+    "our",
+    "ours",
+    "ourselves",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+    "s",
+    "t",
+    "d",
+    "ll",
+    "m",
+    "re",
+    "ve",
+];
+
+fn stop_words() -> StopWordFilter {
+    StopWordFilter::remove(STOP_WORDS.iter().map(|w| (*w).to_string()))
+}
+
+/// The analyzer of titles, bodies and cues for `analysis`.
+fn analyzer(analysis: Analysis) -> TextAnalyzer {
+    match analysis {
+        Analysis::Simple => simple().build(),
+        Analysis::English => simple()
+            .filter_dynamic(stop_words())
+            .filter_dynamic(Stemmer::new(Language::English))
+            .build(),
+    }
+}
+
+/// The analyzer of the `exact` field: stop words removed, no stemming.
+fn exact_analyzer() -> TextAnalyzer {
+    simple().filter_dynamic(stop_words()).build()
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Payload {
     generation: u64,
+    #[serde(default)]
+    analyzer: u32,
+    #[serde(default)]
+    analysis: String,
+}
+
+fn analysis_tag(a: Analysis) -> &'static str {
+    match a {
+        Analysis::English => "english",
+        Analysis::Simple => "simple",
+    }
 }
 
 impl FullTextIndex {
@@ -188,12 +417,32 @@ impl FullTextIndex {
                     path: d.to_path_buf(),
                     source,
                 })?;
-                let mmap = tantivy::directory::MmapDirectory::open(d)
-                    .map_err(|e| open_err(tantivy::TantivyError::from(e)))?;
-                Index::open_or_create(mmap, schema()).map_err(open_err)?
+                let open = |d: &Path| -> tantivy::Result<Index> {
+                    let mmap = tantivy::directory::MmapDirectory::open(d)?;
+                    Index::open_or_create(mmap, schema())
+                };
+                match open(d) {
+                    Ok(index) => index,
+                    // Written with another schema (an older analyzer version): the
+                    // index is derived data, so clear the folder and start again; the
+                    // runtime rebuilds it because it reports no generation.
+                    Err(tantivy::TantivyError::SchemaError(_)) => {
+                        clear_dir(d).map_err(|source| IndexError::CreateDir {
+                            path: d.to_path_buf(),
+                            source,
+                        })?;
+                        open(d).map_err(open_err)?
+                    }
+                    Err(e) => return Err(open_err(e)),
+                }
             }
         };
-        index.tokenizers().register(ANALYZER, analyzer());
+        index
+            .tokenizers()
+            .register(ANALYZER, analyzer(options.analysis));
+        index
+            .tokenizers()
+            .register(EXACT_ANALYZER, exact_analyzer());
         let s = index.schema();
         let field = |name: &'static str| {
             s.get_field(name).map_err(|_| IndexError::Schema {
@@ -205,13 +454,15 @@ impl FullTextIndex {
             id: field("id")?,
             title: field("title")?,
             body: field("body")?,
+            exact: field("exact")?,
+            scope: field("scope")?,
         };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(open_err)?;
-        let generation = read_generation(&index).map_err(open_err)?;
+        let generation = read_generation(&index, options.analysis).map_err(open_err)?;
         Ok(FullTextIndex {
             index,
             writer: None,
@@ -258,7 +509,8 @@ impl FullTextIndex {
     /// reader and the generation tag.
     pub fn reload(&mut self) -> Result<(), IndexError> {
         self.reader.reload().map_err(self.err("reload"))?;
-        self.generation = read_generation(&self.index).map_err(self.err("reload"))?;
+        self.generation =
+            read_generation(&self.index, self.options.analysis).map_err(self.err("reload"))?;
         Ok(())
     }
 
@@ -271,6 +523,15 @@ impl FullTextIndex {
         if !node.body.is_empty() {
             doc.add_text(self.fields.body, &node.body);
         }
+        if self.options.analysis == Analysis::English {
+            if !node.title.is_empty() {
+                doc.add_text(self.fields.exact, &node.title);
+            }
+            if !node.body.is_empty() {
+                doc.add_text(self.fields.exact, &node.body);
+            }
+        }
+        doc.add_text(self.fields.scope, &node.scope);
         doc
     }
 
@@ -316,7 +577,11 @@ impl FullTextIndex {
     }
 
     fn commit_with(&mut self, generation: Option<u64>) -> Result<(), IndexError> {
-        let payload = generation.map(|g| serde_json::json!({ "generation": g }).to_string());
+        let analysis = analysis_tag(self.options.analysis);
+        let payload = generation.map(|g| {
+            serde_json::json!({ "generation": g, "analyzer": ANALYZER_VERSION, "analysis": analysis })
+                .to_string()
+        });
         self.writer()?;
         let writer = self.writer.as_mut().ok_or_else(|| IndexError::WriterLost {
             location: self.location.clone(),
@@ -395,11 +660,17 @@ impl FullTextIndex {
         self.reader.searcher().num_docs()
     }
 
-    /// Splits text into the index's terms (lowercased, ASCII-folded words), in order.
+    /// Splits text into the index's terms (lowercased, ASCII-folded words; for
+    /// English analysis without stop words and stemmed), in order.
     pub fn terms(&self, text: &str) -> Vec<String> {
-        let mut analyzer = match self.index.tokenizers().get(ANALYZER) {
+        self.analyse(ANALYZER, text)
+    }
+
+    fn analyse(&self, name: &str, text: &str) -> Vec<String> {
+        let mut analyzer = match self.index.tokenizers().get(name) {
             Some(a) => a,
-            None => analyzer(),
+            None if name == EXACT_ANALYZER => exact_analyzer(),
+            None => analyzer(self.options.analysis),
         };
         let mut out = Vec::new();
         let mut stream = analyzer.token_stream(text);
@@ -413,30 +684,103 @@ impl FullTextIndex {
     /// score first, ties by id. Never fails on user text: the cue is split into the
     /// index's terms and each becomes a should-clause on title and on body.
     pub fn search(&self, text: &str, limit: usize) -> Result<Vec<(String, f32)>, IndexError> {
+        self.search_with(&Search::new(text, limit))
+    }
+
+    /// BM25 over title, body and (English analysis) the exact words, each field's
+    /// score times its weight, limited to `search.scopes` before the top hits are
+    /// taken: up to `limit` `(node id, raw score)` pairs, highest score first, ties
+    /// by id. Ties at the cut-off are resolved by id too, whatever the segment
+    /// layout, so the same documents give the same hits.
+    pub fn search_with(&self, search: &Search<'_>) -> Result<Vec<(String, f32)>, IndexError> {
+        let limit = search.limit;
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let terms: BTreeSet<String> = self.terms(text).into_iter().collect();
-        if terms.is_empty() {
+        let terms: BTreeSet<String> = self.terms(search.text).into_iter().collect();
+        let exact: BTreeSet<String> =
+            if self.options.analysis == Analysis::English && search.weights.exact > 0.0 {
+                self.analyse(EXACT_ANALYZER, search.text)
+                    .into_iter()
+                    .collect()
+            } else {
+                BTreeSet::new()
+            };
+        if terms.is_empty() && exact.is_empty() {
             return Ok(Vec::new());
         }
+        let w = search.weights;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for term in terms.iter().take(MAX_QUERY_TERMS) {
-            for field in [self.fields.title, self.fields.body] {
-                clauses.push((
-                    Occur::Should,
-                    Box::new(TermQuery::new(
-                        Term::from_field_text(field, term),
-                        IndexRecordOption::WithFreqs,
-                    )),
+        let mut term_clause = |field: Field, term: &str, weight: f32| {
+            if weight > 0.0 && weight.is_finite() {
+                let q: Box<dyn Query> = Box::new(TermQuery::new(
+                    Term::from_field_text(field, term),
+                    IndexRecordOption::WithFreqs,
                 ));
+                let q: Box<dyn Query> = if weight == 1.0 {
+                    q
+                } else {
+                    Box::new(BoostQuery::new(q, weight))
+                };
+                clauses.push((Occur::Should, q));
             }
+        };
+        for term in terms.iter().take(MAX_QUERY_TERMS) {
+            term_clause(self.fields.title, term, w.title);
+            term_clause(self.fields.body, term, w.body);
         }
-        let query = BooleanQuery::new(clauses);
+        for term in exact.iter().take(MAX_QUERY_TERMS) {
+            term_clause(self.fields.exact, term, w.exact);
+        }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let text_query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
+        let query: Box<dyn Query> = match search.scopes {
+            None => text_query,
+            Some(scopes) => {
+                if scopes.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let scope_clauses: Vec<(Occur, Box<dyn Query>)> = scopes
+                    .iter()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .map(|s| {
+                        let q: Box<dyn Query> = Box::new(TermQuery::new(
+                            Term::from_field_text(self.fields.scope, s),
+                            IndexRecordOption::Basic,
+                        ));
+                        (Occur::Should, q)
+                    })
+                    .collect();
+                let filter: Box<dyn Query> = Box::new(ConstScoreQuery::new(
+                    Box::new(BooleanQuery::new(scope_clauses)),
+                    0.0,
+                ));
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, text_query),
+                    (Occur::Must, filter),
+                ]))
+            }
+        };
         let searcher = self.reader.searcher();
-        let top: Vec<(f32, DocAddress)> = searcher
-            .search(&query, &TopDocs::with_limit(limit).order_by_score())
-            .map_err(self.err("search"))?;
+        // Fetch beyond the limit until the last hit scores below the limit-th, so
+        // documents tied at the cut-off are all seen and chosen by id.
+        let total = usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX);
+        let mut fetch = limit.saturating_add(16);
+        let top = loop {
+            let top: Vec<(f32, DocAddress)> = searcher
+                .search(&*query, &TopDocs::with_limit(fetch).order_by_score())
+                .map_err(self.err("search"))?;
+            let settled = top.len() < fetch
+                || fetch >= total
+                || top.get(limit - 1).map(|x| x.0) != top.last().map(|x| x.0);
+            if settled {
+                break top;
+            }
+            fetch = fetch.saturating_mul(2);
+        };
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr).map_err(self.err("search"))?;
@@ -445,8 +789,42 @@ impl FullTextIndex {
             }
         }
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        hits.truncate(limit);
         Ok(hits)
     }
+}
+
+/// Removes every file and folder inside `dir` (the index folder only).
+fn clear_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let p = entry?.path();
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p)?;
+        } else {
+            std::fs::remove_file(&p)?;
+        }
+    }
+    Ok(())
+}
+
+/// The scopes a search must be limited to for an actor with `actor_scopes` (`*`:
+/// every scope) asking about `requested` scopes (`None`: all it may see): `None`
+/// when nothing limits the search, else the scopes both allow (possibly none).
+pub fn scope_filter(actor_scopes: &[String], requested: Option<&[String]>) -> Option<Vec<String>> {
+    let all = actor_scopes.iter().any(|s| s == "*");
+    let mut out: Vec<String> = match (all, requested) {
+        (true, None) => return None,
+        (true, Some(r)) => r.to_vec(),
+        (false, None) => actor_scopes.to_vec(),
+        (false, Some(r)) => r
+            .iter()
+            .filter(|s| actor_scopes.contains(s))
+            .cloned()
+            .collect(),
+    };
+    out.sort();
+    out.dedup();
+    Some(out)
 }
 
 fn new_writer(index: &Index, options: IndexOptions) -> tantivy::Result<IndexWriter> {
@@ -463,11 +841,14 @@ fn new_writer(index: &Index, options: IndexOptions) -> tantivy::Result<IndexWrit
     Ok(writer)
 }
 
-fn read_generation(index: &Index) -> tantivy::Result<Option<u64>> {
+/// The generation of the last commit, if it was written by this analyzer version
+/// and analysis (otherwise the index must be rebuilt: `None`).
+fn read_generation(index: &Index, analysis: Analysis) -> tantivy::Result<Option<u64>> {
     let metas = index.load_metas()?;
     Ok(metas
         .payload
         .as_deref()
         .and_then(|p| serde_json::from_str::<Payload>(p).ok())
+        .filter(|p| p.analyzer == ANALYZER_VERSION && p.analysis == analysis_tag(analysis))
         .map(|p| p.generation))
 }

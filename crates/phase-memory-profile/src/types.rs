@@ -159,6 +159,19 @@ pub struct ActivationSpec {
     pub default_limit: u32,
     /// Record `node.accessed` events for returned items.
     pub record_access: bool,
+    /// Hub damping: a node with more spreading arcs than this has its score
+    /// multiplied by `hub_degree / arcs` (0: off; default 8).
+    pub hub_degree: u32,
+    /// Time in the cue: candidates created inside a day or month the cue names have
+    /// their score multiplied by `1 + time_weight` (0: off; default 0.5).
+    pub time_weight: f64,
+    /// Weight of a BM25 match in a node's title (lexical seeds; default 1).
+    pub title_weight: f64,
+    /// Weight of a BM25 match in a node's body.
+    pub body_weight: f64,
+    /// Weight of a BM25 match of the exact, unstemmed words (default 0: measured
+    /// to hurt on conversations; a profile may raise it).
+    pub exact_weight: f64,
 }
 
 impl Default for ActivationSpec {
@@ -179,6 +192,11 @@ impl Default for ActivationSpec {
             default_budget: 2000,
             default_limit: 20,
             record_access: false,
+            hub_degree: 8,
+            time_weight: 0.5,
+            title_weight: 1.0,
+            body_weight: 1.0,
+            exact_weight: 0.0,
         }
     }
 }

@@ -2,6 +2,8 @@
 //! hand-computed examples, gates, the `eval.run` extension, the generated
 //! conversational fixtures, and the whole `fixtures/eval` tree.
 
+mod chats;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

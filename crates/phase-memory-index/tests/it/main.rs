@@ -32,6 +32,7 @@ fn small() -> IndexOptions {
     IndexOptions {
         num_threads: 1,
         memory_budget_bytes: 20_000_000,
+        ..IndexOptions::default()
     }
 }
 
@@ -268,4 +269,135 @@ proptest! {
             prop_assert!(w[0].1 > w[1].1 || (w[0].1 == w[1].1 && w[0].0 < w[1].0));
         }
     }
+}
+
+/// The same documents indexed with one or four threads, in different commit
+/// batches, give identical hits and scores; ties at the cut-off are chosen by id.
+#[test]
+fn hits_do_not_depend_on_threads_or_segments() {
+    let mut docs = Vec::new();
+    for i in 0..300 {
+        docs.push(node(
+            &format!("n{i:03}"),
+            "",
+            &format!("movies and hiking with friend {} on the weekend", i % 7),
+        ));
+    }
+    let build = |threads: usize, batch: usize| {
+        let mut idx = FullTextIndex::open_or_create_with(
+            None,
+            IndexOptions {
+                num_threads: threads,
+                memory_budget_bytes: 60_000_000,
+                ..IndexOptions::default()
+            },
+        )
+        .expect("ram index");
+        for (g, chunk) in docs.chunks(batch).enumerate() {
+            idx.upsert(chunk).expect("upsert");
+            idx.commit(g as u64 + 1).expect("commit");
+        }
+        idx
+    };
+    let a = build(1, 300);
+    let b = build(4, 37);
+    for cue in ["movie", "hiking friends 3", "weekend", "the"] {
+        let ha = a.search(cue, 10).expect("search");
+        let hb = b.search(cue, 10).expect("search");
+        assert_eq!(ha, hb, "{cue}");
+    }
+    // Every document ties on "weekend": the first ten by id.
+    let ids: Vec<String> = a
+        .search("weekend", 10)
+        .expect("search")
+        .into_iter()
+        .map(|h| h.0)
+        .collect();
+    let want: Vec<String> = (0..10).map(|i| format!("n{i:03}")).collect();
+    assert_eq!(ids, want);
+}
+
+/// English analysis: stemming, stop words; a scope filter applies before the limit.
+#[test]
+fn english_analysis_and_scopes() {
+    let mut docs = vec![
+        node("a", "", "We watched two movies last night"),
+        node("b", "", "What did you eat today?"),
+        node("c", "", "The movie was long"),
+    ];
+    docs[2].scope = "other".into();
+    let idx = ram(&docs);
+    // "movies" is stemmed to the same term; the shorter document ranks first.
+    check(&idx, "movie", &["c", "a"]);
+    // Stop words alone match nothing.
+    check(&idx, "what did you", &[]);
+    assert_eq!(idx.terms("The Movies"), vec!["movi"]);
+    let scopes = ["other".to_string()];
+    let mut s = phase_memory_index::Search::new("movies", 1);
+    s.scopes = Some(&scopes);
+    let hits = idx.search_with(&s).expect("search");
+    assert_eq!(
+        hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(),
+        vec!["c"]
+    );
+    s.scopes = Some(&[]);
+    assert!(idx.search_with(&s).expect("search").is_empty());
+    assert_eq!(phase_memory_index::scope_filter(&["*".into()], None), None);
+    assert_eq!(
+        phase_memory_index::scope_filter(
+            &["a".into(), "b".into()],
+            Some(&["b".into(), "z".into()])
+        ),
+        Some(vec!["b".to_string()])
+    );
+    assert_eq!(
+        phase_memory_index::scope_filter(&["*".into()], Some(&["z".into()])),
+        Some(vec!["z".to_string()])
+    );
+}
+
+/// An index written by an older analyzer version reports no generation (so the
+/// runtime rebuilds it) and one with another schema is recreated.
+#[test]
+fn an_index_of_another_version_is_rebuilt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("index");
+    {
+        let mut idx = FullTextIndex::open_or_create_with(
+            Some(&path),
+            IndexOptions {
+                analysis: phase_memory_index::Analysis::Simple,
+                ..small()
+            },
+        )
+        .expect("create");
+        idx.upsert(&corpus()).expect("upsert");
+        idx.commit(3).expect("commit");
+        assert_eq!(idx.generation(), Some(3));
+    }
+    let idx = FullTextIndex::open_or_create_with(Some(&path), small()).expect("reopen");
+    assert_eq!(idx.generation(), None, "another analysis must be rebuilt");
+    // A folder holding an index with a different schema is cleared.
+    drop(idx);
+    let other = dir.path().join("old");
+    {
+        let mut b = tantivy_schema_v1();
+        let _ = &mut b;
+        std::fs::create_dir_all(&other).expect("mkdir");
+        let index = tantivy::Index::create_in_dir(&other, b.build()).expect("old index");
+        let mut w: tantivy::IndexWriter = index.writer(15_000_000).expect("writer");
+        w.commit().expect("commit");
+    }
+    let idx = FullTextIndex::open_or_create_with(Some(&other), small()).expect("recreated");
+    assert_eq!(idx.generation(), None);
+    assert_eq!(idx.doc_count(), 0);
+}
+
+fn tantivy_schema_v1() -> tantivy::schema::SchemaBuilder {
+    use tantivy::schema::{STORED, STRING, TEXT};
+    let mut b = tantivy::schema::Schema::builder();
+    b.add_text_field("id", STRING | STORED);
+    b.add_text_field("title", TEXT);
+    b.add_text_field("body", TEXT);
+    b
 }

@@ -75,10 +75,23 @@ fn run_activation(
                 .with(Diagnostic::info("request.invalid", "limit").at("limit")),
         );
     }
+    // Seeds come only from scopes the actor may see (and the request names), so
+    // other scopes neither crowd out the top hits nor cost anything.
+    let seed_scopes =
+        phase_memory_index::scope_filter(&ctx.actor.scopes, scopes.map(Vec::as_slice));
     let lexical = match cue.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        Some(t) => rt.index.search(t, LEXICAL_SEEDS).map_err(|e| {
-            Outcome::error("store.stale_index", format!("full-text search failed: {e}"))
-        })?,
+        Some(t) => {
+            let mut search = phase_memory_index::Search::new(t, LEXICAL_SEEDS);
+            search.scopes = seed_scopes.as_deref();
+            search.weights = phase_memory_index::FieldWeights {
+                title: params.title_weight as f32,
+                body: params.body_weight as f32,
+                exact: params.exact_weight as f32,
+            };
+            rt.index.search_with(&search).map_err(|e| {
+                Outcome::error("store.stale_index", format!("full-text search failed: {e}"))
+            })?
+        }
         None => Vec::new(),
     };
     let snapshot = rt.snapshot().map_err(se)?;
