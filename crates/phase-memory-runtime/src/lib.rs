@@ -19,7 +19,8 @@ pub mod response;
 mod runner;
 
 pub use clock::Clock;
-pub use context::{CallContext, Progress};
+pub use context::{CallContext, Origin, Progress};
+pub mod files;
 pub use open::{
     Adapter, StoreLocation, init_store, memory_runtime, open_runtime, open_runtime_for_repair,
 };
