@@ -45,6 +45,10 @@ pub struct Cli {
     /// Evaluate at this time instead of now (RFC 3339 or a date), everywhere.
     #[arg(long = "as-of", global = true)]
     pub as_of: Option<String>,
+    /// Seconds a write waits for another writer (another command, `serve`, `mcp`)
+    /// to finish before failing with `store.locked`. Reads never wait.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 10.0)]
+    pub wait: f64,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

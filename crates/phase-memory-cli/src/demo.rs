@@ -52,6 +52,7 @@ pub fn run(c: &Caller, dir: Option<&Path>) -> anyhow::Result<i32> {
         clock: Clock::Fixed(as_of),
         ctx: c.ctx.clone(),
         actor_given: c.actor_given,
+        wait: c.wait,
     };
     caller.ctx.as_of = Some(as_of);
     let say = |s: String| {
@@ -113,6 +114,7 @@ pub fn run(c: &Caller, dir: Option<&Path>) -> anyhow::Result<i32> {
             clock: Clock::Fixed(as_of),
             ctx: c.ctx.clone(),
             actor_given: true,
+            wait: c.wait,
         };
         reviewer.ctx.actor = phase_memory_model::Actor {
             id: "bea".into(),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use phase_memory_model::{Actor, Diagnostic, Envelope, Status, Time};
-use phase_memory_runtime::{Adapter, CallContext, Clock, Runtime, init_store, open_runtime};
+use phase_memory_runtime::{Adapter, CallContext, Clock, Runtime, init_store};
 use serde_json::{Value, json};
 
 use cli::{
@@ -40,6 +40,8 @@ pub(crate) struct Caller {
     pub clock: Clock,
     pub ctx: CallContext,
     pub actor_given: bool,
+    /// How long a write waits for the writer lock.
+    pub wait: std::time::Duration,
 }
 
 fn caller(cli: &Cli) -> anyhow::Result<Caller> {
@@ -84,6 +86,8 @@ fn caller(cli: &Cli) -> anyhow::Result<Caller> {
         clock: as_of.map(Clock::Fixed).unwrap_or(Clock::System),
         ctx,
         actor_given: cli.actor.is_some(),
+        wait: std::time::Duration::try_from_secs_f64(cli.wait)
+            .map_err(|_| anyhow::anyhow!("--wait: want a number of seconds, got {}", cli.wait))?,
     })
 }
 
@@ -120,6 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 clock: c.clock,
                 extensions: vec![("eval.run".to_string(), phase_memory_eval::extension())],
                 data_dir: data_dir.clone(),
+                write_wait: c.wait,
             };
             phase_memory_server::http::serve(cfg)?;
             return Ok(0);
@@ -372,7 +377,7 @@ fn open_for(c: &Caller, op: &str) -> Result<Runtime, (Status, Diagnostic)> {
     let mut rt = if op == "store.repair" {
         phase_memory_runtime::open_runtime_for_repair(&c.store, c.clock)?
     } else {
-        open_runtime(&c.store, c.clock)?
+        phase_memory_runtime::open_runtime_waiting(&c.store, c.clock, c.wait)?
     };
     rt.register_extension("eval.run", phase_memory_eval::extension());
     Ok(rt)

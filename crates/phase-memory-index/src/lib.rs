@@ -110,8 +110,12 @@ struct Fields {
     body: Field,
 }
 
-/// The persistent (or in-RAM) full-text index. One writer per folder: a second
-/// [`FullTextIndex`] on the same folder fails to open with [`IndexError::Open`].
+/// The persistent (or in-RAM) full-text index. Any number of handles (in any
+/// number of processes) may read one folder; the first write of a handle takes the
+/// folder's one writer (a second handle writing at the same time fails with
+/// [`IndexError::Open`]) until [`FullTextIndex::release_writer`]. The store's writer
+/// lock decides who writes; [`FullTextIndex::reload`] shows a reader what other
+/// handles committed.
 pub struct FullTextIndex {
     index: Index,
     writer: Option<IndexWriter>,
@@ -202,7 +206,6 @@ impl FullTextIndex {
             title: field("title")?,
             body: field("body")?,
         };
-        let writer = new_writer(&index, options).map_err(open_err)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -211,7 +214,7 @@ impl FullTextIndex {
         let generation = read_generation(&index).map_err(open_err)?;
         Ok(FullTextIndex {
             index,
-            writer: Some(writer),
+            writer: None,
             reader,
             fields,
             location,
@@ -228,10 +231,35 @@ impl FullTextIndex {
         }
     }
 
-    fn writer(&self) -> Result<&IndexWriter, IndexError> {
+    /// The writer, taken on first use.
+    fn writer(&mut self) -> Result<&IndexWriter, IndexError> {
+        if self.writer.is_none() {
+            let writer =
+                new_writer(&self.index, self.options).map_err(|source| IndexError::Open {
+                    location: self.location.clone(),
+                    source,
+                })?;
+            self.writer = Some(writer);
+        }
         self.writer.as_ref().ok_or_else(|| IndexError::WriterLost {
             location: self.location.clone(),
         })
+    }
+
+    /// Gives up the folder's writer (after waiting for its merges), so another
+    /// handle may write. Pending uncommitted writes are dropped.
+    pub fn release_writer(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.wait_merging_threads();
+        }
+    }
+
+    /// Shows what other handles committed since this one last looked: reloads the
+    /// reader and the generation tag.
+    pub fn reload(&mut self) -> Result<(), IndexError> {
+        self.reader.reload().map_err(self.err("reload"))?;
+        self.generation = read_generation(&self.index).map_err(self.err("reload"))?;
+        Ok(())
     }
 
     fn document(&self, node: &Node) -> TantivyDocument {
@@ -249,7 +277,10 @@ impl FullTextIndex {
     /// Replaces the documents of these nodes (by id). A forgotten node
     /// (`tombstone.is_some()`) is removed instead of indexed.
     pub fn upsert(&mut self, nodes: &[Node]) -> Result<(), IndexError> {
-        let writer = self.writer()?;
+        self.writer()?;
+        let Some(writer) = self.writer.as_ref() else {
+            return Ok(());
+        };
         for node in nodes {
             writer.delete_term(Term::from_field_text(self.fields.id, &node.id));
             if node.tombstone.is_none() {
@@ -263,7 +294,13 @@ impl FullTextIndex {
 
     /// Removes the documents of these node ids (unknown ids are ignored).
     pub fn delete(&mut self, ids: &[String]) -> Result<(), IndexError> {
-        let writer = self.writer()?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.writer()?;
+        let Some(writer) = self.writer.as_ref() else {
+            return Ok(());
+        };
         for id in ids {
             writer.delete_term(Term::from_field_text(self.fields.id, id));
         }
@@ -280,6 +317,7 @@ impl FullTextIndex {
 
     fn commit_with(&mut self, generation: Option<u64>) -> Result<(), IndexError> {
         let payload = generation.map(|g| serde_json::json!({ "generation": g }).to_string());
+        self.writer()?;
         let writer = self.writer.as_mut().ok_or_else(|| IndexError::WriterLost {
             location: self.location.clone(),
         })?;
@@ -305,7 +343,10 @@ impl FullTextIndex {
         nodes: impl Iterator<Item = &'a Node>,
         generation: u64,
     ) -> Result<(), IndexError> {
-        let writer = self.writer()?;
+        self.writer()?;
+        let Some(writer) = self.writer.as_ref() else {
+            return Ok(());
+        };
         writer.delete_all_documents().map_err(self.err("rebuild"))?;
         for node in nodes {
             if node.tombstone.is_none() {

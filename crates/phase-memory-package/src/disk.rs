@@ -13,12 +13,12 @@
 //! destination is refused.
 //!
 //! Write protocol (tar): the archive is built in memory by [`tar_bytes`],
-//! written to a sibling temporary file, fsynced and renamed over the
-//! destination.
+//! written with `phase_memory_fsio::write_atomic` (unique sibling temp file,
+//! fsync, rename over the destination, folder fsync).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::PackageError;
@@ -173,25 +173,15 @@ pub fn write_dir(pkg: &Package, dir: &Path) -> Result<(), PackageError> {
 /// a folder.
 pub fn write_tar(pkg: &Package, file: &Path) -> Result<(), PackageError> {
     let bytes = tar_bytes(pkg)?;
-    let (parent, name) = split_destination(file)?;
+    let (parent, _name) = split_destination(file)?;
     if let Ok(meta) = fs::symlink_metadata(file)
         && meta.is_dir()
     {
         return Err(refused(file, "it is a folder"));
     }
     fs::create_dir_all(&parent).map_err(|e| PackageError::io("creating folder", &parent, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.tmp-"))
-        .tempfile_in(&parent)
-        .map_err(|e| PackageError::io("creating temporary file in", &parent, e))?;
-    tmp.write_all(&bytes)
-        .map_err(|e| PackageError::io("writing", tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| PackageError::io("syncing", tmp.path(), e))?;
-    tmp.persist(file)
-        .map_err(|e| PackageError::io("renaming archive into", file, e.error))?;
-    sync_dir(&parent);
+    phase_memory_fsio::write_atomic(file, &bytes)
+        .map_err(|e| PackageError::io("writing archive", file, e))?;
     Ok(())
 }
 
@@ -535,11 +525,8 @@ fn join_relative(base: &Path, rel: &str) -> PathBuf {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), PackageError> {
-    let mut f = File::create(path).map_err(|e| PackageError::io("creating", path, e))?;
-    f.write_all(bytes)
-        .map_err(|e| PackageError::io("writing", path, e))?;
-    f.sync_all()
-        .map_err(|e| PackageError::io("syncing", path, e))
+    phase_memory_fsio::write_synced(path, bytes, phase_memory_fsio::AtomicOptions::default())
+        .map_err(|e| PackageError::io("writing", path, e))
 }
 
 /// Fsyncs every folder of a freshly written tree so the renames that follow
@@ -558,7 +545,5 @@ fn sync_tree_dirs(root: &Path) -> Result<(), PackageError> {
 /// Fsyncs a folder where the platform allows it (best effort: not every
 /// platform can open a folder as a file).
 fn sync_dir(dir: &Path) {
-    if let Ok(f) = File::open(dir) {
-        let _ = f.sync_all();
-    }
+    let _ = phase_memory_fsio::sync_dir(dir);
 }

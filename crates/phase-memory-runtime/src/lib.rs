@@ -22,7 +22,8 @@ pub use clock::Clock;
 pub use context::{CallContext, Origin, Progress};
 pub mod files;
 pub use open::{
-    Adapter, StoreLocation, init_store, memory_runtime, open_runtime, open_runtime_for_repair,
+    ADAPTERS, Adapter, DEFAULT_WRITE_WAIT, StoreLocation, WriteGate, build_snapshot, init_store,
+    memory_runtime, open_runtime, open_runtime_for_repair, open_runtime_waiting, open_store,
 };
 pub use registry::{OperationSpec, service_contracts};
 pub use runner::{Extension, Outcome, Runtime};

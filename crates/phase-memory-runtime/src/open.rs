@@ -1,20 +1,53 @@
-//! Creating and opening stores: picks the adapter, loads the stored profile, opens
-//! (and if stale, rebuilds) the full-text index.
+//! Creating and opening stores: "open any adapter" (the one list of adapters, used
+//! by every front end and the benchmark), the stored profile, the full-text index,
+//! and the shared-access protocol around each request (catch up with other
+//! processes' commits; take the writer lock only around a write).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use phase_memory_activate::tokens::TokenCounter;
 use phase_memory_index::FullTextIndex;
 use phase_memory_model::{Diagnostic, Envelope, Status, Time};
 use phase_memory_profile::{DEFAULT_PROFILE_TOML, Profile};
-use phase_memory_store::{ChangeSet, MemoryStore, Store, StoreError, StoreMeta};
-use phase_memory_store_file::{FileStore, OpenMode};
-use phase_memory_store_sqlite::SqliteStore;
+use phase_memory_store::{
+    AdapterKind, ChangeSet, MemoryStore, OpenMode, Store, StoreConfig, StoreError, StoreMeta,
+};
+use phase_memory_store_file::FileAdapter;
+use phase_memory_store_sqlite::SqliteAdapter;
 use serde_json::json;
 
 use crate::clock::Clock;
 use crate::runner::{Home, Outcome, Runtime};
+
+pub use phase_memory_store::DEFAULT_WRITE_WAIT;
+
+/// Every adapter this build can open, in detection order. To add an adapter:
+/// implement [`AdapterKind`] in its crate and add it here; `init --adapter NAME`,
+/// `DIR/store.json` (`{"adapter": NAME, "url": …}`) and detection pick it up.
+pub const ADAPTERS: &[&dyn AdapterKind] = &[&SqliteAdapter, &FileAdapter];
+
+/// Opens the store at `dir` with whichever adapter backs it (see [`ADAPTERS`]).
+pub fn open_store(dir: &Path, mode: OpenMode) -> Result<Box<dyn Store>, StoreError> {
+    phase_memory_store::open_any(ADAPTERS, dir, mode)
+}
+
+/// The activation snapshot of what `store` holds now, tagged `generation` (the
+/// runtime and the benchmark build it this one way).
+pub fn build_snapshot(
+    store: &dyn Store,
+    profile: &Profile,
+    generation: u64,
+) -> Result<phase_memory_activate::snapshot::Snapshot, StoreError> {
+    let mut b =
+        phase_memory_activate::snapshot::SnapshotBuilder::new(profile).with_generation(generation);
+    store.for_each_node(&mut |n| b.add_node(n))?;
+    store.for_each_edge(&mut |e| b.add_edge(e))?;
+    store.for_each_event(&mut |e| b.add_event(e))?;
+    Ok(b.finish())
+}
 
 /// Which adapter backs a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,16 +58,31 @@ pub enum Adapter {
     Sqlite,
     /// In process memory (tests, ephemeral runs).
     Memory,
+    /// Another adapter of [`ADAPTERS`], by name.
+    Other(&'static str),
 }
 
 impl Adapter {
-    /// Parses an adapter name.
+    /// Parses an adapter name (`file`, `sqlite`, `memory`, or any of [`ADAPTERS`]).
     pub fn parse(s: &str) -> Option<Adapter> {
         match s {
             "file" => Some(Adapter::File),
             "sqlite" => Some(Adapter::Sqlite),
             "memory" => Some(Adapter::Memory),
-            _ => None,
+            _ => ADAPTERS
+                .iter()
+                .find(|k| k.name() == s)
+                .map(|k| Adapter::Other(k.name())),
+        }
+    }
+
+    /// The adapter's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Adapter::File => "file",
+            Adapter::Sqlite => "sqlite",
+            Adapter::Memory => "memory",
+            Adapter::Other(n) => n,
         }
     }
 }
@@ -84,7 +132,7 @@ pub fn init_store(
         }
     };
     env.profile_digest = parsed.digest();
-    if FileStore::is_store(dir) || SqliteStore::is_store(dir) {
+    if ADAPTERS.iter().any(|k| k.detect(dir)) {
         env.status = Status::Conflict;
         env.diagnostics.push(Diagnostic::error(
             "store.exists",
@@ -92,12 +140,7 @@ pub fn init_store(
         ));
         return env;
     }
-    let created: Result<Box<dyn Store>, StoreError> = match adapter {
-        Adapter::File => {
-            FileStore::init(dir, StoreMeta::new("file", now)).map(|s| Box::new(s) as Box<dyn Store>)
-        }
-        Adapter::Sqlite => SqliteStore::init(dir, StoreMeta::new("sqlite", now))
-            .map(|s| Box::new(s) as Box<dyn Store>),
+    let kind = match adapter {
         Adapter::Memory => {
             env.status = Status::Invalid;
             env.diagnostics.push(Diagnostic::error(
@@ -106,6 +149,15 @@ pub fn init_store(
             ));
             return env;
         }
+        other => ADAPTERS.iter().find(|k| k.name() == other.name()),
+    };
+    let created = match kind {
+        None => Err(StoreError::Backend(format!(
+            "adapter {} is not part of this build",
+            adapter.name()
+        ))),
+        Some(kind) => StoreConfig::read(dir)
+            .and_then(|cfg| kind.init(dir, cfg.as_ref(), StoreMeta::new(kind.name(), now))),
     };
     let mut store = match created {
         Ok(s) => s,
@@ -134,38 +186,52 @@ pub fn init_store(
     env
 }
 
-/// Opens the store at `dir` for reading and writing (holding the writer lock).
+/// Opens the store at `dir` for shared access: the runtime reads the latest
+/// committed generation at the start of every request and takes the writer lock
+/// only around writes, waiting up to [`DEFAULT_WRITE_WAIT`] for it.
 pub fn open_runtime(dir: &Path, clock: Clock) -> Result<Runtime, (Status, Diagnostic)> {
-    open_with(dir, clock, OpenMode::Write)
+    open_with(dir, clock, OpenMode::Shared, DEFAULT_WRITE_WAIT)
+}
+
+/// [`open_runtime`] with the time a write waits for the writer lock before
+/// `store.locked`.
+pub fn open_runtime_waiting(
+    dir: &Path,
+    clock: Clock,
+    wait: Duration,
+) -> Result<Runtime, (Status, Diagnostic)> {
+    open_with(dir, clock, OpenMode::Shared, wait)
 }
 
 /// Opens the store for `repair`: a file store whose records fail their checksums
 /// still opens (the damaged records are left out and reported) so that
 /// `store.repair` can diagnose and quarantine them. Writes other than the repair
-/// are refused until it has run.
+/// are refused until it has run. Holds the writer lock for the runtime's life.
 pub fn open_runtime_for_repair(dir: &Path, clock: Clock) -> Result<Runtime, (Status, Diagnostic)> {
-    open_with(dir, clock, OpenMode::Repair)
+    open_with(dir, clock, OpenMode::Repair, DEFAULT_WRITE_WAIT)
 }
 
-fn open_with(dir: &Path, clock: Clock, mode: OpenMode) -> Result<Runtime, (Status, Diagnostic)> {
-    let store: Box<dyn Store> = if SqliteStore::is_store(dir) {
-        Box::new(
-            SqliteStore::open(dir, phase_memory_store_sqlite::OpenMode::Write)
-                .map_err(|e| from_store_error(&e))?,
-        )
-    } else if FileStore::is_store(dir) {
-        Box::new(FileStore::open(dir, mode).map_err(|e| from_store_error(&e))?)
-    } else {
-        return Err(fail(
-            Status::NotFound,
-            Diagnostic::error(
-                "store.not_found",
-                format!(
-                    "no store at {}; run `phase-memory init` first",
-                    dir.display()
+fn open_with(
+    dir: &Path,
+    clock: Clock,
+    mode: OpenMode,
+    wait: Duration,
+) -> Result<Runtime, (Status, Diagnostic)> {
+    let store = match open_store(dir, mode) {
+        Ok(s) => s,
+        Err(StoreError::NotFound(_)) => {
+            return Err(fail(
+                Status::NotFound,
+                Diagnostic::error(
+                    "store.not_found",
+                    format!(
+                        "no store at {}; run `phase-memory init` first",
+                        dir.display()
+                    ),
                 ),
-            ),
-        ));
+            ));
+        }
+        Err(e) => return Err(from_store_error(&e)),
     };
     let index = FullTextIndex::open_or_create(Some(&dir.join("index"))).map_err(|e| {
         fail(
@@ -173,7 +239,9 @@ fn open_with(dir: &Path, clock: Clock, mode: OpenMode) -> Result<Runtime, (Statu
             Diagnostic::error("store.io", format!("opening the full-text index: {e}")),
         )
     })?;
-    build(store, index, Some(dir.to_path_buf()), clock)
+    let mut rt = build(store, index, Some(dir.to_path_buf()), clock, wait)?;
+    rt.sync_after_refresh().map_err(|e| from_store_error(&e))?;
+    Ok(rt)
 }
 
 /// A runtime over a fresh in-memory store with `profile` (tests, evaluation).
@@ -197,7 +265,7 @@ pub fn memory_runtime(profile_source: &str, clock: Clock) -> Result<Runtime, (St
             Diagnostic::error("store.io", format!("full-text index: {e}")),
         )
     })?;
-    build(store, index, None, clock)
+    build(store, index, None, clock, DEFAULT_WRITE_WAIT)
 }
 
 fn build(
@@ -205,6 +273,7 @@ fn build(
     index: FullTextIndex,
     dir: Option<PathBuf>,
     clock: Clock,
+    wait: Duration,
 ) -> Result<Runtime, (Status, Diagnostic)> {
     let source = store.profile_source().map_err(|e| from_store_error(&e))?;
     let profile = match &source {
@@ -236,17 +305,220 @@ fn build(
         index_tag_lags: false,
         extensions: BTreeMap::new(),
         home: Home { dir },
+        sharing: Sharing::new(wait, source),
     };
-    if !rt.index_fresh() {
-        rt.rebuild_index().map_err(|e| {
-            fail(
-                Status::Error,
-                Diagnostic::error(
-                    "store.stale_index",
-                    format!("rebuilding the full-text index: {e}"),
-                ),
-            )
-        })?;
-    }
+    rt.ensure_index().map_err(|e| {
+        fail(
+            Status::Error,
+            Diagnostic::error(
+                "store.stale_index",
+                format!("rebuilding the full-text index: {e}"),
+            ),
+        )
+    })?;
     Ok(rt)
+}
+
+/// An in-process queue in front of a store's writer lock, shared by the runtimes
+/// of one front end (the server's pool): writers of one process take turns here
+/// instead of polling the lock file.
+#[derive(Debug, Default)]
+pub struct WriteGate {
+    busy: Mutex<bool>,
+    freed: Condvar,
+}
+
+impl WriteGate {
+    /// A new, free gate.
+    pub fn new() -> Arc<WriteGate> {
+        Arc::new(WriteGate::default())
+    }
+
+    /// Waits up to `wait` to pass; false when the gate stayed busy.
+    fn enter(&self, wait: Duration) -> bool {
+        let deadline = std::time::Instant::now() + wait;
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            busy = match self.freed.wait_timeout(busy, deadline - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        *busy = true;
+        true
+    }
+
+    fn leave(&self) {
+        *self.busy.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        self.freed.notify_one();
+    }
+}
+
+/// The shared-access state of a runtime (see [`Runtime::begin_request`]).
+#[derive(Debug)]
+pub(crate) struct Sharing {
+    /// How long a write waits for the writer lock.
+    wait: Duration,
+    /// The stored profile source the runtime's profile was parsed from.
+    profile_source: Option<String>,
+    /// The store's data generation when derived state was last brought in step.
+    synced_data: Option<u64>,
+    /// The in-process queue in front of the writer lock, if shared with others.
+    gate: Option<Arc<WriteGate>>,
+    /// This runtime passed the gate.
+    in_gate: bool,
+    /// The writer lock was taken for the current request (released after it).
+    locked_here: bool,
+}
+
+impl Sharing {
+    pub(crate) fn new(wait: Duration, profile_source: Option<String>) -> Self {
+        Sharing {
+            wait,
+            profile_source,
+            synced_data: None,
+            gate: None,
+            in_gate: false,
+            locked_here: false,
+        }
+    }
+}
+
+impl Runtime {
+    /// Sets how long a write waits for the store's writer lock before
+    /// `store.locked`.
+    pub fn set_write_wait(&mut self, wait: Duration) {
+        self.sharing.wait = wait;
+    }
+
+    /// Queues this runtime's writes behind `gate` (shared by the runtimes of one
+    /// process) before they wait for the store's writer lock.
+    pub fn share_write_gate(&mut self, gate: Arc<WriteGate>) {
+        self.sharing.gate = Some(gate);
+    }
+
+    /// Start of every request: catch up with what other handles committed; a
+    /// writing operation also takes the writer lock now, so its handler decides on
+    /// the latest generation and nothing commits in between.
+    pub(crate) fn begin_request(&mut self, writes: bool) -> Result<(), StoreError> {
+        self.store.refresh()?;
+        if writes {
+            self.lock_for_write()
+        } else {
+            self.sync_after_refresh()
+        }
+    }
+
+    /// Takes the writer lock (waiting at most the configured time) unless the
+    /// handle already holds it, and brings derived state to the generation the
+    /// lock showed. Released by [`Runtime::end_request`].
+    pub(crate) fn lock_for_write(&mut self) -> Result<(), StoreError> {
+        if self.store.holds_writer() {
+            return Ok(());
+        }
+        if let Some(gate) = &self.sharing.gate {
+            if !gate.enter(self.sharing.wait) {
+                return Err(StoreError::Locked(self.store.location()));
+            }
+            self.sharing.in_gate = true;
+        }
+        if let Err(e) = self.store.lock_writer(self.sharing.wait) {
+            self.leave_gate();
+            return Err(e);
+        }
+        self.sharing.locked_here = true;
+        self.sync_after_refresh()
+    }
+
+    /// End of every request: gives up the writer lock (and the index writer) if
+    /// the request took them.
+    pub(crate) fn end_request(&mut self) {
+        if self.sharing.locked_here {
+            self.index.release_writer();
+            self.store.unlock_writer();
+            self.sharing.locked_here = false;
+        }
+        self.leave_gate();
+    }
+
+    fn leave_gate(&mut self) {
+        if self.sharing.in_gate {
+            if let Some(gate) = &self.sharing.gate {
+                gate.leave();
+            }
+            self.sharing.in_gate = false;
+        }
+    }
+
+    /// After the store moved to a newer generation: picks up a profile another
+    /// handle stored and what other handles committed to the full-text index;
+    /// rebuilds the index if a writer died between its store and index commits.
+    /// Cheap when the data generation did not move.
+    pub(crate) fn sync_after_refresh(&mut self) -> Result<(), StoreError> {
+        let data = self.store.data_generation();
+        if self.sharing.synced_data == Some(data) {
+            return Ok(());
+        }
+        let source = self.store.profile_source()?;
+        if source != self.sharing.profile_source {
+            if let Some(src) = &source {
+                let profile = Profile::parse(src, "<stored profile>").map_err(|e| {
+                    StoreError::Backend(format!("the stored profile is invalid: {e}"))
+                })?;
+                if let Ok(t) = TokenCounter::new(&profile.tokenizer.encoding) {
+                    self.tokens = t;
+                }
+                self.profile_digest = profile.digest();
+                self.profile = profile;
+            }
+            self.sharing.profile_source = source;
+        }
+        if self.home.dir.is_some() {
+            // Another process may have committed to the index: read its last commit.
+            let _ = self.index.reload();
+        }
+        self.ensure_index().map_err(StoreError::Backend)?;
+        self.sharing.synced_data = Some(data);
+        Ok(())
+    }
+
+    /// Rebuilds the full-text index when it does not reflect the store, taking
+    /// the writer lock for it if this handle does not hold it.
+    pub(crate) fn ensure_index(&mut self) -> Result<(), String> {
+        if self.index_fresh() {
+            return Ok(());
+        }
+        let took = !self.store.holds_writer();
+        if took {
+            if let Some(gate) = &self.sharing.gate
+                && !gate.enter(self.sharing.wait)
+            {
+                return Err(format!("store {} is locked", self.store.location()));
+            }
+            if let Err(e) = self.store.lock_writer(self.sharing.wait) {
+                if let Some(gate) = &self.sharing.gate {
+                    gate.leave();
+                }
+                return Err(e.to_string());
+            }
+            let _ = self.index.reload();
+        }
+        let out = if self.index_fresh() {
+            Ok(())
+        } else {
+            self.rebuild_index()
+        };
+        if took {
+            self.index.release_writer();
+            self.store.unlock_writer();
+            if let Some(gate) = &self.sharing.gate {
+                gate.leave();
+            }
+        }
+        out
+    }
 }

@@ -172,6 +172,8 @@ pub struct Runtime {
     pub(crate) index_tag_lags: bool,
     pub(crate) extensions: BTreeMap<String, Extension>,
     pub(crate) home: Home,
+    /// Shared access: lock and refresh state (see `open.rs`).
+    pub(crate) sharing: crate::open::Sharing,
 }
 
 impl Drop for Runtime {
@@ -318,6 +320,8 @@ impl Runtime {
                             manifest.name
                         ),
                     )
+                } else if let Err(e) = self.begin_request(spec.writes) {
+                    Outcome::store_error(&e)
                 } else if let Err(refused) = self.authorize(spec, &ctx, client_time) {
                     refused
                 } else {
@@ -345,7 +349,7 @@ impl Runtime {
         } else {
             now
         };
-        self.finish(
+        let env = self.finish(
             operation,
             &request_id,
             &digest,
@@ -353,7 +357,9 @@ impl Runtime {
             audit,
             &ctx,
             record_at,
-        )
+        );
+        self.end_request();
+        env
     }
 
     /// Function-level authorization, before the handler runs: the actor's roles
@@ -469,6 +475,13 @@ impl Runtime {
             outcome.new_profile = None;
         }
         let mut main_ref = None;
+        // A read that records itself writes: take the writer lock (and the latest
+        // audit head) now, unless the operation already holds it.
+        if (wants_audit || !change.is_empty())
+            && let Err(e) = self.lock_for_write()
+        {
+            return self.error_envelope(env, &e);
+        }
         if wants_audit {
             let head = match self.store.audit_head() {
                 Ok(h) => h,
@@ -540,7 +553,7 @@ impl Runtime {
             });
             change.audit.push(r);
         }
-        let before = self.store.generation();
+        let before = self.store.data_generation();
         let index_in_step = self.index_fresh();
         let snapshot_unchanged = !changes_activation_input(&mut change);
         if !change.is_empty()
@@ -552,7 +565,7 @@ impl Runtime {
             && let Some((valid_for, _)) = &mut self.snapshot
             && *valid_for == before
         {
-            *valid_for = self.store.generation();
+            *valid_for = self.store.data_generation();
         }
         env.audit = main_ref;
         if let Some(p) = outcome.new_profile.take() {
@@ -566,7 +579,9 @@ impl Runtime {
         if index_in_step && u.upsert.is_empty() && u.delete.is_empty() && !u.purge && !u.rebuild {
             // Nothing to index: only the generation tag would move (see
             // `index_tag_lags`), which costs an index commit per audited read.
-            self.index_tag_lags = self.index.generation() != Some(self.store.generation());
+            // The index tag may trail commits of audit records and reviews alone
+            // (see `index_fresh`).
+            self.index_tag_lags = false;
         } else if let Err(d) = self.update_index(u) {
             env.diagnostics.push(d);
         }
@@ -629,24 +644,27 @@ impl Runtime {
     }
 
     /// Whether the index reflects the store.
+    /// It is when its tag is at least the store's data generation: commits of
+    /// audit records and reviews alone move the generation but not the index.
     pub(crate) fn index_fresh(&self) -> bool {
-        self.index_tag_lags || self.index.generation() == Some(self.store.generation())
+        self.index
+            .generation()
+            .is_some_and(|g| g >= self.store.data_generation() && g <= self.store.generation())
     }
 
     /// The activation snapshot of the current store generation, built on demand.
     pub(crate) fn snapshot(&mut self) -> Result<Arc<Snapshot>, StoreError> {
-        let generation = self.store.generation();
+        let generation = self.store.data_generation();
         if let Some((valid_for, s)) = &self.snapshot
             && *valid_for == generation
         {
             return Ok(s.clone());
         }
-        let mut b = phase_memory_activate::snapshot::SnapshotBuilder::new(&self.profile)
-            .with_generation(generation);
-        self.store.for_each_node(&mut |n| b.add_node(n))?;
-        self.store.for_each_edge(&mut |e| b.add_edge(e))?;
-        self.store.for_each_event(&mut |e| b.add_event(e))?;
-        let s = Arc::new(b.finish());
+        let s = Arc::new(crate::open::build_snapshot(
+            self.store.as_ref(),
+            &self.profile,
+            generation,
+        )?);
         self.snapshot = Some((generation, s.clone()));
         Ok(s)
     }

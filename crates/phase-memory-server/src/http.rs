@@ -41,7 +41,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// What `phase-memory serve` is configured with.
 #[derive(Clone)]
 pub struct ServeConfig {
-    /// The store folder (opened for writing; the server holds its writer lock).
+    /// The store folder (shared: the writer lock is taken only around writes).
     pub store: PathBuf,
     /// Address to listen on, e.g. `127.0.0.1:7411`.
     pub listen: String,
@@ -58,6 +58,9 @@ pub struct ServeConfig {
     /// The only folder requests may name paths in (relative paths, resolved
     /// inside it). Without it no operation touches a server path.
     pub data_dir: Option<PathBuf>,
+    /// How long a write waits for the store's writer lock (held by another
+    /// process, e.g. a CLI write) before `store.locked`.
+    pub write_wait: Duration,
 }
 
 impl ServeConfig {
@@ -72,6 +75,7 @@ impl ServeConfig {
             clock: Clock::System,
             extensions: Vec::new(),
             data_dir: None,
+            write_wait: phase_memory_runtime::DEFAULT_WRITE_WAIT,
         }
     }
 }
@@ -271,7 +275,13 @@ pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         Some(d) => Some(check_data_dir(d, &cfg.store, &cfg.tokens)?),
         None => None,
     };
-    let shared = SharedRuntime::open(&cfg.store, cfg.clock, cfg.extensions)?;
+    let shared = SharedRuntime::open_with(
+        &cfg.store,
+        cfg.clock,
+        cfg.extensions,
+        crate::shared::default_pool_size(),
+        cfg.write_wait,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -300,7 +310,7 @@ pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             .with_data_dir(data_dir);
         serve_on(listener, state, shutdown_signal()).await?;
         // A request that timed out may still be running: let it finish.
-        drop(shared.acquire().await);
+        drop(shared.drain().await);
         eprintln!("phase-memory serve: shut down");
         anyhow::Ok(())
     })

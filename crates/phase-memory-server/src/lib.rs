@@ -13,4 +13,4 @@ pub mod openapi;
 mod shared;
 pub mod tokens;
 
-pub use shared::{SharedRuntime, front_end_envelope};
+pub use shared::{Drained, HeldRuntime, SharedRuntime, default_pool_size, front_end_envelope};

@@ -272,7 +272,7 @@ pub fn serve_stdio_in(
         serve_transport(server, stdin, stdout).await
     });
     // Let a run in flight finish and keep any other from starting.
-    let _held = rt.block_on(shared.acquire());
+    let _held = rt.block_on(shared.drain());
     // A blocking read of stdin may still be pending; do not wait for it.
     rt.shutdown_background();
     result

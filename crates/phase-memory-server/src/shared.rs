@@ -1,82 +1,221 @@
-//! One runtime shared by every connection of a front end: runs are serialised
-//! per store (one at a time, behind an async mutex) and executed on the blocking
-//! thread pool, so readers never see a half-applied write and the async reactor
-//! never blocks on store I/O.
+//! The runtimes shared by every connection of a front end: a pool of runtimes over
+//! one store, each with its own store handle reading an immutable snapshot of one
+//! committed generation. Reads run in parallel on the blocking thread pool (one
+//! per runtime); writes are serialised per store: the runtimes of this process
+//! queue at one in-process gate, then take the store's writer lock (which other
+//! processes — the CLI, another `serve` or `mcp` — also respect) only around the
+//! write itself. No lock is held while idle, and every request first catches up
+//! with what was committed since the runtime's last request.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::anyhow;
 use phase_memory_model::{Diagnostic, Envelope, Status};
-use phase_memory_runtime::{CallContext, Clock, Extension, Runtime, open_runtime};
+use phase_memory_runtime::{
+    CallContext, Clock, DEFAULT_WRITE_WAIT, Extension, Runtime, WriteGate, open_runtime_waiting,
+};
 use serde_json::Value;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// A runtime shared by the connections of a front end. Cloning shares it.
-///
-/// The store's exclusive writer lock is held for as long as any clone lives.
-#[derive(Clone, Debug)]
-pub struct SharedRuntime {
-    inner: Arc<Mutex<Runtime>>,
+/// Runtimes of a pool by default: one per core, at least 2, at most 8.
+pub fn default_pool_size() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8)
 }
 
-/// The runtime, held exclusively: obtained with [`SharedRuntime::acquire`], used
-/// with [`HeldRuntime::run`] (which blocks; call it from a blocking thread).
+struct Pool {
+    idle: Mutex<Vec<Runtime>>,
+    permits: Arc<Semaphore>,
+    size: u32,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").field("size", &self.size).finish()
+    }
+}
+
+/// A pool of runtimes shared by the connections of a front end. Cloning shares it.
+#[derive(Clone, Debug)]
+pub struct SharedRuntime {
+    pool: Arc<Pool>,
+}
+
+/// One runtime of the pool, held exclusively: obtained with
+/// [`SharedRuntime::acquire`], used with [`HeldRuntime::run`] (which blocks; call
+/// it from a blocking thread). Dropping it returns the runtime to the pool.
 #[derive(Debug)]
 pub struct HeldRuntime {
-    guard: OwnedMutexGuard<Runtime>,
+    runtime: Option<Runtime>,
+    pool: Arc<Pool>,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl HeldRuntime {
     /// Runs one operation through the runner.
     pub fn run(&mut self, operation: &str, request: Value, ctx: &CallContext) -> Envelope {
-        self.guard.run(operation, request, ctx)
+        match self.runtime.as_mut() {
+            Some(rt) => rt.run(operation, request, ctx),
+            None => front_end_envelope(
+                operation,
+                Status::Error,
+                Diagnostic::error("internal.panic", "the runtime was lost after a panic"),
+            ),
+        }
     }
 }
 
+impl Drop for HeldRuntime {
+    fn drop(&mut self) {
+        // A runtime that panicked mid-run may hold the writer lock: drop it (its
+        // store handle releases the lock) rather than hand it out again.
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(rt) = self.runtime.take() {
+            self.pool
+                .idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(rt);
+        }
+    }
+}
+
+/// Every runtime of the pool, held: nothing runs until it is dropped.
+#[derive(Debug)]
+pub struct Drained {
+    _permits: OwnedSemaphorePermit,
+}
+
 impl SharedRuntime {
-    /// Wraps an open runtime.
-    pub fn new(runtime: Runtime) -> Self {
+    /// Wraps open runtimes (at least one) into a pool; they share one write gate.
+    pub fn from_runtimes(mut runtimes: Vec<Runtime>) -> Self {
+        let gate = WriteGate::new();
+        for rt in &mut runtimes {
+            rt.share_write_gate(gate.clone());
+        }
+        let size = runtimes.len().max(1) as u32;
         SharedRuntime {
-            inner: Arc::new(Mutex::new(runtime)),
+            pool: Arc::new(Pool {
+                permits: Arc::new(Semaphore::new(runtimes.len())),
+                idle: Mutex::new(runtimes),
+                size,
+            }),
         }
     }
 
-    /// Opens the store at `dir` (taking its writer lock) and registers
-    /// `extensions` (front-end handlers such as `eval.run`).
+    /// Wraps one open runtime (a pool of one).
+    pub fn new(runtime: Runtime) -> Self {
+        Self::from_runtimes(vec![runtime])
+    }
+
+    /// Opens a pool of [`default_pool_size`] runtimes over the store at `dir` and
+    /// registers `extensions` (front-end handlers such as `eval.run`) with each.
+    /// Writes wait up to [`DEFAULT_WRITE_WAIT`] for the writer lock.
     pub fn open(
         dir: &Path,
         clock: Clock,
         extensions: Vec<(String, Extension)>,
     ) -> anyhow::Result<Self> {
-        let mut runtime = open_runtime(dir, clock).map_err(|(status, d)| {
-            anyhow!(
-                "opening the store at {}: {} ({}, {})",
-                dir.display(),
-                d.message,
-                d.code,
-                status.as_str()
-            )
-        })?;
-        for (name, handler) in extensions {
-            runtime.register_extension(&name, handler);
-        }
-        Ok(SharedRuntime::new(runtime))
+        Self::open_with(
+            dir,
+            clock,
+            extensions,
+            default_pool_size(),
+            DEFAULT_WRITE_WAIT,
+        )
     }
 
-    /// Waits until the runtime is free and holds it. Dropping the future before
-    /// it resolves gives up the place in the queue (nothing has run).
+    /// [`SharedRuntime::open`] with the pool size and the time a write waits for
+    /// the store's writer lock before `store.locked`.
+    pub fn open_with(
+        dir: &Path,
+        clock: Clock,
+        extensions: Vec<(String, Extension)>,
+        size: usize,
+        write_wait: Duration,
+    ) -> anyhow::Result<Self> {
+        let mut runtimes = Vec::new();
+        for _ in 0..size.max(1) {
+            let mut runtime =
+                open_runtime_waiting(dir, clock, write_wait).map_err(|(status, d)| {
+                    anyhow!(
+                        "opening the store at {}: {} ({}, {})",
+                        dir.display(),
+                        d.message,
+                        d.code,
+                        status.as_str()
+                    )
+                })?;
+            for (name, handler) in &extensions {
+                runtime.register_extension(name, handler.clone());
+            }
+            runtimes.push(runtime);
+        }
+        Ok(Self::from_runtimes(runtimes))
+    }
+
+    /// Number of runtimes in the pool.
+    pub fn size(&self) -> usize {
+        self.pool.size as usize
+    }
+
+    /// Waits until a runtime of the pool is free and holds it. Dropping the future
+    /// before it resolves gives up the place in the queue (nothing has run).
     pub async fn acquire(&self) -> HeldRuntime {
+        let permit = match self.pool.permits.clone().acquire_owned().await {
+            Ok(p) => p,
+            // The semaphore is never closed.
+            Err(_) => unreachable_permit(),
+        };
+        let runtime = self
+            .pool
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
         HeldRuntime {
-            guard: self.inner.clone().lock_owned().await,
+            runtime,
+            pool: self.pool.clone(),
+            _permit: permit,
         }
     }
 
-    /// Runs one operation: waits for the runtime, then runs on the blocking pool.
+    /// Waits until no runtime runs and holds them all (shutdown: lets runs in
+    /// flight finish and keeps new ones from starting).
+    pub async fn drain(&self) -> Drained {
+        match self
+            .pool
+            .permits
+            .clone()
+            .acquire_many_owned(self.pool.size)
+            .await
+        {
+            Ok(p) => Drained { _permits: p },
+            Err(_) => unreachable_drain(),
+        }
+    }
+
+    /// Runs one operation: waits for a free runtime, then runs on the blocking pool.
     pub async fn run(&self, operation: &str, request: Value, ctx: CallContext) -> Envelope {
         let held = self.acquire().await;
         run_held(held, operation.to_string(), request, ctx).await
     }
+}
+
+#[allow(clippy::panic)]
+fn unreachable_permit() -> OwnedSemaphorePermit {
+    panic!("the runtime pool's semaphore is never closed")
+}
+
+#[allow(clippy::panic)]
+fn unreachable_drain() -> Drained {
+    panic!("the runtime pool's semaphore is never closed")
 }
 
 /// Runs an operation on a held runtime on the blocking pool and releases the

@@ -78,31 +78,15 @@ fn write_file(file: &Path, content: &TokensFile) -> anyhow::Result<()> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "tokens.json".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let mut text = serde_json::to_string_pretty(content).context("encoding the tokens file")?;
     text.push('\n');
-    {
-        use std::io::Write;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut f = options
-            .open(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .with_context(|| format!("writing {}", tmp.display()))?;
-    }
-    std::fs::rename(&tmp, file)
-        .with_context(|| format!("replacing tokens file {}", file.display()))?;
+    // Readable by the owner only: the file holds token hashes.
+    phase_memory_fsio::write_atomic_with(
+        file,
+        text.as_bytes(),
+        phase_memory_fsio::AtomicOptions { mode: Some(0o600) },
+    )
+    .with_context(|| format!("replacing tokens file {}", file.display()))?;
     Ok(())
 }
 

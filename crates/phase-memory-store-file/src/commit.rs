@@ -124,6 +124,7 @@ impl FileStore {
         let purge = change.purge;
         self.state.apply(change);
         self.state.generation = new.generation;
+        self.state.data_generation = new.data_generation.unwrap_or(new.generation);
         self.manifest = Some(new);
         // The commit is durable; settling only tidies. If it fails the next writer
         // open finishes it, and this handle refuses further writes.
@@ -144,7 +145,13 @@ impl FileStore {
             settle(fs, dir, &mut m, false)?;
         }
         self.notes.extend(cut_tails(fs, dir, &m)?);
+        let data_before = m.data_generation.unwrap_or(m.generation);
         m.generation += 1;
+        m.data_generation = Some(if c.changes_data() {
+            m.generation
+        } else {
+            data_before
+        });
 
         // 1. Node, edge and review records: a delta segment, or one compacted segment.
         let delta = delta(c);

@@ -7,13 +7,13 @@ use std::path::Path;
 
 use phase_memory_store::{IntegrityFinding, SCHEMA_VERSION, StoreError, StoreResult};
 
+use crate::FileStore;
 use crate::commit::{
     cut_tails, ensure_dir, full_image, quarantine_path, rel_of, settle, write_segment,
 };
 use crate::layout::{self, LogEntry, Manifest, ProfileEntry, blake3_hex, io_err, pretty_json};
 use crate::load::{self, Damage, DamageKind, resolve_log};
 use crate::record::encode_lines;
-use crate::{FileStore, OpenMode};
 
 fn finding(code: &str, location: String, message: String) -> IntegrityFinding {
     IntegrityFinding {
@@ -63,6 +63,7 @@ fn orphans(dir: &Path, m: &Manifest) -> StoreResult<Vec<String>> {
         layout::INDEX,
         layout::QUARANTINE,
         layout::TOKENS,
+        phase_memory_store::CONFIG_FILE,
         layout::SEGMENTS,
         layout::EVENTS,
         layout::AUDIT,
@@ -133,7 +134,7 @@ pub(crate) fn check(s: &FileStore) -> StoreResult<Vec<IntegrityFinding>> {
             fixable: false,
         }]);
     };
-    let m = if s.mode == OpenMode::ReadOnly {
+    let m = if !s.lock_held() {
         s.read_manifest()?
     } else {
         own.clone()
@@ -157,15 +158,7 @@ pub(crate) fn check(s: &FileStore) -> StoreResult<Vec<IntegrityFinding>> {
 
 /// [`phase_memory_store::Store::repair_integrity`] for the file adapter.
 pub(crate) fn repair(s: &mut FileStore) -> StoreResult<Vec<IntegrityFinding>> {
-    if s.mode == OpenMode::ReadOnly {
-        return Err(StoreError::InvalidChange(format!(
-            "store {} was opened read-only; repair needs a writer",
-            s.dir.display()
-        )));
-    }
-    if s.poisoned {
-        return Err(StoreError::Poisoned);
-    }
+    s.may_write("repair")?;
     let Some(m) = s.manifest.clone() else {
         return Ok(Vec::new());
     };
@@ -186,6 +179,7 @@ fn repair_v2(s: &mut FileStore, m: Manifest) -> StoreResult<Vec<IntegrityFinding
     let generation = m.generation + 1;
     let mut new = m.clone();
     new.generation = generation;
+    new.data_generation = Some(generation);
     let (mut segs, mut events, mut audit, mut profile) = (false, false, false, false);
     let mut to_quarantine = Vec::new();
     if !damage.is_empty() {
@@ -265,6 +259,7 @@ fn repair_v2(s: &mut FileStore, m: Manifest) -> StoreResult<Vec<IntegrityFinding
         }
         layout::write_atomic(fs, &dir.join(layout::MANIFEST), &pretty_json(&new)?)?;
         s.state.generation = generation;
+        s.state.data_generation = generation;
         for rel in &to_quarantine {
             let from = dir.join(rel);
             if from.exists() {

@@ -2,7 +2,7 @@
 //! the small helpers that read and atomically write whole files.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use phase_memory_model::AuditCheckpoint;
 use phase_memory_store::{StoreError, StoreMeta, StoreResult};
@@ -78,6 +78,11 @@ pub struct Manifest {
     pub format: String,
     /// Commit counter.
     pub generation: u64,
+    /// Generation of the last commit that changed data (anything but audit records
+    /// and reviews); absent in manifests written before it was recorded, which
+    /// read it as `generation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_generation: Option<u64>,
     /// Number the next segment file gets; every segment numbered below it that the
     /// manifest does not name is superseded (left over by compaction).
     pub next_segment: u64,
@@ -102,6 +107,7 @@ impl Manifest {
         Manifest {
             format: MANIFEST_FORMAT.into(),
             generation: 0,
+            data_generation: None,
             next_segment: 1,
             segments: Vec::new(),
             events: LogEntry {
@@ -164,23 +170,20 @@ pub fn corrupt(location: impl Into<String>, detail: impl Into<String>) -> StoreE
     }
 }
 
-/// Writes a whole file atomically: `<name>.tmp`, fsync, rename, fsync the folder.
+/// Writes a whole file atomically through the write seam: the one protocol of
+/// `phase_memory_fsio` (unique `.<name>.<pid>-<n>.tmp`, fsync, rename, folder
+/// fsync), with each step going through `fs` so faults can be injected.
 pub fn write_atomic(fs: &dyn Fs, path: &Path, data: &[u8]) -> StoreResult<()> {
-    let tmp = tmp_path(path);
-    fs.write_new(&tmp, data)
-        .map_err(|e| io_err("writing", &tmp, e))?;
-    fs.rename(&tmp, path)
-        .map_err(|e| io_err("renaming into place", path, e))
-}
-
-/// The temp name beside `path`.
-pub fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".tmp");
-    path.with_file_name(name)
+    phase_memory_fsio::write_atomic_via(
+        path,
+        data,
+        |tmp, d| fs.write_new(tmp, d),
+        |tmp, to| fs.rename(tmp, to),
+        |tmp| {
+            let _ = std::fs::remove_file(tmp);
+        },
+    )
+    .map_err(|e| StoreError::io("atomic write", e))
 }
 
 /// Reads and parses a JSON file.

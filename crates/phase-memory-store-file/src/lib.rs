@@ -9,6 +9,10 @@
 //! temp file, fsync, rename, folder fsync; every write goes through the [`Fs`] seam.
 //!
 //! The whole store is loaded into a [`MemoryState`] on open, so reads are in memory.
+//! A shared handle ([`OpenMode::Shared`]) catches up with other handles' commits in
+//! [`Store::refresh`] by reading only what is new: the manifest first (the cheap
+//! generation check), then only the segments added since and the log bytes
+//! appended since; a compaction or an audit prune reloads what it rewrote.
 
 mod commit;
 mod fs;
@@ -17,15 +21,19 @@ mod layout;
 mod load;
 mod migrate;
 mod record;
+mod refresh;
 pub mod v1;
 
-use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use phase_memory_model::Time;
 use phase_memory_store::{
     AdapterManifest, Capability, ChangeSet, IntegrityFinding, MemoryState, SCHEMA_VERSION, Store,
-    StoreError, StoreMeta, StoreResult, conformance,
+    StoreError, StoreMeta, StoreResult, WriterLock,
 };
+
+pub use phase_memory_store::OpenMode;
 
 pub use crate::fs::{Fault, FaultyFs, Fs, RealFs};
 pub use crate::layout::{
@@ -38,21 +46,6 @@ use crate::load::Damage;
 /// Segments beyond which a commit merges them all into one.
 pub const MAX_SEGMENTS: usize = 32;
 
-/// How a store is opened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpenMode {
-    /// The one writer: takes the exclusive lock, finishes interrupted work (staged
-    /// renames, superseded segments, uncommitted log tails) and accepts commits.
-    Write,
-    /// A reader: takes no lock, loads the last committed manifest, refuses commits.
-    ReadOnly,
-    /// A writer that tolerates corrupt records: it takes the lock, leaves what it
-    /// cannot read out of the image and reports it through
-    /// [`Store::check_integrity`]; [`Store::repair_integrity`] quarantines it.
-    /// Commits are refused until the store is repaired.
-    Repair,
-}
-
 /// A store in a folder. See the crate docs for the layout.
 pub struct FileStore {
     dir: PathBuf,
@@ -61,7 +54,7 @@ pub struct FileStore {
     state: MemoryState,
     /// `None` for a v1 store (no manifest until it is migrated).
     manifest: Option<Manifest>,
-    _lock: Option<File>,
+    lock: Option<WriterLock>,
     poisoned: bool,
     /// What a `Repair` open left out of the image.
     damage: Vec<Damage>,
@@ -80,20 +73,8 @@ impl std::fmt::Debug for FileStore {
     }
 }
 
-fn acquire_lock(dir: &Path) -> StoreResult<File> {
-    let path = dir.join(LOCK);
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(|e| io_err("opening the lock file", &path, e))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(TryLockError::WouldBlock) => Err(StoreError::Locked(dir.display().to_string())),
-        Err(TryLockError::Error(e)) => Err(io_err("locking", &path, e)),
-    }
+fn acquire_lock(dir: &Path, wait: Duration) -> StoreResult<WriterLock> {
+    WriterLock::acquire(&dir.join(LOCK), &dir.display().to_string(), wait)
 }
 
 impl FileStore {
@@ -115,7 +96,7 @@ impl FileStore {
         }
         fs.create_dir_all(dir)
             .map_err(|e| io_err("creating the store folder", dir, e))?;
-        let lock = acquire_lock(dir)?;
+        let lock = acquire_lock(dir, Duration::ZERO)?;
         if Self::is_store(dir) {
             return Err(StoreError::Exists(dir.display().to_string()));
         }
@@ -136,7 +117,7 @@ impl FileStore {
             fs,
             state: MemoryState::new(meta),
             manifest: Some(manifest),
-            _lock: Some(lock),
+            lock: Some(lock),
             poisoned: false,
             damage: Vec::new(),
             notes: Vec::new(),
@@ -156,9 +137,10 @@ impl FileStore {
         if !Self::is_store(dir) {
             return Err(StoreError::NotFound(dir.display().to_string()));
         }
-        let lock = match mode {
-            OpenMode::ReadOnly => None,
-            OpenMode::Write | OpenMode::Repair => Some(acquire_lock(dir)?),
+        let lock = if mode.locks_at_open() {
+            Some(acquire_lock(dir, Duration::ZERO)?)
+        } else {
+            None
         };
         let mut store = FileStore {
             dir: dir.to_path_buf(),
@@ -166,7 +148,7 @@ impl FileStore {
             fs,
             state: MemoryState::new(StoreMeta::new("file", phase_memory_model::Time::EPOCH)),
             manifest: None,
-            _lock: lock,
+            lock,
             poisoned: false,
             damage: Vec::new(),
             notes: Vec::new(),
@@ -192,7 +174,7 @@ impl FileStore {
         loop {
             attempts += 1;
             let mut m = store.read_manifest()?;
-            if mode != OpenMode::ReadOnly {
+            if mode.locks_at_open() {
                 commit::settle(store.fs.as_ref(), dir, &mut m, false)?;
                 commit::clear_uncommitted(store.fs.as_ref(), dir, &m)?;
                 store.notes = commit::cut_tails(store.fs.as_ref(), dir, &m)?;
@@ -207,7 +189,7 @@ impl FileStore {
                 // A reader can race a writer's compaction; the next manifest names
                 // files that exist.
                 Err(e)
-                    if mode == OpenMode::ReadOnly
+                    if !mode.locks_at_open()
                         && attempts < 5
                         && store.read_manifest().is_ok_and(|again| again != m) =>
                 {
@@ -219,7 +201,7 @@ impl FileStore {
         }
     }
 
-    fn read_manifest(&self) -> StoreResult<Manifest> {
+    pub(crate) fn read_manifest(&self) -> StoreResult<Manifest> {
         let m: Manifest = read_json(&self.dir.join(MANIFEST), MANIFEST)?;
         if m.format != layout::MANIFEST_FORMAT {
             return Err(layout::corrupt(
@@ -238,30 +220,13 @@ impl FileStore {
 
     /// The file adapter's manifest: every capability, every conformance check.
     pub fn adapter_manifest() -> AdapterManifest {
-        AdapterManifest {
-            name: "file".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: vec![
-                Capability::Graph,
-                Capability::Events,
-                Capability::Audit,
-                Capability::Reviews,
-                Capability::AtomicCommit,
-                Capability::Durable,
-                Capability::Purge,
-                Capability::AuditPrune,
-                Capability::Migrations,
-                Capability::Repair,
-                Capability::IndexDir,
-            ],
-            ownership: "everything in the store folder except index/, which is reserved for \
-                        the runtime's full-text index and never read, written or reported"
-                .into(),
-            conformance: conformance::CHECKS
-                .iter()
-                .map(|c| c.name.to_string())
-                .collect(),
-        }
+        AdapterManifest::new(
+            "file",
+            env!("CARGO_PKG_VERSION"),
+            Capability::ALL,
+            "everything in the store folder except index/, which is reserved for \
+             the runtime's full-text index and never read, written or reported",
+        )
     }
 
     /// The store folder.
@@ -284,17 +249,35 @@ impl FileStore {
         self.poisoned
     }
 
-    /// Refuses a write unless this handle may write.
-    fn writable(&self) -> StoreResult<&Manifest> {
+    /// Whether this handle holds the writer lock now.
+    pub(crate) fn lock_held(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// Refuses `what` (a commit, a migration, a repair) unless this handle may
+    /// write now: not read-only, holding the writer lock, not poisoned.
+    pub(crate) fn may_write(&self, what: &str) -> StoreResult<()> {
         if self.mode == OpenMode::ReadOnly {
             return Err(StoreError::InvalidChange(format!(
-                "store {} was opened read-only",
+                "store {} was opened read-only; {what} needs a writer",
+                self.dir.display()
+            )));
+        }
+        if !self.lock_held() {
+            return Err(StoreError::InvalidChange(format!(
+                "store {}: {what} needs the writer lock (lock_writer first)",
                 self.dir.display()
             )));
         }
         if self.poisoned {
             return Err(StoreError::Poisoned);
         }
+        Ok(())
+    }
+
+    /// Refuses a write unless this handle may write.
+    fn writable(&self) -> StoreResult<&Manifest> {
+        self.may_write("a commit")?;
         self.manifest.as_ref().ok_or(StoreError::MigrationNeeded {
             found: self.state.meta.schema_version,
             want: SCHEMA_VERSION,
@@ -323,7 +306,7 @@ impl Store for FileStore {
     fn check_integrity(&self) -> StoreResult<Vec<IntegrityFinding>> {
         integrity::check(self)
     }
-    fn repair_integrity(&mut self) -> StoreResult<Vec<IntegrityFinding>> {
+    fn repair_integrity(&mut self, _now: Time) -> StoreResult<Vec<IntegrityFinding>> {
         integrity::repair(self)
     }
     fn pending_migrations(&self) -> StoreResult<Vec<String>> {
@@ -338,5 +321,71 @@ impl Store for FileStore {
     }
     fn location(&self) -> String {
         self.dir.display().to_string()
+    }
+    fn data_generation(&self) -> u64 {
+        self.state.data_generation
+    }
+    fn refresh(&mut self) -> StoreResult<u64> {
+        self.catch_up()
+    }
+    fn lock_writer(&mut self, wait: Duration) -> StoreResult<u64> {
+        match self.mode {
+            OpenMode::Write | OpenMode::Repair => return Ok(self.state.generation),
+            OpenMode::ReadOnly => {
+                return Err(StoreError::InvalidChange(format!(
+                    "store {} was opened read-only; writing needs a writer",
+                    self.dir.display()
+                )));
+            }
+            OpenMode::Shared => {}
+        }
+        if self.lock.is_none() {
+            let lock = acquire_lock(&self.dir, wait)?;
+            // Finish what a writer that died mid-commit left behind, then read
+            // what the last commit made.
+            if let Err(e) = self.recover_under_lock() {
+                drop(lock);
+                return Err(e);
+            }
+            self.lock = Some(lock);
+        }
+        self.catch_up()
+    }
+    fn unlock_writer(&mut self) {
+        if self.mode == OpenMode::Shared {
+            self.lock = None;
+        }
+    }
+    fn holds_writer(&self) -> bool {
+        self.lock_held()
+    }
+}
+
+/// The file adapter as "open any adapter" sees it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FileAdapter;
+
+impl phase_memory_store::AdapterKind for FileAdapter {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+    fn detect(&self, dir: &Path) -> bool {
+        FileStore::is_store(dir)
+    }
+    fn init(
+        &self,
+        dir: &Path,
+        _config: Option<&phase_memory_store::StoreConfig>,
+        meta: StoreMeta,
+    ) -> StoreResult<Box<dyn Store>> {
+        Ok(Box::new(FileStore::init(dir, meta)?))
+    }
+    fn open(
+        &self,
+        dir: &Path,
+        _config: Option<&phase_memory_store::StoreConfig>,
+        mode: OpenMode,
+    ) -> StoreResult<Box<dyn Store>> {
+        Ok(Box::new(FileStore::open(dir, mode)?))
     }
 }

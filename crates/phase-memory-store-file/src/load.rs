@@ -69,7 +69,10 @@ fn is_not_found(e: &std::io::Error) -> bool {
 }
 
 /// Records of one segment file, or its damage.
-fn load_segment(dir: &Path, s: &SegmentEntry) -> StoreResult<(Vec<SegmentRecord>, Option<Damage>)> {
+pub(crate) fn load_segment(
+    dir: &Path,
+    s: &SegmentEntry,
+) -> StoreResult<(Vec<SegmentRecord>, Option<Damage>)> {
     let rel = format!("{}/{}", layout::SEGMENTS, s.file);
     let path = dir.join(layout::SEGMENTS).join(&s.file);
     let bytes = match std::fs::read(&path) {
@@ -110,7 +113,7 @@ fn load_segment(dir: &Path, s: &SegmentEntry) -> StoreResult<(Vec<SegmentRecord>
 }
 
 /// Lines of a log up to its committed length, or its damage.
-fn load_log<T: serde::de::DeserializeOwned + Send>(
+pub(crate) fn load_log<T: serde::de::DeserializeOwned + Send>(
     dir: &Path,
     entry: &LogEntry,
     canonical: &str,
@@ -273,6 +276,7 @@ pub(crate) fn load(dir: &Path, m: &Manifest, tolerant: bool) -> StoreResult<Load
     state.reviews = reviews;
     state.profile = profile;
     state.generation = m.generation;
+    state.data_generation = m.data_generation.unwrap_or(m.generation);
     Ok(Loaded { state, damage })
 }
 
@@ -322,7 +326,10 @@ fn last_wins<K: Ord + Send + Sync, V: Send + Sync>(mut ops: Vec<(K, Option<V>)>)
     out
 }
 
-fn load_profile(dir: &Path, m: &Manifest) -> StoreResult<(Option<String>, Option<Damage>)> {
+pub(crate) fn load_profile(
+    dir: &Path,
+    m: &Manifest,
+) -> StoreResult<(Option<String>, Option<Damage>)> {
     let Some(p) = &m.profile else {
         return Ok((None, None));
     };

@@ -18,19 +18,12 @@ pub(crate) fn migrate(s: &mut FileStore) -> StoreResult<Vec<String>> {
     if s.manifest.is_some() {
         return Ok(Vec::new());
     }
-    if s.mode == crate::OpenMode::ReadOnly {
-        return Err(StoreError::InvalidChange(format!(
-            "store {} was opened read-only; migration needs a writer",
-            s.dir.display()
-        )));
-    }
-    if s.poisoned {
-        return Err(StoreError::Poisoned);
-    }
+    s.may_write("migration")?;
     match write_v2(s) {
         Ok(m) => {
             s.state.meta = m.meta.clone();
             s.state.generation = m.generation;
+            s.state.data_generation = m.generation;
             s.manifest = Some(m);
             Ok(vec![layout::MIGRATION_0002.to_string()])
         }
@@ -58,6 +51,7 @@ fn write_v2(s: &FileStore) -> StoreResult<Manifest> {
     }
     let mut m = Manifest::empty(meta);
     m.generation = st.generation + 1;
+    m.data_generation = Some(m.generation);
     m.audit_checkpoint = st.checkpoint.clone();
 
     ensure_dir(fs, &dir.join(layout::SEGMENTS))?;

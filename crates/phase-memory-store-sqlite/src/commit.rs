@@ -2,7 +2,7 @@
 //! transaction, in the same order as the reference adapter (`MemoryState::apply`).
 
 use phase_memory_model::{Edge, Node};
-use phase_memory_store::{ChangeSet, StoreError, StoreResult};
+use phase_memory_store::{ChangeSet, Heads, StoreResult, validate_change};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use crate::record::{SqlContext, checksum, encode, seq_from_sql, seq_to_sql};
@@ -19,8 +19,7 @@ pub(crate) fn commit(conn: &mut Connection, c: &ChangeSet) -> StoreResult<u64> {
         .ctx("beginning a commit")?;
     validate(&tx, c)?;
     apply(&tx, c)?;
-    let generation = schema::read_generation(&tx)? + 1;
-    schema::meta_put(&tx, key::GENERATION, &generation)?;
+    let generation = schema::bump_generation(&tx, c.changes_data())?;
     tx.commit().ctx("committing")?;
     Ok(generation)
 }
@@ -33,57 +32,17 @@ pub(crate) fn event_head(conn: &Connection) -> StoreResult<u64> {
     Ok(max.map(seq_from_sql).unwrap_or(0))
 }
 
-/// Seq of the last audit record, or of the checkpoint when none is left.
-pub(crate) fn audit_head_seq(conn: &Connection) -> StoreResult<u64> {
-    let max: Option<i64> = conn
+/// The store invariants a change set must keep ([`phase_memory_store::validate_change`]).
+fn validate(tx: &Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
+    let last: Option<i64> = tx
         .query_row("SELECT max(seq) FROM audit", [], |r| r.get(0))
         .ctx("reading the audit head")?;
-    match max {
-        Some(s) => Ok(seq_from_sql(s)),
-        None => Ok(schema::read_checkpoint(conn)?.last_pruned_seq),
-    }
-}
-
-/// The store invariants a change set must keep (the same checks, with the same
-/// messages, as `MemoryState::validate`).
-fn validate(tx: &Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
-    for (next, e) in (event_head(tx)? + 1..).zip(&c.events) {
-        if e.seq != next {
-            return Err(StoreError::InvalidChange(format!(
-                "event seq {} does not continue the history (want {next})",
-                e.seq
-            )));
-        }
-    }
-    // With a prune in the same change set, the chain continues after what the
-    // prune leaves (a restore writes a checkpoint and the records after it at once).
-    let base = match &c.prune_audit {
-        Some(cp) => {
-            let cut = seq_to_sql(cp.last_pruned_seq).unwrap_or(i64::MAX);
-            let max: Option<i64> = tx
-                .query_row("SELECT max(seq) FROM audit WHERE seq > ?1", [cut], |r| {
-                    r.get(0)
-                })
-                .ctx("reading the audit head")?;
-            max.map(seq_from_sql)
-                .unwrap_or(cp.last_pruned_seq)
-                .max(cp.last_pruned_seq)
-        }
-        None => audit_head_seq(tx)?,
+    let heads = Heads {
+        event_head: event_head(tx)?,
+        last_audit_seq: last.map(seq_from_sql),
+        checkpoint_seq: schema::read_checkpoint(tx)?.last_pruned_seq,
     };
-    for (next, r) in (base + 1..).zip(&c.audit) {
-        if r.seq != next {
-            return Err(StoreError::InvalidChange(format!(
-                "audit seq {} does not continue the chain (want {next})",
-                r.seq
-            )));
-        }
-    }
-    for n in &c.put_nodes {
-        phase_memory_model::validate_id(&n.id)
-            .map_err(|e| StoreError::InvalidChange(format!("node id: {e}")))?;
-    }
-    Ok(())
+    validate_change(c, heads)
 }
 
 fn apply(tx: &Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {

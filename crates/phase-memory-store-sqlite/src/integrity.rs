@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use phase_memory_model::{AuditRecord, Edge, Event, Node, Review};
+use phase_memory_model::{AuditRecord, Edge, Event, Node, Review, Time};
 use phase_memory_store::{IntegrityFinding, StoreError, StoreResult};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, TransactionBehavior, params_from_iter};
@@ -294,6 +294,7 @@ pub(crate) fn repair(
     dir: &Path,
     checksums: bool,
     generation: u64,
+    now: Time,
 ) -> StoreResult<(Vec<IntegrityFinding>, u64)> {
     let found = check(conn, checksums)?;
     let rows: Vec<(IntegrityFinding, BadRow)> = found
@@ -303,36 +304,33 @@ pub(crate) fn repair(
     if rows.is_empty() {
         return Ok((Vec::new(), generation));
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
+    let now = now.millis();
     let qdir = dir.join(QUARANTINE_DIR);
     std::fs::create_dir_all(&qdir)
         .map_err(|e| StoreError::io(format!("creating {}", qdir.display()), e))?;
-    let file_name = format!("sqlite-{generation}-{now}.jsonl");
-    let path = qdir.join(&file_name);
-    {
-        let mut file = std::fs::OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
-        for (f, r) in &rows {
-            let line = json!({
-                "source": r.table,
-                "location": f.location,
-                "reason": f.message,
-                "json": r.json,
-                "checksum": r.checksum.as_deref().map(hex),
-            });
-            writeln!(file, "{line}")
-                .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
-        }
-        file.sync_all()
-            .map_err(|e| StoreError::io(format!("syncing {}", path.display()), e))?;
+    // A repair interrupted after its file but before its transaction runs again at
+    // the same generation (and, with a fixed clock, the same time): never overwrite.
+    let mut file_name = format!("sqlite-{generation}-{now}.jsonl");
+    let mut n = 2;
+    while qdir.join(&file_name).exists() {
+        file_name = format!("sqlite-{generation}-{now}-{n}.jsonl");
+        n += 1;
     }
-    crate::sync_dir(&qdir)?;
+    let path = qdir.join(&file_name);
+    let mut text = Vec::new();
+    for (f, r) in &rows {
+        let line = json!({
+            "source": r.table,
+            "location": f.location,
+            "reason": f.message,
+            "json": r.json,
+            "checksum": r.checksum.as_deref().map(hex),
+        });
+        writeln!(text, "{line}")
+            .map_err(|e| StoreError::io(format!("encoding {}", path.display()), e))?;
+    }
+    phase_memory_fsio::write_atomic(&path, &text)
+        .map_err(|e| StoreError::io("writing the quarantine file", e))?;
     crate::sync_dir(dir)?;
 
     let tx = conn
@@ -370,8 +368,7 @@ pub(crate) fn repair(
             ..f
         });
     }
-    let generation = schema::read_generation(&tx)? + 1;
-    schema::meta_put(&tx, key::GENERATION, &generation)?;
+    let generation = schema::bump_generation(&tx, true)?;
     tx.commit().ctx("committing a repair")?;
     Ok((done, generation))
 }

@@ -12,6 +12,11 @@
 //! Every commit is one `BEGIN IMMEDIATE` transaction with `synchronous=FULL`, so when
 //! [`Store::commit`] returns the change set is on disk, and a crash at any point
 //! leaves the store as it was before or after the commit. See `docs/storage.md`.
+//!
+//! A shared handle ([`OpenMode::Shared`]) reads through one connection holding an
+//! open read transaction: WAL mode gives it a stable snapshot of one committed
+//! generation while other processes commit. [`Store::refresh`] ends that
+//! transaction and starts a new one at the latest commit (one small read).
 
 mod commit;
 mod integrity;
@@ -19,17 +24,19 @@ mod migrate;
 mod record;
 mod schema;
 
-use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, TryLockError};
+use std::time::Duration;
 
-use phase_memory_model::{AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review};
+use phase_memory_model::{AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review, Time};
 use phase_memory_store::{
     AdapterManifest, AuditStore, Capability, ChangeSet, EventQuery, EventStore, GraphStore,
     IntegrityFinding, ReviewStore, SCHEMA_VERSION, Store, StoreError, StoreMeta, StoreResult,
-    conformance,
+    WriterLock,
 };
+
+pub use phase_memory_store::OpenMode;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
@@ -53,31 +60,28 @@ pub const INDEX_DIR: &str = "index";
 /// Idle reader connections kept for reuse.
 const READER_POOL: usize = 4;
 
-/// How a store is opened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpenMode {
-    /// The one writer: takes the exclusive lock on `DIR/LOCK`.
-    Write,
-    /// A reader: takes no lock and refuses commits, migrations and repairs.
-    ReadOnly,
-}
-
 /// A store kept in one SQLite database inside a directory.
 ///
 /// Reads go through a small pool of reader connections (so a callback of
 /// `for_each_node` may call back into the store); writes go through the one writer
-/// connection.
+/// connection. A shared handle reads through its snapshot connection instead (a
+/// read nested in a callback of another read falls back to the pool, which sees
+/// the latest commit).
 pub struct SqliteStore {
     dir: PathBuf,
     mode: OpenMode,
     writer: Option<Mutex<Connection>>,
     readers: Mutex<Vec<Connection>>,
+    /// Shared handles: the connection holding the read transaction of the
+    /// generation the handle reads.
+    snapshot: Mutex<Option<Connection>>,
     generation: AtomicU64,
+    data_generation: AtomicU64,
     schema_version: u32,
     poisoned: bool,
     purge_pending: bool,
     // Dropped last: the lock outlives the connections.
-    _lock: Option<File>,
+    lock: Option<WriterLock>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -101,7 +105,7 @@ impl SqliteStore {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::io(format!("creating store directory {}", dir.display()), e)
         })?;
-        let lock = take_lock(dir)?;
+        let lock = take_lock(dir, Duration::ZERO)?;
         if Self::is_store(dir) {
             return Err(StoreError::Exists(dir.display().to_string()));
         }
@@ -130,8 +134,8 @@ impl SqliteStore {
             return Err(StoreError::NotFound(dir.display().to_string()));
         }
         match mode {
-            OpenMode::Write => {
-                let lock = take_lock(dir)?;
+            OpenMode::Write | OpenMode::Repair => {
+                let lock = take_lock(dir, Duration::ZERO)?;
                 let conn = open_conn(&dir.join(DB_FILE), true)?;
                 schema::configure_writer(&conn)?;
                 if !schema::has_meta(&conn)? {
@@ -143,7 +147,7 @@ impl SqliteStore {
                     .ctx("checkpointing the WAL on open")?;
                 Self::finish_open(dir, mode, Some(conn), Some(lock))
             }
-            OpenMode::ReadOnly => Self::finish_open(dir, mode, None, None),
+            OpenMode::ReadOnly | OpenMode::Shared => Self::finish_open(dir, mode, None, None),
         }
     }
 
@@ -161,36 +165,17 @@ impl SqliteStore {
 
     /// The adapter's manifest: every capability, every conformance check.
     pub fn adapter_manifest() -> AdapterManifest {
-        let capabilities = vec![
-            Capability::Graph,
-            Capability::Events,
-            Capability::Audit,
-            Capability::Reviews,
-            Capability::AtomicCommit,
-            Capability::Durable,
-            Capability::Purge,
-            Capability::AuditPrune,
-            Capability::Migrations,
-            Capability::Repair,
-            Capability::IndexDir,
-        ];
-        let conformance = conformance::CHECKS
-            .iter()
-            .filter(|c| c.needs.iter().all(|n| capabilities.contains(n)))
-            .map(|c| c.name.to_string())
-            .collect();
-        AdapterManifest {
-            name: "sqlite".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            capabilities,
-            ownership: format!(
+        AdapterManifest::new(
+            "sqlite",
+            env!("CARGO_PKG_VERSION"),
+            Capability::ALL,
+            format!(
                 "DIR/{DB_FILE} (with its -wal and -shm files): nodes, edges, events, audit, \
                  reviews, profile and metadata; DIR/{LOCK_FILE}: the writer lock; \
                  DIR/{QUARANTINE_DIR}/: rows moved aside by repair; DIR/{INDEX_DIR}/ belongs \
                  to the runtime's full-text index and is never touched"
             ),
-            conformance,
-        }
+        )
     }
 
     /// How this handle was opened.
@@ -207,25 +192,31 @@ impl SqliteStore {
         dir: &Path,
         mode: OpenMode,
         writer: Option<Connection>,
-        lock: Option<File>,
+        lock: Option<WriterLock>,
     ) -> StoreResult<SqliteStore> {
         let mut store = SqliteStore {
             dir: dir.to_path_buf(),
             mode,
             writer: writer.map(Mutex::new),
             readers: Mutex::new(Vec::new()),
+            snapshot: Mutex::new(None),
             generation: AtomicU64::new(0),
+            data_generation: AtomicU64::new(0),
             schema_version: 0,
             poisoned: false,
             purge_pending: false,
-            _lock: lock,
+            lock,
         };
-        let (version, generation) = store.read(|c| {
+        let (version, generation, data_generation) = store.read(|c| {
             if !schema::has_meta(c)? {
                 return Err(StoreError::NotFound(dir.display().to_string()));
             }
             let v: u32 = schema::meta_require(c, schema::key::SCHEMA_VERSION)?;
-            Ok((v, schema::read_generation(c)?))
+            Ok((
+                v,
+                schema::read_generation(c)?,
+                schema::read_data_generation(c)?,
+            ))
         })?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
@@ -235,6 +226,12 @@ impl SqliteStore {
         }
         store.schema_version = version;
         store.generation.store(generation, Ordering::SeqCst);
+        store
+            .data_generation
+            .store(data_generation, Ordering::SeqCst);
+        if mode == OpenMode::Shared {
+            store.begin_snapshot()?;
+        }
         Ok(store)
     }
 
@@ -251,13 +248,89 @@ impl SqliteStore {
         self.dir.join(DB_FILE)
     }
 
-    /// Runs `f` on a pooled reader connection.
+    /// Ends the shared handle's read transaction and starts one at the latest
+    /// commit; records its generations and returns the generation.
+    fn begin_snapshot(&self) -> StoreResult<u64> {
+        let mut guard = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let c = open_conn(&self.db_path(), true)?;
+            schema::configure_reader(&c)?;
+            *guard = Some(c);
+        }
+        let Some(conn) = guard.as_ref() else {
+            return Err(StoreError::Backend("sqlite: no snapshot connection".into()));
+        };
+        if !conn.is_autocommit() {
+            conn.execute_batch("COMMIT")
+                .ctx("ending the read transaction")?;
+        }
+        conn.execute_batch("BEGIN")
+            .ctx("starting a read transaction")?;
+        // The first read fixes the snapshot.
+        let read = (|| {
+            Ok::<_, StoreError>((
+                schema::read_generation(conn)?,
+                schema::read_data_generation(conn)?,
+                schema::meta_require::<u32>(conn, schema::key::SCHEMA_VERSION)?,
+            ))
+        })();
+        let (generation, data, version) = match read {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = conn.execute_batch("COMMIT");
+                return Err(e);
+            }
+        };
+        if version > SCHEMA_VERSION {
+            let _ = conn.execute_batch("COMMIT");
+            return Err(StoreError::TooNew {
+                found: version,
+                want: SCHEMA_VERSION,
+            });
+        }
+        self.generation.store(generation, Ordering::SeqCst);
+        self.data_generation.store(data, Ordering::SeqCst);
+        Ok(generation)
+    }
+
+    /// Ends the shared handle's read transaction (so a WAL checkpoint can pass it).
+    fn end_snapshot(&self) {
+        let guard = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(conn) = guard.as_ref()
+            && !conn.is_autocommit()
+        {
+            let _ = conn.execute_batch("COMMIT");
+        }
+    }
+
+    /// Runs `f` on the shared handle's snapshot connection, or on a pooled reader
+    /// connection.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        if self.mode == OpenMode::Shared {
+            match self.snapshot.try_lock() {
+                Ok(guard) => {
+                    if let Some(conn) = guard.as_ref()
+                        && !conn.is_autocommit()
+                    {
+                        return f(conn);
+                    }
+                }
+                Err(TryLockError::Poisoned(p)) => {
+                    if let Some(conn) = p.get_ref().as_ref()
+                        && !conn.is_autocommit()
+                    {
+                        return f(conn);
+                    }
+                }
+                // Nested in a read of this handle: the pool below.
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
         let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match pooled {
             Some(c) => c,
             None => {
-                let c = open_conn(&self.db_path(), self.mode == OpenMode::Write)?;
+                let c = open_conn(&self.db_path(), self.mode != OpenMode::ReadOnly)?;
                 schema::configure_reader(&c)?;
                 c
             }
@@ -274,6 +347,12 @@ impl SqliteStore {
     fn writer(&mut self) -> StoreResult<&mut Connection> {
         if self.poisoned {
             return Err(StoreError::Poisoned);
+        }
+        if self.mode == OpenMode::Shared && self.lock.is_none() {
+            return Err(StoreError::InvalidChange(format!(
+                "store {}: writing needs the writer lock (lock_writer first)",
+                self.dir.display()
+            )));
         }
         match self.writer.as_mut() {
             Some(m) => Ok(m.get_mut().unwrap_or_else(|e| e.into_inner())),
@@ -297,11 +376,13 @@ impl SqliteStore {
     /// Returns false when a reader kept the checkpoint from completing.
     fn checkpoint_truncate(&mut self) -> StoreResult<bool> {
         // Idle pooled readers hold no snapshot, but drop them anyway so nothing
-        // pins an old WAL frame.
+        // pins an old WAL frame; this handle's own read transaction ends too (the
+        // caller starts a new one).
         self.readers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        self.end_snapshot();
         let conn = self.writer()?;
         let (busy, _log, _done): (i64, i64, i64) = conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
@@ -469,35 +550,15 @@ fn open_conn(path: &Path, write: bool) -> StoreResult<Connection> {
         .map_err(|e| StoreError::Backend(format!("sqlite: opening {}: {e}", path.display())))
 }
 
-/// Takes the exclusive writer lock on `DIR/LOCK`.
-fn take_lock(dir: &Path) -> StoreResult<File> {
-    let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| StoreError::io(format!("opening lock file {}", path.display()), e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(StoreError::Locked(dir.display().to_string())),
-        Err(TryLockError::Error(e)) => {
-            Err(StoreError::io(format!("locking {}", path.display()), e))
-        }
-    }
+/// Takes the exclusive writer lock on `DIR/LOCK`, waiting up to `wait`.
+fn take_lock(dir: &Path, wait: Duration) -> StoreResult<WriterLock> {
+    WriterLock::acquire(&dir.join(LOCK_FILE), &dir.display().to_string(), wait)
 }
 
 /// Makes a directory's entries durable.
 fn sync_dir(dir: &Path) -> StoreResult<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| StoreError::io(format!("syncing directory {}", dir.display()), e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    phase_memory_fsio::sync_dir(dir)
+        .map_err(|e| StoreError::io(format!("syncing directory {}", dir.display()), e))
 }
 
 impl GraphStore for SqliteStore {
@@ -700,9 +761,15 @@ impl Store for SqliteStore {
 
     fn generation(&self) -> u64 {
         if self.mode == OpenMode::ReadOnly
-            && let Ok(g) = self.read(schema::read_generation)
+            && let Ok((g, d)) = self.read(|c| {
+                Ok((
+                    schema::read_generation(c)?,
+                    schema::read_data_generation(c)?,
+                ))
+            })
         {
             self.generation.store(g, Ordering::SeqCst);
+            self.data_generation.store(d, Ordering::SeqCst);
         }
         self.generation.load(Ordering::SeqCst)
     }
@@ -719,9 +786,16 @@ impl Store for SqliteStore {
         let result = commit::commit(conn, &change);
         let generation = self.poison_on(result)?;
         self.generation.store(generation, Ordering::SeqCst);
+        if change.changes_data() {
+            self.data_generation.store(generation, Ordering::SeqCst);
+        }
         if purge || self.purge_pending {
             let done = self.checkpoint_truncate();
             self.purge_pending = !matches!(done, Ok(true));
+        }
+        if self.mode == OpenMode::Shared {
+            // Read what this commit made (and nothing older).
+            self.begin_snapshot()?;
         }
         Ok(generation)
     }
@@ -745,7 +819,7 @@ impl Store for SqliteStore {
         Ok(findings)
     }
 
-    fn repair_integrity(&mut self) -> StoreResult<Vec<IntegrityFinding>> {
+    fn repair_integrity(&mut self, now: Time) -> StoreResult<Vec<IntegrityFinding>> {
         if self.schema_version < SCHEMA_VERSION {
             return Err(StoreError::MigrationNeeded {
                 found: self.schema_version,
@@ -756,12 +830,16 @@ impl Store for SqliteStore {
         let dir = self.dir.clone();
         let generation = self.generation.load(Ordering::SeqCst);
         let conn = self.writer()?;
-        let result = integrity::repair(conn, &dir, checksums, generation);
+        let result = integrity::repair(conn, &dir, checksums, generation, now);
         let (done, new_generation) = self.poison_on(result)?;
         self.generation.store(new_generation, Ordering::SeqCst);
+        self.data_generation.store(new_generation, Ordering::SeqCst);
         if self.purge_pending {
             let ok = self.checkpoint_truncate();
             self.purge_pending = !matches!(ok, Ok(true));
+        }
+        if self.mode == OpenMode::Shared {
+            self.begin_snapshot()?;
         }
         Ok(done)
     }
@@ -777,11 +855,95 @@ impl Store for SqliteStore {
         let (applied, version, generation) = self.poison_on(result)?;
         self.schema_version = version;
         self.generation.store(generation, Ordering::SeqCst);
+        self.data_generation.store(generation, Ordering::SeqCst);
+        if self.mode == OpenMode::Shared {
+            self.begin_snapshot()?;
+        }
         // Reader connections re-read the schema on their next statement.
         Ok(applied)
     }
 
     fn location(&self) -> String {
         self.dir.display().to_string()
+    }
+
+    fn data_generation(&self) -> u64 {
+        self.generation();
+        self.data_generation.load(Ordering::SeqCst)
+    }
+
+    fn refresh(&mut self) -> StoreResult<u64> {
+        match self.mode {
+            OpenMode::Shared => {
+                let generation = self.begin_snapshot()?;
+                let version: u32 =
+                    self.read(|c| schema::meta_require(c, schema::key::SCHEMA_VERSION))?;
+                self.schema_version = version;
+                Ok(generation)
+            }
+            _ => Ok(self.generation()),
+        }
+    }
+
+    fn lock_writer(&mut self, wait: Duration) -> StoreResult<u64> {
+        match self.mode {
+            OpenMode::Write | OpenMode::Repair => return Ok(self.generation()),
+            OpenMode::ReadOnly => {
+                return Err(StoreError::InvalidChange(format!(
+                    "store {} is opened read-only",
+                    self.dir.display()
+                )));
+            }
+            OpenMode::Shared => {}
+        }
+        if self.lock.is_none() {
+            let lock = take_lock(&self.dir, wait)?;
+            if self.writer.is_none() {
+                let conn = open_conn(&self.db_path(), true)?;
+                schema::configure_writer(&conn)?;
+                self.writer = Some(Mutex::new(conn));
+            }
+            self.lock = Some(lock);
+        }
+        self.refresh()
+    }
+
+    fn unlock_writer(&mut self) {
+        if self.mode == OpenMode::Shared {
+            self.lock = None;
+        }
+    }
+
+    fn holds_writer(&self) -> bool {
+        self.lock.is_some()
+    }
+}
+
+/// The SQLite adapter as "open any adapter" sees it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SqliteAdapter;
+
+impl phase_memory_store::AdapterKind for SqliteAdapter {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+    fn detect(&self, dir: &Path) -> bool {
+        SqliteStore::is_store(dir)
+    }
+    fn init(
+        &self,
+        dir: &Path,
+        _config: Option<&phase_memory_store::StoreConfig>,
+        meta: StoreMeta,
+    ) -> StoreResult<Box<dyn Store>> {
+        Ok(Box::new(SqliteStore::init(dir, meta)?))
+    }
+    fn open(
+        &self,
+        dir: &Path,
+        _config: Option<&phase_memory_store::StoreConfig>,
+        mode: OpenMode,
+    ) -> StoreResult<Box<dyn Store>> {
+        Ok(Box::new(SqliteStore::open(dir, mode)?))
     }
 }

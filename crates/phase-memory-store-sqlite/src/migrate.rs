@@ -47,6 +47,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<(Vec<String>, u32, u
     schema::meta_put(&tx, key::APPLIED, &applied)?;
     schema::meta_put(&tx, key::PLANNED, &Vec::<String>::new())?;
     schema::meta_put(&tx, key::GENERATION, &generation)?;
+    schema::meta_put(&tx, key::DATA_GENERATION, &generation)?;
     tx.commit().ctx("committing a migration")?;
     Ok((todo, version, generation))
 }

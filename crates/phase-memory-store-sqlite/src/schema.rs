@@ -88,6 +88,7 @@ pub(crate) mod key {
     pub const PLANNED: &str = "planned_migrations";
     pub const CREATED_AT: &str = "created_at";
     pub const GENERATION: &str = "generation";
+    pub const DATA_GENERATION: &str = "data_generation";
     pub const PROFILE: &str = "profile";
     pub const CHECKPOINT: &str = "audit_checkpoint";
 }
@@ -212,6 +213,30 @@ pub(crate) fn read_checkpoint(conn: &Connection) -> StoreResult<AuditCheckpoint>
 /// The commit counter.
 pub(crate) fn read_generation(conn: &Connection) -> StoreResult<u64> {
     Ok(meta_get(conn, key::GENERATION)?.unwrap_or(0))
+}
+
+/// The generation of the last commit that changed data (the generation when the
+/// store predates the key).
+pub(crate) fn read_data_generation(conn: &Connection) -> StoreResult<u64> {
+    match meta_get(conn, key::DATA_GENERATION)? {
+        Some(g) => Ok(g),
+        None => read_generation(conn),
+    }
+}
+
+/// Moves the generation by one inside a write transaction (and the data
+/// generation with it when the commit changed data); returns the new generation.
+pub(crate) fn bump_generation(conn: &Connection, changes_data: bool) -> StoreResult<u64> {
+    let data_before = read_data_generation(conn)?;
+    let generation = read_generation(conn)? + 1;
+    meta_put(conn, key::GENERATION, &generation)?;
+    let data = if changes_data {
+        generation
+    } else {
+        data_before
+    };
+    meta_put(conn, key::DATA_GENERATION, &data)?;
+    Ok(generation)
 }
 
 /// Whether a table has a column.

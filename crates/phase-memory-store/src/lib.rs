@@ -7,11 +7,45 @@
 //! `Ok`, the whole change set is durable; when it returns `Err` or the process dies
 //! mid-commit, a later open sees the store exactly as before the commit. After an I/O
 //! error a handle refuses further writes (`StoreError::Poisoned`).
+//!
+//! # Shared access: readers never wait, writers queue
+//!
+//! Any number of handles, in any number of processes, may use one store at once.
+//! A handle opened with [`OpenMode::Shared`] follows this protocol (the runtime
+//! drives it; an adapter implements the four methods named here):
+//!
+//! - **Reading.** A handle reads an immutable snapshot of one committed generation
+//!   and takes no lock for it: whatever other handles commit meanwhile, every read
+//!   of the handle sees exactly that generation (never half a commit, never a mix
+//!   of two). [`Store::refresh`] moves the handle to the latest committed
+//!   generation; it must be cheap when nothing changed (one small read: a manifest,
+//!   a generation row) and catch up incrementally when something did where the
+//!   adapter can. The runtime calls it at the start of every request.
+//! - **Writing.** [`Store::lock_writer`] waits (up to the given time) for the
+//!   store's one writer lock, then refreshes to the latest generation and finishes
+//!   what a writer that died mid-commit left behind; only then may
+//!   [`Store::commit`] (and `migrate`, `repair_integrity`) be called, and each
+//!   commit moves the handle's snapshot to the generation it made.
+//!   [`Store::unlock_writer`] releases the lock. A writer still blocked after the
+//!   wait gets [`StoreError::Locked`] (`store.locked`). The lock must be released
+//!   by the operating system when its process dies (an advisory file lock, a
+//!   database session lock).
+//! - A commit on a shared handle that does not hold the lock is refused with
+//!   `InvalidChange`; handles opened with [`OpenMode::Write`] or
+//!   [`OpenMode::Repair`] hold the lock for their whole life (`lock_writer` and
+//!   `unlock_writer` do nothing) and [`OpenMode::ReadOnly`] never writes.
+//!
+//! [`Store::data_generation`] is the generation of the last commit that changed
+//! what activation and the full-text index read (nodes, edges, events, profile,
+//! metadata): derived state keyed on it survives commits of audit records and
+//! reviews alone, which is what audited reads make.
 
 pub mod conformance;
 mod error;
 mod manifest;
 mod memory;
+mod open;
+mod validate;
 
 use phase_memory_model::{
     AuditCheckpoint, AuditRecord, AuditRef, Edge, EdgeKey, Event, Node, Review, Time,
@@ -21,6 +55,11 @@ use serde::{Deserialize, Serialize};
 pub use error::{StoreError, StoreResult};
 pub use manifest::{AdapterManifest, Capability};
 pub use memory::{MemoryState, MemoryStore};
+pub use open::{
+    AdapterKind, CONFIG_FILE, DEFAULT_WRITE_WAIT, OpenMode, StoreConfig, WriterLock,
+    detect_adapter, open_any,
+};
+pub use validate::{Heads, validate_change};
 
 /// The store format this build writes.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -134,6 +173,20 @@ impl ChangeSet {
             && self.meta.is_none()
             && self.prune_audit.is_none()
     }
+
+    /// Whether the change set touches what derived state (activation snapshot,
+    /// full-text index) is built from: anything but audit records, an audit prune
+    /// and reviews. Adapters move [`Store::data_generation`] when it does.
+    pub fn changes_data(&self) -> bool {
+        !self.put_nodes.is_empty()
+            || !self.delete_nodes.is_empty()
+            || !self.put_edges.is_empty()
+            || !self.delete_edges.is_empty()
+            || !self.events.is_empty()
+            || self.profile.is_some()
+            || self.meta.is_some()
+            || self.purge
+    }
 }
 
 /// Reads of the typed graph.
@@ -210,8 +263,10 @@ pub trait Store: GraphStore + EventStore + AuditStore + ReviewStore + Send + Syn
         Ok(Vec::new())
     }
     /// Fixes what [`Store::check_integrity`] found: moves what cannot be read into
-    /// quarantine (never a silent delete). Returns what was done.
-    fn repair_integrity(&mut self) -> StoreResult<Vec<IntegrityFinding>> {
+    /// quarantine (never a silent delete). Returns what was done. `now` is the
+    /// caller's clock (quarantine names and timestamps), never the system time.
+    fn repair_integrity(&mut self, now: Time) -> StoreResult<Vec<IntegrityFinding>> {
+        let _ = now;
         Ok(Vec::new())
     }
     /// Migrations this store needs before it accepts writes (empty when current).
@@ -225,4 +280,38 @@ pub trait Store: GraphStore + EventStore + AuditStore + ReviewStore + Send + Syn
     }
     /// Where the store lives, for messages.
     fn location(&self) -> String;
+
+    /// The generation of the last commit that changed data derived state is built
+    /// from ([`ChangeSet::changes_data`]); at most [`Store::generation`]. An adapter
+    /// that does not track it returns the generation (always correct, only less
+    /// reuse of derived state).
+    fn data_generation(&self) -> u64 {
+        self.generation()
+    }
+
+    /// Moves the handle to the latest committed generation (commits of other
+    /// handles, other processes) and returns it. Cheap when nothing changed. Reads
+    /// between two refreshes see one generation. Adapters whose handle is the only
+    /// one (memory) keep the default.
+    fn refresh(&mut self) -> StoreResult<u64> {
+        Ok(self.generation())
+    }
+
+    /// Waits up to `wait` for the store's writer lock, then refreshes to the latest
+    /// generation and finishes interrupted work of a dead writer. Returns the
+    /// generation the handle now reads. [`StoreError::Locked`] after the wait. A
+    /// no-op for handles that hold the lock for their whole life.
+    fn lock_writer(&mut self, wait: std::time::Duration) -> StoreResult<u64> {
+        let _ = wait;
+        self.refresh()
+    }
+
+    /// Releases the writer lock taken by [`Store::lock_writer`] (a no-op when the
+    /// handle holds it for its whole life, or does not hold it).
+    fn unlock_writer(&mut self) {}
+
+    /// Whether the handle may commit now (holds the writer lock).
+    fn holds_writer(&self) -> bool {
+        true
+    }
 }

@@ -32,6 +32,34 @@ pub enum Capability {
 }
 
 impl Capability {
+    /// Every capability: what a durable adapter with the whole feature set (file,
+    /// SQLite) declares.
+    pub const ALL: &'static [Capability] = &[
+        Capability::Graph,
+        Capability::Events,
+        Capability::Audit,
+        Capability::Reviews,
+        Capability::AtomicCommit,
+        Capability::Durable,
+        Capability::Purge,
+        Capability::AuditPrune,
+        Capability::Migrations,
+        Capability::Repair,
+        Capability::IndexDir,
+    ];
+
+    /// What an adapter that lives in process memory can declare: everything but
+    /// durability, migrations, repair and an index folder.
+    pub const IN_MEMORY: &'static [Capability] = &[
+        Capability::Graph,
+        Capability::Events,
+        Capability::Audit,
+        Capability::Reviews,
+        Capability::AtomicCommit,
+        Capability::Purge,
+        Capability::AuditPrune,
+    ];
+
     /// Wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -66,6 +94,23 @@ pub struct AdapterManifest {
 }
 
 impl AdapterManifest {
+    /// A manifest declaring `capabilities` and claiming every conformance check
+    /// they cover ([`crate::conformance::claimed`]).
+    pub fn new(
+        name: &str,
+        version: &str,
+        capabilities: &[Capability],
+        ownership: impl Into<String>,
+    ) -> Self {
+        AdapterManifest {
+            name: name.into(),
+            version: version.into(),
+            capabilities: capabilities.to_vec(),
+            ownership: ownership.into(),
+            conformance: crate::conformance::claimed(capabilities),
+        }
+    }
+
     /// Whether the adapter declares a capability.
     pub fn has(&self, c: Capability) -> bool {
         self.capabilities.contains(&c)

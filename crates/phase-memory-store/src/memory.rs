@@ -10,7 +10,7 @@ use phase_memory_model::{
 
 use crate::{
     AdapterManifest, AuditStore, Capability, ChangeSet, EventQuery, EventStore, GraphStore,
-    ReviewStore, Store, StoreError, StoreMeta, StoreResult, conformance,
+    ReviewStore, Store, StoreMeta, StoreResult, conformance,
 };
 
 /// Implements the four read traits of a type by delegating to a [`MemoryState`]
@@ -111,6 +111,8 @@ pub struct MemoryState {
     pub meta: StoreMeta,
     /// Commit counter.
     pub generation: u64,
+    /// Generation of the last commit that changed data ([`ChangeSet::changes_data`]).
+    pub data_generation: u64,
 }
 
 impl MemoryState {
@@ -127,6 +129,7 @@ impl MemoryState {
             profile: None,
             meta,
             generation: 0,
+            data_generation: 0,
         }
     }
 
@@ -143,43 +146,22 @@ impl MemoryState {
             .unwrap_or(self.checkpoint.last_pruned_seq)
     }
 
-    /// Checks a change set against the store invariants without applying it.
+    /// Checks a change set against the store invariants without applying it
+    /// ([`crate::validate_change`]).
     pub fn validate(&self, c: &ChangeSet) -> StoreResult<()> {
-        for (next, e) in (self.event_head() + 1..).zip(&c.events) {
-            if e.seq != next {
-                return Err(StoreError::InvalidChange(format!(
-                    "event seq {} does not continue the history (want {next})",
-                    e.seq
-                )));
-            }
-        }
-        let base = match &c.prune_audit {
-            Some(cp) => self
-                .audit
-                .iter()
-                .rfind(|r| r.seq > cp.last_pruned_seq)
-                .map(|r| r.seq)
-                .unwrap_or(cp.last_pruned_seq)
-                .max(cp.last_pruned_seq),
-            None => self.audit_head_seq(),
-        };
-        for (next, r) in (base + 1..).zip(&c.audit) {
-            if r.seq != next {
-                return Err(StoreError::InvalidChange(format!(
-                    "audit seq {} does not continue the chain (want {next})",
-                    r.seq
-                )));
-            }
-        }
-        for n in &c.put_nodes {
-            phase_memory_model::validate_id(&n.id)
-                .map_err(|e| StoreError::InvalidChange(format!("node id: {e}")))?;
-        }
-        Ok(())
+        crate::validate_change(
+            c,
+            crate::Heads {
+                event_head: self.event_head(),
+                last_audit_seq: self.audit.last().map(|r| r.seq),
+                checkpoint_seq: self.checkpoint.last_pruned_seq,
+            },
+        )
     }
 
     /// Applies a validated change set.
     pub fn apply(&mut self, c: ChangeSet) {
+        let changes_data = c.changes_data();
         for id in &c.delete_nodes {
             self.nodes.remove(id);
         }
@@ -227,6 +209,9 @@ impl MemoryState {
             self.meta = m;
         }
         self.generation += 1;
+        if changes_data {
+            self.data_generation = self.generation;
+        }
     }
 
     /// Audit head.
@@ -304,21 +289,9 @@ impl MemoryStore {
         AdapterManifest {
             name: "memory".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: vec![
-                Capability::Graph,
-                Capability::Events,
-                Capability::Audit,
-                Capability::Reviews,
-                Capability::AtomicCommit,
-                Capability::Purge,
-                Capability::AuditPrune,
-            ],
+            capabilities: Capability::IN_MEMORY.to_vec(),
             ownership: "everything in process memory; nothing survives the process".into(),
-            conformance: conformance::CHECKS
-                .iter()
-                .filter(|c| !c.needs.contains(&Capability::Durable))
-                .map(|c| c.name.to_string())
-                .collect(),
+            conformance: conformance::claimed(Capability::IN_MEMORY),
         }
     }
 }
@@ -403,5 +376,8 @@ impl Store for MemoryStore {
     }
     fn location(&self) -> String {
         "memory".into()
+    }
+    fn data_generation(&self) -> u64 {
+        self.state.data_generation
     }
 }

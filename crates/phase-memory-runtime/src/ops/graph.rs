@@ -2,7 +2,6 @@
 //! node and edge writes and reads, event append and query.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 
 use phase_memory_govern::Target;
 use phase_memory_model::interchange::{EdgeRecord, EventRecord, NodeRecord};
@@ -398,24 +397,11 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     Ok(o)
 }
 
-/// Writes text to a file atomically (temp file, fsync, rename).
+/// Writes text to a file atomically (`phase_memory_fsio::write_atomic`: unique temp
+/// file, fsync, rename, folder fsync).
 pub(crate) fn write_atomic(path: &str, text: &str) -> Result<(), Outcome> {
-    let p = std::path::Path::new(path);
-    let dir = p
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        p.file_name().and_then(|f| f.to_str()).unwrap_or("export")
-    ));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, p)
-    })();
-    res.map_err(|e| Outcome::error("store.io", format!("writing {path}: {e}")))
+    phase_memory_fsio::write_atomic(std::path::Path::new(path), text.as_bytes())
+        .map_err(|e| Outcome::error("store.io", format!("writing {path}: {e}")))
 }
 
 /// The interchange text of the graph (nodes by id, edges by key, events by seq)

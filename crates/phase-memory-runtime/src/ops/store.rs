@@ -184,7 +184,8 @@ pub(crate) fn repair(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
         return Ok(o);
     }
     let mut actions: Vec<Value> = Vec::new();
-    for f in rt.store.repair_integrity().map_err(se)? {
+    rt.lock_for_write().map_err(se)?;
+    for f in rt.store.repair_integrity(now).map_err(se)? {
         actions.push(json!({"code": f.code, "location": f.location, "action": f.message}));
     }
     if !pending.is_empty() {

@@ -71,7 +71,7 @@ fn change(s: &FileStore, v: Variant) -> ChangeSet {
 fn reopen_and_repair(dir: &Path, context: &str) -> String {
     let mut s = FileStore::open(dir, OpenMode::Write)
         .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
-    s.repair_integrity()
+    s.repair_integrity(phase_memory_model::Time::EPOCH)
         .unwrap_or_else(|e| panic!("{context}: repair failed: {e}"));
     let left = s.check_integrity().expect("check");
     assert!(left.is_empty(), "{context}: after repair: {left:?}");
@@ -164,7 +164,8 @@ fn a_migration_interrupted_at_any_write_leaves_v1_or_v2() {
                 s.migrate()
                     .unwrap_or_else(|e| panic!("{context}: migrate again: {e}"));
             }
-            s.repair_integrity().expect("repair");
+            s.repair_integrity(phase_memory_model::Time::EPOCH)
+                .expect("repair");
             assert!(s.check_integrity().expect("check").is_empty(), "{context}");
             crate::fixtures::assert_fixture_content(&s, &context);
             if n > ops {

@@ -81,7 +81,9 @@ fn an_edited_segment_line_is_a_corrupt_record_naming_file_and_line() {
             .any(|f| f.code == "store.corrupt_record" && f.location == "segments/00000001.jsonl:2"),
         "{found:?}"
     );
-    let done = s.repair_integrity().expect("repair");
+    let done = s
+        .repair_integrity(phase_memory_model::Time::EPOCH)
+        .expect("repair");
     assert!(!done.is_empty());
     assert!(s.check_integrity().expect("check").is_empty());
     drop(s);
@@ -116,7 +118,8 @@ fn a_torn_event_line_is_detected_and_quarantined() {
     }
     let mut s = FileStore::open(&dir, OpenMode::Repair).expect("repair open");
     assert_eq!(s.event_head().expect("head"), 3);
-    s.repair_integrity().expect("repair");
+    s.repair_integrity(phase_memory_model::Time::EPOCH)
+        .expect("repair");
     drop(s);
     let mut s = FileStore::open(&dir, OpenMode::Write).expect("open");
     let seqs: Vec<u64> = s
@@ -164,7 +167,8 @@ fn orphans_are_reported_and_quarantined_but_index_is_never_touched() {
     assert_eq!(s.node_count().expect("count"), 4);
     assert_eq!(orphans(&s), ["stray.txt"]);
     assert!(!dir.join("manifest.json.tmp").exists());
-    s.repair_integrity().expect("repair");
+    s.repair_integrity(phase_memory_model::Time::EPOCH)
+        .expect("repair");
     assert!(s.check_integrity().expect("check").is_empty());
     assert!(!dir.join("stray.txt").exists());
     assert!(
@@ -200,7 +204,8 @@ fn an_uncommitted_tail_is_ignored_then_cut_into_quarantine() {
         !w.check_integrity().expect("check").is_empty(),
         "the cut was not reported"
     );
-    w.repair_integrity().expect("repair");
+    w.repair_integrity(phase_memory_model::Time::EPOCH)
+        .expect("repair");
     assert!(w.check_integrity().expect("check").is_empty());
     assert_eq!(files_under(&dir.join("quarantine")).len(), 1);
 }

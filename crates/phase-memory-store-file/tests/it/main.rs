@@ -305,3 +305,18 @@ fn reopen_preserves_everything() {
         assert_eq!(s.generation(), 2);
     }
 }
+
+#[test]
+fn shared_handles_read_snapshots_and_writers_queue() {
+    let tmp = TempDir::new().expect("tempdir");
+    let dir = tmp.path().join("s");
+    drop(FileStore::init(&dir, meta()).expect("init"));
+    conformance::shared_access(&|| {
+        Box::new(FileStore::open(&dir, OpenMode::Shared).expect("open shared")) as Box<dyn Store>
+    })
+    .expect("shared access");
+    // What the handles wrote is what a fresh open reads, and it checks clean.
+    let s = FileStore::open(&dir, OpenMode::Write).expect("reopen");
+    assert_eq!(s.node_count().expect("count"), 41);
+    assert_eq!(s.check_integrity().expect("check"), Vec::new());
+}

@@ -179,7 +179,7 @@ fn second_writer_is_locked_out_and_readers_are_not() {
         ..Default::default()
     });
     assert!(refused.is_err(), "a read-only handle accepted a commit");
-    assert!(r.migrate().is_err() && r.repair_integrity().is_err());
+    assert!(r.migrate().is_err() && r.repair_integrity(phase_memory_model::Time::EPOCH).is_err());
     // The reader sees the writer's later commits and generation.
     w.commit(ChangeSet {
         put_nodes: vec![sample_node("c")],
@@ -267,7 +267,9 @@ fn repair_moves_corrupt_rows_into_quarantine() {
     let (_tmp, dir) = corrupted_store();
     let mut s = SqliteStore::open(&dir, OpenMode::Write).expect("open");
     let g0 = s.generation();
-    let done = s.repair_integrity().expect("repair");
+    let done = s
+        .repair_integrity(phase_memory_model::Time::EPOCH)
+        .expect("repair");
     assert_eq!(done.len(), 3, "{done:?}");
     assert!(done.iter().all(|f| f.message.contains("quarantine")));
     assert!(s.generation() > g0);
@@ -296,7 +298,11 @@ fn repair_moves_corrupt_rows_into_quarantine() {
     assert_eq!(text.lines().count(), 3);
     assert!(text.contains("hand edited") && text.contains("{not json"));
     let mut s = SqliteStore::open(&dir, OpenMode::Write).expect("open");
-    assert!(s.repair_integrity().expect("second repair").is_empty());
+    assert!(
+        s.repair_integrity(phase_memory_model::Time::EPOCH)
+            .expect("second repair")
+            .is_empty()
+    );
     s.commit(ChangeSet {
         events: vec![event(2, "x", &["b"])],
         ..Default::default()
@@ -465,4 +471,18 @@ fn audit_prune_and_checkpoint_survive_reopen() {
     assert_eq!(s.audit_checkpoint().expect("cp"), cp);
     let head = s.audit_head().expect("head").expect("some head");
     assert_eq!((head.seq, head.hash), (3, a3.hash));
+}
+
+#[test]
+fn shared_handles_read_snapshots_and_writers_queue() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("store");
+    drop(SqliteStore::init(&dir, meta()).expect("init"));
+    conformance::shared_access(&|| {
+        Box::new(SqliteStore::open(&dir, OpenMode::Shared).expect("open shared")) as Box<dyn Store>
+    })
+    .expect("shared access");
+    let s = SqliteStore::open(&dir, OpenMode::Write).expect("reopen");
+    assert_eq!(s.node_count().expect("count"), 41);
+    assert_eq!(s.check_integrity().expect("check"), Vec::new());
 }

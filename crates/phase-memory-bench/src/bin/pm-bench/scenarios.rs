@@ -6,17 +6,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use phase_memory_activate::{
-    ActivationInput, Cue, Snapshot, SnapshotBuilder, Visibility, activate,
-};
+use phase_memory_activate::{ActivationInput, Cue, Snapshot, Visibility, activate};
 use phase_memory_bench::measure::{mib, ms, peak_rss_bytes, reset_peak_rss, rss_bytes, secs};
 use phase_memory_bench::{GeneratorConfig, Latencies, Rng};
 use phase_memory_index::FullTextIndex;
 use phase_memory_profile::Profile;
 use phase_memory_runtime::{Adapter, CallContext};
-use phase_memory_store::Store;
-use phase_memory_store_file::FileStore;
-use phase_memory_store_sqlite::SqliteStore;
+use phase_memory_store::{OpenMode, Store};
 use serde_json::{Value, json};
 
 use crate::Common;
@@ -204,25 +200,16 @@ fn ensure_store(
 }
 
 fn open_read_only(dir: &Path) -> Result<Box<dyn Store>> {
-    if SqliteStore::is_store(dir) {
-        Ok(Box::new(
-            SqliteStore::open(dir, phase_memory_store_sqlite::OpenMode::ReadOnly)
-                .with_context(|| format!("opening {}", dir.display()))?,
-        ))
-    } else {
-        Ok(Box::new(
-            FileStore::open(dir, phase_memory_store_file::OpenMode::ReadOnly)
-                .with_context(|| format!("opening {}", dir.display()))?,
-        ))
-    }
+    phase_memory_runtime::open_store(dir, OpenMode::ReadOnly)
+        .with_context(|| format!("opening {}", dir.display()))
 }
 
 fn build_snapshot(store: &dyn Store, profile: &Profile) -> Result<Snapshot> {
-    let mut b = SnapshotBuilder::new(profile).with_generation(store.generation());
-    store.for_each_node(&mut |n| b.add_node(n))?;
-    store.for_each_edge(&mut |e| b.add_edge(e))?;
-    store.for_each_event(&mut |e| b.add_event(e))?;
-    Ok(b.finish())
+    Ok(phase_memory_runtime::build_snapshot(
+        store,
+        profile,
+        store.generation(),
+    )?)
 }
 
 /// The runtime path: every cue through `activation.run`.

@@ -1,0 +1,304 @@
+//! Catching up with other handles' commits (`Store::refresh`) and taking over as
+//! the writer (`Store::lock_writer`).
+//!
+//! A handle's image is the store at the manifest it last read. Refreshing reads
+//! `manifest.json` (the cheap generation check) and, when it moved, only what is
+//! new: segments appended to the manifest's list, the bytes appended to each log
+//! since the committed length the handle knew, and a changed profile. A commit that
+//! rewrote what the handle holds (a compaction or purge replacing the segment list,
+//! an audit prune rewriting the audit log) reloads that part. Everything is read
+//! before anything is applied, so a failed refresh leaves the handle on its old,
+//! consistent generation.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use phase_memory_model::{AuditRecord, Event};
+use phase_memory_store::{ChangeSet, MemoryState, StoreError, StoreResult};
+
+use crate::FileStore;
+use crate::commit;
+use crate::layout::{self, LogEntry, Manifest, corrupt, io_err};
+use crate::load::{self, damage_error, resolve_log};
+use crate::record::{SegmentRecord, decode_lines};
+
+/// Attempts before a refresh gives up when commits keep replacing what it reads.
+const ATTEMPTS: usize = 5;
+
+/// Everything a refresh read, applied only once all of it was read.
+enum Update {
+    /// The handle already reflects the manifest (maybe renamed staged logs).
+    Same,
+    /// A whole new image (the segment list was rewritten).
+    Full(Box<MemoryState>),
+    /// What is new since the handle's manifest.
+    Delta(Delta),
+}
+
+struct Delta {
+    segments: Vec<Vec<SegmentRecord>>,
+    events: LogUpdate<Event>,
+    audit: LogUpdate<AuditRecord>,
+    profile: Option<Option<String>>,
+}
+
+enum LogUpdate<T> {
+    Append(Vec<T>),
+    Replace(Vec<T>),
+}
+
+impl FileStore {
+    /// [`phase_memory_store::Store::refresh`]: moves the image to the latest
+    /// committed manifest and returns its generation.
+    pub(crate) fn catch_up(&mut self) -> StoreResult<u64> {
+        let Some(have) = self.manifest.clone() else {
+            // A v1 store has no manifest to follow; it is read once.
+            return Ok(self.state.generation);
+        };
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let m = self.read_manifest()?;
+            if m == have {
+                return Ok(self.state.generation);
+            }
+            match read_update(&self.dir, &have, &m, &self.state) {
+                Ok(update) => {
+                    self.apply_update(update, &m);
+                    self.manifest = Some(m);
+                    return Ok(self.state.generation);
+                }
+                // A commit of another handle may have removed files the manifest we
+                // read named (compaction, settle): read the newer manifest and retry.
+                Err(e) => {
+                    if attempts >= ATTEMPTS || self.read_manifest().is_ok_and(|again| again == m) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply_update(&mut self, update: Update, m: &Manifest) {
+        match update {
+            Update::Same => {}
+            Update::Full(state) => self.state = *state,
+            Update::Delta(d) => {
+                for records in d.segments {
+                    for c in change_sets(records) {
+                        self.state.apply(c);
+                    }
+                }
+                match d.events {
+                    LogUpdate::Append(v) => self.state.events.extend(v),
+                    LogUpdate::Replace(v) => self.state.events = v,
+                }
+                match d.audit {
+                    LogUpdate::Append(v) => self.state.audit.extend(v),
+                    LogUpdate::Replace(v) => self.state.audit = v,
+                }
+                if let Some(p) = d.profile {
+                    self.state.profile = p;
+                }
+                self.state.checkpoint = m.audit_checkpoint.clone();
+                self.state.meta = m.meta.clone();
+            }
+        }
+        self.state.generation = m.generation;
+        self.state.data_generation = m.data_generation.unwrap_or(m.generation);
+    }
+
+    /// What a writer open does, for a shared handle that just took the lock:
+    /// finishes the tidying of the last commit, removes what an interrupted commit
+    /// wrote before its commit point, and cuts uncommitted log tails.
+    pub(crate) fn recover_under_lock(&mut self) -> StoreResult<()> {
+        if self.manifest.is_none() {
+            return Ok(());
+        }
+        let mut m = self.read_manifest()?;
+        let fs = self.fs.as_ref();
+        commit::settle(fs, &self.dir, &mut m, false)?;
+        commit::clear_uncommitted(fs, &self.dir, &m)?;
+        let notes = commit::cut_tails(fs, &self.dir, &m)?;
+        self.notes.extend(notes);
+        Ok(())
+    }
+}
+
+/// Reads what moves an image at manifest `have` to manifest `m`.
+fn read_update(
+    dir: &Path,
+    have: &Manifest,
+    m: &Manifest,
+    state: &MemoryState,
+) -> StoreResult<Update> {
+    if m.generation == have.generation {
+        return Ok(Update::Same);
+    }
+    let appended = m.segments.len() >= have.segments.len()
+        && m.segments[..have.segments.len()] == have.segments[..];
+    if !appended || m.generation < have.generation {
+        return load::load(dir, m, false).map(|l| Update::Full(Box::new(l.state)));
+    }
+    let mut segments = Vec::new();
+    for s in &m.segments[have.segments.len()..] {
+        let (records, damage) = load::load_segment(dir, s)?;
+        if let Some(d) = damage {
+            return Err(damage_error(&d));
+        }
+        segments.push(records);
+    }
+    let events = read_log(
+        dir,
+        &have.events,
+        &m.events,
+        layout::EVENTS,
+        state.event_head(),
+        |e: &Event| e.seq,
+    )?;
+    let audit = if m.audit_checkpoint == have.audit_checkpoint {
+        read_log(
+            dir,
+            &have.audit,
+            &m.audit,
+            layout::AUDIT,
+            state.audit.last().map_or(0, |r| r.seq),
+            |r: &AuditRecord| r.seq,
+        )?
+    } else {
+        full_log(dir, &m.audit, layout::AUDIT, |r: &AuditRecord| r.seq)?
+    };
+    let profile = if m.profile != have.profile {
+        let (p, damage) = load::load_profile(dir, m)?;
+        if let Some(d) = damage {
+            return Err(damage_error(&d));
+        }
+        Some(p)
+    } else {
+        None
+    };
+    Ok(Update::Delta(Delta {
+        segments,
+        events,
+        audit,
+        profile,
+    }))
+}
+
+/// The records of a log appended between two committed extents, or the whole log
+/// when it was rewritten (shorter than before).
+fn read_log<T: serde::de::DeserializeOwned + Send>(
+    dir: &Path,
+    have: &LogEntry,
+    now: &LogEntry,
+    canonical: &str,
+    last_seq: u64,
+    seq_of: fn(&T) -> u64,
+) -> StoreResult<LogUpdate<T>> {
+    if now.bytes < have.bytes || now.lines < have.lines {
+        return full_log(dir, now, canonical, seq_of);
+    }
+    if now.bytes == have.bytes {
+        return Ok(LogUpdate::Append(Vec::new()));
+    }
+    let path = resolve_log(dir, now, canonical);
+    let bytes = read_range(&path, have.bytes, now.bytes)?;
+    let rel = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| canonical.to_string());
+    let mut out: Vec<T> = Vec::with_capacity((now.lines - have.lines) as usize);
+    let mut prev = last_seq;
+    for (i, r) in decode_lines::<T>(&bytes, true).into_iter().enumerate() {
+        let line = have.lines as usize + i + 1;
+        let rec = r.map_err(|b| corrupt(format!("{rel}:{line}"), b.detail))?;
+        if seq_of(&rec) <= prev {
+            return Err(corrupt(
+                format!("{rel}:{line}"),
+                format!("seq {} does not follow seq {prev}", seq_of(&rec)),
+            ));
+        }
+        prev = seq_of(&rec);
+        out.push(rec);
+    }
+    if out.len() as u64 != now.lines - have.lines {
+        return Err(corrupt(
+            rel,
+            format!(
+                "{} lines appended, the manifest committed {}",
+                out.len(),
+                now.lines - have.lines
+            ),
+        ));
+    }
+    Ok(LogUpdate::Append(out))
+}
+
+fn full_log<T: serde::de::DeserializeOwned + Send>(
+    dir: &Path,
+    entry: &LogEntry,
+    canonical: &str,
+    seq_of: fn(&T) -> u64,
+) -> StoreResult<LogUpdate<T>> {
+    let (records, damage) = load::load_log::<T>(dir, entry, canonical, seq_of)?;
+    match damage {
+        Some(d) => Err(damage_error(&d)),
+        None => Ok(LogUpdate::Replace(records)),
+    }
+}
+
+/// Bytes `[from, to)` of a file.
+fn read_range(path: &Path, from: u64, to: u64) -> StoreResult<Vec<u8>> {
+    let mut f = std::fs::File::open(path).map_err(|e| io_err("opening", path, e))?;
+    f.seek(SeekFrom::Start(from))
+        .map_err(|e| io_err("seeking in", path, e))?;
+    let mut out = Vec::with_capacity((to - from) as usize);
+    f.take(to - from)
+        .read_to_end(&mut out)
+        .map_err(|e| io_err("reading", path, e))?;
+    if (out.len() as u64) < to - from {
+        return Err(StoreError::Corrupt {
+            location: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            detail: format!(
+                "only {} bytes; committed records are missing",
+                from + out.len() as u64
+            ),
+        });
+    }
+    Ok(out)
+}
+
+/// A segment's records as change sets that `MemoryState::apply` replays in the
+/// records' order (a new change set starts whenever a record would otherwise be
+/// applied before one that precedes it).
+fn change_sets(records: Vec<SegmentRecord>) -> Vec<ChangeSet> {
+    let rank = |r: &SegmentRecord| match r {
+        SegmentRecord::DeleteNode(_) => 0,
+        SegmentRecord::PutNode(_) => 1,
+        SegmentRecord::DeleteEdge(_) => 2,
+        SegmentRecord::PutEdge(_) => 3,
+        SegmentRecord::PutReview(_) => 4,
+    };
+    let mut out = Vec::new();
+    let mut c = ChangeSet::default();
+    let mut at = 0;
+    for r in records {
+        let k = rank(&r);
+        if k < at {
+            out.push(std::mem::take(&mut c));
+        }
+        at = k;
+        match r {
+            SegmentRecord::DeleteNode(id) => c.delete_nodes.push(id),
+            SegmentRecord::PutNode(n) => c.put_nodes.push(n),
+            SegmentRecord::DeleteEdge(k) => c.delete_edges.push(k),
+            SegmentRecord::PutEdge(e) => c.put_edges.push(e),
+            SegmentRecord::PutReview(r) => c.put_reviews.push(r),
+        }
+    }
+    out.push(c);
+    out
+}
