@@ -3,7 +3,8 @@
 //! estimate (characters / 4, rounded up).
 //!
 //! Building a BPE tokenizer takes a few hundred milliseconds, so each encoding is
-//! built once per process and shared: a [`TokenCounter`] is a cheap handle.
+//! built once per process, on the first count (a process that never counts
+//! tokens never pays for it), and shared: a [`TokenCounter`] is a cheap handle.
 
 use std::sync::{Arc, OnceLock};
 
@@ -28,9 +29,12 @@ pub enum TokenizerError {
     },
 }
 
+type Build = fn() -> Result<CoreBPE, String>;
+
 #[derive(Clone)]
 enum Engine {
-    Bpe(Arc<CoreBPE>),
+    /// A BPE vocabulary, built on first use in its process-wide cell.
+    Bpe(&'static Shared, Build),
     Chars4,
 }
 
@@ -52,6 +56,19 @@ impl std::fmt::Debug for TokenCounter {
 
 type Shared = OnceLock<Result<Arc<CoreBPE>, String>>;
 
+static O200K: Shared = OnceLock::new();
+static CL100K: Shared = OnceLock::new();
+
+/// The BPE encodings whose vocabulary this process has loaded so far (for
+/// diagnostics: a command that counts no tokens loads none).
+pub fn loaded_encodings() -> Vec<&'static str> {
+    [("o200k_base", &O200K), ("cl100k_base", &CL100K)]
+        .into_iter()
+        .filter(|(_, cell)| cell.get().is_some())
+        .map(|(name, _)| name)
+        .collect()
+}
+
 fn o200k() -> Result<CoreBPE, String> {
     tiktoken_rs::o200k_base().map_err(|e| e.to_string())
 }
@@ -61,12 +78,10 @@ fn cl100k() -> Result<CoreBPE, String> {
 }
 
 impl TokenCounter {
-    /// The counter for an encoding (`o200k_base`, `cl100k_base` or `chars4`). The
-    /// first call per BPE encoding loads its vocabulary; later calls share it.
+    /// The counter for an encoding (`o200k_base`, `cl100k_base` or `chars4`). A BPE
+    /// vocabulary is loaded on the first count (or [`TokenCounter::load`]) and
+    /// shared by every counter of the process.
     pub fn new(encoding: &str) -> Result<TokenCounter, TokenizerError> {
-        static O200K: Shared = OnceLock::new();
-        static CL100K: Shared = OnceLock::new();
-        type Build = fn() -> Result<CoreBPE, String>;
         let (name, cell, build): (&'static str, &'static Shared, Build) = match encoding {
             "o200k_base" => ("o200k_base", &O200K, o200k),
             "cl100k_base" => ("cl100k_base", &CL100K, cl100k),
@@ -78,17 +93,34 @@ impl TokenCounter {
             }
             other => return Err(TokenizerError::Unknown(other.to_string())),
         };
-        let bpe = cell
-            .get_or_init(|| build().map(Arc::new))
-            .clone()
-            .map_err(|reason| TokenizerError::Load {
-                encoding: name.to_string(),
-                reason,
-            })?;
         Ok(TokenCounter {
             encoding: name,
-            engine: Engine::Bpe(bpe),
+            engine: Engine::Bpe(cell, build),
         })
+    }
+
+    /// Loads the vocabulary now (it is otherwise loaded on the first count).
+    pub fn load(&self) -> Result<(), TokenizerError> {
+        match &self.engine {
+            Engine::Chars4 => Ok(()),
+            Engine::Bpe(cell, build) => cell
+                .get_or_init(|| build().map(Arc::new))
+                .as_ref()
+                .map(|_| ())
+                .map_err(|reason| TokenizerError::Load {
+                    encoding: self.encoding.to_string(),
+                    reason: reason.clone(),
+                }),
+        }
+    }
+
+    /// Whether this encoding's vocabulary is loaded in this process (`chars4`
+    /// needs none and is always ready).
+    pub fn is_loaded(&self) -> bool {
+        match &self.engine {
+            Engine::Chars4 => true,
+            Engine::Bpe(cell, _) => cell.get().is_some(),
+        }
     }
 
     /// The `chars4` estimate (characters / 4, rounded up).
@@ -105,11 +137,17 @@ impl TokenCounter {
     }
 
     /// Tokens of `text` (special-token markers such as `<|endoftext|>` count as
-    /// ordinary text). Saturates at `u32::MAX`.
+    /// ordinary text). Saturates at `u32::MAX`. The vocabularies are embedded in
+    /// the binary, so loading cannot fail in practice; if it ever did, the count
+    /// falls back to the `chars4` estimate rather than failing the caller.
     pub fn count(&self, text: &str) -> u32 {
+        let chars4 = |t: &str| t.chars().count().div_ceil(4);
         let n = match &self.engine {
-            Engine::Chars4 => text.chars().count().div_ceil(4),
-            Engine::Bpe(bpe) => bpe.count_ordinary(text),
+            Engine::Chars4 => chars4(text),
+            Engine::Bpe(cell, build) => match cell.get_or_init(|| build().map(Arc::new)) {
+                Ok(bpe) => bpe.count_ordinary(text),
+                Err(_) => chars4(text),
+            },
         };
         u32::try_from(n).unwrap_or(u32::MAX)
     }

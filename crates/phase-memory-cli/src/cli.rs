@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use phase_memory_model::Diagnostic;
 use serde_json::{Value, json};
 
 const AFTER_HELP: &str = "\
@@ -356,6 +357,7 @@ pub enum StoreCmd {
 pub enum TokenCmd {
     /// Add a token for the actor given by --actor/--role/--scope; prints it once.
     Add {
+        /// The tokens file to add it to (default: STORE/tokens.json, the file `serve` reads).
         #[arg(long)]
         tokens: Option<PathBuf>,
     },
@@ -404,15 +406,18 @@ pub struct ActivationArgs {
 
 impl ActivationArgs {
     /// The activation request these flags describe.
-    pub fn request(&self) -> anyhow::Result<Value> {
+    pub fn request(&self) -> Result<Value, Diagnostic> {
         let mut hints = Vec::new();
         for h in &self.hint {
-            let (node, score) = h
-                .rsplit_once('=')
-                .ok_or_else(|| anyhow::anyhow!("--hint {h:?}: want NODE=SCORE"))?;
+            let bad = |why: &str| {
+                Diagnostic::error("request.invalid", format!("--hint {h:?}: {why}")).at("--hint")
+            };
+            let (node, score) = h.rsplit_once('=').ok_or_else(|| bad("want NODE=SCORE"))?;
             let score: f64 = score
                 .parse()
-                .map_err(|_| anyhow::anyhow!("--hint {h:?}: score is not a number"))?;
+                .ok()
+                .filter(|s: &f64| s.is_finite())
+                .ok_or_else(|| bad("score is not a finite number"))?;
             hints.push(json!({"node": node, "score": score}));
         }
         let cue = crate::strip_nulls(
@@ -425,5 +430,67 @@ impl ActivationArgs {
             "explain": self.explain,
             "include_invalid": self.include_invalid,
         })))
+    }
+}
+
+impl Command {
+    /// The operation this command runs (named in an envelope that refuses the
+    /// command line before the operation starts, e.g. a bad `--as-of`).
+    pub fn operation(&self) -> &str {
+        match self {
+            Command::Init { .. } => "store.init",
+            Command::Profile { command } => match command {
+                ProfileCmd::Apply { .. } => "profile.apply",
+                ProfileCmd::Show => "profile.show",
+                ProfileCmd::Validate { .. } => "profile.validate",
+                ProfileCmd::Schema => "profile.schema",
+            },
+            Command::Import { .. } => "graph.import",
+            Command::Export { .. } => "graph.export",
+            Command::Node { command } => match command {
+                NodeCmd::Get { .. } => "node.get",
+                NodeCmd::Upsert { .. } => "node.upsert",
+                NodeCmd::Delete { .. } => "node.delete",
+            },
+            Command::Edge { command } => match command {
+                EdgeCmd::Upsert { .. } => "edge.upsert",
+                EdgeCmd::Delete { .. } => "edge.delete",
+            },
+            Command::Event { command } => match command {
+                EventCmd::Append { .. } => "event.append",
+                EventCmd::Query { .. } => "event.query",
+            },
+            Command::Activate(_) => "activation.run",
+            Command::Compile { .. } => "package.compile",
+            Command::Package { .. } => "package.verify",
+            Command::Lifecycle { command } => match command {
+                LifecycleCmd::Plan { .. } => "lifecycle.plan",
+                LifecycleCmd::Apply { .. } => "lifecycle.apply",
+            },
+            Command::Review { command } => match command {
+                ReviewCmd::List { .. } => "review.list",
+                ReviewCmd::Approve { .. } | ReviewCmd::Reject { .. } => "review.decide",
+            },
+            Command::Audit { command } => match command {
+                AuditCmd::Query { .. } => "audit.query",
+                AuditCmd::Verify => "audit.verify",
+                AuditCmd::Prune { .. } => "audit.prune",
+            },
+            Command::Status => "store.status",
+            Command::Migrate => "store.migrate",
+            Command::Repair { .. } => "store.repair",
+            Command::Health => "health.check",
+            Command::Store { command } => match command {
+                StoreCmd::Export { .. } => "store.export",
+                StoreCmd::Import { .. } => "store.import",
+            },
+            Command::Op { operation, .. } => operation,
+            Command::Contracts => "service.contracts",
+            Command::Serve { .. } => "serve",
+            Command::Token { .. } => "token.add",
+            Command::Mcp => "mcp",
+            Command::Eval { .. } => "eval.run",
+            Command::Demo { .. } => "demo",
+        }
     }
 }

@@ -57,7 +57,7 @@ pub fn run(c: &Caller, dir: Option<&Path>) -> anyhow::Result<i32> {
     caller.ctx.as_of = Some(as_of);
     let say = |s: String| {
         if !c.json {
-            println!("{s}");
+            outln!("{s}");
         }
     };
     say(format!("phase-memory demo in {}", dir.display()));
@@ -141,7 +141,7 @@ pub fn run(c: &Caller, dir: Option<&Path>) -> anyhow::Result<i32> {
     ));
     if !c.json {
         for it in env.data["items"].as_array().into_iter().flatten() {
-            println!(
+            outln!(
                 "     {:>8}  {:<10} {}",
                 it["score"],
                 it["kind"].as_str().unwrap_or(""),
@@ -168,10 +168,10 @@ pub fn run(c: &Caller, dir: Option<&Path>) -> anyhow::Result<i32> {
     if c.json {
         let mut summary = Envelope::new("demo", Status::Ok, "req-demo", &env.profile_digest);
         summary.data = json!({"dir": dir, "store": store, "package": out});
-        println!("{}", summary.to_json());
+        outln!("{}", summary.to_json());
     } else {
-        println!("\nThe package is in {}", out.display());
-        println!(
+        outln!("\nThe package is in {}", out.display());
+        outln!(
             "Open {}/index.md, or explore the store with:\n  phase-memory --store {} status",
             out.display(),
             store.display()

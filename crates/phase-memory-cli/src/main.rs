@@ -2,8 +2,25 @@
 //! hands it to the one runner and prints the envelope (`--json`) or a readable
 //! rendering; the exit code comes from the envelope's status.
 
+/// Writes a line to stdout. A write that fails (a closed pipe, a full disk) is
+/// remembered, not a panic: the process then ends with a message and exit 1.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::line(format_args!($($arg)*))
+    };
+}
+
+/// Writes a line to stderr, ignoring a failure (there is nowhere left to say it).
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod demo;
+mod output;
 mod render;
 
 use std::io::{IsTerminal, Read};
@@ -26,7 +43,18 @@ fn main() -> ExitCode {
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
+            1
+        }
+    };
+    if std::env::var_os("PHASE_MEMORY_DEBUG_TOKENIZER").is_some() {
+        let loaded = phase_memory_activate::tokens::loaded_encodings();
+        errln!("tokenizer vocabularies loaded: [{}]", loaded.join(", "));
+    }
+    let code = match output::finish() {
+        Ok(()) => code,
+        Err(e) => {
+            errln!("phase-memory: cannot write the output: {e}");
             1
         }
     };
@@ -44,12 +72,15 @@ pub(crate) struct Caller {
     pub wait: std::time::Duration,
 }
 
-fn caller(cli: &Cli) -> anyhow::Result<Caller> {
+fn caller(cli: &Cli) -> Result<Caller, Diagnostic> {
     let as_of = match &cli.as_of {
-        Some(s) => Some(
-            s.parse::<Time>()
-                .map_err(|e| anyhow::anyhow!("--as-of: {e}"))?,
-        ),
+        Some(s) => Some(s.parse::<Time>().map_err(|e| {
+            Diagnostic::error(
+                "request.invalid",
+                format!("--as-of {s:?} is not a time (want RFC 3339 or a date): {e}"),
+            )
+            .at("--as-of")
+        })?),
         None => None,
     };
     let actor = match &cli.actor {
@@ -91,8 +122,37 @@ fn caller(cli: &Cli) -> anyhow::Result<Caller> {
     })
 }
 
+/// An `invalid` envelope for `op` with one diagnostic (exit 2).
+fn invalid_envelope(op: &str, d: Diagnostic) -> Envelope {
+    let mut env = Envelope::new(op, Status::Invalid, "req-cli", "");
+    env.diagnostics.push(d);
+    env
+}
+
+/// Returns early with an `invalid` envelope when a request file cannot be used.
+macro_rules! request {
+    ($c:expr, $op:expr, $read:expr) => {
+        match $read {
+            Ok(v) => v,
+            Err(d) => return Ok(emit($c, &invalid_envelope($op, d))),
+        }
+    };
+}
+
 fn run(cli: Cli) -> anyhow::Result<i32> {
-    let c = caller(&cli)?;
+    let c = match caller(&cli) {
+        Ok(c) => c,
+        Err(d) => {
+            let c = Caller {
+                store: cli.store.clone(),
+                json: cli.json,
+                clock: Clock::System,
+                ctx: CallContext::new(Actor::owner()),
+                actor_given: false,
+            };
+            return Ok(emit(&c, &invalid_envelope(cli.command.operation(), d)));
+        }
+    };
     let (op, request): (&str, Value) = match &cli.command {
         Command::Init { adapter, profile } => return Ok(init(&c, adapter, profile.as_deref())),
         Command::Contracts => {
@@ -151,12 +211,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 .clone()
                 .unwrap_or_else(|| c.store.join("tokens.json"));
             let token = phase_memory_server::tokens::add_token(&file, &c.ctx.actor)?;
-            eprintln!(
+            errln!(
                 "added a token for actor {} to {} (only its hash is stored; this is the only time it is shown)",
                 c.ctx.actor.id,
                 file.display()
             );
-            println!("{token}");
+            outln!("{token}");
             return Ok(0);
         }
         Command::Profile {
@@ -165,7 +225,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Profile {
             command: ProfileCmd::Schema,
         } => {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&phase_memory_profile::Profile::json_schema())?
             );
@@ -193,11 +253,17 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Export { out } => ("graph.export", json!({"path": out})),
         Command::Node { command } => match command {
             NodeCmd::Get { id } => ("node.get", json!({"node": id})),
-            NodeCmd::Upsert { file } => ("node.upsert", json!({"node": read_json(file)?})),
+            NodeCmd::Upsert { file } => (
+                "node.upsert",
+                json!({"node": request!(&c, "node.upsert", read_json(file))}),
+            ),
             NodeCmd::Delete { id } => ("node.delete", json!({"node": id})),
         },
         Command::Edge { command } => match command {
-            EdgeCmd::Upsert { file } => ("edge.upsert", json!({"edge": read_json(file)?})),
+            EdgeCmd::Upsert { file } => (
+                "edge.upsert",
+                json!({"edge": request!(&c, "edge.upsert", read_json(file))}),
+            ),
             EdgeCmd::Delete {
                 from,
                 to,
@@ -208,7 +274,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             ),
         },
         Command::Event { command } => match command {
-            EventCmd::Append { file } => ("event.append", json!({"event": read_json(file)?})),
+            EventCmd::Append { file } => (
+                "event.append",
+                json!({"event": request!(&c, "event.append", read_json(file))}),
+            ),
             EventCmd::Query {
                 event_type,
                 subject,
@@ -223,13 +292,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 ),
             ),
         },
-        Command::Activate(a) => ("activation.run", a.request()?),
+        Command::Activate(a) => (
+            "activation.run",
+            request!(&c, "activation.run", a.request()),
+        ),
         Command::Compile {
             activation,
             out,
             archive,
         } => {
-            let mut r = activation.request()?;
+            let mut r = request!(&c, "package.compile", activation.request());
             r["out"] = json!(out);
             r["archive"] = json!(archive);
             ("package.compile", r)
@@ -277,7 +349,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         },
         Command::Op { operation, request } => {
             let req = match request {
-                Some(r) => read_json(r)?,
+                Some(r) => request!(&c, operation, read_json(r)),
                 None => json!({}),
             };
             let name = operation.clone();
@@ -309,15 +381,28 @@ pub(crate) fn strip_nulls(v: Value) -> Value {
     }
 }
 
-fn read_json(path: &str) -> anyhow::Result<Value> {
-    let text = if path == "-" {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s)?;
-        s
+/// Reads a JSON request (a file, or `-` for stdin). Bytes that are not JSON
+/// (invalid UTF-8, `NaN`, a lone surrogate, nesting past serde_json's limit of
+/// 128 levels) are a `request.invalid` diagnostic, never a crash.
+fn read_json(path: &str) -> Result<Value, Diagnostic> {
+    let bytes = if path == "-" {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b).map_err(|e| {
+            Diagnostic::error("request.invalid", format!("cannot read stdin: {e}")).at("-")
+        })?;
+        b
     } else {
-        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {path}: {e}"))?
+        std::fs::read(path).map_err(|e| {
+            Diagnostic::error("request.invalid", format!("cannot read {path}: {e}")).at(path)
+        })?
     };
-    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{path} is not valid JSON: {e}"))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Diagnostic::error("request.invalid", format!("{path} is not valid JSON: {e}")).at(format!(
+            "{path}:{}:{}",
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 fn init(c: &Caller, adapter: &str, profile: Option<&Path>) -> i32 {
@@ -429,15 +514,18 @@ fn storeless(c: &Caller, op: &str, request: Value) -> i32 {
 
 /// Prints the envelope (or its rendering) and returns the exit code.
 pub(crate) fn emit(c: &Caller, env: &Envelope) -> i32 {
+    if output::failed() {
+        return 1;
+    }
     if c.json {
-        println!("{}", env.to_json());
+        outln!("{}", env.to_json());
     } else {
         let (out, err) = render::human(env);
         if !out.is_empty() {
-            println!("{out}");
+            outln!("{out}");
         }
         if !err.is_empty() {
-            eprintln!("{err}");
+            errln!("{err}");
         }
     }
     env.exit_code()

@@ -53,6 +53,206 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out.trim_end().to_string()
 }
 
+/// The score terms and the path of each explained item.
+fn explain_table(items: &[&Value]) -> String {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|it| {
+            let e = &it["explain"];
+            let sources = e["seed_sources"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| format!("{} {}", s(&x["kind"]), s(&x["value"])))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            let path = e["path"]
+                .as_array()
+                .map(|a| a.iter().map(s).collect::<Vec<_>>().join(" -> "))
+                .unwrap_or_default();
+            vec![
+                s(&it["node"]),
+                s(&it["score"]),
+                s(&e["seed"]),
+                sources,
+                s(&e["spread"]),
+                s(&e["base_level"]),
+                s(&e["phase_weight"]),
+                s(&e["redundancy_penalty"]),
+                path,
+            ]
+        })
+        .collect();
+    format!(
+        "why (score terms per item):\n{}",
+        table(
+            &[
+                "node",
+                "score",
+                "seed",
+                "seed sources",
+                "spread",
+                "base level",
+                "phase w",
+                "redundancy",
+                "path",
+            ],
+            &rows,
+        )
+    )
+}
+
+/// `store.status` as key facts.
+fn status_text(d: &Value) -> String {
+    let c = &d["counts"];
+    let pending = d["pending_migrations"]
+        .as_array()
+        .map(|a| a.len())
+        .unwrap_or(0);
+    let rows = vec![
+        vec!["adapter".into(), s(&d["adapter"])],
+        vec!["location".into(), s(&d["location"])],
+        vec![
+            "schema".into(),
+            format!(
+                "v{} (binary v{}){}",
+                s(&d["schema_version"]),
+                s(&d["current_schema_version"]),
+                if pending > 0 {
+                    format!(", {pending} migration(s) pending: run `phase-memory migrate`")
+                } else {
+                    String::new()
+                }
+            ),
+        ],
+        vec!["created".into(), s(&d["created_at"])],
+        vec![
+            "profile".into(),
+            format!(
+                "{} ({})",
+                s(&d["profile"]["name"]),
+                short(&d["profile"]["digest"])
+            ),
+        ],
+        vec!["nodes".into(), s(&c["nodes"])],
+        vec!["edges".into(), s(&c["edges"])],
+        vec!["events".into(), s(&c["events"])],
+        vec!["audit records".into(), s(&c["audit_records"])],
+        vec!["reviews pending".into(), s(&c["reviews_pending"])],
+        vec![
+            "audit head".into(),
+            if d["audit"]["head"].is_object() {
+                format!(
+                    "seq {} {}",
+                    s(&d["audit"]["head"]["seq"]),
+                    short(&d["audit"]["head"]["hash"])
+                )
+            } else {
+                "none".into()
+            },
+        ],
+        vec![
+            "retention".into(),
+            format!(
+                "audit {} days, reviews expire after {} days",
+                s(&d["retention"]["audit_days"]),
+                s(&d["retention"]["review_expiry_days"])
+            ),
+        ],
+    ];
+    table(&["", ""], &rows)
+        .lines()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `health.check` as a checklist.
+fn health_text(d: &Value) -> String {
+    let mark = |ok: bool| if ok { "ok" } else { "FAIL" };
+    let pending = d["pending_migrations"]
+        .as_array()
+        .map(|a| a.len())
+        .unwrap_or(0);
+    let fresh = d["index"]["fresh"] == Value::Bool(true);
+    let caps = d["adapter"]["capabilities"]
+        .as_array()
+        .map(|a| a.iter().map(s).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default();
+    let rows = vec![
+        vec![
+            "store".into(),
+            "ok".into(),
+            format!("{} adapter", s(&d["adapter"]["name"])),
+        ],
+        vec![
+            "schema".into(),
+            mark(pending == 0).into(),
+            format!(
+                "v{} of v{}{}",
+                s(&d["schema_version"]),
+                s(&d["current_schema_version"]),
+                if pending > 0 {
+                    format!(", {pending} pending")
+                } else {
+                    String::new()
+                }
+            ),
+        ],
+        vec![
+            "index".into(),
+            mark(fresh).into(),
+            format!(
+                "{} documents, generation {} of {}",
+                s(&d["index"]["documents"]),
+                s(&d["index"]["generation"]),
+                s(&d["index"]["store_generation"])
+            ),
+        ],
+        vec![
+            "audit head".into(),
+            "ok".into(),
+            if d["audit_head"].is_object() {
+                format!(
+                    "seq {} {}",
+                    s(&d["audit_head"]["seq"]),
+                    short(&d["audit_head"]["hash"])
+                )
+            } else {
+                "empty".into()
+            },
+        ],
+        vec![
+            "profile".into(),
+            "ok".into(),
+            format!(
+                "{} ({})",
+                s(&d["profile"]["name"]),
+                short(&d["profile"]["digest"])
+            ),
+        ],
+        vec!["capabilities".into(), String::new(), caps],
+    ];
+    format!(
+        "{}\n\nhealth: {}",
+        table(&["check", "", "detail"], &rows),
+        if d["ok"] == Value::Bool(true) {
+            "ok"
+        } else {
+            "NOT OK (see diagnostics)"
+        }
+    )
+}
+
+/// The first 12 characters of a digest or hash.
+fn short(v: &Value) -> String {
+    let t = s(v);
+    let t = t.split_once(':').map(|(_, h)| h.to_string()).unwrap_or(t);
+    t.chars().take(12).collect()
+}
+
 /// (stdout, stderr) renderings of an envelope.
 pub fn human(env: &Envelope) -> (String, String) {
     let d = &env.data;
@@ -81,6 +281,14 @@ pub fn human(env: &Envelope) -> (String, String) {
                 &["#", "score", "tokens", "kind", "phase", "node", "title"],
                 &rows,
             );
+            let explained: Vec<&Value> = d["items"]
+                .as_array()
+                .map(|a| a.iter().filter(|it| it.get("explain").is_some()).collect())
+                .unwrap_or_default();
+            if !explained.is_empty() {
+                o.push_str("\n\n");
+                o.push_str(&explain_table(&explained));
+            }
             let _ = write!(
                 o,
                 "\n\nbudget {}/{} tokens, {} considered, {} withheld by policy",
@@ -295,6 +503,8 @@ pub fn human(env: &Envelope) -> (String, String) {
             }
             o
         }
+        (Status::Ok, "store.status") => status_text(d),
+        (_, "health.check") if d.is_object() => health_text(d),
         (Status::Ok, "node.get") => {
             let n = &d["node"];
             format!(

@@ -134,8 +134,35 @@ impl Status {
     }
 }
 
+/// The HTTP status the service answers with when `code` is the error of an
+/// envelope of `status`: the status's own, except `auth.unauthenticated` (401,
+/// the front end's refusal before any operation runs).
+pub fn http_status_of(code: &str, status: Status) -> u16 {
+    match code {
+        "auth.unauthenticated" => 401,
+        _ => status.http_status(),
+    }
+}
+
+/// The diagnostic code table as the Markdown table of docs/operations.md
+/// (code, status, CLI exit, HTTP, meaning); a test keeps the page equal to it.
+pub fn codes_markdown() -> String {
+    let mut t = String::from(
+        "| code | status | CLI exit | HTTP | meaning |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for (code, status, meaning) in CODES {
+        t.push_str(&format!(
+            "| `{code}` | `{}` | {} | {} | {meaning} |\n",
+            status.as_str(),
+            status.exit_code(),
+            http_status_of(code, *status)
+        ));
+    }
+    t
+}
+
 /// The table of every diagnostic code: (code, the status it implies, meaning).
-/// docs/operations.md reproduces it; a test keeps the two in step.
+/// docs/operations.md reproduces it ([`codes_markdown`]); a test keeps the two in step.
 pub const CODES: &[(&str, Status, &str)] = &[
     (
         "adapter.missing_capability",
@@ -244,8 +271,8 @@ pub const CODES: &[(&str, Status, &str)] = &[
     ),
     (
         "node.forgotten",
-        Status::NotFound,
-        "the node was forgotten; only its tombstone remains",
+        Status::Conflict,
+        "the node was forgotten; only its tombstone remains (a write to it is a conflict; node.get answers ok with this as an info diagnostic)",
     ),
     (
         "node.not_found",

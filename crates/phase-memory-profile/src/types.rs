@@ -496,14 +496,8 @@ impl Default for AccessSpec {
     fn default() -> Self {
         use OperationClass::*;
         let mut roles = BTreeMap::new();
-        roles.insert(
-            "owner".to_string(),
-            vec![Read, Write, Govern, Audit, Admin],
-        );
-        roles.insert(
-            "admin".to_string(),
-            vec![Read, Write, Govern, Audit, Admin],
-        );
+        roles.insert("owner".to_string(), vec![Read, Write, Govern, Audit, Admin]);
+        roles.insert("admin".to_string(), vec![Read, Write, Govern, Audit, Admin]);
         roles.insert("reviewer".to_string(), vec![Read, Govern]);
         roles.insert("member".to_string(), vec![Read, Write]);
         roles.insert("reader".to_string(), vec![Read]);

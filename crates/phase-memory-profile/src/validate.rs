@@ -172,9 +172,11 @@ fn is_schema_path(path: &str) -> bool {
     // The first segment must be a top-level field; later ones are fields or names
     // under a map the schema declares (kinds.fact.initial_phase).
     segs.first().is_some_and(|f| names.contains(*f))
-        && segs
-            .iter()
-            .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        && segs.iter().all(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
 }
 
 /// Every property name in the profile's JSON Schema.
@@ -636,7 +638,10 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
 fn check_access(cx: &mut Ctx<'_>, a: &AccessSpec) {
     for (role, classes) in &a.roles {
         if let Err(e) = validate_id(role) {
-            cx.bad(format!("access.roles.{role}"), format!("bad role name: {e}"));
+            cx.bad(
+                format!("access.roles.{role}"),
+                format!("bad role name: {e}"),
+            );
         }
         if classes.contains(&OperationClass::Public) {
             cx.bad(

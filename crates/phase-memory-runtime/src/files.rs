@@ -57,7 +57,9 @@ pub fn resolve(ctx: &CallContext, given: &str, access: Access) -> Result<PathBuf
 /// naming only `given`.
 pub fn resolve_inside(root: &Path, given: &str, access: Access) -> Result<PathBuf, String> {
     let outside = || {
-        format!("path {given:?} is not a relative path inside the service's data folder (no absolute path, no `..`, no link out)")
+        format!(
+            "path {given:?} is not a relative path inside the service's data folder (no absolute path, no `..`, no link out)"
+        )
     };
     if given.is_empty() || given.contains('\0') || given.contains('\\') {
         return Err(outside());
@@ -117,7 +119,10 @@ pub fn read_text(ctx: &CallContext, given: &str, what: &str) -> Result<String, O
     let path = resolve(ctx, given, Access::Read)?;
     let limit = read_limit(ctx);
     let cannot = |why: String| {
-        Outcome::invalid("request.invalid", format!("cannot read {what} {given}: {why}"))
+        Outcome::invalid(
+            "request.invalid",
+            format!("cannot read {what} {given}: {why}"),
+        )
     };
     let meta = std::fs::metadata(&path).map_err(|e| cannot(e.kind().to_string()))?;
     if !meta.is_file() {

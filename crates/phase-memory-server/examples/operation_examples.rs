@@ -42,18 +42,7 @@ fn pretty(v: &Value, root: &Path) -> String {
 
 /// The diagnostic code table with CLI exit codes and HTTP statuses.
 fn codes_table() -> String {
-    let mut t = String::from(
-        "| code | status | CLI exit | HTTP | meaning |\n| --- | --- | --- | --- | --- |\n",
-    );
-    for (code, status, meaning) in phase_memory_model::diagnostic::CODES {
-        t.push_str(&format!(
-            "| `{code}` | `{}` | {} | {} | {meaning} |\n",
-            status.as_str(),
-            status.exit_code(),
-            status.http_status()
-        ));
-    }
-    t
+    phase_memory_model::diagnostic::codes_markdown()
 }
 
 fn main() -> anyhow::Result<()> {

@@ -155,6 +155,7 @@ pub struct AppState {
     contracts: Arc<String>,
     data_dir: Option<PathBuf>,
     max_import_bytes: usize,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -184,6 +185,7 @@ impl AppState {
             contracts: Arc::new(canonical_json_pretty(&crate::openapi::openapi_document())),
             data_dir: None,
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }
     }
 
@@ -203,11 +205,21 @@ impl AppState {
 /// The service's routes over `state`.
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
+    let metrics = state.metrics.clone();
     Router::new()
-        .route("/v1/ops/{operation}", post(run_operation))
+        .route(
+            "/v1/ops/{operation}",
+            post(run_operation).fallback(crate::metrics::method_not_allowed),
+        )
         .route("/v1/health", get(health))
         .route("/v1/contracts", get(contracts))
+        .route("/metrics", get(crate::metrics::scrape))
+        .fallback(crate::metrics::not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::record,
+        ))
         .with_state(state)
 }
 
@@ -302,9 +314,9 @@ pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
                 "phase-memory serve: requests may name relative paths inside {}",
                 d.display()
             ),
-            None => eprintln!(
-                "phase-memory serve: no --data-dir: requests cannot name server paths"
-            ),
+            None => {
+                eprintln!("phase-memory serve: no --data-dir: requests cannot name server paths")
+            }
         }
         let state = AppState::new(shared.clone(), tokens, cfg.max_body_bytes, cfg.timeout)
             .with_data_dir(data_dir);
@@ -387,12 +399,32 @@ fn invalid_body(operation: &str, status: StatusCode, message: String, path: &str
     envelope_response(&env, status)
 }
 
-/// Parses a request body: empty means `{}`; anything else must be JSON.
-fn parse_body(body: &[u8]) -> Result<Value, serde_json::Error> {
+/// Parses a request body: empty means `{}`; anything else must be a JSON object
+/// (`null`, an array or a scalar is refused, not taken as `{}`).
+fn parse_body(body: &[u8]) -> Result<Value, (String, String)> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_slice(body)
+    match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(other) => Err((
+            format!(
+                "the request body must be a JSON object, not {}",
+                match other {
+                    Value::Null => "null",
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    Value::String(_) => "a string",
+                    _ => "an array",
+                }
+            ),
+            "body".to_string(),
+        )),
+        Err(e) => Err((
+            format!("the request body is not JSON: {e}"),
+            format!("body:{}:{}", e.line(), e.column()),
+        )),
+    }
 }
 
 async fn run_operation(
@@ -464,13 +496,8 @@ async fn run_operation(
     };
     let mut request = match parse_body(&body) {
         Ok(v) => v,
-        Err(e) => {
-            return invalid_body(
-                &operation,
-                StatusCode::BAD_REQUEST,
-                format!("the request body is not JSON: {e}"),
-                &format!("body:{}:{}", e.line(), e.column()),
-            );
+        Err((message, path)) => {
+            return invalid_body(&operation, StatusCode::BAD_REQUEST, message, &path);
         }
     };
     if wants_tar && let Value::Object(m) = &mut request {

@@ -9,7 +9,9 @@
 
 pub mod http;
 pub mod mcp;
+pub mod metrics;
 pub mod openapi;
+pub mod schemas;
 mod shared;
 pub mod tokens;
 

@@ -81,24 +81,6 @@ fn hoist(mut schema: Value, prefix: &str, components: &mut Map<String, Value>) -
     schema
 }
 
-/// Adds the request fields every operation accepts over HTTP.
-fn add_common_fields(schema: &mut Value) {
-    let Value::Object(m) = schema else { return };
-    let props = m
-        .entry("properties")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(p) = props {
-        p.insert(
-            "as_of".into(),
-            json!({"type": "string", "description": "RFC 3339 time that overrides the server's clock for this call"}),
-        );
-        p.insert(
-            "request_id".into(),
-            json!({"type": "string", "description": "echoed in the envelope (default: derived from the request digest)"}),
-        );
-    }
-}
-
 fn operation_id(name: &str) -> String {
     name.replace('.', "_")
 }
@@ -138,7 +120,10 @@ fn envelope_responses(ops: bool) -> Value {
             "the body exceeds the server's limit (diagnostic request.invalid)",
         );
         put("500", "status error");
-        put("503", "the request timed out (diagnostic service.timeout)");
+        put(
+            "503",
+            "the request timed out (diagnostic service.timeout) or the store is busy",
+        );
     } else {
         put("503", "the store is not reachable");
     }
@@ -187,14 +172,14 @@ pub fn openapi_document() -> Value {
             continue;
         };
         let id = operation_id(name);
-        let mut request = hoist(
-            op.get("request_schema")
-                .cloned()
-                .unwrap_or_else(|| json!({"type": "object"})),
-            &id,
-            &mut components,
-        );
-        add_common_fields(&mut request);
+        let mut request =
+            crate::schemas::request_schema(name).unwrap_or_else(|| json!({"type": "object"}));
+        crate::schemas::rebase_refs(&mut request, "#/$defs/");
+        let request = hoist(request, &id, &mut components);
+        let body_required = request
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| !r.is_empty());
         let mut responses = envelope_responses(true);
         if let Some(data_schema) = op.get("response").and_then(|r| r.get("data_schema")) {
             let data = hoist(data_schema.clone(), &format!("{id}_data"), &mut components);
@@ -202,7 +187,17 @@ pub fn openapi_document() -> Value {
                 "description": "status ok",
                 "content": {"application/json": {"schema": {"allOf": [
                     {"$ref": "#/components/schemas/Envelope"},
-                    {"type": "object", "properties": {"data": data}},
+                    {"type": "object", "properties": {"status": {"const": "ok"}, "data": data}},
+                ]}}},
+            });
+        }
+        if let Some(review) = contracts.get("review_required_data_schema") {
+            let data = hoist(review.clone(), "ReviewRequired", &mut components);
+            responses["202"] = json!({
+                "description": "status review_required: held for a second actor's review",
+                "content": {"application/json": {"schema": {"allOf": [
+                    {"$ref": "#/components/schemas/Envelope"},
+                    {"type": "object", "properties": {"status": {"const": "review_required"}, "data": data}},
                 ]}}},
             });
         }
@@ -218,7 +213,7 @@ pub fn openapi_document() -> Value {
                     op.get("policy").and_then(Value::as_str).unwrap_or(""),
                     op.get("audit").and_then(Value::as_str).unwrap_or(""),
                 ),
-                "requestBody": {"required": false, "content": {"application/json": {"schema": request}}},
+                "requestBody": {"required": body_required, "content": {"application/json": {"schema": request}}},
                 "responses": responses,
                 "x-phase-memory": {
                     "writes": text("writes"),

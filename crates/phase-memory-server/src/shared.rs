@@ -56,6 +56,11 @@ pub struct HeldRuntime {
 }
 
 impl HeldRuntime {
+    /// The store's commit generation (for metrics).
+    pub fn generation(&self) -> u64 {
+        self.guard.store().generation()
+    }
+
     /// Runs one operation through the runner.
     pub fn run(&mut self, operation: &str, request: Value, ctx: &CallContext) -> Envelope {
         match self.runtime.as_mut() {

@@ -4,6 +4,9 @@ mod authz;
 mod cli;
 mod crash;
 mod governance;
+mod interop;
+mod readme;
+mod robust;
 mod service;
 
 use std::path::{Path, PathBuf};

@@ -15,7 +15,7 @@ use crate::*;
 
 const AS_OF: &str = "2026-03-01T00:00:00Z";
 
-fn graph() -> String {
+pub(crate) fn graph() -> String {
     [
         json!({"record": "node", "id": "paris", "kind": "fact", "title": "Paris", "body": "Paris is the capital of France.", "created_at": "2026-01-01T00:00:00Z"}),
         json!({"record": "node", "id": "france", "kind": "entity", "title": "France", "body": "France is a country in Europe.", "created_at": "2026-01-01T00:00:00Z"}),
@@ -32,7 +32,7 @@ fn graph() -> String {
 
 /// A store with the built-in profile (reads not audited when `quiet_reads`)
 /// and the test graph.
-fn store(dir: &Path, quiet_reads: bool) -> std::path::PathBuf {
+pub(crate) fn store(dir: &Path, quiet_reads: bool) -> std::path::PathBuf {
     let s = dir.join("store");
     let mut profile = phase_memory_profile::DEFAULT_PROFILE_TOML.to_string();
     if quiet_reads {
@@ -53,7 +53,13 @@ fn store(dir: &Path, quiet_reads: bool) -> std::path::PathBuf {
 }
 
 /// `token add` for an actor; returns the token printed on stdout.
-fn add_token(store: &Path, tokens: &Path, actor: &str, roles: &[&str], scopes: &[&str]) -> String {
+pub(crate) fn add_token(
+    store: &Path,
+    tokens: &Path,
+    actor: &str,
+    roles: &[&str],
+    scopes: &[&str],
+) -> String {
     let mut args = vec!["--actor".to_string(), actor.to_string()];
     for r in roles {
         args.extend(["--role".to_string(), r.to_string()]);
@@ -86,7 +92,7 @@ fn add_token(store: &Path, tokens: &Path, actor: &str, roles: &[&str], scopes: &
 }
 
 /// A minimal HTTP/1.1 client over a TCP socket: (status, body).
-fn http(
+pub(crate) fn http(
     addr: &str,
     method: &str,
     path: &str,
@@ -137,13 +143,13 @@ fn dechunk(mut s: &str) -> String {
 }
 
 /// A running `phase-memory serve`, stopped with SIGTERM.
-struct Served {
-    child: Child,
-    addr: String,
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
 }
 
 impl Served {
-    fn start(store: &Path, tokens: &Path) -> Served {
+    pub(crate) fn start(store: &Path, tokens: &Path) -> Served {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -170,7 +176,7 @@ impl Served {
         }
     }
 
-    fn post(&self, op: &str, token: Option<&str>, request: &Value) -> (u16, Value) {
+    pub(crate) fn post(&self, op: &str, token: Option<&str>, request: &Value) -> (u16, Value) {
         let (status, body) = http(
             &self.addr,
             "POST",
@@ -185,7 +191,7 @@ impl Served {
     }
 
     /// SIGTERM, then waits for a clean exit.
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status();
         if !killed.is_ok_and(|s| s.success()) {
@@ -251,14 +257,14 @@ fn serve_with_tokens_answers_envelopes_and_shuts_down_on_sigterm() {
 
 /// A running `phase-memory mcp` child.
 struct Mcp {
-    child: Child,
+    pub(crate) child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     id: u64,
 }
 
 impl Mcp {
-    fn start(store: &Path) -> Mcp {
+    pub(crate) fn start(store: &Path) -> Mcp {
         let mut child = Command::new(bin())
             .arg("--store")
             .arg(store)
@@ -309,17 +315,17 @@ impl Mcp {
 
     fn call(&mut self, tool: &str, arguments: Value) -> (bool, Value) {
         let r = self.request("tools/call", json!({"name": tool, "arguments": arguments}));
-        let text = r["result"]["content"][0]["text"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no text in {r}"));
-        (
-            r["result"]["isError"].as_bool().unwrap_or(false),
-            serde_json::from_str(text).expect("envelope"),
-        )
+        assert!(
+            r["result"]["content"][0]["text"].is_string(),
+            "no human text in {r}"
+        );
+        let env = r["result"]["structuredContent"].clone();
+        assert!(env.is_object(), "no structuredContent in {r}");
+        (r["result"]["isError"].as_bool().unwrap_or(false), env)
     }
 
     /// Closes stdin and waits for a clean exit.
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         drop(self.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

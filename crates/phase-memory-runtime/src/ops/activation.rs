@@ -243,6 +243,38 @@ fn diagnostics(set: &WorkingSet, o: &mut Outcome) {
     }
 }
 
+/// A hint for every explicit seed (cue node or hint) missing from the result.
+/// The message is the same whether the node does not exist, is withheld or did
+/// not fit, so it reveals nothing about nodes the actor may not see.
+fn seed_hints(cue: &CueRequest, set: &WorkingSet, o: &mut Outcome) {
+    let returned: std::collections::BTreeSet<&str> =
+        set.items.iter().map(|i| i.node.as_str()).collect();
+    let seeds = cue
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (format!("cue.nodes[{i}]"), n))
+        .chain(
+            cue.hints
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (format!("cue.hints[{i}].node"), &h.node)),
+        );
+    for (path, id) in seeds {
+        if !returned.contains(id.as_str()) {
+            o.diagnostics.push(
+                Diagnostic::info(
+                    "node.not_found",
+                    format!(
+                        "seed node {id:?} is not in the result: there is no such node, it is not visible to you, or it did not fit the budget"
+                    ),
+                )
+                .at(path),
+            );
+        }
+    }
+}
+
 /// Access events for returned items when the profile records accesses.
 fn access_events(
     rt: &Runtime,
@@ -283,6 +315,7 @@ pub(crate) fn run(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -
     )?;
     let mut o = Outcome::ok(working_set_json(&a.set, r.explain));
     diagnostics(&a.set, &mut o);
+    seed_hints(&r.cue, &a.set, &mut o);
     o.subjects = a.set.items.iter().map(|i| i.node.clone()).collect();
     o.details = json!({"items": a.set.items.len(), "withheld": a.set.withheld_count, "budget_used": a.set.budget_used});
     access_events(rt, &a.set, ctx, now, &mut o)?;
@@ -451,9 +484,10 @@ pub(crate) fn verify(req: &Value, ctx: &CallContext) -> OpResult {
             phase_memory_package::PackageError::Invalid(m) => {
                 Outcome::invalid("package.invalid", format!("{}: {m}", r.path))
             }
-            phase_memory_package::PackageError::NotFound(_) => {
-                Outcome::invalid("package.invalid", format!("{}: no such file or folder", r.path))
-            }
+            phase_memory_package::PackageError::NotFound(_) => Outcome::invalid(
+                "package.invalid",
+                format!("{}: no such file or folder", r.path),
+            ),
             _ if ctx.origin.is_remote() => Outcome::invalid(
                 "package.invalid",
                 format!("{}: cannot be read as a package", r.path),

@@ -992,9 +992,7 @@ pub(crate) fn event_query(
         && let Some(n) = rt.store.node(subject).map_err(se)?
         && !super::sees(rt, "event.query", ctx, &n)
     {
-        return Ok(Outcome::ok(
-            json!({"events": [], "withheld": {"count": 0}}),
-        ));
+        return Ok(Outcome::ok(json!({"events": [], "withheld": {"count": 0}})));
     }
     let limit = r.limit.unwrap_or(1000);
     let mut withheld = 0u64;

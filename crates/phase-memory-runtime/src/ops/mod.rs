@@ -159,9 +159,10 @@ pub(crate) fn sees_for_read(rt: &Runtime, ctx: &CallContext, node: &Node) -> boo
 
 /// Whether the actor holds the admin class (exports and queries then show all).
 pub(crate) fn is_admin(rt: &Runtime, ctx: &CallContext) -> bool {
-    rt.profile
-        .access
-        .grants(&ctx.actor.roles, phase_memory_profile::OperationClass::Admin)
+    rt.profile.access.grants(
+        &ctx.actor.roles,
+        phase_memory_profile::OperationClass::Admin,
+    )
 }
 
 /// Operation-level policy check.

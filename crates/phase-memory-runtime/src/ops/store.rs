@@ -216,7 +216,8 @@ pub(crate) fn repair(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     if !rt.index_fresh() {
         actions.push(json!({"code": "store.stale_index", "location": "index/", "action": "rebuilt the full-text index"}));
     }
-    o.data = json!({"clean": false, "findings": findings, "applied": true, "actions": actions});
+    // `clean`: the store had nothing to repair (a clean store stays clean).
+    o.data = json!({"clean": findings.is_empty(), "findings": findings, "applied": true, "actions": actions});
     o.details = json!({"actions": actions});
     Ok(o)
 }

@@ -259,7 +259,12 @@ fn the_runner_checks_the_class_before_the_handler() {
         if spec.class == phase_memory_profile::OperationClass::Public {
             assert_ne!(env.status, Status::Denied, "{}", spec.name);
         } else {
-            assert!(env.has_code("auth.forbidden"), "{}: {}", spec.name, env.to_json());
+            assert!(
+                env.has_code("auth.forbidden"),
+                "{}: {}",
+                spec.name,
+                env.to_json()
+            );
         }
     }
     // The owner keeps every class; a profile that strips it is refused.

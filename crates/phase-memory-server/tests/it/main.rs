@@ -151,9 +151,8 @@ impl Server {
                 mallory: String::new(),
             }
         };
-        let shared =
-            SharedRuntime::open(&store, Clock::Fixed(t(AS_OF)), opts.extensions)
-                .expect("open store");
+        let shared = SharedRuntime::open(&store, Clock::Fixed(t(AS_OF)), opts.extensions)
+            .expect("open store");
         let token_store = TokenStore::load(&tokens_file).expect("tokens");
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr: SocketAddr = std_listener.local_addr().expect("addr");

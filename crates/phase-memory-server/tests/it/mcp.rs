@@ -50,17 +50,18 @@ impl Client {
             .request("tools/call", json!({"name": tool, "arguments": arguments}))
             .await;
         let result = &r["result"];
-        let text = result["content"][0]["text"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no text content in {r}"));
-        let env: Value = serde_json::from_str(text).expect("envelope text");
+        assert!(
+            result["content"][0]["text"].is_string(),
+            "no human text in {r}"
+        );
+        let env = result["structuredContent"].clone();
+        assert!(env.is_object(), "no structuredContent in {r}");
         (result["isError"].as_bool().unwrap_or(false), env)
     }
 }
 
 async fn start(dir: &std::path::Path, who: Actor) -> Client {
-    let shared =
-        SharedRuntime::open(dir, Clock::Fixed(crate::t(AS_OF)), Vec::new()).expect("open");
+    let shared = SharedRuntime::open(dir, Clock::Fixed(crate::t(AS_OF)), Vec::new()).expect("open");
     // Tool calls may name relative paths beside the store (its parent folder).
     let data_dir = dir.parent().and_then(|p| p.canonicalize().ok());
     let (client_end, server_end) = tokio::io::duplex(1 << 20);
@@ -109,16 +110,29 @@ async fn mcp_lists_tools_and_runs_them_through_the_runner() {
     let tools = list["result"]["tools"].as_array().expect("tools");
     let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(
-        names,
+        names[..6],
         [
-            "remember",
-            "observe",
-            "activate",
-            "compile",
-            "reviews",
-            "run_operation"
+            "remember", "observe", "activate", "compile", "reviews", "audit"
         ]
     );
+    assert_eq!(names.last(), Some(&"run_operation"));
+    // One tool per registered operation.
+    for op in phase_memory_runtime::registry::OPERATIONS {
+        let name = op.name.replace('.', "_");
+        assert!(names.contains(&name.as_str()), "no tool {name}");
+    }
+    for t in tools {
+        assert_eq!(t["outputSchema"]["type"], "object", "{t}");
+        assert!(t["annotations"]["readOnlyHint"].is_boolean(), "{t}");
+    }
+    let read_only = |n: &str| {
+        tools.iter().find(|t| t["name"] == n).expect("tool")["annotations"]["readOnlyHint"]
+            .as_bool()
+    };
+    assert_eq!(read_only("activate"), Some(false), "activate audits reads");
+    assert_eq!(read_only("node_get"), Some(false), "node.get audits reads");
+    assert_eq!(read_only("store_status"), Some(true));
+    assert_eq!(read_only("remember"), Some(false));
     let activate = tools
         .iter()
         .find(|t| t["name"] == "activate")
@@ -201,4 +215,42 @@ async fn mcp_runs_as_the_configured_actor_only() {
         .await;
     assert!(is_error, "{env}");
     assert_eq!(env["status"], "denied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_answers_every_malformed_line_with_a_json_rpc_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = dir.path().join("store");
+    new_store(&store);
+    let mut c = start(&store, Actor::owner()).await;
+    for bad in [
+        &b"\xff\xfe\x00 not utf-8"[..],
+        b"not json at all",
+        b"{\"jsonrpc\": \"2.0\", \"id\": 9, \"method\": \"ping\"",
+        b"[1, 2",
+    ] {
+        c.write.write_all(bad).await.expect("write");
+        c.write.write_all(b"\n").await.expect("write");
+        c.write.flush().await.expect("flush");
+        let line = c.lines.next_line().await.expect("read").expect("an answer");
+        let v: Value = serde_json::from_str(&line).expect("json-rpc");
+        assert_eq!(v["error"]["code"], -32700, "{v}");
+        assert_eq!(v["id"], Value::Null, "{v}");
+        assert_eq!(v["jsonrpc"], "2.0");
+    }
+    // Blank lines are skipped, and the session goes on.
+    c.write.write_all(b"\n\r\n").await.expect("write");
+    let pong = c.request("ping", json!({})).await;
+    assert!(pong["result"].is_object(), "{pong}");
+    // An unknown seed gets a hint.
+    let (is_error, env) = c
+        .call("activate", json!({"cue": {"nodes": ["no-such-node"]}}))
+        .await;
+    assert!(!is_error, "{env}");
+    let hinted = env["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .any(|d| d["code"] == "node.not_found" && d["path"] == "cue.nodes[0]");
+    assert!(hinted, "{env}");
 }

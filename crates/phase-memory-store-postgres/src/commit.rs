@@ -1,0 +1,632 @@
+//! The one write: a [`ChangeSet`] validated and applied in one transaction, in the
+//! same order as the reference adapter (`MemoryState::apply`).
+//!
+//! The transaction first locks the chain head row, so two commits from different
+//! connections (processes, hosts) never interleave: the second waits, then validates
+//! its sequence numbers against the head the first left, and is refused when they
+//! no longer continue it. The audit chain therefore has one total order, no fork,
+//! no gap and no duplicate seq, whatever the number of writers.
+
+use std::collections::BTreeMap;
+
+use phase_memory_model::ReviewStatus;
+use phase_memory_store::{ChangeSet, StoreError, StoreResult};
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{ToSql, Type};
+use postgres::{Client, Transaction};
+
+use crate::record::{PgContext, backend, checksum, encode, seq_from_sql, seq_to_sql};
+use crate::schema::{self, Head, key};
+
+/// From this many rows of one table in one change set, rows go in with a binary
+/// `COPY` (into the table when it is empty, else into a staging table merged with
+/// one `INSERT … ON CONFLICT`) instead of one statement per row.
+pub const COPY_ROWS: usize = 2_000;
+
+/// From this many rows loaded into an empty table, its indexes are dropped before
+/// the `COPY` and built again after it, in the same transaction.
+pub const REINDEX_ROWS: usize = 50_000;
+
+/// Whether a table holds no row.
+fn empty_table(tx: &mut Transaction<'_>, table: Table) -> StoreResult<bool> {
+    let any: bool = tx
+        .query_one(
+            &format!("SELECT EXISTS (SELECT 1 FROM {})", table.name()),
+            &[],
+        )
+        .ctx("checking whether a table is empty")?
+        .get(0);
+    Ok(!any)
+}
+
+/// The channel a commit notifies (payload: the new generation), so other instances
+/// can `LISTEN` instead of polling.
+pub const NOTIFY_CHANNEL: &str = "phase_memory_commit";
+
+/// Validates and applies a change set; returns the new head and the tables that
+/// took a bulk `COPY` (worth an `ANALYZE` after the commit).
+pub(crate) fn commit(
+    conn: &mut Client,
+    c: &ChangeSet,
+    lock_timeout_ms: u64,
+) -> StoreResult<(Head, Vec<&'static str>)> {
+    let mut tx = conn.transaction().ctx("beginning a commit")?;
+    tx.batch_execute(&format!("SET LOCAL lock_timeout = {lock_timeout_ms}"))
+        .ctx("setting the lock timeout")?;
+    let head = match schema::read_head(&mut tx, true) {
+        Err(StoreError::Backend(m)) if m.contains("(55P03)") => {
+            return Err(StoreError::Locked(
+                "the chain head (another writer held it past the lock timeout)".into(),
+            ));
+        }
+        other => other?,
+    };
+    validate(&mut tx, &head, c)?;
+    apply(&mut tx, c)?;
+    let mut next = head.clone();
+    next.generation += 1;
+    if c.changes_data() {
+        next.data_generation = next.generation;
+    }
+    if let Some(last) = c.events.last() {
+        next.event_seq = last.seq;
+    }
+    if let Some(cp) = &c.prune_audit
+        && cp.last_pruned_seq > next.audit_seq
+    {
+        next.audit_seq = cp.last_pruned_seq;
+        next.audit_hash = cp.last_pruned_hash.clone();
+    }
+    if let Some(last) = c.audit.last() {
+        next.audit_seq = last.seq;
+        next.audit_hash = last.hash.clone();
+    }
+    if c.purge {
+        next.purge_xid = tx
+            .query_one("SELECT txid_current()", &[])
+            .ctx("reading the purge transaction id")?
+            .get(0);
+    }
+    tx.execute(
+        "UPDATE chain_head SET generation = $1, event_seq = $2, audit_seq = $3,
+             audit_hash = $4, purge_xid = $5, data_generation = $6 WHERE id = 1",
+        &[
+            &seq_to_sql(next.generation)?,
+            &seq_to_sql(next.event_seq)?,
+            &seq_to_sql(next.audit_seq)?,
+            &next.audit_hash,
+            &next.purge_xid,
+            &seq_to_sql(next.data_generation)?,
+        ],
+    )
+    .ctx("advancing the chain head")?;
+    record_node_changes(&mut tx, c, next.generation)?;
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&NOTIFY_CHANNEL, &next.generation.to_string()],
+    )
+    .ctx("notifying the commit")?;
+    tx.commit().ctx("committing")?;
+    let sizes = [
+        ("nodes", c.put_nodes.len()),
+        ("edges", c.put_edges.len()),
+        ("events", c.events.len()),
+        ("event_subjects", c.events.len()),
+    ];
+    let bulk = sizes
+        .iter()
+        .filter(|(_, n)| *n >= COPY_ROWS)
+        .map(|(t, _)| *t)
+        .collect();
+    Ok((next, bulk))
+}
+
+/// From this many node ids in one commit, `node_changes` records "rebuild" instead
+/// of the ids.
+pub const CHANGE_LIST_MAX: usize = 10_000;
+
+/// How many generations of `node_changes` are kept.
+pub const CHANGE_LOG_GENERATIONS: u64 = 100_000;
+
+fn record_node_changes(
+    tx: &mut Transaction<'_>,
+    c: &ChangeSet,
+    generation: u64,
+) -> StoreResult<()> {
+    let gen_sql = seq_to_sql(generation)?;
+    let mut ids: Vec<&str> = c
+        .put_nodes
+        .iter()
+        .map(|n| n.id.as_str())
+        .chain(c.delete_nodes.iter().map(String::as_str))
+        .collect();
+    if ids.is_empty() && c.profile.is_none() {
+        return Ok(());
+    }
+    // A new profile changes how every node is indexed: rebuild.
+    if ids.len() > CHANGE_LIST_MAX || c.profile.is_some() {
+        ids = vec![""];
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    tx.execute(
+        "INSERT INTO node_changes (generation, id) SELECT $1, unnest($2::text[])",
+        &[&gen_sql, &ids],
+    )
+    .ctx("recording node changes")?;
+    if generation % 1000 == 0 && generation > CHANGE_LOG_GENERATIONS {
+        let keep = seq_to_sql(generation - CHANGE_LOG_GENERATIONS)?;
+        // The trimmed range is replaced by a "rebuild" marker, so an instance
+        // asking from before it learns it cannot catch up incrementally.
+        tx.execute("DELETE FROM node_changes WHERE generation < $1", &[&keep])
+            .ctx("trimming node changes")?;
+        tx.execute(
+            "INSERT INTO node_changes (generation, id) VALUES ($1, '') ON CONFLICT DO NOTHING",
+            &[&keep],
+        )
+        .ctx("marking trimmed node changes")?;
+    }
+    Ok(())
+}
+
+/// The store invariants a change set must keep (the same checks, with the same
+/// messages, as `MemoryState::validate`), plus apply-once for reviews.
+fn validate(tx: &mut Transaction<'_>, head: &Head, c: &ChangeSet) -> StoreResult<()> {
+    for (next, e) in (head.event_seq + 1..).zip(&c.events) {
+        if e.seq != next {
+            return Err(StoreError::InvalidChange(format!(
+                "event seq {} does not continue the history (want {next})",
+                e.seq
+            )));
+        }
+    }
+    // With a prune in the same change set, the chain continues after what the
+    // prune leaves (a restore writes a checkpoint and the records after it at once).
+    let base = match &c.prune_audit {
+        Some(cp) => head.audit_seq.max(cp.last_pruned_seq),
+        None => head.audit_seq,
+    };
+    for (next, r) in (base + 1..).zip(&c.audit) {
+        if r.seq != next {
+            return Err(StoreError::InvalidChange(format!(
+                "audit seq {} does not continue the chain (want {next})",
+                r.seq
+            )));
+        }
+    }
+    for n in &c.put_nodes {
+        phase_memory_model::validate_id(&n.id)
+            .map_err(|e| StoreError::InvalidChange(format!("node id: {e}")))?;
+    }
+    // Apply-once: a decided review is final. Two instances deciding the same review
+    // both read it pending; the second commit finds it decided here (under the head
+    // lock) and is refused, so the held operation is applied once.
+    if !c.put_reviews.is_empty() {
+        let ids: Vec<&str> = c.put_reviews.iter().map(|r| r.id.as_str()).collect();
+        let rows = tx
+            .query(
+                "SELECT id, status FROM reviews WHERE id = ANY($1) AND status <> 'pending'",
+                &[&ids],
+            )
+            .ctx("reading review states")?;
+        if let Some(row) = rows.first() {
+            let id: String = row.get(0);
+            let status: String = row.get(1);
+            return Err(StoreError::InvalidChange(format!(
+                "review {id} was already decided ({status}); a review is applied once"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn status_name(s: &ReviewStatus) -> &'static str {
+    match s {
+        ReviewStatus::Pending => "pending",
+        ReviewStatus::Approved => "approved",
+        ReviewStatus::Rejected => "rejected",
+        ReviewStatus::Expired => "expired",
+    }
+}
+
+fn apply(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
+    apply_nodes(tx, c)?;
+    apply_edges(tx, c)?;
+    apply_events(tx, c)?;
+    if let Some(cp) = &c.prune_audit {
+        tx.execute(
+            "DELETE FROM audit WHERE seq <= $1",
+            &[&seq_to_sql(cp.last_pruned_seq).unwrap_or(i64::MAX)],
+        )
+        .ctx("pruning audit records")?;
+        schema::meta_put(tx, key::CHECKPOINT, cp)?;
+    }
+    if !c.audit.is_empty() {
+        let rows: Vec<Row> = c
+            .audit
+            .iter()
+            .map(|r| {
+                let json = encode("audit record", r)?;
+                Ok(Row::Audit(seq_to_sql(r.seq)?, checksum(&json), json))
+            })
+            .collect::<StoreResult<_>>()?;
+        insert_rows(tx, Table::Audit, rows, false)?;
+    }
+    if !c.put_reviews.is_empty() {
+        let stmt = tx
+            .prepare(
+                "INSERT INTO reviews (id, status, json, checksum) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status,
+                     json = excluded.json, checksum = excluded.checksum",
+            )
+            .ctx("preparing review upsert")?;
+        for r in &c.put_reviews {
+            let json = encode("review", r)?;
+            tx.execute(
+                &stmt,
+                &[&r.id, &status_name(&r.status), &json, &checksum(&json)],
+            )
+            .ctx("writing a review")?;
+        }
+    }
+    if let Some(p) = &c.profile {
+        schema::meta_put(tx, key::PROFILE, p)?;
+    }
+    if let Some(m) = &c.meta {
+        schema::write_meta(tx, m)?;
+    }
+    Ok(())
+}
+
+/// One row to write, with its columns in table order.
+enum Row {
+    Node([String; 6], Vec<u8>),
+    Edge([String; 4], Vec<u8>),
+    Event(i64, i64, String, String, Vec<u8>),
+    Subject(String, i64),
+    Audit(i64, Vec<u8>, String),
+}
+
+impl Row {
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        match self {
+            Row::Node(cols, sum) => {
+                let mut v: Vec<&(dyn ToSql + Sync)> =
+                    cols.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+                v.push(sum);
+                v
+            }
+            Row::Edge(cols, sum) => {
+                let mut v: Vec<&(dyn ToSql + Sync)> =
+                    cols.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+                v.push(sum);
+                v
+            }
+            Row::Event(seq, at, ty, json, sum) => vec![seq, at, ty, json, sum],
+            Row::Subject(s, seq) => vec![s, seq],
+            Row::Audit(seq, sum, json) => vec![seq, json, sum],
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Table {
+    Nodes,
+    Edges,
+    Events,
+    Subjects,
+    Audit,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Nodes => "nodes",
+            Table::Edges => "edges",
+            Table::Events => "events",
+            Table::Subjects => "event_subjects",
+            Table::Audit => "audit",
+        }
+    }
+    fn columns(self) -> &'static str {
+        match self {
+            Table::Nodes => "id, kind, phase, scope, sensitivity, json, checksum",
+            Table::Edges => r#""from", "to", "type", json, checksum"#,
+            Table::Events => r#"seq, at, "type", json, checksum"#,
+            Table::Subjects => "subject, seq",
+            Table::Audit => "seq, json, checksum",
+        }
+    }
+    fn types(self) -> &'static [Type] {
+        match self {
+            Table::Nodes => &[
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::BYTEA,
+            ],
+            Table::Edges => &[Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::BYTEA],
+            Table::Events => &[Type::INT8, Type::INT8, Type::TEXT, Type::TEXT, Type::BYTEA],
+            Table::Subjects => &[Type::TEXT, Type::INT8],
+            Table::Audit => &[Type::INT8, Type::TEXT, Type::BYTEA],
+        }
+    }
+    /// The conflict clause of an upsert (None: plain insert, duplicates refused).
+    fn upsert(self) -> Option<&'static str> {
+        match self {
+            Table::Nodes => Some(
+                "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, phase = excluded.phase,
+                 scope = excluded.scope, sensitivity = excluded.sensitivity,
+                 json = excluded.json, checksum = excluded.checksum",
+            ),
+            Table::Edges => Some(
+                r#"ON CONFLICT ("from", "to", "type") DO UPDATE SET json = excluded.json,
+                 checksum = excluded.checksum"#,
+            ),
+            Table::Subjects => Some("ON CONFLICT DO NOTHING"),
+            Table::Events | Table::Audit => None,
+        }
+    }
+    /// The table's indexes as (drop, create) statements, dropped around a bulk load
+    /// into the empty table (one sort-based build beats millions of index inserts).
+    /// Names match the schema's, so the store looks exactly as before.
+    fn indexes(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Table::Nodes => &[(
+                "ALTER TABLE nodes DROP CONSTRAINT nodes_pkey",
+                "ALTER TABLE nodes ADD CONSTRAINT nodes_pkey PRIMARY KEY (id)",
+            )],
+            Table::Edges => &[
+                (
+                    "ALTER TABLE edges DROP CONSTRAINT edges_pkey",
+                    r#"ALTER TABLE edges ADD CONSTRAINT edges_pkey PRIMARY KEY ("from", "to", "type")"#,
+                ),
+                (
+                    "DROP INDEX edges_to",
+                    r#"CREATE INDEX edges_to ON edges ("to")"#,
+                ),
+            ],
+            Table::Events => &[
+                (
+                    "ALTER TABLE events DROP CONSTRAINT events_pkey",
+                    "ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY (seq)",
+                ),
+                (
+                    "DROP INDEX events_at",
+                    "CREATE INDEX events_at ON events (at)",
+                ),
+                (
+                    "DROP INDEX events_type",
+                    r#"CREATE INDEX events_type ON events ("type")"#,
+                ),
+            ],
+            Table::Subjects => &[(
+                "ALTER TABLE event_subjects DROP CONSTRAINT event_subjects_pkey",
+                "ALTER TABLE event_subjects ADD CONSTRAINT event_subjects_pkey PRIMARY KEY (subject, seq)",
+            )],
+            Table::Audit => &[],
+        }
+    }
+
+    fn placeholders(self) -> String {
+        (1..=self.types().len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Writes rows (unique keys within the batch): one prepared statement per row for
+/// small batches, binary `COPY` for large ones. `upsert` says the table may already
+/// hold some of the keys.
+fn insert_rows(
+    tx: &mut Transaction<'_>,
+    table: Table,
+    rows: Vec<Row>,
+    upsert: bool,
+) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let conflict = if upsert { table.upsert() } else { None };
+    if rows.len() < COPY_ROWS {
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({}) {}",
+            table.name(),
+            table.columns(),
+            table.placeholders(),
+            conflict.unwrap_or("")
+        );
+        let stmt = tx.prepare(&sql).ctx("preparing an insert")?;
+        for r in &rows {
+            tx.execute(&stmt, &r.params())
+                .ctx(&format!("writing a row of {}", table.name()))?;
+        }
+        return Ok(());
+    }
+    // COPY straight into the table when no stored row can collide.
+    let direct = match conflict {
+        None => true,
+        Some(_) => empty_table(tx, table)?,
+    };
+    let mut rebuild = direct && rows.len() >= REINDEX_ROWS && empty_table(tx, table)?;
+    if rebuild {
+        // Dropping an index needs the table to itself: when another instance's
+        // read snapshot still holds it, load with the indexes in place instead.
+        let drops: String = table
+            .indexes()
+            .iter()
+            .map(|(d, _)| format!("{d};"))
+            .collect();
+        let saved: String = tx
+            .query_one("SHOW lock_timeout", &[])
+            .ctx("reading the lock timeout")?
+            .get(0);
+        tx.batch_execute(&format!(
+            "SAVEPOINT bulk_indexes; SET LOCAL lock_timeout = 200; {drops}"
+        ))
+        .ctx("preparing a bulk load")
+        .or_else(|_| {
+            rebuild = false;
+            tx.batch_execute("ROLLBACK TO SAVEPOINT bulk_indexes")
+                .ctx("keeping the indexes for a bulk load")
+        })?;
+        tx.execute("SELECT set_config('lock_timeout', $1, true)", &[&saved])
+            .ctx("restoring the lock timeout")?;
+    }
+    let target = if direct {
+        table.name().to_string()
+    } else {
+        let staging = format!("staging_{}", table.name());
+        tx.batch_execute(&format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+             TRUNCATE {staging};",
+            table.name()
+        ))
+        .ctx("creating a staging table")?;
+        staging
+    };
+    let sink = tx
+        .copy_in(&format!(
+            "COPY {target} ({}) FROM STDIN (FORMAT binary)",
+            table.columns()
+        ))
+        .ctx(&format!("starting COPY into {}", table.name()))?;
+    let mut writer = BinaryCopyInWriter::new(sink, table.types());
+    for r in &rows {
+        writer
+            .write(&r.params())
+            .map_err(|e| backend(&format!("copying a row of {}", table.name()), &e))?;
+    }
+    writer
+        .finish()
+        .ctx(&format!("finishing COPY into {}", table.name()))?;
+    if rebuild {
+        tx.batch_execute("SET LOCAL maintenance_work_mem = '512MB'")
+            .ctx("sizing the index build")?;
+        for (_, create) in table.indexes() {
+            tx.batch_execute(create)
+                .ctx(&format!("rebuilding an index of {}", table.name()))?;
+        }
+    }
+    if !direct {
+        tx.batch_execute(&format!(
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {target} {}",
+            table.name(),
+            conflict.unwrap_or(""),
+            cols = table.columns()
+        ))
+        .ctx(&format!("merging staged rows into {}", table.name()))?;
+    }
+    Ok(())
+}
+
+fn apply_nodes(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
+    if !c.delete_nodes.is_empty() {
+        let ids: Vec<&str> = c.delete_nodes.iter().map(String::as_str).collect();
+        tx.execute("DELETE FROM nodes WHERE id = ANY($1)", &[&ids])
+            .ctx("deleting nodes")?;
+    }
+    if c.put_nodes.is_empty() {
+        return Ok(());
+    }
+    // Of two puts of one id the later wins; key order makes index inserts sequential.
+    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, n) in c.put_nodes.iter().enumerate() {
+        last.insert(n.id.as_str(), i);
+    }
+    let rows = last
+        .values()
+        .map(|&i| {
+            let n = &c.put_nodes[i];
+            let json = encode("node", n)?;
+            let sum = checksum(&json);
+            Ok(Row::Node(
+                [
+                    n.id.clone(),
+                    n.kind.clone(),
+                    n.phase.clone(),
+                    n.scope.clone(),
+                    n.sensitivity.clone(),
+                    json,
+                ],
+                sum,
+            ))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    insert_rows(tx, Table::Nodes, rows, true)
+}
+
+fn apply_edges(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
+    if !c.delete_edges.is_empty() {
+        let stmt = tx
+            .prepare(r#"DELETE FROM edges WHERE "from" = $1 AND "to" = $2 AND "type" = $3"#)
+            .ctx("preparing edge delete")?;
+        for k in &c.delete_edges {
+            tx.execute(&stmt, &[&k.from, &k.to, &k.edge_type])
+                .ctx("deleting an edge")?;
+        }
+    }
+    if c.put_edges.is_empty() {
+        return Ok(());
+    }
+    let mut last: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
+    for (i, e) in c.put_edges.iter().enumerate() {
+        last.insert((&e.from, &e.to, &e.edge_type), i);
+    }
+    let rows = last
+        .values()
+        .map(|&i| {
+            let e = &c.put_edges[i];
+            let json = encode("edge", e)?;
+            let sum = checksum(&json);
+            Ok(Row::Edge(
+                [e.from.clone(), e.to.clone(), e.edge_type.clone(), json],
+                sum,
+            ))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    insert_rows(tx, Table::Edges, rows, true)
+}
+
+fn apply_events(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
+    if c.events.is_empty() {
+        return Ok(());
+    }
+    let mut subjects: Vec<(&str, i64)> = Vec::new();
+    let mut rows = Vec::with_capacity(c.events.len());
+    for e in &c.events {
+        let seq = seq_to_sql(e.seq)?;
+        let json = encode("event", e)?;
+        let sum = checksum(&json);
+        rows.push(Row::Event(
+            seq,
+            e.at.millis(),
+            e.event_type.clone(),
+            json,
+            sum,
+        ));
+        subjects.extend(e.subjects.iter().map(|s| (s.as_str(), seq)));
+    }
+    insert_rows(tx, Table::Events, rows, false)?;
+    subjects.sort_unstable();
+    subjects.dedup();
+    let rows = subjects
+        .into_iter()
+        .map(|(s, seq)| Row::Subject(s.to_string(), seq))
+        .collect();
+    // New seqs only, so no stored row can collide.
+    insert_rows(tx, Table::Subjects, rows, false)
+}
+
+/// Seq of the last event, from the table (for integrity checks).
+pub(crate) fn event_max(c: &mut impl postgres::GenericClient) -> StoreResult<u64> {
+    let max: Option<i64> = c
+        .query_one("SELECT max(seq) FROM events", &[])
+        .ctx("reading the event head")?
+        .get(0);
+    Ok(max.map(seq_from_sql).unwrap_or(0))
+}
