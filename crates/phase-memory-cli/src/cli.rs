@@ -172,6 +172,10 @@ pub enum Command {
         /// Per-request timeout in seconds.
         #[arg(long, default_value_t = 30)]
         timeout_secs: u64,
+        /// The only folder requests may name files in (relative paths inside
+        /// it); without it no request touches a server path.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Manage bearer tokens for the HTTP service.
     Token {
@@ -179,7 +183,12 @@ pub enum Command {
         command: TokenCmd,
     },
     /// Serve the Model Context Protocol over stdio.
-    Mcp,
+    Mcp {
+        /// The only folder tool calls may name files in (relative paths inside
+        /// it); without it no tool call touches a server path.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Run evaluation scenarios and gates.
     Eval {
         #[command(subcommand)]

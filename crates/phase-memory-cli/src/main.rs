@@ -177,6 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             tokens,
             max_body_bytes,
             timeout_secs,
+            data_dir,
         } => {
             let cfg = phase_memory_server::http::ServeConfig {
                 store: c.store.clone(),
@@ -188,17 +189,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 timeout: std::time::Duration::from_secs(*timeout_secs),
                 clock: c.clock,
                 extensions: vec![("eval.run".to_string(), phase_memory_eval::extension())],
+                data_dir: data_dir.clone(),
                 write_wait: c.wait,
             };
             phase_memory_server::http::serve(cfg)?;
             return Ok(0);
         }
-        Command::Mcp => {
-            phase_memory_server::mcp::serve_stdio_with(
+        Command::Mcp { data_dir } => {
+            phase_memory_server::mcp::serve_stdio_in(
                 &c.store,
                 c.ctx.actor.clone(),
                 c.clock,
                 vec![("eval.run".to_string(), phase_memory_eval::extension())],
+                data_dir.as_deref(),
             )?;
             return Ok(0);
         }

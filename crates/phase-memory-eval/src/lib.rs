@@ -65,8 +65,26 @@ pub fn run_dir(dir: &Path, report: Option<&Path>) -> Result<EvalReport> {
 /// run gives `invalid` with `eval.invalid_scenario`. Never audited: evaluation runs
 /// on its own in-memory stores and leaves the caller's store unchanged.
 pub fn extension() -> Extension {
-    Arc::new(|request: &Value, _ctx: &CallContext| {
-        let mut o = eval_outcome(request);
+    Arc::new(|request: &Value, ctx: &CallContext| {
+        // A network client names paths inside the service's data folder only.
+        let mut request = request.clone();
+        if ctx.origin.is_remote() {
+            for (key, access) in [
+                ("dir", phase_memory_runtime::files::Access::Read),
+                ("report", phase_memory_runtime::files::Access::Write),
+            ] {
+                if let Some(given) = request.get(key).and_then(Value::as_str) {
+                    match phase_memory_runtime::files::resolve(ctx, given, access) {
+                        Ok(p) => request[key] = Value::String(p.to_string_lossy().into_owned()),
+                        Err(mut o) => {
+                            o.skip_audit = true;
+                            return o;
+                        }
+                    }
+                }
+            }
+        }
+        let mut o = eval_outcome(&request);
         o.skip_audit = true;
         o
     })

@@ -97,7 +97,21 @@ pub fn verify_chain(checkpoint: &AuditCheckpoint, records: &[AuditRecord]) -> Ve
         checkpoint.last_pruned_hash.clone()
     };
     let mut expect_seq = checkpoint.last_pruned_seq + 1;
+    let mut last_at: Option<Time> = None;
     for (i, r) in records.iter().enumerate() {
+        if let Some(t) = last_at
+            && r.at < t
+        {
+            breaks.push(ChainBreak {
+                seq: r.seq,
+                index: i,
+                reason: format!(
+                    "record time {} is before the previous record's {t}: record times never go backwards",
+                    r.at
+                ),
+            });
+        }
+        last_at = Some(last_at.map_or(r.at, |t| t.max(r.at)));
         if r.seq != expect_seq {
             breaks.push(ChainBreak {
                 seq: r.seq,

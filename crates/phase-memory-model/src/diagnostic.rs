@@ -200,6 +200,16 @@ pub const CODES: &[(&str, Status, &str)] = &[
         "an evaluation gate fell below its threshold",
     ),
     (
+        "files.denied",
+        Status::Denied,
+        "a network client named a server path without or outside the service's data folder",
+    ),
+    (
+        "files.limit",
+        Status::Invalid,
+        "a file or package read passed its size, entry or time limit",
+    ),
+    (
         "graph.invalid_id",
         Status::Invalid,
         "an id is empty, too long or has control characters",
@@ -308,6 +318,11 @@ pub const CODES: &[(&str, Status, &str)] = &[
         "profile.invalid",
         Status::Invalid,
         "the profile does not parse or validate",
+    ),
+    (
+        "request.as_of_write",
+        Status::Invalid,
+        "a network client asked for as_of on an operation that writes",
     ),
     (
         "request.invalid",

@@ -30,6 +30,75 @@ use crate::{INDEX_PATH, Package};
 /// Largest total size of file contents read from a package (1 GiB).
 pub const MAX_READ_BYTES: u64 = 1 << 30;
 
+/// Bounds on reading a package back: bytes of content, entries (files, folders,
+/// tar entries) visited, problems recorded and wall time. Past any of them the
+/// read stops with an error, so a path that is not a package (a home folder, a
+/// huge tree) is refused quickly instead of walked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Largest total size of file contents.
+    pub max_bytes: u64,
+    /// Most entries visited.
+    pub max_entries: u64,
+    /// Most problems recorded before giving up.
+    pub max_problems: usize,
+    /// Longest time spent reading.
+    pub max_time: std::time::Duration,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            max_bytes: MAX_READ_BYTES,
+            max_entries: 100_000,
+            max_problems: 1_000,
+            max_time: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+/// The read in progress: what is left of the limits.
+struct Budget {
+    bytes: u64,
+    entries: u64,
+    max_problems: usize,
+    deadline: std::time::Instant,
+}
+
+impl Budget {
+    fn new(l: &ReadLimits) -> Self {
+        Budget {
+            bytes: l.max_bytes,
+            entries: l.max_entries,
+            max_problems: l.max_problems,
+            deadline: std::time::Instant::now() + l.max_time,
+        }
+    }
+
+    /// Counts one entry; errors past a limit.
+    fn visit(&mut self, read: &ReadPackage) -> Result<(), PackageError> {
+        if self.entries == 0 {
+            return Err(PackageError::Invalid(
+                "too many entries: this is not a package (the read stopped at its entry limit)"
+                    .into(),
+            ));
+        }
+        self.entries -= 1;
+        if read.problems.len() >= self.max_problems {
+            return Err(PackageError::Invalid(
+                "too many problems: this is not a package (the read stopped at its problem limit)"
+                    .into(),
+            ));
+        }
+        if std::time::Instant::now() > self.deadline {
+            return Err(PackageError::Invalid(
+                "reading the package took too long (the read stopped at its time limit)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Writes a package as a folder at `dir`, atomically (see the module docs).
 ///
 /// Creates missing parent folders. Replaces an empty folder or an existing
@@ -172,7 +241,12 @@ pub fn tar_bytes(pkg: &Package) -> Result<Vec<u8>, PackageError> {
 /// is read as tar). Re-hashes every listed file and the manifest; see
 /// [`verify_files`]. Errors only when the path cannot be read at all.
 pub fn verify(path: &Path) -> Result<VerifyReport, PackageError> {
-    let read = read_package(path)?;
+    verify_limited(path, &ReadLimits::default())
+}
+
+/// [`verify`] under explicit [`ReadLimits`].
+pub fn verify_limited(path: &Path, limits: &ReadLimits) -> Result<VerifyReport, PackageError> {
+    let read = read_package(path, limits)?;
     let mut report = verify_files(&read.files);
     if !read.problems.is_empty() {
         report.problems.extend(read.problems);
@@ -186,7 +260,7 @@ pub fn verify(path: &Path) -> Result<VerifyReport, PackageError> {
 /// that cannot be part of a package (symbolic links, unsafe or non-UTF-8
 /// names, special files) are an error here; [`verify`] reports them instead.
 pub fn read_package_files(path: &Path) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
-    let read = read_package(path)?;
+    let read = read_package(path, &ReadLimits::default())?;
     if let Some(p) = read.problems.first() {
         return Err(PackageError::Invalid(format!("{}: {}", p.path, p.message)));
     }
@@ -199,7 +273,7 @@ struct ReadPackage {
     problems: Vec<VerifyProblem>,
 }
 
-fn read_package(path: &Path) -> Result<ReadPackage, PackageError> {
+fn read_package(path: &Path, limits: &ReadLimits) -> Result<ReadPackage, PackageError> {
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -211,7 +285,7 @@ fn read_package(path: &Path) -> Result<ReadPackage, PackageError> {
         files: BTreeMap::new(),
         problems: Vec::new(),
     };
-    let mut budget = MAX_READ_BYTES;
+    let mut budget = Budget::new(limits);
     if meta.is_dir() {
         read_dir_into(path, "", &mut read, &mut budget)?;
     } else {
@@ -224,11 +298,12 @@ fn read_dir_into(
     dir: &Path,
     prefix: &str,
     read: &mut ReadPackage,
-    budget: &mut u64,
+    budget: &mut Budget,
 ) -> Result<(), PackageError> {
     let mut names = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| PackageError::io("listing", dir, e))? {
         let entry = entry.map_err(|e| PackageError::io("listing", dir, e))?;
+        budget.visit(read)?;
         names.push(entry.file_name());
     }
     names.sort();
@@ -254,16 +329,21 @@ fn read_dir_into(
         } else if meta.is_dir() {
             read_dir_into(&full, &format!("{rel}/"), read, budget)?;
         } else if meta.is_file() {
-            if meta.len() > *budget {
-                read.problems.push(VerifyProblem::new(
-                    INVALID,
-                    rel,
-                    "package is larger than the 1 GiB verify limit",
+            if meta.len() > budget.bytes {
+                return Err(PackageError::Invalid(
+                    "package is larger than the verify size limit".into(),
                 ));
-                continue;
             }
-            let bytes = fs::read(&full).map_err(|e| PackageError::io("reading", &full, e))?;
-            *budget = budget.saturating_sub(bytes.len() as u64);
+            let mut bytes = Vec::new();
+            File::open(&full)
+                .and_then(|f| f.take(budget.bytes + 1).read_to_end(&mut bytes))
+                .map_err(|e| PackageError::io("reading", &full, e))?;
+            if bytes.len() as u64 > budget.bytes {
+                return Err(PackageError::Invalid(
+                    "package is larger than the verify size limit".into(),
+                ));
+            }
+            budget.bytes = budget.bytes.saturating_sub(bytes.len() as u64);
             read.files.insert(rel, bytes);
         } else {
             read.problems.push(VerifyProblem::new(
@@ -279,7 +359,7 @@ fn read_dir_into(
 fn read_tar_into(
     path: &Path,
     read: &mut ReadPackage,
-    budget: &mut u64,
+    budget: &mut Budget,
 ) -> Result<(), PackageError> {
     let file = File::open(path).map_err(|e| PackageError::io("opening", path, e))?;
     let archive_name = path.display().to_string();
@@ -296,6 +376,7 @@ fn read_tar_into(
         }
     };
     for entry in entries {
+        budget.visit(read)?;
         let mut entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
@@ -330,16 +411,13 @@ fn read_tar_into(
             tar::EntryType::Directory => {}
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let size = entry.size();
-                if size > *budget {
-                    read.problems.push(VerifyProblem::new(
-                        INVALID,
-                        rel,
-                        "package is larger than the 1 GiB verify limit",
+                if size > budget.bytes {
+                    return Err(PackageError::Invalid(
+                        "package is larger than the verify size limit".into(),
                     ));
-                    continue;
                 }
                 let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-                if let Err(e) = entry.read_to_end(&mut bytes) {
+                if let Err(e) = (&mut entry).take(budget.bytes + 1).read_to_end(&mut bytes) {
                     read.problems.push(VerifyProblem::new(
                         INVALID,
                         rel,
@@ -347,7 +425,7 @@ fn read_tar_into(
                     ));
                     return Ok(());
                 }
-                *budget = budget.saturating_sub(bytes.len() as u64);
+                budget.bytes = budget.bytes.saturating_sub(bytes.len() as u64);
                 if read.files.insert(rel.clone(), bytes).is_some() {
                     read.problems.push(VerifyProblem::new(
                         INVALID,

@@ -22,7 +22,9 @@ pub mod verify;
 
 use std::collections::BTreeMap;
 
-pub use disk::{read_package_files, verify, write_dir, write_tar};
+pub use disk::{
+    ReadLimits, read_package_files, tar_bytes, verify, verify_limited, write_dir, write_tar,
+};
 pub use error::PackageError;
 pub use naming::{file_safe_name, item_path, kind_dir};
 pub use render::{INDEX_PATH, MANIFEST_PATH, PACKAGE_FORMAT, manifest_id, render};

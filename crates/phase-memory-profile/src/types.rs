@@ -45,6 +45,11 @@ pub struct Profile {
     /// Audit settings.
     #[serde(default)]
     pub audit: AuditSpec,
+    /// Who may use which class of operation: roles → operation classes, and the
+    /// roles that may decide reviews. Omitted: the built-in table
+    /// ([`AccessSpec::default`]).
+    #[serde(default, skip_serializing_if = "AccessSpec::is_builtin")]
+    pub access: AccessSpec,
 }
 
 /// Sensitivity levels.
@@ -436,5 +441,119 @@ pub struct AuditSpec {
 impl Default for AuditSpec {
     fn default() -> Self {
         AuditSpec { record_reads: true }
+    }
+}
+
+/// The class of an operation: what kind of power it needs. Every registered
+/// operation declares one; a profile's [`AccessSpec`] grants classes to roles.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OperationClass {
+    /// Liveness only (`health.check`); every actor, even without a role.
+    Public,
+    /// Reads of what the actor may see (nodes, events, activation, packages,
+    /// the profile, the review queue).
+    Read,
+    /// Writes of nodes, edges and events (and graph imports).
+    Write,
+    /// Governance: lifecycle planning and application, review decisions.
+    Govern,
+    /// The audit log (`audit.query`, `audit.verify`).
+    Audit,
+    /// The whole store and its configuration: `store.*`, repair, migrate,
+    /// `audit.prune`, `profile.apply`, `eval.run`, tokens.
+    Admin,
+}
+
+impl OperationClass {
+    /// Every class, in order.
+    pub const ALL: [OperationClass; 6] = [
+        OperationClass::Public,
+        OperationClass::Read,
+        OperationClass::Write,
+        OperationClass::Govern,
+        OperationClass::Audit,
+        OperationClass::Admin,
+    ];
+
+    /// The class's name as written in profiles (`read`, `write`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationClass::Public => "public",
+            OperationClass::Read => "read",
+            OperationClass::Write => "write",
+            OperationClass::Govern => "govern",
+            OperationClass::Audit => "audit",
+            OperationClass::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for OperationClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Roles and the operation classes they grant; the roles that may decide reviews.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessSpec {
+    /// Role name → the operation classes it grants. An actor holds the union of
+    /// its roles' classes; a role the table does not name grants nothing. The
+    /// `owner` role must grant every class.
+    pub roles: BTreeMap<String, Vec<OperationClass>>,
+    /// Roles whose holders may approve or reject reviews (`review.decide`); each
+    /// must grant `govern`. The requester can never decide its own review.
+    pub reviewer_roles: Vec<String>,
+}
+
+impl Default for AccessSpec {
+    fn default() -> Self {
+        use OperationClass::*;
+        let mut roles = BTreeMap::new();
+        roles.insert("owner".to_string(), vec![Read, Write, Govern, Audit, Admin]);
+        roles.insert("admin".to_string(), vec![Read, Write, Govern, Audit, Admin]);
+        roles.insert("reviewer".to_string(), vec![Read, Govern]);
+        roles.insert("member".to_string(), vec![Read, Write]);
+        roles.insert("reader".to_string(), vec![Read]);
+        roles.insert("auditor".to_string(), vec![Read, Audit]);
+        AccessSpec {
+            roles,
+            reviewer_roles: vec!["owner".into(), "admin".into(), "reviewer".into()],
+        }
+    }
+}
+
+impl AccessSpec {
+    /// Whether this is the built-in table (then it is left out of the canonical
+    /// form, so profiles written before it existed keep their digest).
+    pub fn is_builtin(&self) -> bool {
+        *self == AccessSpec::default()
+    }
+
+    /// Whether any of the actor's roles grants `class` (`public` needs no role).
+    pub fn grants(&self, roles: &[String], class: OperationClass) -> bool {
+        class == OperationClass::Public
+            || roles
+                .iter()
+                .filter_map(|r| self.roles.get(r))
+                .any(|classes| classes.contains(&class))
+    }
+
+    /// The classes the roles grant, in order.
+    pub fn classes_of(&self, roles: &[String]) -> Vec<OperationClass> {
+        OperationClass::ALL
+            .into_iter()
+            .filter(|c| *c != OperationClass::Public && self.grants(roles, *c))
+            .collect()
+    }
+
+    /// Whether one of the roles may decide reviews.
+    pub fn may_review(&self, roles: &[String]) -> bool {
+        roles.iter().any(|r| self.reviewer_roles.contains(r))
+            && self.grants(roles, OperationClass::Govern)
     }
 }

@@ -83,11 +83,21 @@ pub(crate) fn parse_and_validate(source: &str, origin: &str) -> Result<Profile, 
                 }
                 None => (None, None),
             };
-            let message = e.message().to_string();
+            // The source may be any file (a mistaken path): diagnostics quote
+            // nothing from it but names the profile schema itself declares.
+            let message = scrub_message(e.message());
             let field = e
                 .span()
                 .and_then(|s| key_at(source, s.start))
-                .unwrap_or_else(|| field_from_message(&message));
+                .filter(|k| is_schema_path(k))
+                .unwrap_or_else(|| {
+                    let f = field_from_message(e.message());
+                    if is_schema_path(&f) {
+                        f
+                    } else {
+                        "(document)".to_string()
+                    }
+                });
             return Err(ProfileError {
                 origin: origin.to_string(),
                 problems: vec![ProfileProblem {
@@ -151,6 +161,85 @@ fn key_at(source: &str, offset: usize) -> Option<String> {
     } else {
         format!("{table}.{key}")
     })
+}
+
+/// Whether every segment of a dotted key is a field name of the profile schema
+/// (or a declared-by-the-user map key: kinds, edge types, roles are user names
+/// but then the source is a profile, not some other file).
+fn is_schema_path(path: &str) -> bool {
+    let names = schema_names();
+    let segs: Vec<&str> = path.split('.').map(str::trim).collect();
+    // The first segment must be a top-level field; later ones are fields or names
+    // under a map the schema declares (kinds.fact.initial_phase).
+    segs.first().is_some_and(|f| names.contains(*f))
+        && segs.iter().all(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
+}
+
+/// Every property name in the profile's JSON Schema.
+fn schema_names() -> &'static BTreeSet<String> {
+    static NAMES: std::sync::OnceLock<BTreeSet<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut out = BTreeSet::new();
+        fn walk(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(serde_json::Value::Object(props)) = m.get("properties") {
+                        out.extend(props.keys().cloned());
+                    }
+                    m.values().for_each(|x| walk(x, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        walk(&crate::Profile::json_schema(), &mut out);
+        out
+    })
+}
+
+/// A parser message with anything quoted from the source replaced: the TOML
+/// parser quotes unknown keys and values in backticks or double quotes, and the
+/// source may be a file that is not a profile at all. Names of the profile
+/// schema survive (`missing field `levels``).
+fn scrub_message(msg: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in msg.split('`').enumerate() {
+        if i % 2 == 1 {
+            if schema_names().contains(part) || is_toml_word(part) {
+                out.push('`');
+                out.push_str(part);
+                out.push('`');
+            } else {
+                out.push_str("`…`");
+            }
+        } else {
+            out.push_str(&scrub_quotes(part));
+        }
+    }
+    out.lines().next().unwrap_or("").chars().take(200).collect()
+}
+
+fn is_toml_word(s: &str) -> bool {
+    ["=", "]", "[", ",", "}", "{", ".", "\"", "'", "\n", "#"].contains(&s)
+}
+
+fn scrub_quotes(s: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in s.split('"').enumerate() {
+        if i > 0 {
+            out.push('"');
+        }
+        if i % 2 == 1 && !schema_names().contains(part) {
+            out.push('…');
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 fn field_from_message(msg: &str) -> String {
@@ -542,6 +631,54 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
             "retention.legal_hold_label",
             "the legal-hold label must not be empty",
         );
+    }
+    check_access(&mut cx, &p.access);
+}
+
+fn check_access(cx: &mut Ctx<'_>, a: &AccessSpec) {
+    for (role, classes) in &a.roles {
+        if let Err(e) = validate_id(role) {
+            cx.bad(
+                format!("access.roles.{role}"),
+                format!("bad role name: {e}"),
+            );
+        }
+        if classes.contains(&OperationClass::Public) {
+            cx.bad(
+                format!("access.roles.{role}"),
+                "`public` is every actor's already and cannot be granted",
+            );
+        }
+    }
+    // The local owner must never lock itself out by applying a profile.
+    let owner = a.roles.get("owner");
+    let missing: Vec<&str> = OperationClass::ALL
+        .into_iter()
+        .filter(|c| *c != OperationClass::Public)
+        .filter(|c| owner.is_none_or(|cs| !cs.contains(c)))
+        .map(|c| c.as_str())
+        .collect();
+    if !missing.is_empty() {
+        cx.bad(
+            "access.roles.owner",
+            format!(
+                "the owner role must grant every class (missing: {})",
+                missing.join(", ")
+            ),
+        );
+    }
+    for r in &a.reviewer_roles {
+        match a.roles.get(r) {
+            None => cx.bad(
+                "access.reviewer_roles",
+                format!("reviewer role {r:?} is not declared in access.roles"),
+            ),
+            Some(cs) if !cs.contains(&OperationClass::Govern) => cx.bad(
+                "access.reviewer_roles",
+                format!("reviewer role {r:?} must grant the govern class"),
+            ),
+            Some(_) => {}
+        }
     }
 }
 

@@ -19,7 +19,8 @@ pub mod response;
 mod runner;
 
 pub use clock::Clock;
-pub use context::{CallContext, Progress};
+pub use context::{CallContext, Origin, Progress};
+pub mod files;
 pub use open::{
     ADAPTERS, Adapter, DEFAULT_WRITE_WAIT, StoreLocation, WriteGate, build_snapshot, init_store,
     memory_runtime, open_runtime, open_runtime_for_repair, open_runtime_waiting, open_store,

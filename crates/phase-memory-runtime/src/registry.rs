@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::request::*;
 use crate::response;
 use phase_memory_model::Envelope;
+pub use phase_memory_profile::OperationClass;
 use phase_memory_store::Capability;
 
 /// When an operation writes an audit record.
@@ -52,6 +53,9 @@ pub struct OperationSpec {
     pub writes: bool,
     /// Adapter capabilities it needs.
     pub needs: &'static [Capability],
+    /// The class of power it needs; the profile's `access` table grants classes to
+    /// roles and the runner checks it before the handler runs.
+    pub class: OperationClass,
 }
 
 fn schema<T: JsonSchema>() -> Value {
@@ -59,7 +63,7 @@ fn schema<T: JsonSchema>() -> Value {
 }
 
 macro_rules! op {
-    ($name:literal, $req:ty, $resp:ty, $summary:literal, $response:literal, $policy:literal, $audit:ident, $writes:literal, [$($cap:ident),*]) => {
+    ($name:literal, $req:ty, $resp:ty, $summary:literal, $response:literal, $policy:literal, $audit:ident, $writes:literal, [$($cap:ident),*], $class:ident) => {
         OperationSpec {
             name: $name,
             summary: $summary,
@@ -70,6 +74,7 @@ macro_rules! op {
             audit: AuditBehaviour::$audit,
             writes: $writes,
             needs: &[$(Capability::$cap),*],
+            class: OperationClass::$class,
         }
     };
 }
@@ -85,7 +90,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "each node passes decide(activation.run) inside the traversal; withheld nodes are counted per rule, never shown",
         Reads,
         false,
-        [Graph, Events]
+        [Graph, Events],
+        Read
     ),
     op!(
         "audit.prune",
@@ -96,7 +102,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "operation-level decide(audit.prune)",
         Always,
         true,
-        [Audit, AuditPrune]
+        [Audit, AuditPrune],
+        Admin
     ),
     op!(
         "audit.query",
@@ -107,7 +114,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "operation-level decide(audit.query)",
         Never,
         false,
-        [Audit]
+        [Audit],
+        Audit
     ),
     op!(
         "audit.verify",
@@ -118,7 +126,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "operation-level decide(audit.verify)",
         Never,
         false,
-        [Audit]
+        [Audit],
+        Audit
     ),
     op!(
         "edge.delete",
@@ -129,7 +138,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "decide(edge.delete) on both end nodes",
         Always,
         true,
-        [Graph]
+        [Graph],
+        Write
     ),
     op!(
         "edge.upsert",
@@ -140,7 +150,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "decide(edge.upsert) on both end nodes",
         Always,
         true,
-        [Graph]
+        [Graph],
+        Write
     ),
     op!(
         "eval.run",
@@ -151,7 +162,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "operation-level decide(eval.run)",
         Never,
         false,
-        []
+        [],
+        Admin
     ),
     op!(
         "event.append",
@@ -162,7 +174,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "decide(event.append) on each subject",
         Always,
         true,
-        [Events]
+        [Events],
+        Write
     ),
     op!(
         "event.query",
@@ -173,7 +186,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "events naming a node the actor may not see are withheld",
         Reads,
         false,
-        [Events]
+        [Events],
+        Read
     ),
     op!(
         "graph.export",
@@ -184,7 +198,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "operation-level decide(graph.export)",
         Reads,
         false,
-        [Graph, Events]
+        [Graph, Events],
+        Read
     ),
     op!(
         "graph.import",
@@ -195,7 +210,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "operation-level decide(graph.import); admission rules on every node",
         Always,
         true,
-        [Graph, Events, AtomicCommit]
+        [Graph, Events, AtomicCommit],
+        Write
     ),
     op!(
         "health.check",
@@ -206,7 +222,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "none",
         Never,
         false,
-        []
+        [],
+        Public
     ),
     op!(
         "lifecycle.apply",
@@ -217,7 +234,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "decide(lifecycle.apply) with target_phase per transition",
         Always,
         true,
-        [Graph, Events, Reviews]
+        [Graph, Events, Reviews],
+        Govern
     ),
     op!(
         "lifecycle.plan",
@@ -228,7 +246,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "nodes outside the actor's scopes are skipped",
         Never,
         false,
-        [Graph, Events]
+        [Graph, Events],
+        Govern
     ),
     op!(
         "node.delete",
@@ -239,7 +258,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "decide(node.delete) on the node; legal hold blocks",
         Always,
         true,
-        [Graph]
+        [Graph],
+        Write
     ),
     op!(
         "node.get",
@@ -250,7 +270,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "decide(node.get) on the node; a withheld node is not_found",
         Reads,
         false,
-        [Graph]
+        [Graph],
+        Read
     ),
     op!(
         "node.upsert",
@@ -261,7 +282,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "admission rules, then decide(node.upsert)",
         Always,
         true,
-        [Graph, Events]
+        [Graph, Events],
+        Write
     ),
     op!(
         "package.compile",
@@ -272,7 +294,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "as activation.run, with operation package.compile",
         Reads,
         false,
-        [Graph, Events]
+        [Graph, Events],
+        Read
     ),
     op!(
         "package.verify",
@@ -283,7 +306,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "none",
         Never,
         false,
-        []
+        [],
+        Read
     ),
     op!(
         "profile.apply",
@@ -294,7 +318,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "operation-level decide(profile.apply)",
         Always,
         true,
-        []
+        [],
+        Admin
     ),
     op!(
         "profile.show",
@@ -305,7 +330,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "none",
         Never,
         false,
-        []
+        [],
+        Read
     ),
     op!(
         "profile.validate",
@@ -316,7 +342,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "none",
         Never,
         false,
-        []
+        [],
+        Read
     ),
     op!(
         "review.decide",
@@ -327,7 +354,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "the requester cannot decide its own review; operation-level decide(review.decide)",
         Always,
         true,
-        [Reviews]
+        [Reviews],
+        Govern
     ),
     op!(
         "review.list",
@@ -338,7 +366,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "reviews on nodes the actor may not see are withheld",
         Never,
         false,
-        [Reviews]
+        [Reviews],
+        Read
     ),
     op!(
         "store.export",
@@ -349,7 +378,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "operation-level decide(store.export)",
         Reads,
         false,
-        [Graph, Events, Audit, Reviews]
+        [Graph, Events, Audit, Reviews],
+        Admin
     ),
     op!(
         "store.import",
@@ -360,7 +390,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "operation-level decide(store.import)",
         Always,
         true,
-        [Graph, Events, Audit, Reviews]
+        [Graph, Events, Audit, Reviews],
+        Admin
     ),
     op!(
         "store.init",
@@ -371,7 +402,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "none",
         Never,
         true,
-        []
+        [],
+        Admin
     ),
     op!(
         "store.migrate",
@@ -382,7 +414,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "operation-level decide(store.migrate)",
         Always,
         true,
-        [Migrations]
+        [Migrations],
+        Admin
     ),
     op!(
         "store.repair",
@@ -393,7 +426,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "operation-level decide(store.repair)",
         Always,
         false,
-        []
+        [],
+        Admin
     ),
     op!(
         "store.status",
@@ -404,7 +438,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         "none",
         Never,
         false,
-        []
+        [],
+        Read
     ),
 ];
 
@@ -428,6 +463,7 @@ pub fn service_contracts() -> Value {
                 "audit": o.audit.as_str(),
                 "writes": o.writes,
                 "capabilities": o.needs.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                "class": o.class.as_str(),
             })
         })
         .collect();

@@ -225,8 +225,11 @@ pub struct CompileRequest {
     /// Scopes to restrict to.
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
-    /// Output folder (or .tar file with `archive`).
-    pub out: String,
+    /// Output folder (or .tar file with `archive`). Without it the package's
+    /// files come back in the response (`contents`); over HTTP, `Accept:
+    /// application/x-tar` streams them as a tar archive.
+    #[serde(default)]
+    pub out: Option<String>,
     /// Write a .tar instead of a folder.
     #[serde(default)]
     pub archive: bool,

@@ -83,8 +83,12 @@ pub struct Compile {
     pub considered: u64,
     /// Candidates that did not fit.
     pub not_fitted: u64,
-    /// Where the package was written.
-    pub out: String,
+    /// Where the package was written (absent when it is returned inline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out: Option<String>,
+    /// The package's files by relative path, when no `out` was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contents: Option<std::collections::BTreeMap<String, String>>,
     /// Package id (BLAKE3 of the contents).
     pub id: String,
     /// Written as a .tar.

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::clock::Clock;
 use crate::context::CallContext;
-use crate::registry::{self, AuditBehaviour};
+use crate::registry::{self, AuditBehaviour, OperationClass};
 
 /// A handler supplied by a front end for an operation the runtime cannot run on
 /// its own (e.g. `eval.run`, which builds its own stores).
@@ -299,6 +299,7 @@ impl Runtime {
         {
             ctx.actor = a;
         }
+        let client_time = common.as_of.is_some();
         if let Some(t) = common.as_of {
             ctx.as_of = Some(t);
         }
@@ -321,6 +322,8 @@ impl Runtime {
                     )
                 } else if let Err(e) = self.begin_request(spec.writes) {
                     Outcome::store_error(&e)
+                } else if let Err(refused) = self.authorize(spec, &ctx, client_time) {
+                    refused
                 } else {
                     let handler =
                         AssertUnwindSafe(|| self.dispatch(operation, &request, &ctx, now));
@@ -339,9 +342,77 @@ impl Runtime {
         let audit = registry::find(operation)
             .map(|s| s.audit)
             .unwrap_or(AuditBehaviour::Never);
-        let env = self.finish(operation, &request_id, &digest, outcome, audit, &ctx, now);
+        // A network client's `as_of` only shapes what a read evaluates: what is
+        // recorded (audit records, access events) carries the service's clock.
+        let record_at = if ctx.origin.is_remote() {
+            self.clock.now()
+        } else {
+            now
+        };
+        let env = self.finish(
+            operation,
+            &request_id,
+            &digest,
+            outcome,
+            audit,
+            &ctx,
+            record_at,
+        );
         self.end_request();
         env
+    }
+
+    /// Function-level authorization, before the handler runs: the actor's roles
+    /// must grant the operation's class (profile `access.roles`), and a network
+    /// client may not choose the time of an operation that writes.
+    fn authorize(
+        &self,
+        spec: &registry::OperationSpec,
+        ctx: &CallContext,
+        client_time: bool,
+    ) -> Result<(), Outcome> {
+        let access = &self.profile.access;
+        if !access.grants(&ctx.actor.roles, spec.class) {
+            let granted: Vec<&str> = access
+                .classes_of(&ctx.actor.roles)
+                .iter()
+                .map(|c| c.as_str())
+                .collect();
+            let mut o = Outcome::fail(
+                Status::Denied,
+                Diagnostic::error(
+                    "auth.forbidden",
+                    format!(
+                        "{} needs the {} class; the actor's roles grant {}",
+                        spec.name,
+                        spec.class,
+                        if granted.is_empty() {
+                            "none".to_string()
+                        } else {
+                            granted.join(", ")
+                        }
+                    ),
+                ),
+            );
+            o.decision = "deny".into();
+            o.rule_id = Some("access".into());
+            return Err(o);
+        }
+        let reads = matches!(
+            spec.class,
+            OperationClass::Public | OperationClass::Read | OperationClass::Audit
+        ) && !spec.writes;
+        if client_time && ctx.origin.is_remote() && !reads {
+            return Err(Outcome::invalid(
+                "request.as_of_write",
+                format!(
+                    "{} changes the store, so its time is the service's clock: as_of is for reads only",
+                    spec.name
+                ),
+            )
+            .with(Diagnostic::info("request.as_of_write", "remove as_of").at("as_of")));
+        }
+        Ok(())
     }
 
     /// Calls the handler of an operation (used by `run` and by review approval).
@@ -390,6 +461,12 @@ impl Runtime {
                 },
             };
         let mut change = std::mem::take(&mut outcome.change);
+        if ctx.origin.is_remote() && ctx.as_of.is_some() {
+            // Events a read records (accesses) happen now, whatever it evaluated.
+            for e in &mut change.events {
+                e.at = now;
+            }
+        }
         if outcome.status != Status::Ok && outcome.status != Status::ReviewRequired {
             // Only successful operations (and the reviews they create) change state;
             // a refusal writes nothing but its audit record.
@@ -412,6 +489,20 @@ impl Runtime {
             };
             // Continue after records the change set itself restores (store.import),
             // or after a checkpoint it installs into an empty chain.
+            // Record times never go backwards: a clock (or a local `--as-of`)
+            // behind the chain's last record is raised to it.
+            let last_at = match (&change.audit.last(), &head) {
+                (Some(r), _) => Some(r.at),
+                (None, Some(h)) => match self.store.audit_records(h.seq.saturating_sub(1)) {
+                    Ok(rs) => rs.last().map(|r| r.at),
+                    Err(e) => return self.error_envelope(env, &e),
+                },
+                (None, None) => None,
+            };
+            let now = match last_at {
+                Some(t) if t > now => t,
+                _ => now,
+            };
             let (mut seq, mut prev) = match (change.audit.last(), &change.prune_audit, head) {
                 (Some(last), _, _) => (last.seq, last.hash.clone()),
                 (None, Some(cp), None) => (cp.last_pruned_seq, cp.last_pruned_hash.clone()),

@@ -33,6 +33,8 @@ use crate::tokens::TokenStore;
 
 /// Default largest accepted request body (8 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Default largest NDJSON import body (`Content-Type: application/x-ndjson`).
+pub const DEFAULT_MAX_IMPORT_BYTES: usize = 256 * 1024 * 1024;
 /// Default per-request deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -53,6 +55,9 @@ pub struct ServeConfig {
     pub clock: Clock,
     /// Front-end handlers registered with the runtime (e.g. `eval.run`).
     pub extensions: Vec<(String, Extension)>,
+    /// The only folder requests may name paths in (relative paths, resolved
+    /// inside it). Without it no operation touches a server path.
+    pub data_dir: Option<PathBuf>,
     /// How long a write waits for the store's writer lock (held by another
     /// process, e.g. a CLI write) before `store.locked`.
     pub write_wait: Duration,
@@ -69,9 +74,42 @@ impl ServeConfig {
             timeout: DEFAULT_TIMEOUT,
             clock: Clock::System,
             extensions: Vec::new(),
+            data_dir: None,
             write_wait: phase_memory_runtime::DEFAULT_WRITE_WAIT,
         }
     }
+}
+
+/// Checks a data folder for `serve --data-dir`: it must exist, and neither hold
+/// nor sit inside the store, nor hold the tokens file (a client writing there
+/// must never reach the store's own files). Returns its canonical path.
+pub fn check_data_dir(dir: &Path, store: &Path, tokens: &Path) -> anyhow::Result<PathBuf> {
+    let data = dir
+        .canonicalize()
+        .with_context(|| format!("--data-dir {}: not an existing folder", dir.display()))?;
+    if !data.is_dir() {
+        anyhow::bail!("--data-dir {}: not a folder", dir.display());
+    }
+    let store = store.canonicalize().unwrap_or_else(|_| store.to_path_buf());
+    if data.starts_with(&store) || store.starts_with(&data) {
+        anyhow::bail!(
+            "--data-dir {} overlaps the store folder {}: give a folder apart from the store",
+            dir.display(),
+            store.display()
+        );
+    }
+    let tokens_dir = tokens
+        .parent()
+        .and_then(|p| p.canonicalize().ok())
+        .unwrap_or_default();
+    if !tokens_dir.as_os_str().is_empty() && tokens_dir.starts_with(&data) {
+        anyhow::bail!(
+            "--data-dir {} holds the tokens file {}: keep tokens outside the data folder",
+            dir.display(),
+            tokens.display()
+        );
+    }
+    Ok(data)
 }
 
 /// The tokens file, reloaded when it changes on disk (so `phase-memory token add`
@@ -115,6 +153,8 @@ pub struct AppState {
     max_body_bytes: usize,
     timeout: Duration,
     contracts: Arc<String>,
+    data_dir: Option<PathBuf>,
+    max_import_bytes: usize,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -143,8 +183,17 @@ impl AppState {
             max_body_bytes,
             timeout,
             contracts: Arc::new(canonical_json_pretty(&crate::openapi::openapi_document())),
+            data_dir: None,
+            max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
             metrics: Arc::new(crate::metrics::Metrics::new()),
         }
+    }
+
+    /// Lets requests name relative paths inside `dir` (canonical; see
+    /// [`check_data_dir`]).
+    pub fn with_data_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.data_dir = dir;
+        self
     }
 
     /// The shared runtime.
@@ -234,6 +283,10 @@ pub fn load_tokens(file: &Path) -> anyhow::Result<TokenStore> {
 /// Blocking: builds its own tokio runtime.
 pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let tokens = load_tokens(&cfg.tokens)?;
+    let data_dir = match &cfg.data_dir {
+        Some(d) => Some(check_data_dir(d, &cfg.store, &cfg.tokens)?),
+        None => None,
+    };
     let shared = SharedRuntime::open_with(
         &cfg.store,
         cfg.clock,
@@ -256,7 +309,17 @@ pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             cfg.max_body_bytes,
             cfg.timeout
         );
-        let state = AppState::new(shared.clone(), tokens, cfg.max_body_bytes, cfg.timeout);
+        match &data_dir {
+            Some(d) => eprintln!(
+                "phase-memory serve: requests may name relative paths inside {}",
+                d.display()
+            ),
+            None => {
+                eprintln!("phase-memory serve: no --data-dir: requests cannot name server paths")
+            }
+        }
+        let state = AppState::new(shared.clone(), tokens, cfg.max_body_bytes, cfg.timeout)
+            .with_data_dir(data_dir);
         serve_on(listener, state, shutdown_signal()).await?;
         // A request that timed out may still be running: let it finish.
         drop(shared.drain().await);
@@ -373,6 +436,41 @@ async fn run_operation(
     let Some(actor) = bearer(request.headers()).and_then(|t| st.tokens.authenticate(t)) else {
         return unauthenticated(&operation);
     };
+    let wants_tar = operation == "package.compile"
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/x-tar"));
+    let ndjson = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-ndjson"));
+    if ndjson {
+        if operation != "graph.import" && operation != "store.import" {
+            return invalid_body(
+                &operation,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "an application/x-ndjson body is for graph.import and store.import".into(),
+                "body",
+            );
+        }
+        let records = match timeout_at(
+            deadline,
+            read_ndjson(request.into_body(), st.max_import_bytes),
+        )
+        .await
+        {
+            Err(_) => return timed_out(&operation, false),
+            Ok(Err((status, message, path))) => {
+                return invalid_body(&operation, status, message, &path);
+            }
+            Ok(Ok(records)) => records,
+        };
+        let request = serde_json::json!({ "records": records });
+        return run_as(&st, operation, request, actor, deadline, false).await;
+    }
     let body = match timeout_at(deadline, Bytes::from_request(request, &())).await {
         Err(_) => return timed_out(&operation, false),
         Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -402,6 +500,23 @@ async fn run_operation(
             return invalid_body(&operation, StatusCode::BAD_REQUEST, message, &path);
         }
     };
+    if wants_tar && let Value::Object(m) = &mut request {
+        // The package comes back as a tar stream, not written on the server.
+        m.remove("out");
+    }
+    run_as(&st, operation, request, actor, deadline, wants_tar).await
+}
+
+/// Runs a parsed request as the token's actor, a network client: server paths
+/// only inside the data folder, the service's clock for writes.
+async fn run_as(
+    st: &AppState,
+    operation: String,
+    mut request: Value,
+    actor: Actor,
+    deadline: Instant,
+    wants_tar: bool,
+) -> Response {
     // The actor comes only from the token.
     if let Value::Object(m) = &mut request {
         m.remove("actor");
@@ -409,11 +524,107 @@ async fn run_operation(
     let Ok(held) = timeout_at(deadline, st.runtime.acquire()).await else {
         return timed_out(&operation, false);
     };
-    let ctx = CallContext::new(actor);
+    let ctx = CallContext::remote(actor, st.data_dir.clone());
     match timeout_at(deadline, run_held(held, operation.clone(), request, ctx)).await {
+        Ok(env) if wants_tar && env.status == Status::Ok => tar_response(&env),
         Ok(env) => envelope_response(&env, http_status(env.status)),
         Err(_) => timed_out(&operation, true),
     }
+}
+
+/// A compiled package's files as a deterministic tar archive.
+fn tar_response(env: &Envelope) -> Response {
+    let files = env.data["contents"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").as_bytes().to_vec()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let id = env.data["id"].as_str().unwrap_or("").to_string();
+    let pkg = phase_memory_package::Package { id, files };
+    match phase_memory_package::tar_bytes(&pkg) {
+        Ok(bytes) => {
+            let mut r = (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-tar"),
+                )],
+                bytes,
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&pkg.id) {
+                r.headers_mut().insert("x-package-id", v);
+            }
+            r
+        }
+        Err(e) => {
+            let env = front_end_envelope(
+                "package.compile",
+                Status::Error,
+                Diagnostic::error("package.invalid", format!("building the tar stream: {e}")),
+            );
+            envelope_response(&env, StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// Reads an NDJSON request body as it streams in, one JSON record a line, under
+/// a byte limit. Errors are (HTTP status, message, location) and never quote
+/// the body.
+async fn read_ndjson(
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<Vec<Value>, (StatusCode, String, String)> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut records = Vec::new();
+    let mut total = 0usize;
+    let mut line_no = 0usize;
+    let take_line = |line: &[u8], line_no: usize, records: &mut Vec<Value>| {
+        let trimmed = line.trim_ascii();
+        if trimmed.is_empty() {
+            return Ok(());
+        }
+        serde_json::from_slice::<Value>(trimmed)
+            .map(|v| records.push(v))
+            .map_err(|e| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("line {line_no} of the NDJSON body is not JSON: {e}"),
+                    format!("body:{line_no}"),
+                )
+            })
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("reading the request body: {e}"),
+                "body".to_string(),
+            )
+        })?;
+        total += chunk.len();
+        if total > limit {
+            return Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the NDJSON body exceeds the server's import limit of {limit} bytes"),
+                "body".to_string(),
+            ));
+        }
+        pending.extend_from_slice(&chunk);
+        while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+            line_no += 1;
+            let line: Vec<u8> = pending.drain(..=pos).collect();
+            take_line(&line, line_no, &mut records)?;
+        }
+    }
+    line_no += 1;
+    take_line(&pending, line_no, &mut records)?;
+    Ok(records)
 }
 
 /// The actor of unauthenticated health checks.

@@ -266,12 +266,24 @@ pub fn summary(env: &Envelope) -> String {
 pub struct McpServer {
     runtime: SharedRuntime,
     actor: Actor,
+    data_dir: Option<std::path::PathBuf>,
 }
 
 impl McpServer {
     /// A server that runs every tool call as `actor`.
     pub fn new(runtime: SharedRuntime, actor: Actor) -> Self {
-        McpServer { runtime, actor }
+        McpServer {
+            runtime,
+            actor,
+            data_dir: None,
+        }
+    }
+
+    /// Lets tool calls name relative paths inside `dir` (canonical); without it
+    /// no tool call touches a server path.
+    pub fn with_data_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.data_dir = dir;
+        self
     }
 
     /// Which operation and request a tool call stands for.
@@ -306,7 +318,9 @@ impl McpServer {
         if let Value::Object(m) = &mut request {
             m.remove("actor");
         }
-        let ctx = CallContext::new(self.actor.clone());
+        // A tool client is a network client: no server path outside the data
+        // folder, the server's clock for writes.
+        let ctx = CallContext::remote(self.actor.clone(), self.data_dir.clone());
         Ok(self.runtime.run(&operation, request, ctx).await)
     }
 }
@@ -521,13 +535,33 @@ pub fn serve_stdio_with(
     clock: Clock,
     extensions: Vec<(String, Extension)>,
 ) -> anyhow::Result<()> {
+    serve_stdio_in(store, actor, clock, extensions, None)
+}
+
+/// [`serve_stdio_with`], letting tool calls name relative paths inside
+/// `data_dir` (checked with [`crate::http::check_data_dir`]).
+pub fn serve_stdio_in(
+    store: &Path,
+    actor: Actor,
+    clock: Clock,
+    extensions: Vec<(String, Extension)>,
+    data_dir: Option<&Path>,
+) -> anyhow::Result<()> {
+    let data_dir = match data_dir {
+        Some(d) => Some(crate::http::check_data_dir(
+            d,
+            store,
+            &store.join("tokens.json"),
+        )?),
+        None => None,
+    };
     let shared = SharedRuntime::open(store, clock, extensions)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let server = McpServer::new(shared.clone(), actor);
+    let server = McpServer::new(shared.clone(), actor).with_data_dir(data_dir);
     let result = rt.block_on(async move {
         serve_transport(server, tokio::io::stdin(), tokio::io::stdout()).await
     });

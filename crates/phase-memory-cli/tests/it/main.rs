@@ -1,5 +1,6 @@
 //! The `phase-memory` binary, run for real in temporary folders.
 
+mod authz;
 mod cli;
 mod crash;
 mod governance;

@@ -2,8 +2,6 @@
 //! on the snapshot with the policy filter inside the traversal → budget packing →
 //! the envelope, or a Markitect package.
 
-use std::path::Path;
-
 use phase_memory_activate::activate::{ActivationInput, Cue, Visibility, WorkingSet, activate};
 use phase_memory_govern::Target;
 use phase_memory_model::{Diagnostic, Status, Time};
@@ -105,6 +103,9 @@ fn run_activation(
             .collect(),
         events_since: cue.events_since,
     };
+    let mut c = c;
+    let mut lexical = lexical;
+    drop_hidden_seeds(rt, op, ctx, &mut c, &mut lexical)?;
     let input = ActivationInput {
         cue: &c,
         lexical: &lexical,
@@ -159,6 +160,52 @@ fn run_activation(
         .filter(|(id, _)| packed.contains(id.as_str()))
         .collect();
     Ok(Activated { set, needs_review })
+}
+
+/// Seeds the actor may not see are dropped before activation, exactly as ids
+/// that do not exist are: naming a hidden node (or matching its text) must not
+/// tell the actor it is there, not even as a withheld count.
+fn drop_hidden_seeds(
+    rt: &Runtime,
+    op: &str,
+    ctx: &CallContext,
+    cue: &mut Cue,
+    lexical: &mut Vec<(String, f32)>,
+) -> Result<(), Outcome> {
+    let mut seen = std::collections::BTreeMap::<String, bool>::new();
+    let mut visible = |id: &str| -> Result<bool, Outcome> {
+        if let Some(v) = seen.get(id) {
+            return Ok(*v);
+        }
+        let v = match rt.store.node(id).map_err(se)? {
+            Some(n) => super::sees(rt, op, ctx, &n),
+            None => true,
+        };
+        seen.insert(id.to_string(), v);
+        Ok(v)
+    };
+    let mut keep = Vec::with_capacity(cue.nodes.len());
+    for id in &cue.nodes {
+        if visible(id)? {
+            keep.push(id.clone());
+        }
+    }
+    cue.nodes = keep;
+    let mut keep = Vec::with_capacity(cue.hints.len());
+    for h in &cue.hints {
+        if visible(&h.0)? {
+            keep.push(h.clone());
+        }
+    }
+    cue.hints = keep;
+    let mut keep = Vec::with_capacity(lexical.len());
+    for h in lexical.iter() {
+        if visible(&h.0)? {
+            keep.push(h.clone());
+        }
+    }
+    *lexical = keep;
+    Ok(())
 }
 
 fn working_set_json(set: &WorkingSet, explain: bool) -> Value {
@@ -319,12 +366,16 @@ fn last_write_audit(rt: &Runtime) -> Result<Option<phase_memory_model::AuditRef>
 /// `package.compile`.
 pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let r: CompileRequest = parse(req)?;
-    if r.out.trim().is_empty() {
+    if r.out.as_deref().is_some_and(|o| o.trim().is_empty()) {
         return Err(Outcome::invalid(
             "request.invalid",
-            "`out` must name a folder (or a .tar file with archive)",
+            "`out` must name a folder (or a .tar file with archive), or be left out to get the files in the response",
         ));
     }
+    let target = match &r.out {
+        Some(o) => Some(crate::files::resolve(ctx, o, crate::files::Access::Write)?),
+        None => None,
+    };
     let provenance_head = last_write_audit(rt)?;
     let a = run_activation(
         rt,
@@ -393,20 +444,36 @@ pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
         audit_hash: head.hash,
     };
     let pkg = phase_memory_package::render(&input);
-    let out = Path::new(&r.out);
-    let written = if r.archive {
-        phase_memory_package::write_tar(&pkg, out)
-    } else {
-        phase_memory_package::write_dir(&pkg, out)
-    };
-    written.map_err(|e| {
-        Outcome::invalid(
-            "package.invalid",
-            format!("writing the package to {}: {e}", r.out),
-        )
-    })?;
     let mut data = working_set_json(&a.set, false);
-    data["out"] = json!(r.out);
+    match (&target, &r.out) {
+        (Some(out), Some(given)) => {
+            let written = if r.archive {
+                phase_memory_package::write_tar(&pkg, out)
+            } else {
+                phase_memory_package::write_dir(&pkg, out)
+            };
+            written.map_err(|e| {
+                let why = match &e {
+                    _ if !ctx.origin.is_remote() => e.to_string(),
+                    phase_memory_package::PackageError::Refused { reason, .. } => reason.clone(),
+                    _ => "the write failed".to_string(),
+                };
+                Outcome::invalid(
+                    "package.invalid",
+                    format!("writing the package to {given}: {why}"),
+                )
+            })?;
+            data["out"] = json!(given);
+        }
+        _ => {
+            let contents: std::collections::BTreeMap<&String, String> = pkg
+                .files
+                .iter()
+                .map(|(p, b)| (p, String::from_utf8_lossy(b).into_owned()))
+                .collect();
+            data["contents"] = json!(contents);
+        }
+    }
     data["id"] = json!(pkg.id);
     data["archive"] = json!(r.archive);
     data["files"] = json!(pkg.files.len());
@@ -420,10 +487,26 @@ pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
 }
 
 /// `package.verify`.
-pub(crate) fn verify(req: &Value) -> OpResult {
+pub(crate) fn verify(req: &Value, ctx: &CallContext) -> OpResult {
     let r: PackageVerifyRequest = parse(req)?;
-    let report = phase_memory_package::verify(Path::new(&r.path))
-        .map_err(|e| Outcome::invalid("package.invalid", format!("{}: {e}", r.path)))?;
+    let path = crate::files::resolve(ctx, &r.path, crate::files::Access::Read)?;
+    let report = phase_memory_package::verify_limited(&path, &crate::files::package_limits(ctx))
+        .map_err(|e| match e {
+            // Limits and read errors name the path the client gave, never a
+            // server path it did not (the error's own path is the resolved one).
+            phase_memory_package::PackageError::Invalid(m) => {
+                Outcome::invalid("package.invalid", format!("{}: {m}", r.path))
+            }
+            phase_memory_package::PackageError::NotFound(_) => Outcome::invalid(
+                "package.invalid",
+                format!("{}: no such file or folder", r.path),
+            ),
+            _ if ctx.origin.is_remote() => Outcome::invalid(
+                "package.invalid",
+                format!("{}: cannot be read as a package", r.path),
+            ),
+            other => Outcome::invalid("package.invalid", format!("{}: {other}", r.path)),
+        })?;
     let problems: Vec<Value> = report
         .problems
         .iter()

@@ -32,8 +32,35 @@ pub(crate) fn query(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time
         return Err(super::denied(&d, "audit.query (held for review)"));
     }
     let records = rt.store.audit_records(0).map_err(se)?;
-    let total = records.len();
-    let mut out: Vec<_> = records
+    // Below the admin class, a record is shown only when every node it names is
+    // one the actor may see (ids never seen: a missing id names nothing).
+    let admin = super::is_admin(rt, ctx);
+    let mut seen = std::collections::BTreeMap::<String, bool>::new();
+    let mut shown = Vec::with_capacity(records.len());
+    for a in records {
+        let mut ok = true;
+        if !admin {
+            for s in &a.subjects {
+                let v = match seen.get(s) {
+                    Some(v) => *v,
+                    None => {
+                        let v = match rt.store.node(s).map_err(se)? {
+                            Some(n) => super::sees(rt, "audit.query", ctx, &n),
+                            None => true,
+                        };
+                        seen.insert(s.clone(), v);
+                        v
+                    }
+                };
+                ok &= v;
+            }
+        }
+        if ok {
+            shown.push(a);
+        }
+    }
+    let total = shown.len();
+    let mut out: Vec<_> = shown
         .into_iter()
         .filter(|a| r.since.is_none_or(|s| a.at >= s))
         .filter(|a| r.until.is_none_or(|u| a.at < u))

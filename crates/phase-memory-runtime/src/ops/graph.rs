@@ -115,8 +115,8 @@ fn read_records(req: &ImportRequest, ctx: &CallContext) -> Result<(String, Parse
     };
     match (&req.path, &req.records) {
         (Some(path), None) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Outcome::invalid("request.invalid", format!("cannot read {path}: {e}")).with(
+            let text = crate::files::read_text(ctx, path, "file").map_err(|o| {
+                o.with(
                     Diagnostic::info("request.invalid", "give a readable JSONL file")
                         .at(path.clone()),
                 )
@@ -404,13 +404,28 @@ pub(crate) fn write_atomic(path: &str, text: &str) -> Result<(), Outcome> {
         .map_err(|e| Outcome::error("store.io", format!("writing {path}: {e}")))
 }
 
-/// The interchange text of the whole graph: nodes by id, edges by key, events by seq.
-pub(crate) fn graph_jsonl(rt: &Runtime) -> Result<(String, Value), Outcome> {
+/// The interchange text of the graph (nodes by id, edges by key, events by seq)
+/// as `ctx`'s actor may see it (everything when `None`):
+/// nodes it may see, edges between two of them, events whose every subject is
+/// one of them (or names no stored node). Withheld records are counted.
+pub(crate) fn graph_jsonl_for(
+    rt: &Runtime,
+    ctx: Option<&CallContext>,
+) -> Result<(String, Value), Outcome> {
     let mut out = String::new();
     let (mut n, mut e, mut v) = (0usize, 0usize, 0usize);
+    let mut withheld = 0usize;
     let mut created: std::collections::HashMap<String, Time> = std::collections::HashMap::new();
+    let mut hidden: std::collections::HashSet<String> = std::collections::HashSet::new();
     rt.store
         .for_each_node(&mut |x| {
+            if let Some(c) = ctx
+                && !super::sees(rt, "graph.export", c, x)
+            {
+                hidden.insert(x.id.clone());
+                withheld += 1;
+                return;
+            }
             out.push_str(&export_node(x));
             out.push('\n');
             created.insert(x.id.clone(), x.created_at);
@@ -419,6 +434,10 @@ pub(crate) fn graph_jsonl(rt: &Runtime) -> Result<(String, Value), Outcome> {
         .map_err(se)?;
     rt.store
         .for_each_edge(&mut |x| {
+            if hidden.contains(&x.from) || hidden.contains(&x.to) {
+                withheld += 1;
+                return;
+            }
             let default =
                 default_edge_time(created.get(&x.from).copied(), created.get(&x.to).copied());
             out.push_str(&export_edge(x, default));
@@ -428,12 +447,20 @@ pub(crate) fn graph_jsonl(rt: &Runtime) -> Result<(String, Value), Outcome> {
         .map_err(se)?;
     rt.store
         .for_each_event(&mut |x| {
+            if x.subjects.iter().any(|s| hidden.contains(s)) {
+                withheld += 1;
+                return;
+            }
             out.push_str(&export_event(x));
             out.push('\n');
             v += 1;
         })
         .map_err(se)?;
-    Ok((out, json!({"nodes": n, "edges": e, "events": v})))
+    let mut counts = json!({"nodes": n, "edges": e, "events": v});
+    if ctx.is_some() {
+        counts["withheld"] = json!(withheld);
+    }
+    Ok((out, counts))
 }
 
 /// `graph.export`.
@@ -442,11 +469,13 @@ pub(crate) fn export(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
     if let Some(d) = check_operation(rt, "graph.export", ctx)? {
         return Err(super::denied(&d, "graph.export (held for review)"));
     }
-    let (text, counts) = graph_jsonl(rt)?;
+    let filter = (!super::is_admin(rt, ctx)).then_some(ctx);
+    let (text, counts) = graph_jsonl_for(rt, filter)?;
     let mut data = json!({"counts": counts});
     match &r.path {
         Some(p) => {
-            write_atomic(p, &text)?;
+            let target = crate::files::resolve(ctx, p, crate::files::Access::Write)?;
+            write_atomic(&target.to_string_lossy(), &text)?;
             data["path"] = json!(p);
         }
         None => data["jsonl"] = json!(text),
@@ -478,6 +507,16 @@ fn visible_node(rt: &Runtime, id: &str, op: &str, ctx: &CallContext) -> Result<N
     if !ctx.actor.sees_scope(&node.scope) {
         return Err(not_found());
     }
+    if !super::sees(rt, op, ctx, &node) {
+        // Hidden is missing to the actor: same status, code and message. The
+        // audit record keeps the denial and the rule.
+        let d = phase_memory_govern::decide(&rt.profile, op, &ctx.actor, &Target::of(&node));
+        let mut o = not_found();
+        o.decision = "deny".into();
+        o.rule_id = d.rule_id;
+        o.subjects = vec![node.id.clone()];
+        return Err(o);
+    }
     let decision = check_node(rt, op, ctx, &Target::of(&node)).map_err(|mut o| {
         // The requester named the id; the audit record names it too so a denial
         // can be traced back from the node.
@@ -499,6 +538,11 @@ pub(crate) fn node_upsert(rt: &mut Runtime, req: &Value, ctx: &CallContext, now:
     if let Value::Object(m) = &mut raw {
         m.remove("record");
         m.remove("tokens");
+        if ctx.origin.is_remote() {
+            // Record times are the service's clock for network clients.
+            m.remove("created_at");
+            m.remove("updated_at");
+        }
     }
     let rec: NodeRecord = serde_json::from_value(raw).map_err(|e| {
         Outcome::invalid("import.invalid_record", format!("node: {e}"))
@@ -506,14 +550,18 @@ pub(crate) fn node_upsert(rt: &mut Runtime, req: &Value, ctx: &CallContext, now:
     })?;
     let existing = rt.store.node(&rec.id).map_err(se)?;
     if let Some(ex) = &existing {
-        if !ctx.actor.sees_scope(&ex.scope) {
-            return Err(Outcome::fail(
+        if !super::sees_for_read(rt, ctx, ex) {
+            // Ids are global: the actor learns the id is taken, nothing else.
+            let mut o = Outcome::fail(
                 Status::Denied,
                 Diagnostic::error(
                     "policy.denied",
-                    "node.upsert denied by policy rule scope: the id belongs to a scope the actor cannot see",
+                    "node.upsert denied: this id is not available to the actor",
                 ),
-            ));
+            );
+            o.decision = "deny".into();
+            o.rule_id = Some("scope".into());
+            return Err(o);
         }
         if ex.tombstone.is_some() {
             return Err(Outcome::fail(
@@ -614,7 +662,7 @@ pub(crate) fn node_delete(rt: &mut Runtime, req: &Value, ctx: &CallContext, now:
         .store
         .node(&r.node)
         .map_err(se)?
-        .filter(|n| ctx.actor.sees_scope(&n.scope))
+        .filter(|n| super::sees_for_read(rt, ctx, n))
         .ok_or_else(|| Outcome::not_found("node.not_found", format!("no node {:?}", r.node)))?;
     if node.tombstone.is_some() {
         return Err(Outcome::fail(
@@ -710,7 +758,7 @@ fn check_subjects(
             .store
             .node(id)
             .map_err(se)?
-            .filter(|n| ctx.actor.sees_scope(&n.scope));
+            .filter(|n| super::sees_for_read(rt, ctx, n));
         let Some(node) = node else {
             return Err(Outcome::invalid(
                 "graph.missing_reference",
@@ -730,6 +778,9 @@ pub(crate) fn edge_upsert(rt: &mut Runtime, req: &Value, ctx: &CallContext, now:
     let mut raw = r.edge.clone();
     if let Value::Object(m) = &mut raw {
         m.remove("record");
+        if ctx.origin.is_remote() {
+            m.remove("created_at");
+        }
     }
     let rec: EdgeRecord = serde_json::from_value(raw)
         .map_err(|e| Outcome::invalid("import.invalid_record", format!("edge: {e}")))?;
@@ -804,17 +855,20 @@ pub(crate) fn edge_delete(rt: &mut Runtime, req: &Value, ctx: &CallContext, now:
         .map_err(se)?
         .into_iter()
         .find(|e| e.to == k.to && e.edge_type == k.edge_type);
-    let Some(edge) = existing else {
-        return Err(Outcome::not_found(
+    let no_edge = || {
+        Outcome::not_found(
             "node.not_found",
             format!("no edge {} -{}-> {}", k.from, k.edge_type, k.to),
-        ));
+        )
+    };
+    let Some(edge) = existing else {
+        return Err(no_edge());
     };
     let mut review = None;
     for end in [&edge.from, &edge.to] {
         if let Some(n) = rt.store.node(end).map_err(se)? {
-            if !ctx.actor.sees_scope(&n.scope) {
-                return Err(Outcome::not_found("node.not_found", "no such edge"));
+            if !super::sees_for_read(rt, ctx, &n) {
+                return Err(no_edge());
             }
             if let Some(d) = check_node(rt, "edge.delete", ctx, &Target::of(&n))? {
                 review = review.or(Some(d));
@@ -888,14 +942,25 @@ pub(crate) fn event_append(
         Some(a) if ctx.trust_request_actor => a,
         _ => ctx.actor.id.clone(),
     };
+    // A network client reports when something happened; the record is dated by
+    // the service's clock (the reported time stays in the payload).
+    let mut payload = rec.payload.unwrap_or(Value::Object(Default::default()));
+    let at = if ctx.origin.is_remote() && rec.at != now {
+        if let Value::Object(m) = &mut payload {
+            m.entry("reported_at").or_insert(json!(rec.at));
+        }
+        now
+    } else {
+        rec.at
+    };
     let event = Event {
         seq,
         id: rec.id.unwrap_or_else(|| format!("ev-{seq}")),
-        at: rec.at,
+        at,
         actor,
         event_type: rec.event,
         subjects: subjects.clone(),
-        payload: rec.payload.unwrap_or(Value::Object(Default::default())),
+        payload,
     };
     let mut o = Outcome::ok(json!({"event": event}));
     o.subjects = subjects;
@@ -922,6 +987,13 @@ pub(crate) fn event_query(
         subject: r.subject,
         limit: None,
     };
+    // Filtering by a node the actor may not see finds what a missing id finds.
+    if let Some(subject) = &q.subject
+        && let Some(n) = rt.store.node(subject).map_err(se)?
+        && !super::sees(rt, "event.query", ctx, &n)
+    {
+        return Ok(Outcome::ok(json!({"events": [], "withheld": {"count": 0}})));
+    }
     let limit = r.limit.unwrap_or(1000);
     let mut withheld = 0u64;
     let mut out = Vec::new();
@@ -933,17 +1005,7 @@ pub(crate) fn event_query(
                 Some(v) => *v,
                 None => {
                     let v = match rt.store.node(s).map_err(se)? {
-                        Some(n) => {
-                            ctx.actor.sees_scope(&n.scope)
-                                && phase_memory_govern::decide(
-                                    &rt.profile,
-                                    "event.query",
-                                    &ctx.actor,
-                                    &Target::of(&n),
-                                )
-                                .effect
-                                    == Effect::Allow
-                        }
+                        Some(n) => super::sees(rt, "event.query", ctx, &n),
                         None => true,
                     };
                     visible_cache.insert(s.clone(), v);

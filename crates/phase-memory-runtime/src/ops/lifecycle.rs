@@ -88,7 +88,7 @@ fn nodes_in_scope(
             .for_each_node(&mut |n| nodes.push(n.clone()))
             .map_err(se)?,
     }
-    nodes.retain(|n| ctx.actor.sees_scope(&n.scope));
+    nodes.retain(|n| super::sees_for_read(rt, ctx, n));
     nodes.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(nodes)
 }

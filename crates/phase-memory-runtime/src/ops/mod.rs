@@ -37,7 +37,7 @@ pub(crate) fn dispatch(
     let r = match op {
         "activation.run" => activation::run(rt, req, ctx, now),
         "package.compile" => activation::compile(rt, req, ctx, now),
-        "package.verify" => activation::verify(req),
+        "package.verify" => activation::verify(req, ctx),
         "audit.query" => audit::query(rt, req, ctx, now),
         "audit.verify" => audit::verify(rt, req, ctx, now),
         "audit.prune" => audit::prune(rt, req, ctx, now),
@@ -54,7 +54,7 @@ pub(crate) fn dispatch(
         "lifecycle.apply" => lifecycle::apply(rt, req, ctx, now),
         "profile.apply" => profile::apply(rt, req, ctx, now),
         "profile.show" => profile::show(rt, req),
-        "profile.validate" => profile::validate(req),
+        "profile.validate" => profile::validate(req, ctx),
         "review.list" => review::list(rt, req, ctx, now),
         "review.decide" => review::decide(rt, req, ctx, now),
         "health.check" => store::health(rt, req),
@@ -140,6 +140,29 @@ pub(crate) fn check_node(
         Effect::Review => Ok(Some(d)),
         Effect::Allow => Ok(None),
     }
+}
+
+/// Whether the actor may see a node for `op`: the node's scope is one of the
+/// actor's and no rule denies `op` on it. A node the actor may not see is, to the
+/// actor, a node that does not exist.
+pub(crate) fn sees(rt: &Runtime, op: &str, ctx: &CallContext, node: &Node) -> bool {
+    ctx.actor.sees_scope(&node.scope)
+        && phase_memory_govern::decide(&rt.profile, op, &ctx.actor, &Target::of(node)).effect
+            != Effect::Deny
+}
+
+/// Whether the actor may read a node at all (the visibility that decides
+/// whether a write names a node the actor knows of).
+pub(crate) fn sees_for_read(rt: &Runtime, ctx: &CallContext, node: &Node) -> bool {
+    sees(rt, "node.get", ctx, node)
+}
+
+/// Whether the actor holds the admin class (exports and queries then show all).
+pub(crate) fn is_admin(rt: &Runtime, ctx: &CallContext) -> bool {
+    rt.profile.access.grants(
+        &ctx.actor.roles,
+        phase_memory_profile::OperationClass::Admin,
+    )
 }
 
 /// Operation-level policy check.

@@ -29,12 +29,12 @@ pub(crate) fn profile_invalid(e: &ProfileError) -> Outcome {
     o
 }
 
-fn load(r: &ProfileRequest) -> Result<(String, String), Outcome> {
+fn load(r: &ProfileRequest, ctx: &CallContext) -> Result<(String, String), Outcome> {
     match (&r.path, &r.source) {
-        (Some(p), None) => std::fs::read_to_string(p)
+        (Some(p), None) => crate::files::read_text(ctx, p, "profile")
             .map(|s| (p.clone(), s))
-            .map_err(|e| {
-                Outcome::invalid("request.invalid", format!("cannot read profile {p}: {e}")).with(
+            .map_err(|o| {
+                o.with(
                     Diagnostic::info("request.invalid", "give a readable TOML file").at(p.clone()),
                 )
             }),
@@ -47,9 +47,9 @@ fn load(r: &ProfileRequest) -> Result<(String, String), Outcome> {
 }
 
 /// `profile.validate`.
-pub(crate) fn validate(req: &Value) -> OpResult {
+pub(crate) fn validate(req: &Value, ctx: &CallContext) -> OpResult {
     let r: ProfileRequest = parse(req)?;
-    let (origin, source) = load(&r)?;
+    let (origin, source) = load(&r, ctx)?;
     let p = Profile::parse(&source, &origin).map_err(|e| profile_invalid(&e))?;
     Ok(Outcome::ok(
         json!({"name": p.name, "digest": p.digest(), "origin": origin}),
@@ -59,7 +59,7 @@ pub(crate) fn validate(req: &Value) -> OpResult {
 /// `profile.apply`.
 pub(crate) fn apply(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let r: ProfileRequest = parse(req)?;
-    let (origin, source) = load(&r)?;
+    let (origin, source) = load(&r, ctx)?;
     let p = Profile::parse(&source, &origin).map_err(|e| profile_invalid(&e))?;
     if let Some(d) = check_operation(rt, "profile.apply", ctx)? {
         return Ok(super::hold_for_review(

@@ -85,6 +85,29 @@ pub(crate) fn decide(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
             ));
         }
     };
+    // Deciding needs a reviewer role the profile declares (beside the govern
+    // class the runner checked); checked before the review is looked up so a
+    // non-reviewer learns nothing about review ids.
+    if !rt.profile.access.may_review(&ctx.actor.roles) {
+        let mut o = Outcome::fail(
+            Status::Denied,
+            Diagnostic::error(
+                "auth.forbidden",
+                format!(
+                    "review.decide needs a reviewer role ({}); the actor has {}",
+                    rt.profile.access.reviewer_roles.join(", "),
+                    if ctx.actor.roles.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ctx.actor.roles.join(", ")
+                    }
+                ),
+            ),
+        );
+        o.decision = "deny".into();
+        o.rule_id = Some("access".into());
+        return Err(o);
+    }
     let mut rev = rt
         .store
         .review(&r.review)
@@ -168,6 +191,8 @@ pub(crate) fn decide(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
             });
         let mut held_ctx = CallContext::new(requester.clone());
         held_ctx.approved_review = Some(rev.id.clone());
+        // The held request is resolved with the approver's file rules.
+        held_ctx.origin = ctx.origin.clone();
         held_ctx.as_of = Some(now);
         let applied = if rev.operation == "lifecycle.apply"
             && let Some(t) = held.get("transition")

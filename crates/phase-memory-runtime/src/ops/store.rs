@@ -292,7 +292,8 @@ pub(crate) fn export(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
     let mut data = json!({"format": DUMP_FORMAT, "counts": c});
     match &r.path {
         Some(p) => {
-            write_atomic(p, &out)?;
+            let target = crate::files::resolve(ctx, p, crate::files::Access::Write)?;
+            write_atomic(&target.to_string_lossy(), &out)?;
             data["path"] = json!(p);
         }
         None => data["jsonl"] = json!(out),
@@ -309,12 +310,24 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
     if let Some(d) = check_operation(rt, "store.import", ctx)? {
         return Err(super::denied(&d, "store.import (held for review)"));
     }
-    let Some(path) = &r.path else {
-        return Err(Outcome::invalid(
-            "request.invalid",
-            "store.import needs `path`, a store dump written by store.export",
-        ));
+    let (path, inline) = match (&r.path, &r.records) {
+        (Some(p), None) => (p.clone(), None),
+        (None, Some(records)) => {
+            let mut text = String::new();
+            for rec in records {
+                text.push_str(&rec.to_string());
+                text.push('\n');
+            }
+            ("<request>".to_string(), Some(text))
+        }
+        _ => {
+            return Err(Outcome::invalid(
+                "request.invalid",
+                "store.import needs exactly one of `path` (a store dump written by store.export) or `records`",
+            ));
+        }
     };
+    let path = &path;
     if rt.store.node_count().map_err(se)? > 0
         || rt.store.event_head().map_err(se)? > 0
         || rt.store.audit_head().map_err(se)?.is_some()
@@ -328,8 +341,10 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
             ),
         ));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Outcome::invalid("request.invalid", format!("cannot read {path}: {e}")))?;
+    let text = match inline {
+        Some(t) => t,
+        None => crate::files::read_text(ctx, path, "store dump")?,
+    };
     let mut change = ChangeSet::default();
     let mut profile: Option<Profile> = None;
     let bad = |line: usize, msg: String| {

@@ -170,12 +170,13 @@ fn secret_and_out_of_scope_nodes_never_leak() {
         env.data["withheld"]["count"].as_u64().unwrap_or(0) >= 1,
         "{text}"
     );
+    // A hidden node is a missing node to the member.
     let got = check(
         &mut rt,
         &member,
         "node.get",
         json!({"node": "secret-plan"}),
-        Status::Denied,
+        Status::NotFound,
     );
     assert!(!got.to_json().contains("bakery"));
     check(
@@ -345,7 +346,7 @@ fn audit_records_every_write_and_traces_denials() {
         &member,
         "node.get",
         json!({"node": "secret-plan"}),
-        Status::Denied,
+        Status::NotFound,
     );
     check(&mut rt, &member, "audit.query", json!({}), Status::Denied);
     let q = check(
@@ -357,8 +358,13 @@ fn audit_records_every_write_and_traces_denials() {
     );
     let recs = q.data["records"].as_array().expect("records");
     assert_eq!(recs.len(), 2, "{}", q.to_json());
-    assert_eq!(recs[0]["status"], "denied");
+    // To the member the hidden node was missing; the audit record keeps the
+    // denial and its rule.
+    assert_eq!(recs[0]["status"], "not_found");
+    assert_eq!(recs[0]["decision"], "deny");
     assert_eq!(recs[0]["rule_id"], "secret-owner-only");
+    assert_eq!(recs[1]["status"], "denied");
+    assert_eq!(recs[1]["rule_id"], "access");
     let by_subject = check(
         &mut rt,
         &owner(),
@@ -368,7 +374,7 @@ fn audit_records_every_write_and_traces_denials() {
     );
     let traced = by_subject.data["records"].as_array().expect("r");
     assert_eq!(traced.len(), 1, "{}", by_subject.to_json());
-    assert_eq!(traced[0]["status"], "denied");
+    assert_eq!(traced[0]["decision"], "deny");
     assert_eq!(q.data["retention"]["audit_days"], 365);
     check(&mut rt, &owner(), "audit.verify", json!({}), Status::Ok);
     // Prune everything before a date; the chain still verifies behind the checkpoint.

@@ -1,6 +1,7 @@
 //! The runner end to end: every operation through `Runtime::run`, on the memory,
 //! file and sqlite adapters.
 
+mod authz;
 mod flows;
 mod props;
 mod registry;

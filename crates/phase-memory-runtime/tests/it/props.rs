@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::*;
 
-const KINDS: &[&str] = &[
+pub(crate) const KINDS: &[&str] = &[
     "fact", "decision", "episode", "task", "entity", "document", "note",
 ];
 const TYPES: &[&str] = &[
@@ -18,20 +18,20 @@ const TYPES: &[&str] = &[
     "supersedes",
     "derived_from",
 ];
-const LEVELS: &[&str] = &["public", "internal", "confidential", "secret"];
-const SCOPES: &[&str] = &["default", "team-a", "team-b"];
-const WORDS: &[&str] = &[
+pub(crate) const LEVELS: &[&str] = &["public", "internal", "confidential", "secret"];
+pub(crate) const SCOPES: &[&str] = &["default", "team-a", "team-b"];
+pub(crate) const WORDS: &[&str] = &[
     "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
 ];
 
 #[derive(Debug, Clone)]
-struct Spec {
-    nodes: Vec<(usize, usize, Vec<usize>, usize, bool)>, // kind, level, words, scope, has time
-    edges: Vec<(usize, usize, usize, Option<f64>)>,
-    events: Vec<(usize, u32)>,
+pub(crate) struct Spec {
+    pub(crate) nodes: Vec<(usize, usize, Vec<usize>, usize, bool)>, // kind, level, words, scope, has time
+    pub(crate) edges: Vec<(usize, usize, usize, Option<f64>)>,
+    pub(crate) events: Vec<(usize, u32)>,
 }
 
-fn spec() -> impl Strategy<Value = Spec> {
+pub(crate) fn spec() -> impl Strategy<Value = Spec> {
     (1usize..25).prop_flat_map(|n| {
         (
             prop::collection::vec(
@@ -58,7 +58,7 @@ fn spec() -> impl Strategy<Value = Spec> {
     })
 }
 
-fn records(s: &Spec) -> Vec<Value> {
+pub(crate) fn records(s: &Spec) -> Vec<Value> {
     let mut out = Vec::new();
     for (i, (k, lvl, words, scope, timed)) in s.nodes.iter().enumerate() {
         let text: Vec<&str> = words.iter().map(|w| WORDS[*w]).collect();

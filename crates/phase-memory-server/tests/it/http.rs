@@ -125,7 +125,7 @@ fn import_activate_compile_and_audit() {
     let (status, env) = s.op(
         "package.compile",
         &s.tokens.owner,
-        json!({"cue": {"text": "Paris"}, "budget_tokens": 500, "as_of": AS_OF, "out": out.display().to_string()}),
+        json!({"cue": {"text": "Paris"}, "budget_tokens": 500, "as_of": AS_OF, "out": "pkg"}),
     );
     assert_eq!(status, 200, "{env}");
     let files: Vec<_> = std::fs::read_dir(&out).expect("package folder").collect();
@@ -153,7 +153,7 @@ fn review_gated_forgetting_needs_a_second_actor() {
     let (status, env) = s.op(
         "lifecycle.apply",
         &s.tokens.owner,
-        json!({"nodes": ["old-plan"], "as_of": AS_OF}),
+        json!({"nodes": ["old-plan"]}),
     );
     assert_eq!(status, 202, "{env}");
     assert_eq!(env["status"], "review_required");
@@ -168,7 +168,7 @@ fn review_gated_forgetting_needs_a_second_actor() {
     let (status, env) = s.op(
         "review.decide",
         &s.tokens.owner,
-        json!({"review": review, "decision": "approve", "as_of": AS_OF}),
+        json!({"review": review, "decision": "approve"}),
     );
     assert_eq!(status, 403, "{env}");
     assert!(
@@ -179,7 +179,7 @@ fn review_gated_forgetting_needs_a_second_actor() {
     let (status, env) = s.op(
         "review.decide",
         &s.tokens.bob,
-        json!({"review": review, "decision": "approve", "as_of": AS_OF}),
+        json!({"review": review, "decision": "approve"}),
     );
     assert_eq!(status, 200, "{env}");
     let (status, env) = s.op("node.get", &s.tokens.owner, json!({"node": "old-plan"}));
@@ -191,7 +191,7 @@ fn review_gated_forgetting_needs_a_second_actor() {
     let (status, env) = s.op(
         "review.decide",
         &s.tokens.bob,
-        json!({"review": review, "decision": "approve", "as_of": AS_OF}),
+        json!({"review": review, "decision": "approve"}),
     );
     assert_eq!(status, 409, "{env}");
 }

@@ -45,6 +45,11 @@ pub fn records() -> Vec<Value> {
     ]
 }
 
+/// A time.
+pub fn t(s: &str) -> Time {
+    s.parse().expect("time")
+}
+
 /// An actor.
 pub fn actor(id: &str, roles: &[&str], scopes: &[&str]) -> Actor {
     Actor {
@@ -146,14 +151,16 @@ impl Server {
                 mallory: String::new(),
             }
         };
-        let shared =
-            SharedRuntime::open(&store, Clock::System, opts.extensions).expect("open store");
+        let shared = SharedRuntime::open(&store, Clock::Fixed(t(AS_OF)), opts.extensions)
+            .expect("open store");
         let token_store = TokenStore::load(&tokens_file).expect("tokens");
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr: SocketAddr = std_listener.local_addr().expect("addr");
         std_listener.set_nonblocking(true).expect("nonblocking");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(shared, token_store, opts.max_body_bytes, opts.timeout);
+        // Requests may name relative paths inside the scratch folder.
+        let state = AppState::new(shared, token_store, opts.max_body_bytes, opts.timeout)
+            .with_data_dir(Some(scratch.canonicalize().expect("scratch")));
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -227,7 +234,7 @@ impl Server {
         let (status, env) = self.op(
             "graph.import",
             &self.tokens.owner,
-            json!({"records": records(), "as_of": AS_OF}),
+            json!({"records": records()}),
         );
         assert_eq!(status, 200, "{env}");
         assert_eq!(env["data"]["nodes"], json!(5), "{env}");

@@ -61,11 +61,14 @@ impl Client {
 }
 
 async fn start(dir: &std::path::Path, who: Actor) -> Client {
-    let shared = SharedRuntime::open(dir, Clock::System, Vec::new()).expect("open");
+    let shared = SharedRuntime::open(dir, Clock::Fixed(crate::t(AS_OF)), Vec::new()).expect("open");
+    // Tool calls may name relative paths beside the store (its parent folder).
+    let data_dir = dir.parent().and_then(|p| p.canonicalize().ok());
     let (client_end, server_end) = tokio::io::duplex(1 << 20);
     let (sr, sw) = tokio::io::split(server_end);
     tokio::spawn(async move {
-        let _ = serve_transport(McpServer::new(shared, who), sr, sw).await;
+        let server = McpServer::new(shared, who).with_data_dir(data_dir);
+        let _ = serve_transport(server, sr, sw).await;
     });
     let (cr, cw) = tokio::io::split(client_end);
     let mut c = Client {
@@ -142,14 +145,14 @@ async fn mcp_lists_tools_and_runs_them_through_the_runner() {
     let (is_error, env) = c
         .call(
             "run_operation",
-            json!({"operation": "graph.import", "request": {"records": records(), "as_of": AS_OF}}),
+            json!({"operation": "graph.import", "request": {"records": records()}}),
         )
         .await;
     assert!(!is_error, "{env}");
     let (is_error, env) = c
         .call(
             "remember",
-            json!({"node": {"id": "louvre", "kind": "fact", "title": "Louvre", "body": "The Louvre is a museum in Paris."}, "as_of": AS_OF}),
+            json!({"node": {"id": "louvre", "kind": "fact", "title": "Louvre", "body": "The Louvre is a museum in Paris."}}),
         )
         .await;
     assert!(!is_error, "{env}");
@@ -177,7 +180,7 @@ async fn mcp_lists_tools_and_runs_them_through_the_runner() {
     let (is_error, env) = c
         .call(
             "compile",
-            json!({"cue": {"text": "Paris"}, "as_of": AS_OF, "out": out.display().to_string()}),
+            json!({"cue": {"text": "Paris"}, "as_of": AS_OF, "out": "pkg"}),
         )
         .await;
     assert!(!is_error, "{env}");
