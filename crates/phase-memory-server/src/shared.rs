@@ -58,7 +58,9 @@ pub struct HeldRuntime {
 impl HeldRuntime {
     /// The store's commit generation (for metrics).
     pub fn generation(&self) -> u64 {
-        self.guard.store().generation()
+        self.runtime
+            .as_ref()
+            .map_or(0, |rt| rt.store().generation())
     }
 
     /// Runs one operation through the runner.
