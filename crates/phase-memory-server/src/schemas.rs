@@ -150,6 +150,18 @@ fn tighten(v: &mut Value) {
 fn record_schema<T: schemars::JsonSchema>(tag: &str, defs: &mut Map<String, Value>) -> Value {
     let mut s = absorb(schema_of::<T>(), tag, defs);
     if let Some(Value::Object(p)) = s.get_mut("properties") {
+        // Ids are 1–256 bytes without control characters; names are never empty.
+        for key in ["id", "from", "to", "kind", "type", "event"] {
+            if let Some(Value::Object(f)) = p.get_mut(key)
+                && f.get("type") == Some(&json!("string"))
+            {
+                f.insert("minLength".into(), json!(1));
+                if matches!(key, "id" | "from" | "to") {
+                    f.insert("maxLength".into(), json!(256));
+                    f.insert("pattern".into(), json!("^[^\\u0000-\\u001f\\u007f]+$"));
+                }
+            }
+        }
         p.insert(
             "record".into(),
             json!({"const": tag, "description": "the import format's tag (may be omitted)"}),
@@ -204,11 +216,20 @@ pub fn request_schema(operation: &str) -> Option<Value> {
         }
         "review.decide" => set_enum(&mut s, "decision", &DECISIONS),
         "review.list" => set_enum(&mut s, "status", &REVIEW_STATUSES),
-        "audit.query" => {
-            let statuses: Vec<&str> = STATUSES.to_vec();
-            set_enum(&mut s, "status", &statuses);
-        }
+        // audit.query's `status` is a free filter (an unknown value matches nothing).
         _ => {}
+    }
+    if let Some(Value::Object(cue)) = defs.get_mut("CueRequest") {
+        // The server refuses an empty cue.
+        cue.insert(
+            "anyOf".into(),
+            json!([
+                {"required": ["text"], "properties": {"text": {"type": "string", "pattern": "\\S"}}},
+                {"required": ["nodes"], "properties": {"nodes": {"type": "array", "minItems": 1}}},
+                {"required": ["hints"], "properties": {"hints": {"type": "array", "minItems": 1}}},
+                {"required": ["events_since"], "properties": {"events_since": {"type": "string"}}},
+            ]),
+        );
     }
     if let Some(Value::Object(hint)) = defs.get_mut("Hint")
         && let Some(Value::Object(score)) =
@@ -222,14 +243,22 @@ pub fn request_schema(operation: &str) -> Option<Value> {
             .entry("properties")
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(p) = props {
-            let mut t = time_schema();
-            t["description"] =
-                json!("RFC 3339 time (with an offset) that overrides the clock for this call");
-            p.insert("as_of".into(), t);
+            p.insert(
+                "as_of".into(),
+                json!({
+                    "anyOf": [time_schema(), {"type": "null"}],
+                    "description": "RFC 3339 time (with an offset) that overrides the clock for this call",
+                }),
+            );
             p.insert(
                 "request_id".into(),
-                json!({"type": "string", "description": "echoed in the envelope (default: derived from the request digest)"}),
+                json!({"type": ["string", "null"], "description": "echoed in the envelope (default: derived from the request digest)"}),
             );
+            if matches!(operation, "activation.run" | "package.compile")
+                && let Some(Value::Object(limit)) = p.get_mut("limit")
+            {
+                limit.insert("minimum".into(), json!(1));
+            }
         }
         m.insert("type".into(), json!("object"));
     }
@@ -297,7 +326,10 @@ mod tests {
         for op in registry::OPERATIONS {
             let s = request_schema(op.name).expect("schema");
             assert_eq!(s["type"], "object", "{}", op.name);
-            assert_eq!(s["properties"]["as_of"]["pattern"], TIME_PATTERN);
+            assert_eq!(
+                s["properties"]["as_of"]["anyOf"][0]["pattern"],
+                TIME_PATTERN
+            );
             assert!(s["properties"]["request_id"].is_object());
         }
         assert!(request_schema("no.such").is_none());

@@ -274,13 +274,12 @@ fn seed_hints(cue: &CueRequest, set: &WorkingSet, o: &mut Outcome) {
                 .map(|(i, h)| (format!("cue.hints[{i}].node"), &h.node)),
         );
     for (path, id) in seeds {
+        // The id is not echoed: the path names the seed.
         if !returned.contains(id.as_str()) {
             o.diagnostics.push(
                 Diagnostic::info(
                     "node.not_found",
-                    format!(
-                        "seed node {id:?} is not in the result: there is no such node, it is not visible to you, or it did not fit the budget"
-                    ),
+                    "this seed node is not in the result: there is no such node, it is not visible to you, or it did not fit the budget",
                 )
                 .at(path),
             );

@@ -84,7 +84,8 @@ pub(crate) type OpResult = Result<Outcome, Outcome>;
 
 /// Parses a request into its type; errors name the JSON path.
 pub(crate) fn parse<T: DeserializeOwned>(req: &Value) -> Result<T, Outcome> {
-    let de = req.clone();
+    let mut de = req.clone();
+    integral_floats(&mut de);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let msg = e.into_inner().to_string();
@@ -94,6 +95,25 @@ pub(crate) fn parse<T: DeserializeOwned>(req: &Value) -> Result<T, Outcome> {
         }
         o
     })
+}
+
+/// JSON Schema counts `433.0` as an integer; serde does not. Integral floats in
+/// the unsigned range become integers so a request that is valid against the
+/// published schema is accepted (an `f64` field still takes the integer).
+fn integral_floats(v: &mut Value) {
+    match v {
+        Value::Number(n) if !n.is_u64() && !n.is_i64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && (0.0..9.007_199_254_740_992e15).contains(&f)
+            {
+                *v = Value::from(f as u64);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(integral_floats),
+        Value::Object(m) => m.values_mut().for_each(integral_floats),
+        _ => {}
+    }
 }
 
 /// Converts a store error into an early outcome.
