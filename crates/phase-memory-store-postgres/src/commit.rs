@@ -128,7 +128,11 @@ pub const CHANGE_LIST_MAX: usize = 10_000;
 /// How many generations of `node_changes` are kept.
 pub const CHANGE_LOG_GENERATIONS: u64 = 100_000;
 
-fn record_node_changes(tx: &mut Transaction<'_>, c: &ChangeSet, generation: u64) -> StoreResult<()> {
+fn record_node_changes(
+    tx: &mut Transaction<'_>,
+    c: &ChangeSet,
+    generation: u64,
+) -> StoreResult<()> {
     let gen_sql = seq_to_sql(generation)?;
     let mut ids: Vec<&str> = c
         .put_nodes
@@ -390,7 +394,10 @@ impl Table {
                     "ALTER TABLE events DROP CONSTRAINT events_pkey",
                     "ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY (seq)",
                 ),
-                ("DROP INDEX events_at", "CREATE INDEX events_at ON events (at)"),
+                (
+                    "DROP INDEX events_at",
+                    "CREATE INDEX events_at ON events (at)",
+                ),
                 (
                     "DROP INDEX events_type",
                     r#"CREATE INDEX events_type ON events ("type")"#,
@@ -449,7 +456,11 @@ fn insert_rows(
     if rebuild {
         // Dropping an index needs the table to itself: when another instance's
         // read snapshot still holds it, load with the indexes in place instead.
-        let drops: String = table.indexes().iter().map(|(d, _)| format!("{d};")).collect();
+        let drops: String = table
+            .indexes()
+            .iter()
+            .map(|(d, _)| format!("{d};"))
+            .collect();
         let saved: String = tx
             .query_one("SHOW lock_timeout", &[])
             .ctx("reading the lock timeout")?

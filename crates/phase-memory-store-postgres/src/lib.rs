@@ -30,9 +30,7 @@ use std::time::Duration;
 
 use std::path::Path;
 
-use phase_memory_model::{
-    AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review, Time,
-};
+use phase_memory_model::{AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review, Time};
 use phase_memory_store::{
     AdapterKind, AdapterManifest, AuditStore, Capability, ChangeSet, EventQuery, EventStore,
     GraphStore, IntegrityFinding, OpenMode, ReviewStore, SCHEMA_VERSION, Store, StoreConfig,
@@ -512,7 +510,10 @@ impl PgStore {
         let key = self.lock_key();
         if let Ok(conn) = self.writer() {
             // When this fails the session is gone, and the server released the lock.
-            let _ = conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", &[&key]);
+            let _ = conn.execute(
+                "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+                &[&key],
+            );
         }
     }
 
@@ -673,6 +674,11 @@ impl PgStore {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
+        if !clear && wait.is_zero() {
+            // A retry (open, writer lock) while an older snapshot still exists: the
+            // vacuum could not erase yet, so do not make this request pay for it.
+            return Ok(false);
+        }
         // (One statement at a time: VACUUM cannot run inside a transaction block.)
         // It needs each table to itself; when another instance's read snapshot
         // still holds one past the wait, the purge stays pending and is retried.
@@ -837,7 +843,11 @@ impl GraphStore for PgStore {
 }
 
 impl PgStore {
-    fn stream_events(&self, q: &EventQuery, sink: &mut dyn FnMut(Event) -> bool) -> StoreResult<()> {
+    fn stream_events(
+        &self,
+        q: &EventQuery,
+        sink: &mut dyn FnMut(Event) -> bool,
+    ) -> StoreResult<()> {
         let mut left = q.limit.unwrap_or(usize::MAX);
         if left == 0 {
             return Ok(());
@@ -1057,7 +1067,10 @@ impl Store for PgStore {
         let mut findings = Vec::new();
         for (table, keycol) in [
             ("nodes", "id"),
-            ("edges", r#""from" || ' -> ' || "to" || ' [' || "type" || ']'"#),
+            (
+                "edges",
+                r#""from" || ' -> ' || "to" || ' [' || "type" || ']'"#,
+            ),
             ("events", "seq::text"),
             ("audit", "seq::text"),
             ("reviews", "id"),
@@ -1071,8 +1084,7 @@ impl Store for PgStore {
                     let k: String = row.get(0);
                     let json: String = row.get(1);
                     let sum: Vec<u8> = row.get(2);
-                    Ok(decode::<serde_json::Value>(&|| format!("{table}/{k}"), &json, &sum)
-                        .err())
+                    Ok(decode::<serde_json::Value>(&|| format!("{table}/{k}"), &json, &sum).err())
                 },
                 &mut |e: StoreError| {
                     findings.push(IntegrityFinding {
@@ -1088,7 +1100,8 @@ impl Store for PgStore {
                 },
             )?;
         }
-        let (head, max) = self.read(|c| Ok((schema::read_head(c, false)?, commit::event_max(c)?)))?;
+        let (head, max) =
+            self.read(|c| Ok((schema::read_head(c, false)?, commit::event_max(c)?)))?;
         if head.event_seq != max {
             findings.push(IntegrityFinding {
                 code: "store.corrupt_record".into(),
@@ -1203,6 +1216,8 @@ impl AdapterKind for PgAdapter {
         meta: StoreMeta,
     ) -> StoreResult<Box<dyn Store>> {
         let location = config_location(config)?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
         let store = PgStore::init(&location, meta)?;
         StoreConfig {
             adapter: "postgres".into(),
@@ -1217,6 +1232,9 @@ impl AdapterKind for PgAdapter {
         config: Option<&StoreConfig>,
         mode: OpenMode,
     ) -> StoreResult<Box<dyn Store>> {
-        Ok(Box::new(PgStore::open_mode(&config_location(config)?, mode)?))
+        Ok(Box::new(PgStore::open_mode(
+            &config_location(config)?,
+            mode,
+        )?))
     }
 }

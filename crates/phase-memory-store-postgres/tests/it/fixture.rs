@@ -138,7 +138,11 @@ fn fixture_store_opens_reads_and_verifies() {
             .arg(loc.url())
             .output()
             .expect("pg_dump");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).expect("utf-8");
         // Drop the version comments and psql-only `\restrict` lines (random keys),
         // so the file only changes with the content and loads as plain SQL.
@@ -190,7 +194,9 @@ fn a_bulk_load_rebuilds_the_indexes_it_dropped() {
             .map(|w| edge(&w[0], &w[1], "next"))
             .chain(std::iter::once(edge(&ids[0], &ids[0], "self")))
             .collect(),
-        events: (1..=n as u64).map(|q| event(q, "node.created", &["x"])).collect(),
+        events: (1..=n as u64)
+            .map(|q| event(q, "node.created", &["x"]))
+            .collect(),
         ..Default::default()
     })
     .expect("bulk load");

@@ -162,12 +162,18 @@ fn bad_locations_are_refused_with_a_diagnostic() {
         assert!(err.to_string().contains("schema name"), "{err}");
     }
     let err = PgLocation::new("postgres://u:secret@127.0.0.1:1/x?bogus=1", "s").expect_err("url");
-    assert!(!err.to_string().contains("secret"), "password leaked: {err}");
+    assert!(
+        !err.to_string().contains("secret"),
+        "password leaked: {err}"
+    );
     // A server that is not there: a backend error, the password redacted.
     let loc = PgLocation::new("postgres://u:secret@127.0.0.1:1/x", "s").expect("parses");
     let err = PgStore::open(&loc).expect_err("unreachable");
     assert_eq!(err.code(), "store.io");
-    assert!(!err.to_string().contains("secret"), "password leaked: {err}");
+    assert!(
+        !err.to_string().contains("secret"),
+        "password leaked: {err}"
+    );
 }
 
 /// Appends one audit record (and one event) after whatever head the store has,
@@ -400,7 +406,9 @@ fn large_batches_go_through_copy_and_upsert() {
     let edges: Vec<_> = (1..n)
         .map(|i| edge(&format!("n{:06}", i - 1), &format!("n{i:06}"), "next"))
         .collect();
-    let events: Vec<_> = (1..=n as u64).map(|s| event(s, "node.created", &["x", "y"])).collect();
+    let events: Vec<_> = (1..=n as u64)
+        .map(|s| event(s, "node.created", &["x", "y"]))
+        .collect();
     store
         .commit(ChangeSet {
             put_nodes: nodes.clone(),
@@ -439,8 +447,14 @@ fn large_batches_go_through_copy_and_upsert() {
         })
         .expect("bulk upsert");
     assert_eq!(store.node_count().expect("count"), n + 1);
-    assert_eq!(store.node("n000000").expect("read").expect("some").title, "third");
-    assert_eq!(store.node("n000001").expect("read").expect("some").title, "second");
+    assert_eq!(
+        store.node("n000000").expect("read").expect("some").title,
+        "third"
+    );
+    assert_eq!(
+        store.node("n000001").expect("read").expect("some").title,
+        "second"
+    );
     // A bulk batch that breaks an invariant leaves nothing behind.
     let bad: Vec<_> = (0..n).map(|i| sample_node(&format!("bad{i}"))).collect();
     let err = store
@@ -594,8 +608,8 @@ fn a_write_mode_handle_keeps_the_lock_and_a_read_only_one_never_writes() {
     drop(PgStore::init(&loc, meta()).expect("init"));
     let mut w = PgStore::open_mode(&loc, phase_memory_store::OpenMode::Write).expect("writer");
     assert!(w.holds_writer());
-    let err = PgStore::open_mode(&loc, phase_memory_store::OpenMode::Write)
-        .expect_err("second writer");
+    let err =
+        PgStore::open_mode(&loc, phase_memory_store::OpenMode::Write).expect_err("second writer");
     assert_eq!(err.code(), "store.locked");
     w.commit(ChangeSet {
         put_nodes: vec![sample_node("w")],
@@ -604,8 +618,7 @@ fn a_write_mode_handle_keeps_the_lock_and_a_read_only_one_never_writes() {
     .expect("writer commits");
     // The writer reads its own commit; a read-only handle sees it from its open on.
     assert!(w.node("w").expect("read").is_some());
-    let mut r =
-        PgStore::open_mode(&loc, phase_memory_store::OpenMode::ReadOnly).expect("reader");
+    let mut r = PgStore::open_mode(&loc, phase_memory_store::OpenMode::ReadOnly).expect("reader");
     assert!(r.node("w").expect("read").is_some());
     assert!(r.commit(ChangeSet::default()).is_err());
     w.unlock_writer();
