@@ -60,9 +60,15 @@ pub struct Cli {
 pub enum Command {
     /// Create a store (file adapter by default).
     Init {
-        /// `file` (a human-readable folder) or `sqlite` (one file, for big stores).
+        /// `file` (a human-readable folder), `sqlite` (one file, for big stores) or
+        /// `postgres` (a database many instances share; needs --url).
         #[arg(long, default_value = "file")]
         adapter: String,
+        /// Database URL for `--adapter postgres` (`postgres://user@host/db`, optional
+        /// `?schema=NAME`). Given by flag it is kept in the folder's store.json; from
+        /// the environment it is not, and every open reads the variable.
+        #[arg(long, env = "PHASE_MEMORY_DATABASE_URL")]
+        url: Option<String>,
         /// Profile TOML (default: the built-in profile).
         #[arg(long)]
         profile: Option<PathBuf>,

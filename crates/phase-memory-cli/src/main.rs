@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use phase_memory_model::{Actor, Diagnostic, Envelope, Status, Time};
-use phase_memory_runtime::{Adapter, CallContext, Clock, Runtime, init_store};
+use phase_memory_runtime::{Adapter, CallContext, Clock, Runtime};
 use serde_json::{Value, json};
 
 use cli::{
@@ -160,7 +160,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
     };
     let (op, request): (&str, Value) = match &cli.command {
-        Command::Init { adapter, profile } => return Ok(init(&c, adapter, profile.as_deref())),
+        Command::Init {
+            adapter,
+            profile,
+            url,
+        } => return Ok(init(&c, adapter, url.as_deref(), profile.as_deref())),
         Command::Contracts => {
             let mut env = Envelope::new(
                 "service.contracts",
@@ -411,12 +415,12 @@ fn read_json(path: &str) -> Result<Value, Diagnostic> {
     })
 }
 
-fn init(c: &Caller, adapter: &str, profile: Option<&Path>) -> i32 {
+fn init(c: &Caller, adapter: &str, url: Option<&str>, profile: Option<&Path>) -> i32 {
     let Some(adapter) = Adapter::parse(adapter).filter(|a| *a != Adapter::Memory) else {
         let mut env = Envelope::new("store.init", Status::Invalid, "req-init", "");
         env.diagnostics.push(Diagnostic::error(
             "request.invalid",
-            format!("unknown adapter {adapter:?} (want file or sqlite)"),
+            format!("unknown adapter {adapter:?} (want file, sqlite or postgres)"),
         ));
         return emit(c, &env);
     };
@@ -435,9 +439,33 @@ fn init(c: &Caller, adapter: &str, profile: Option<&Path>) -> i32 {
         None => None,
     };
     let now = c.clock.now();
-    let env = init_store(
+    // postgres: the URL goes into store.json when given with --url; one that came
+    // from PHASE_MEMORY_DATABASE_URL stays out of the folder (every open reads it).
+    let config = if adapter.name() == "postgres" {
+        let from_env = std::env::var("PHASE_MEMORY_DATABASE_URL").ok().as_deref() == url;
+        if url.is_none() {
+            let mut env = Envelope::new("store.init", Status::Invalid, "req-init", "");
+            env.diagnostics.push(Diagnostic::error(
+                "request.invalid",
+                "the postgres adapter needs a database URL (--url or PHASE_MEMORY_DATABASE_URL)",
+            ));
+            return emit(c, &env);
+        }
+        Some(phase_memory_runtime::StoreConfig {
+            adapter: "postgres".into(),
+            url: if from_env {
+                None
+            } else {
+                url.map(str::to_string)
+            },
+        })
+    } else {
+        None
+    };
+    let env = phase_memory_runtime::init_store_with(
         &c.store,
         adapter,
+        config,
         source.as_ref().map(|(o, s)| (o.as_str(), s.as_str())),
         now,
     );

@@ -23,7 +23,9 @@ pub use context::{CallContext, Origin, Progress};
 pub mod files;
 pub use open::{
     ADAPTERS, Adapter, DEFAULT_WRITE_WAIT, StoreLocation, WriteGate, build_snapshot, init_store,
-    memory_runtime, open_runtime, open_runtime_for_repair, open_runtime_waiting, open_store,
+    init_store_with, memory_runtime, open_runtime, open_runtime_for_repair, open_runtime_waiting,
+    open_store,
 };
+pub use phase_memory_store::StoreConfig;
 pub use registry::{OperationSpec, service_contracts};
 pub use runner::{Extension, Outcome, Runtime};

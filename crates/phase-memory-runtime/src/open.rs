@@ -16,6 +16,7 @@ use phase_memory_store::{
     AdapterKind, ChangeSet, MemoryStore, OpenMode, Store, StoreConfig, StoreError, StoreMeta,
 };
 use phase_memory_store_file::FileAdapter;
+use phase_memory_store_postgres::PgAdapter;
 use phase_memory_store_sqlite::SqliteAdapter;
 use serde_json::json;
 
@@ -27,7 +28,7 @@ pub use phase_memory_store::DEFAULT_WRITE_WAIT;
 /// Every adapter this build can open, in detection order. To add an adapter:
 /// implement [`AdapterKind`] in its crate and add it here; `init --adapter NAME`,
 /// `DIR/store.json` (`{"adapter": NAME, "url": …}`) and detection pick it up.
-pub const ADAPTERS: &[&dyn AdapterKind] = &[&SqliteAdapter, &FileAdapter];
+pub const ADAPTERS: &[&dyn AdapterKind] = &[&SqliteAdapter, &FileAdapter, &PgAdapter];
 
 /// Opens the store at `dir` with whichever adapter backs it (see [`ADAPTERS`]).
 pub fn open_store(dir: &Path, mode: OpenMode) -> Result<Box<dyn Store>, StoreError> {
@@ -116,6 +117,19 @@ pub fn init_store(
     profile: Option<(&str, &str)>,
     now: Time,
 ) -> Envelope {
+    init_store_with(dir, adapter, None, profile, now)
+}
+
+/// Like [`init_store`], with the `store.json` an adapter whose data lives elsewhere
+/// needs (postgres: the database URL, or none to read `PHASE_MEMORY_DATABASE_URL`
+/// at every open); `None` reads `DIR/store.json` if there is one.
+pub fn init_store_with(
+    dir: &Path,
+    adapter: Adapter,
+    config: Option<StoreConfig>,
+    profile: Option<(&str, &str)>,
+    now: Time,
+) -> Envelope {
     let (origin, source) = profile.unwrap_or(("<built-in default profile>", DEFAULT_PROFILE_TOML));
     let mut env = Envelope::new("store.init", Status::Ok, "req-init", "");
     let parsed = match Profile::parse(source, origin) {
@@ -132,7 +146,8 @@ pub fn init_store(
         }
     };
     env.profile_digest = parsed.digest();
-    if ADAPTERS.iter().any(|k| k.detect(dir)) {
+    if ADAPTERS.iter().any(|k| k.detect(dir)) || dir.join(phase_memory_store::CONFIG_FILE).exists()
+    {
         env.status = Status::Conflict;
         env.diagnostics.push(Diagnostic::error(
             "store.exists",
@@ -156,8 +171,11 @@ pub fn init_store(
             "adapter {} is not part of this build",
             adapter.name()
         ))),
-        Some(kind) => StoreConfig::read(dir)
-            .and_then(|cfg| kind.init(dir, cfg.as_ref(), StoreMeta::new(kind.name(), now))),
+        Some(kind) => match config {
+            Some(cfg) => Ok(Some(cfg)),
+            None => StoreConfig::read(dir),
+        }
+        .and_then(|cfg| kind.init(dir, cfg.as_ref(), StoreMeta::new(kind.name(), now))),
     };
     let mut store = match created {
         Ok(s) => s,

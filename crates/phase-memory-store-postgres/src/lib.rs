@@ -674,6 +674,11 @@ impl PgStore {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
+        if !clear && wait.is_zero() {
+            // A retry (open, writer lock) while an older snapshot still exists: the
+            // vacuum could not erase yet, so do not make this request pay for it.
+            return Ok(false);
+        }
         // (One statement at a time: VACUUM cannot run inside a transaction block.)
         // It needs each table to itself; when another instance's read snapshot
         // still holds one past the wait, the purge stays pending and is retried.
@@ -1211,6 +1216,8 @@ impl AdapterKind for PgAdapter {
         meta: StoreMeta,
     ) -> StoreResult<Box<dyn Store>> {
         let location = config_location(config)?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
         let store = PgStore::init(&location, meta)?;
         StoreConfig {
             adapter: "postgres".into(),
