@@ -117,8 +117,13 @@ fn caller(cli: &Cli) -> Result<Caller, Diagnostic> {
         clock: as_of.map(Clock::Fixed).unwrap_or(Clock::System),
         ctx,
         actor_given: cli.actor.is_some(),
-        wait: std::time::Duration::try_from_secs_f64(cli.wait)
-            .map_err(|_| anyhow::anyhow!("--wait: want a number of seconds, got {}", cli.wait))?,
+        wait: std::time::Duration::try_from_secs_f64(cli.wait).map_err(|_| {
+            Diagnostic::error(
+                "request.invalid",
+                format!("--wait {} is not a number of seconds", cli.wait),
+            )
+            .at("--wait")
+        })?,
     })
 }
 
@@ -149,6 +154,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 clock: Clock::System,
                 ctx: CallContext::new(Actor::owner()),
                 actor_given: false,
+                wait: phase_memory_runtime::DEFAULT_WRITE_WAIT,
             };
             return Ok(emit(&c, &invalid_envelope(cli.command.operation(), d)));
         }

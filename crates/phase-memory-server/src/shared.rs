@@ -58,7 +58,10 @@ pub struct HeldRuntime {
 impl HeldRuntime {
     /// The store's commit generation (for metrics).
     pub fn generation(&self) -> u64 {
-        self.guard.store().generation()
+        self.runtime
+            .as_ref()
+            .map(|rt| rt.store().generation())
+            .unwrap_or(0)
     }
 
     /// Runs one operation through the runner.
