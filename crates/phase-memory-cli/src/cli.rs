@@ -494,7 +494,7 @@ impl Command {
             Command::Contracts => "service.contracts",
             Command::Serve { .. } => "serve",
             Command::Token { .. } => "token.add",
-            Command::Mcp => "mcp",
+            Command::Mcp { .. } => "mcp",
             Command::Eval { .. } => "eval.run",
             Command::Demo { .. } => "demo",
         }
