@@ -23,7 +23,8 @@ AS_OF = "2026-03-01T00:00:00Z"
 
 
 def arguments(tool: str, work: Path) -> dict:
-    """Arguments for one call of each tool (schema-valid; most succeed)."""
+    """Arguments for one call of each tool (schema-valid; most succeed). Paths are
+    relative to the server's data folder `work`."""
     node = {"id": "sdk/note", "kind": "fact", "title": "SDK note", "body": "Written through the MCP Python SDK."}
     event = {"event": "observation", "at": AS_OF, "subjects": ["paris"], "payload": {"text": "seen"}}
     cue = {"cue": {"text": "Paris museum"}, "budget_tokens": 500}
@@ -31,7 +32,7 @@ def arguments(tool: str, work: Path) -> dict:
         "remember": {"node": node},
         "observe": {"event": event},
         "activate": cue,
-        "compile": {**cue, "out": str(work / "pkg-friendly")},
+        "compile": {**cue, "out": "pkg-friendly"},
         "reviews": {},
         "audit": {"limit": 5},
         "activation_run": {**cue, "explain": True},
@@ -40,7 +41,7 @@ def arguments(tool: str, work: Path) -> dict:
         "audit_verify": {},
         "edge_delete": {"edge": {"from": "louvre", "to": "paris", "type": "relates_to"}},
         "edge_upsert": {"edge": {"from": "sdk/note", "to": "paris", "type": "relates_to"}},
-        "eval_run": {"dir": str(work / "no-such-eval")},
+        "eval_run": {"dir": "no-such-eval"},
         "event_append": {"event": event},
         "event_query": {"subject": "paris", "limit": 10},
         "graph_export": {},
@@ -51,15 +52,15 @@ def arguments(tool: str, work: Path) -> dict:
         "node_delete": {"node": "sdk/imported"},
         "node_get": {"node": "paris"},
         "node_upsert": {"node": {**node, "id": "sdk/other"}},
-        "package_compile": {**cue, "out": str(work / "pkg")},
-        "package_verify": {"path": str(work / "pkg")},
+        "package_compile": {**cue, "out": "pkg"},
+        "package_verify": {"path": "pkg"},
         "profile_apply": {"source": "not = [valid"},
         "profile_show": {},
         "profile_validate": {"source": "not = [valid"},
         "review_decide": {"review": "rev-none", "decision": "approve"},
         "review_list": {"status": "pending"},
-        "store_export": {"path": str(work / "dump.json")},
-        "store_import": {"path": str(work / "no-such-dump.json")},
+        "store_export": {"path": "dump.json"},
+        "store_import": {"path": "no-such-dump.json"},
         "store_init": {},
         "store_migrate": {},
         "store_repair": {},
@@ -75,7 +76,9 @@ def check(cond: bool, what: str) -> None:
 
 
 async def with_sdk(bin_path: str, store: str, work: Path) -> None:
-    params = StdioServerParameters(command=bin_path, args=["--store", store, "mcp"])
+    # Paths in requests are relative to the server's --data-dir (WORKDIR); without one,
+    # the server touches no path at all.
+    params = StdioServerParameters(command=bin_path, args=["--store", store, "mcp", "--data-dir", str(work)])
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()

@@ -286,8 +286,10 @@ class Client:
         ev = _fields(event=event, at=at, subjects=list(subjects) or None, payload=dict(payload) if payload else None)
         return self.event_append(event=ev, check=check)
 
-    def compile(self, out: str, text: Optional[str] = None, *, budget_tokens: Optional[int] = None, archive: Optional[bool] = None, as_of: Optional[str] = None, check: bool = True) -> Envelope:
-        """Activates and writes a Markitect package to `out` on the server (`package.compile`)."""
+    def compile(self, text: Optional[str] = None, *, out: Optional[str] = None, budget_tokens: Optional[int] = None, archive: Optional[bool] = None, as_of: Optional[str] = None, check: bool = True) -> Envelope:
+        """Activates and compiles a Markitect package (`package.compile`). Without `out` the
+        files come back in `data["contents"]`; `out` names a folder inside the server's
+        `--data-dir` (refused when the service has none)."""
         return self.package_compile(cue=_fields(text=text), out=out, budget_tokens=budget_tokens, archive=archive, as_of=as_of, check=check)
 
     def reviews(self, status: Optional[str] = None, *, check: bool = True) -> Envelope:

@@ -55,13 +55,14 @@ class ClientTest(unittest.TestCase):
             self.assertTrue(callable(getattr(Client, shortcut, None)), shortcut)
 
     def test_remember_observe_activate(self) -> None:
-        env_ = self.pm.remember({"id": "py/louvre", "kind": "fact", "title": "Louvre", "body": "The Louvre is a museum in Paris."}, as_of=AS_OF)
+        env_ = self.pm.remember({"id": "py/louvre", "kind": "fact", "title": "Louvre", "body": "The Louvre is a museum in Paris."})
         self.assertIsInstance(env_, Envelope)
         self.assertTrue(dataclasses.is_dataclass(env_))
         self.assertEqual(env_.status, "ok")
         self.assertIsNotNone(env_.audit)
         self.pm.observe(["py/louvre"], {"text": "visited"}, at=AS_OF)
-        act = self.pm.activate(text="Paris museum", budget_tokens=300, as_of=AS_OF)
+        # Writes take the service's clock (as_of is refused on writes); reads may choose.
+        act = self.pm.activate(text="Paris museum", budget_tokens=300)
         self.assertEqual(act.operation, "activation.run")
         self.assertIn("py/louvre", [i["node"] for i in act.data["items"]])
         self.assertLessEqual(act.data["budget"]["used"], 300)
@@ -70,11 +71,15 @@ class ClientTest(unittest.TestCase):
 
     def test_compile_reviews_audit(self) -> None:
         self.pm.remember({"id": "py/pkg", "kind": "fact", "title": "Packaged", "body": "compile me please"})
-        out = Path(os.environ.get("PHASE_MEMORY_TMP", "/tmp")) / "py-pkg"
-        pkg = self.pm.compile(str(out), text="compile me")
+        # Without --data-dir the service touches no server path: the package comes back
+        # in the response.
+        pkg = self.pm.compile(text="compile me")
         self.assertTrue(pkg.ok)
-        self.assertTrue(out.is_dir())
-        self.assertTrue(self.pm.package_verify(path=str(out)).ok)
+        self.assertEqual(len(pkg.data["contents"]), pkg.data["files"])
+        self.assertTrue(any("compile me please" in body for body in pkg.data["contents"].values()))
+        with self.assertRaises(Denied) as e:
+            self.pm.compile(text="compile me", out="/tmp/py-pkg")
+        self.assertIn("files.denied", e.exception.codes)
         self.assertIsInstance(self.pm.reviews().data["reviews"], list)
         records = self.pm.audit(operation="node.upsert").data["records"]
         self.assertTrue(records)
@@ -94,7 +99,7 @@ class ClientTest(unittest.TestCase):
         self.assertIn("auth.unauthenticated", e.exception.codes)
         with self.assertRaises(Denied) as e:
             self.member.audit_query()
-        self.assertIn("policy.denied", e.exception.codes)
+        self.assertIn("auth.forbidden", e.exception.codes)
         # check=False returns the envelope instead.
         env_ = self.pm.node_get(node="py/nope", check=False)
         self.assertEqual(env_.status, "not_found")

@@ -365,6 +365,7 @@ impl Runtime {
     /// Function-level authorization, before the handler runs: the actor's roles
     /// must grant the operation's class (profile `access.roles`), and a network
     /// client may not choose the time of an operation that writes.
+    #[allow(clippy::result_large_err)] // a refusal is a complete answer, off the hot path
     fn authorize(
         &self,
         spec: &registry::OperationSpec,

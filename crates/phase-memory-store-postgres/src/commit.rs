@@ -154,7 +154,7 @@ fn record_node_changes(
         &[&gen_sql, &ids],
     )
     .ctx("recording node changes")?;
-    if generation % 1000 == 0 && generation > CHANGE_LOG_GENERATIONS {
+    if generation.is_multiple_of(1000) && generation > CHANGE_LOG_GENERATIONS {
         let keep = seq_to_sql(generation - CHANGE_LOG_GENERATIONS)?;
         // The trimmed range is replaced by a "rebuild" marker, so an instance
         // asking from before it learns it cannot catch up incrementally.

@@ -950,7 +950,7 @@ impl AuditStore for PgStore {
     }
 
     fn audit_checkpoint(&self) -> StoreResult<AuditCheckpoint> {
-        self.read(|c| schema::read_checkpoint(c))
+        self.read(schema::read_checkpoint)
     }
 }
 
@@ -999,7 +999,7 @@ impl Store for PgStore {
     }
 
     fn meta(&self) -> StoreResult<StoreMeta> {
-        let mut meta = self.read(|c| schema::read_meta(c))?;
+        let mut meta = self.read(schema::read_meta)?;
         let pending = self.pending_migrations()?;
         if !pending.is_empty() {
             meta.planned_migrations = pending;

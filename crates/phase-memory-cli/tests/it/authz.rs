@@ -182,8 +182,10 @@ fn sample(op: &str, planted: &str) -> Value {
 
 /// The status an actor holding the class gets for the sample (None: any status
 /// but a class refusal).
-fn granted_status(op: &str) -> Option<&'static str> {
+fn granted_status(who: Who, op: &str) -> Option<&'static str> {
     match op {
+        // The admin's scope is `*`: the hidden nodes of the sample are visible to it.
+        "node.get" | "node.delete" | "edge.delete" if who == Who::Admin => None,
         // Server paths without --data-dir.
         "graph.import" | "profile.apply" | "profile.validate" | "store.import"
         | "package.compile" | "package.verify" | "eval.run" => Some("denied"),
@@ -398,7 +400,7 @@ fn judge(who: Who, op: &str, req: &Value, env: &Value, text: &str, transport: &s
         "{who:?} {what}: the class is granted: {env}"
     );
     assert_ne!(status, "error", "{who:?} {what}: {env}");
-    if let Some(want) = granted_status(op) {
+    if let Some(want) = granted_status(who, op) {
         assert_eq!(status, want, "{who:?} {what}: {env}");
     }
 }
@@ -513,9 +515,11 @@ impl Mcp {
     fn call(&mut self, tool: &str, arguments: Value) -> (String, Option<Value>) {
         let r = self.request("tools/call", json!({"name": tool, "arguments": arguments}));
         let raw = r.to_string();
-        let env = r["result"]["content"][0]["text"]
-            .as_str()
-            .and_then(|t| serde_json::from_str(t).ok());
+        // The envelope is the tool's structured content (the text is a summary).
+        let env = match &r["result"]["structuredContent"] {
+            Value::Object(_) => Some(r["result"]["structuredContent"].clone()),
+            _ => None,
+        };
         (raw, env)
     }
 }
@@ -885,9 +889,13 @@ fn a_data_dir_confines_paths_and_inline_transfers_work() {
         assert_eq!(status, 403, "{bad}: {env}");
         assert!(has_code(&env, "files.denied"), "{bad}: {env}");
         assert_clean(Who::Member, bad, &text);
-        let (status, env, _) =
-            served.post("graph.export", m, &json!({"path": format!("{bad}.out")}));
-        assert_eq!(status, 403, "{bad}: {env}");
+        // `link.toml.out` is a new plain file inside the folder (only `link.toml`
+        // itself is a symlink out), so only the other paths must be refused.
+        if bad != "link.toml" {
+            let (status, env, _) =
+                served.post("graph.export", m, &json!({"path": format!("{bad}.out")}));
+            assert_eq!(status, 403, "{bad}: {env}");
+        }
     }
     assert!(!f.root.join("planted.txt.out").exists());
     // A profile parse error quotes nothing from the file.

@@ -79,8 +79,8 @@ fn cli_serve_and_two_mcp_servers_share_one_store() {
     );
     assert!(!is_error, "{env}");
     assert_eq!(env["data"]["node"]["body"], "written over MCP", "{env}");
-    let mut req = node("from-http", "written over HTTP");
-    req["as_of"] = json!(AS_OF);
+    // A service client cannot choose the time of a write: the server's clock applies.
+    let req = node("from-http", "written over HTTP");
     let (status, env) = srv.post("node.upsert", Some(&owner), &req);
     assert_eq!(status, 200, "{env}");
     let (code, env) = pm_json(&s, &["--as-of", AS_OF, "node", "get", "from-http"]);
@@ -88,10 +88,7 @@ fn cli_serve_and_two_mcp_servers_share_one_store() {
     assert_eq!(env["data"]["node"]["body"], "written over HTTP", "{env}");
 
     // Activation in every process finds what the others wrote (index shared too).
-    let (is_error, env) = m2.call(
-        "activate",
-        json!({"cue": {"text": "written over HTTP"}, "as_of": AS_OF}),
-    );
+    let (is_error, env) = m2.call("activate", json!({"cue": {"text": "written over HTTP"}}));
     assert!(!is_error, "{env}");
     assert!(
         env["data"]["items"]
