@@ -264,10 +264,7 @@ fn http(
 
 fn dechunk(mut s: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(pos) = s.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(pos) = s.windows(2).position(|w| w == b"\r\n") {
         let n = usize::from_str_radix(String::from_utf8_lossy(&s[..pos]).trim(), 16).unwrap_or(0);
         let rest = &s[pos + 2..];
         if n == 0 || rest.len() < n {

@@ -88,7 +88,20 @@ fn invalid_profiles_name_field_and_line() {
         "effect",
         true,
     );
-    check_invalid("name = \"default\" => nmae = \"default\"", "nmae", true);
+    // An unknown key is reported by position and the expected keys, never by quoting
+    // the key itself (profile text may come from any file the caller names).
+    check_invalid(
+        "name = \"default\" => nmae = \"default\"",
+        "(document)",
+        true,
+    );
+    let err = Profile::parse(
+        &edit_profile("name = \"default\" => nmae = \"default\""),
+        "p.toml",
+    )
+    .expect_err("unknown key");
+    assert!(!err.to_string().contains("nmae"), "{err}");
+    assert!(err.to_string().contains("expected one of `name`"), "{err}");
     check_invalid("max_hops = 2 => max_hops = \"two\"", "max_hops", true);
     check_invalid(
         "id = \"idle-goes-dormant\" => id = \"captured-settles\"",
