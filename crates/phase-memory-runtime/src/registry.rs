@@ -58,6 +58,18 @@ pub struct OperationSpec {
     pub class: OperationClass,
 }
 
+impl OperationSpec {
+    /// Whether a network or tool client may choose this operation's time with
+    /// `as_of`: only for reads (public, read and audit classes that change nothing);
+    /// everything else runs on the service's clock.
+    pub fn accepts_client_time(&self) -> bool {
+        matches!(
+            self.class,
+            OperationClass::Public | OperationClass::Read | OperationClass::Audit
+        ) && !self.writes
+    }
+}
+
 fn schema<T: JsonSchema>() -> Value {
     serde_json::to_value(schema_for!(T)).unwrap_or(Value::Null)
 }

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::clock::Clock;
 use crate::context::CallContext;
-use crate::registry::{self, AuditBehaviour, OperationClass};
+use crate::registry::{self, AuditBehaviour};
 
 /// A handler supplied by a front end for an operation the runtime cannot run on
 /// its own (e.g. `eval.run`, which builds its own stores).
@@ -399,10 +399,7 @@ impl Runtime {
             o.rule_id = Some("access".into());
             return Err(o);
         }
-        let reads = matches!(
-            spec.class,
-            OperationClass::Public | OperationClass::Read | OperationClass::Audit
-        ) && !spec.writes;
+        let reads = spec.accepts_client_time();
         if client_time && ctx.origin.is_remote() && !reads {
             return Err(Outcome::invalid(
                 "request.as_of_write",

@@ -8,7 +8,8 @@
 //! - times get the shape the server parses (RFC 3339 with an offset, years
 //!   0000–9998, so that any offset stays in range), `as_of` included;
 //! - unsigned integers get their maximum, hint scores their [0, 1] range;
-//! - every request accepts the common fields `as_of` and `request_id`.
+//! - every request accepts `request_id`; reads also accept `as_of` (writes run on
+//!   the service's clock).
 //!
 //! Schemas are self-contained JSON Schema 2020-12 documents: definitions live in
 //! the root's `$defs` and are referenced as `#/$defs/NAME`.
@@ -243,13 +244,19 @@ pub fn request_schema(operation: &str) -> Option<Value> {
             .entry("properties")
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(p) = props {
-            p.insert(
-                "as_of".into(),
-                json!({
-                    "anyOf": [time_schema(), {"type": "null"}],
-                    "description": "RFC 3339 time (with an offset) that overrides the clock for this call",
-                }),
-            );
+            // Only reads let a network client choose the time; writes run on the
+            // service's clock and refuse `as_of` (request.as_of_write).
+            if phase_memory_runtime::registry::find(operation)
+                .is_some_and(|spec| spec.accepts_client_time())
+            {
+                p.insert(
+                    "as_of".into(),
+                    json!({
+                        "anyOf": [time_schema(), {"type": "null"}],
+                        "description": "RFC 3339 time (with an offset) that overrides the clock for this call",
+                    }),
+                );
+            }
             p.insert(
                 "request_id".into(),
                 json!({"type": ["string", "null"], "description": "echoed in the envelope (default: derived from the request digest)"}),
@@ -326,10 +333,15 @@ mod tests {
         for op in registry::OPERATIONS {
             let s = request_schema(op.name).expect("schema");
             assert_eq!(s["type"], "object", "{}", op.name);
-            assert_eq!(
-                s["properties"]["as_of"]["anyOf"][0]["pattern"],
-                TIME_PATTERN
-            );
+            if op.accepts_client_time() {
+                assert_eq!(
+                    s["properties"]["as_of"]["anyOf"][0]["pattern"],
+                    TIME_PATTERN
+                );
+            } else {
+                // Writes run on the service's clock: no `as_of` to offer.
+                assert!(s["properties"].get("as_of").is_none(), "{}", op.name);
+            }
             assert!(s["properties"]["request_id"].is_object());
         }
         assert!(request_schema("no.such").is_none());
