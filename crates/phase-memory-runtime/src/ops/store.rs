@@ -328,6 +328,10 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
         }
     };
     let path = &path;
+    // A path the caller may not name is refused before anything else is said.
+    if inline.is_none() {
+        crate::files::resolve(ctx, path, crate::files::Access::Read)?;
+    }
     if rt.store.node_count().map_err(se)? > 0
         || rt.store.event_head().map_err(se)? > 0
         || rt.store.audit_head().map_err(se)?.is_some()
