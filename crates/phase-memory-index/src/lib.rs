@@ -775,7 +775,7 @@ impl FullTextIndex {
                 .map_err(self.err("search"))?;
             let settled = top.len() < fetch
                 || fetch >= total
-                || top.get(limit - 1).map(|x| x.0) != top.last().map(|x| x.0);
+                || top.get(limit - 1).map(|x| tie_key(x.0)) != top.last().map(|x| tie_key(x.0));
             if settled {
                 break top;
             }
@@ -788,10 +788,18 @@ impl FullTextIndex {
                 hits.push((id.to_string(), score));
             }
         }
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        hits.sort_by(|a, b| tie_key(b.1).cmp(&tie_key(a.1)).then_with(|| a.0.cmp(&b.0)));
         hits.truncate(limit);
         Ok(hits)
     }
+}
+
+/// The score a hit is ranked by: BM25 rounded to 1/65536. Scores of equal documents
+/// can differ in the last bits with the order a multi-term query sums its terms in
+/// (which depends on segments and threads); rounding makes them tie, and ties are
+/// broken by id, so rankings do not depend on how the index was built.
+fn tie_key(score: f32) -> i64 {
+    (f64::from(score) * 65536.0).round() as i64
 }
 
 /// Removes every file and folder inside `dir` (the index folder only).
