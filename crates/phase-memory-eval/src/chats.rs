@@ -451,33 +451,6 @@ pub fn reader(chat: &Chat) -> Actor {
     }
 }
 
-/// The questions of a conversation with evidence, as scenario cues: asked by
-/// [`reader`], expecting the evidence turns, the answer as the note.
-pub fn cue_cases(chat: &Chat) -> Vec<crate::scenario::CueCase> {
-    chat.questions
-        .iter()
-        .filter(|q| !q.evidence.is_empty())
-        .map(|q| crate::scenario::CueCase {
-            id: format!("{}-q{}", chat.id, q.index + 1),
-            cue: crate::scenario::CueSpec {
-                text: Some(q.question.clone()),
-                ..Default::default()
-            },
-            actor: Some(reader(chat)),
-            budget_tokens: None,
-            limit: None,
-            as_of: None,
-            expect: q.evidence.iter().map(|e| chat.turn_node(e)).collect(),
-            forbid: Vec::new(),
-            note: Some(format!(
-                "{} (category {})",
-                q.answer,
-                category_name(q.category)
-            )),
-        })
-        .collect()
-}
-
 /// The instant questions are asked at: one hour after the latest turn of all chats.
 pub fn question_time(chats: &[Chat]) -> Time {
     chats

@@ -285,7 +285,7 @@ pub fn load(dir: &Path) -> Result<Scenario> {
         let mut chat = crate::chats::load_chat(&dir.join(file))?;
         chat.id = spec.name.clone();
         records.extend(crate::chats::records(&chat));
-        cues.extend(crate::chats::cue_cases(&chat));
+        cues.extend(chat_cue_cases(&chat));
     }
     let transitions: Vec<TransitionCase> = read_jsonl(&dir.join("transitions.jsonl"))?;
     let mut ids = std::collections::BTreeSet::new();
@@ -341,4 +341,31 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         walk(&c, out)?;
     }
     Ok(())
+}
+
+/// The questions of a conversation with evidence, as scenario cues: asked by
+/// [`crate::chats::reader`], expecting the evidence turns, the answer as the note.
+fn chat_cue_cases(chat: &crate::chats::Chat) -> Vec<CueCase> {
+    chat.questions
+        .iter()
+        .filter(|q| !q.evidence.is_empty())
+        .map(|q| CueCase {
+            id: format!("{}-q{}", chat.id, q.index + 1),
+            cue: CueSpec {
+                text: Some(q.question.clone()),
+                ..Default::default()
+            },
+            actor: Some(crate::chats::reader(chat)),
+            budget_tokens: None,
+            limit: None,
+            as_of: None,
+            expect: q.evidence.iter().map(|e| chat.turn_node(e)).collect(),
+            forbid: Vec::new(),
+            note: Some(format!(
+                "{} (category {})",
+                q.answer,
+                crate::chats::category_name(q.category)
+            )),
+        })
+        .collect()
 }

@@ -213,7 +213,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/health", get(health))
         .route("/v1/contracts", get(contracts))
-        .route("/metrics", get(crate::metrics::scrape))
+        .route("/metrics", get(metrics_scrape))
         .fallback(crate::metrics::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
@@ -666,4 +666,17 @@ async fn contracts(State(st): State<AppState>) -> Response {
         st.contracts.as_str().to_string(),
     )
         .into_response()
+}
+
+/// `GET /metrics`: the store generation (when the store is free within a moment)
+/// and the request figures.
+async fn metrics_scrape(State(st): State<AppState>) -> axum::response::Response {
+    let generation = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        st.runtime().acquire(),
+    )
+    .await
+    .ok()
+    .map(|held| held.generation());
+    crate::metrics::scrape_response(&st.metrics, generation)
 }

@@ -31,7 +31,6 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tracing::Instrument;
 
-use crate::http::AppState;
 use crate::shared::front_end_envelope;
 
 /// Labels of the request counter.
@@ -181,15 +180,11 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, req: Request, next: Nex
     response
 }
 
-/// `GET /metrics`.
-pub async fn scrape(State(st): State<AppState>) -> Response {
-    let metrics = st.metrics.clone();
-    // The generation, when the store is free within a moment.
-    if let Ok(held) = tokio::time::timeout(Duration::from_millis(200), st.runtime().acquire()).await
-    {
-        metrics
-            .generation
-            .set(i64::try_from(held.generation()).unwrap_or(i64::MAX));
+/// The `GET /metrics` answer: the registry in OpenMetrics text, with the store
+/// generation when the caller could read it.
+pub fn scrape_response(metrics: &Metrics, generation: Option<u64>) -> Response {
+    if let Some(g) = generation {
+        metrics.generation.set(i64::try_from(g).unwrap_or(i64::MAX));
     }
     (
         StatusCode::OK,
