@@ -15,29 +15,9 @@ pub const OPENAPI_VERSION: &str = "3.1.0";
 
 const ENVELOPE_RESPONSE: &str = "#/components/responses/Envelope";
 
-/// Rewrites every `$ref` of the form `#/$defs/NAME` (or `#/definitions/NAME`)
-/// to `#/components/schemas/<rename(NAME)>`.
+/// Rewrites every `$ref` to `#/components/schemas/<rename(NAME)>`.
 fn rewrite_refs(v: &mut Value, rename: &dyn Fn(&str) -> String) {
-    match v {
-        Value::Object(m) => {
-            for (k, val) in m.iter_mut() {
-                if k == "$ref"
-                    && let Value::String(s) = val
-                {
-                    let name = s
-                        .strip_prefix("#/$defs/")
-                        .or_else(|| s.strip_prefix("#/definitions/"));
-                    if let Some(name) = name {
-                        *s = format!("#/components/schemas/{}", rename(name));
-                    }
-                } else {
-                    rewrite_refs(val, rename);
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_refs(x, rename)),
-        _ => {}
-    }
+    crate::schemas::rewrite_refs(v, "#/components/schemas/", rename);
 }
 
 /// Moves a schema's `$defs` into `components`, reusing a component of the same

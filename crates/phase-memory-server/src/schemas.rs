@@ -64,14 +64,16 @@ pub fn absorb(mut schema: Value, prefix: &str, defs: &mut Map<String, Value>) ->
         }
     };
     for (n, mut d) in own.clone() {
-        rewrite_refs(&mut d, &rename);
+        rewrite_refs(&mut d, "#/$defs/", &rename);
         defs.insert(rename(&n), d);
     }
-    rewrite_refs(&mut schema, &rename);
+    rewrite_refs(&mut schema, "#/$defs/", &rename);
     schema
 }
 
-fn rewrite_refs(v: &mut Value, rename: &dyn Fn(&str) -> String) {
+/// Rewrites every `$ref` of the form `#/$defs/NAME` (or `#/definitions/NAME`) to
+/// `<target>` + `rename(NAME)` (`#/$defs/` here, `#/components/schemas/` in OpenAPI).
+pub(crate) fn rewrite_refs(v: &mut Value, target: &str, rename: &dyn Fn(&str) -> String) {
     match v {
         Value::Object(m) => {
             for (k, val) in m.iter_mut() {
@@ -82,14 +84,14 @@ fn rewrite_refs(v: &mut Value, rename: &dyn Fn(&str) -> String) {
                         .strip_prefix("#/$defs/")
                         .or_else(|| s.strip_prefix("#/definitions/"));
                     if let Some(name) = name {
-                        *s = format!("#/$defs/{}", rename(name));
+                        *s = format!("{target}{}", rename(name));
                     }
                 } else {
-                    rewrite_refs(val, rename);
+                    rewrite_refs(val, target, rename);
                 }
             }
         }
-        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_refs(x, rename)),
+        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_refs(x, target, rename)),
         _ => {}
     }
 }
