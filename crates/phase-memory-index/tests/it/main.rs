@@ -304,7 +304,16 @@ fn hits_do_not_depend_on_threads_or_segments() {
     for cue in ["movie", "hiking friends 3", "weekend", "the"] {
         let ha = a.search(cue, 10).expect("search");
         let hb = b.search(cue, 10).expect("search");
-        assert_eq!(ha, hb, "{cue}");
+        // The same documents in the same order; scores equal up to the last bits
+        // (a multi-term sum may be added up in another order per segment).
+        let ids = |h: &[(String, f32)]| h.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&ha), ids(&hb), "{cue}");
+        for (x, y) in ha.iter().zip(&hb) {
+            assert!(
+                (x.1 - y.1).abs() <= 1e-4 * x.1.abs().max(1.0),
+                "{cue}: {x:?} vs {y:?}"
+            );
+        }
     }
     // Every document ties on "weekend": the first ten by id.
     let ids: Vec<String> = a
