@@ -335,8 +335,9 @@ pub(crate) fn check_subjects(
     for id in ids {
         let node = rt.store.node(id)?.filter(|n| sees_for_read(rt, ctx, n));
         let Some(node) = node else {
-            return Err(Outcome::invalid(
-                "graph.missing_reference",
+            // Hidden is missing: the same status, code and message.
+            return Err(Outcome::not_found(
+                "node.not_found",
                 format!("{what} names node {id:?}, which does not exist"),
             ));
         };
