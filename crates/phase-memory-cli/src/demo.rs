@@ -108,23 +108,7 @@ pub fn run(c: &Caller, dir: Option<&Path>) -> anyhow::Result<i32> {
         reviews.len()
     ));
     if let Some(first) = reviews.first() {
-        let mut reviewer = Caller {
-            store: store.clone(),
-            json: c.json,
-            clock: Clock::Fixed(as_of),
-            ctx: c.ctx.clone(),
-            actor_given: true,
-            wait: c.wait,
-        };
-        reviewer.ctx.actor = phase_memory_model::Actor {
-            id: "bea".into(),
-            roles: vec!["owner".into(), "reviewer".into()],
-            scopes: vec!["*".into()],
-        };
-        reviewer.ctx.as_of = Some(as_of);
-        let req = json!({"review": first, "decision": "approve", "reason": "scratch note, nothing to keep"});
-        let env = run_op(&reviewer, &mut rt, "review.decide", req);
-        check(&reviewer, &env)?;
+        approve_as_second_actor(c, &store, as_of, &mut rt, first)?;
         say(format!(
             "   review {first} approved by a second actor (bea): the note is forgotten and its erasure receipt is in the audit chain"
         ));
@@ -178,4 +162,33 @@ pub fn run(c: &Caller, dir: Option<&Path>) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Step 4 of the demo: a second actor (bea, a reviewer) approves the review
+/// that forgetting the scratch note created.
+fn approve_as_second_actor(
+    c: &Caller,
+    store: &Path,
+    as_of: Time,
+    rt: &mut phase_memory_runtime::Runtime,
+    review: &str,
+) -> anyhow::Result<()> {
+    let mut reviewer = Caller {
+        store: store.to_path_buf(),
+        json: c.json,
+        clock: Clock::Fixed(as_of),
+        ctx: c.ctx.clone(),
+        actor_given: true,
+        wait: c.wait,
+    };
+    reviewer.ctx.actor = phase_memory_model::Actor {
+        id: "bea".into(),
+        roles: vec!["owner".into(), "reviewer".into()],
+        scopes: vec!["*".into()],
+    };
+    reviewer.ctx.as_of = Some(as_of);
+    let req =
+        json!({"review": review, "decision": "approve", "reason": "scratch note, nothing to keep"});
+    let env = run_op(&reviewer, rt, "review.decide", req);
+    check(&reviewer, &env)
 }

@@ -83,31 +83,7 @@ fn caller(cli: &Cli) -> Result<Caller, Diagnostic> {
         })?),
         None => None,
     };
-    let actor = match &cli.actor {
-        Some(id) => Actor {
-            id: id.clone(),
-            roles: if cli.role.is_empty() {
-                vec!["member".into()]
-            } else {
-                cli.role.clone()
-            },
-            scopes: if cli.scope.is_empty() {
-                vec!["default".into()]
-            } else {
-                cli.scope.clone()
-            },
-        },
-        None => {
-            let mut a = Actor::owner();
-            if !cli.role.is_empty() {
-                a.roles = cli.role.clone();
-            }
-            if !cli.scope.is_empty() {
-                a.scopes = cli.scope.clone();
-            }
-            a
-        }
-    };
+    let actor = CallContext::local_actor(cli.actor.as_deref(), &cli.role, &cli.scope);
     let mut ctx = CallContext::new(actor);
     ctx.as_of = as_of;
     ctx.trust_request_actor = true;
@@ -134,16 +110,6 @@ fn invalid_envelope(op: &str, d: Diagnostic) -> Envelope {
     env
 }
 
-/// Returns early with an `invalid` envelope when a request file cannot be used.
-macro_rules! request {
-    ($c:expr, $op:expr, $read:expr) => {
-        match $read {
-            Ok(v) => v,
-            Err(d) => return Ok(emit($c, &invalid_envelope($op, d))),
-        }
-    };
-}
-
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let c = match caller(&cli) {
         Ok(c) => c,
@@ -159,12 +125,23 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             return Ok(emit(&c, &invalid_envelope(cli.command.operation(), d)));
         }
     };
-    let (op, request): (&str, Value) = match &cli.command {
+    match operation_request(&cli.command) {
+        Ok(Some((op, request))) => Ok(run_operation(&c, &op, request)),
+        Ok(None) => front_end(&c, &cli.command),
+        Err((op, d)) => Ok(emit(&c, &invalid_envelope(&op, d))),
+    }
+}
+
+/// The commands that are the front end's own (no operation of the registry):
+/// store creation, the contracts, the demo, the servers, tokens, the profile
+/// schema.
+fn front_end(c: &Caller, command: &Command) -> anyhow::Result<i32> {
+    match command {
         Command::Init {
             adapter,
             profile,
             url,
-        } => return Ok(init(&c, adapter, url.as_deref(), profile.as_deref())),
+        } => Ok(init(c, adapter, url.as_deref(), profile.as_deref())),
         Command::Contracts => {
             let mut env = Envelope::new(
                 "service.contracts",
@@ -173,9 +150,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 &phase_memory_profile::Profile::builtin().digest(),
             );
             env.data = phase_memory_runtime::service_contracts();
-            return Ok(emit(&c, &env));
+            Ok(emit(c, &env))
         }
-        Command::Demo { dir } => return demo::run(&c, dir.as_deref()),
+        Command::Demo { dir } => demo::run(c, dir.as_deref()),
         Command::Serve {
             listen,
             tokens,
@@ -199,7 +176,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 write_wait: c.wait,
             };
             phase_memory_server::http::serve(cfg)?;
-            return Ok(0);
+            Ok(0)
         }
         Command::Mcp {
             data_dir,
@@ -213,7 +190,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 vec![("eval.run".to_string(), phase_memory_eval::extension())],
                 data_dir.as_deref(),
             )?;
-            return Ok(0);
+            Ok(0)
         }
         Command::Token {
             command: cli::TokenCmd::Add { tokens },
@@ -233,11 +210,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 file.display()
             );
             outln!("{token}");
-            return Ok(0);
+            Ok(0)
         }
-        Command::Profile {
-            command: ProfileCmd::Validate { file },
-        } => return Ok(storeless(&c, "profile.validate", json!({"path": file}))),
         Command::Profile {
             command: ProfileCmd::Schema,
         } => {
@@ -245,11 +219,26 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 "{}",
                 serde_json::to_string_pretty(&phase_memory_profile::Profile::json_schema())?
             );
-            return Ok(0);
+            Ok(0)
         }
+        _ => anyhow::bail!(
+            "{} is an operation, not a front-end command",
+            command.operation()
+        ),
+    }
+}
+
+/// The operation a command runs and its request (`None` for the front end's
+/// own commands); `Err` names the operation and why its request is unusable.
+fn operation_request(command: &Command) -> Result<Option<(String, Value)>, (String, Diagnostic)> {
+    let read = |op: &str, file: &str| read_json(file).map_err(|d| (op.to_string(), d));
+    let (op, request): (&str, Value) = match command {
+        Command::Profile {
+            command: ProfileCmd::Validate { file },
+        } => ("profile.validate", json!({"path": file})),
         Command::Package {
             command: PackageCmd::Verify { path },
-        } => return Ok(storeless(&c, "package.verify", json!({"path": path}))),
+        } => ("package.verify", json!({"path": path})),
         Command::Eval {
             command: cli::EvalCmd::Run { dir, report },
         } => {
@@ -257,7 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             if let Some(r) = report {
                 req["report"] = json!(r);
             }
-            return Ok(storeless(&c, "eval.run", req));
+            ("eval.run", req)
         }
         Command::Profile {
             command: ProfileCmd::Apply { file },
@@ -269,17 +258,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Export { out } => ("graph.export", json!({"path": out})),
         Command::Node { command } => match command {
             NodeCmd::Get { id } => ("node.get", json!({"node": id})),
-            NodeCmd::Upsert { file } => (
-                "node.upsert",
-                json!({"node": request!(&c, "node.upsert", read_json(file))}),
-            ),
+            NodeCmd::Upsert { file } => {
+                ("node.upsert", json!({"node": read("node.upsert", file)?}))
+            }
             NodeCmd::Delete { id } => ("node.delete", json!({"node": id})),
         },
         Command::Edge { command } => match command {
-            EdgeCmd::Upsert { file } => (
-                "edge.upsert",
-                json!({"edge": request!(&c, "edge.upsert", read_json(file))}),
-            ),
+            EdgeCmd::Upsert { file } => {
+                ("edge.upsert", json!({"edge": read("edge.upsert", file)?}))
+            }
             EdgeCmd::Delete {
                 from,
                 to,
@@ -292,7 +279,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Event { command } => match command {
             EventCmd::Append { file } => (
                 "event.append",
-                json!({"event": request!(&c, "event.append", read_json(file))}),
+                json!({"event": read("event.append", file)?}),
             ),
             EventCmd::Query {
                 event_type,
@@ -310,14 +297,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         },
         Command::Activate(a) => (
             "activation.run",
-            request!(&c, "activation.run", a.request()),
+            a.request().map_err(|d| ("activation.run".to_string(), d))?,
         ),
         Command::Compile {
             activation,
             out,
             archive,
         } => {
-            let mut r = request!(&c, "package.compile", activation.request());
+            let mut r = activation
+                .request()
+                .map_err(|d| ("package.compile".to_string(), d))?;
             r["out"] = json!(out);
             r["archive"] = json!(archive);
             ("package.compile", r)
@@ -365,20 +354,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         },
         Command::Op { operation, request } => {
             let req = match request {
-                Some(r) => request!(&c, operation, read_json(r)),
+                Some(r) => read(operation, r)?,
                 None => json!({}),
             };
-            let name = operation.clone();
-            if matches!(
-                name.as_str(),
-                "profile.validate" | "package.verify" | "eval.run"
-            ) {
-                return Ok(storeless(&c, &name, req));
-            }
-            return Ok(with_store(&c, &name, req));
+            return Ok(Some((operation.clone(), req)));
         }
+        _ => return Ok(None),
     };
-    Ok(with_store(&c, op, request))
+    Ok(Some((op.to_string(), request)))
 }
 
 fn nodes_req(nodes: &[String]) -> Value {
@@ -478,9 +461,10 @@ fn init(c: &Caller, adapter: &str, url: Option<&str>, profile: Option<&Path>) ->
     emit(c, &env)
 }
 
-/// Opens the store, registers the front-end extensions, and runs one operation.
-pub(crate) fn with_store(c: &Caller, op: &str, request: Value) -> i32 {
-    let mut rt = match open_for(c, op) {
+/// Opens what the operation needs (the registry says: the store, the store in
+/// repair mode, or nothing), registers the front-end extensions, and runs it.
+pub(crate) fn run_operation(c: &Caller, op: &str, request: Value) -> i32 {
+    let mut rt = match phase_memory_runtime::open_for_operation(op, &c.store, c.clock, c.wait) {
         Ok(rt) => rt,
         Err((status, d)) => {
             let mut env = Envelope::new(op, status, "req-open", "");
@@ -488,22 +472,14 @@ pub(crate) fn with_store(c: &Caller, op: &str, request: Value) -> i32 {
             return emit(c, &env);
         }
     };
+    rt.register_extension("eval.run", phase_memory_eval::extension());
     let env = run_op(c, &mut rt, op, request);
     emit(c, &env)
 }
 
+/// Opens the store with shared access (the demo).
 pub(crate) fn open(c: &Caller) -> Result<Runtime, (Status, Diagnostic)> {
-    open_for(c, "")
-}
-
-/// Opens the store; `store.repair` opens it in repair mode so a store with
-/// corrupt records can still be diagnosed and fixed.
-fn open_for(c: &Caller, op: &str) -> Result<Runtime, (Status, Diagnostic)> {
-    let mut rt = if op == "store.repair" {
-        phase_memory_runtime::open_runtime_for_repair(&c.store, c.clock)?
-    } else {
-        phase_memory_runtime::open_runtime_waiting(&c.store, c.clock, c.wait)?
-    };
+    let mut rt = phase_memory_runtime::open_runtime_waiting(&c.store, c.clock, c.wait)?;
     rt.register_extension("eval.run", phase_memory_eval::extension());
     Ok(rt)
 }
@@ -532,24 +508,6 @@ pub(crate) fn run_op(c: &Caller, rt: &mut Runtime, op: &str, request: Value) -> 
         pb.finish_and_clear();
     }
     env
-}
-
-/// Runs an operation that needs no store (profile.validate, package.verify, eval.run).
-fn storeless(c: &Caller, op: &str, request: Value) -> i32 {
-    let mut rt = match phase_memory_runtime::memory_runtime(
-        phase_memory_profile::DEFAULT_PROFILE_TOML,
-        c.clock,
-    ) {
-        Ok(rt) => rt,
-        Err((status, d)) => {
-            let mut env = Envelope::new(op, status, "req-open", "");
-            env.diagnostics.push(d);
-            return emit(c, &env);
-        }
-    };
-    rt.register_extension("eval.run", phase_memory_eval::extension());
-    let env = run_op(c, &mut rt, op, request);
-    emit(c, &env)
 }
 
 /// Prints the envelope (or its rendering) and returns the exit code.

@@ -253,272 +253,298 @@ fn short(v: &Value) -> String {
     t.chars().take(12).collect()
 }
 
+/// The `activation.run` rendering.
+fn activation(d: &Value, operation: &str) -> String {
+    let rows: Vec<Vec<String>> = d["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .enumerate()
+                .map(|(i, it)| {
+                    vec![
+                        (i + 1).to_string(),
+                        s(&it["score"]),
+                        s(&it["tokens"]),
+                        s(&it["kind"]),
+                        s(&it["phase"]),
+                        s(&it["node"]),
+                        s(&it["title"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut o = table(
+        &["#", "score", "tokens", "kind", "phase", "node", "title"],
+        &rows,
+    );
+    let explained: Vec<&Value> = d["items"]
+        .as_array()
+        .map(|a| a.iter().filter(|it| it.get("explain").is_some()).collect())
+        .unwrap_or_default();
+    if !explained.is_empty() {
+        o.push_str("\n\n");
+        o.push_str(&explain_table(&explained));
+    }
+    let _ = write!(
+        o,
+        "\n\nbudget {}/{} tokens, {} considered, {} withheld by policy",
+        s(&d["budget"]["used"]),
+        s(&d["budget"]["limit"]),
+        s(&d["considered"]),
+        s(&d["withheld"]["count"])
+    );
+    if operation == "package.compile" {
+        let _ = write!(o, "\npackage {} written to {}", s(&d["id"]), s(&d["out"]));
+    }
+    o
+}
+
+/// The `lifecycle.plan` rendering.
+fn lifecycle_plan(d: &Value) -> String {
+    let rows: Vec<Vec<String>> = d["transitions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|t| {
+                    vec![
+                        s(&t["node"]),
+                        s(&t["from"]),
+                        s(&t["to"]),
+                        s(&t["rule_id"]),
+                        if t["review"] == Value::Bool(true) {
+                            "yes".into()
+                        } else {
+                            String::new()
+                        },
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "{}\n\n{} transition(s) at {}",
+        table(&["node", "from", "to", "rule", "review"], &rows),
+        rows.len(),
+        s(&d["as_of"])
+    )
+}
+
+/// The `review.list` rendering.
+fn review_list(d: &Value) -> String {
+    let rows: Vec<Vec<String>> = d["reviews"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    vec![
+                        s(&r["id"]),
+                        s(&r["status"]),
+                        s(&r["operation"]),
+                        s(&r["requested_by"]),
+                        r["subjects"]
+                            .as_array()
+                            .map(|x| x.iter().map(s).collect::<Vec<_>>().join(","))
+                            .unwrap_or_default(),
+                        s(&r["reason"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    table(
+        &[
+            "id",
+            "status",
+            "operation",
+            "requested by",
+            "subjects",
+            "reason",
+        ],
+        &rows,
+    )
+}
+
+/// The `audit.query` rendering.
+fn audit_query(d: &Value) -> String {
+    let rows: Vec<Vec<String>> = d["records"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    vec![
+                        s(&r["seq"]),
+                        s(&r["at"]),
+                        s(&r["actor"]),
+                        s(&r["operation"]),
+                        s(&r["status"]),
+                        s(&r["decision"]),
+                        s(&r["rule_id"]),
+                        r["subjects"]
+                            .as_array()
+                            .map(|x| x.iter().map(s).collect::<Vec<_>>().join(","))
+                            .unwrap_or_default(),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "{}\n\nretention: {} days; checkpoint at seq {}",
+        table(
+            &[
+                "seq",
+                "at",
+                "actor",
+                "operation",
+                "status",
+                "decision",
+                "rule",
+                "subjects"
+            ],
+            &rows
+        ),
+        s(&d["retention"]["audit_days"]),
+        s(&d["retention"]["checkpoint"]["last_pruned_seq"])
+    )
+}
+
+/// The `audit.verify` rendering.
+fn audit_verify(d: &Value) -> String {
+    if d["ok"] == Value::Bool(true) {
+        format!(
+            "audit chain ok: {} record(s), {} erasure receipt(s) checked",
+            s(&d["records"]),
+            s(&d["receipts_checked"])
+        )
+    } else {
+        "audit chain BROKEN (see diagnostics)".to_string()
+    }
+}
+
+/// The `store.repair` rendering.
+fn store_repair(d: &Value) -> String {
+    let rows: Vec<Vec<String>> = d["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| vec![s(&f["code"]), s(&f["location"]), s(&f["message"])])
+                .collect()
+        })
+        .unwrap_or_default();
+    if rows.is_empty() {
+        "store is clean: nothing to repair".into()
+    } else {
+        table(&["code", "location", "message"], &rows)
+    }
+}
+
+/// The `eval.run` rendering.
+fn eval_report(d: &Value) -> String {
+    let rows: Vec<Vec<String>> = d["families"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    vec![
+                        s(&f["family"]),
+                        format!("{}/{}", s(&f["passed"]), s(&f["scenarios"])),
+                        format!(
+                            "{} / {} / {}",
+                            s(&f["activation"]["recall_at_k"]),
+                            s(&f["bm25"]["recall_at_k"]),
+                            s(&f["recency"]["recall_at_k"])
+                        ),
+                        format!(
+                            "{} / {} / {}",
+                            s(&f["activation"]["ndcg_at_k"]),
+                            s(&f["bm25"]["ndcg_at_k"]),
+                            s(&f["recency"]["ndcg_at_k"])
+                        ),
+                        s(&f["activation"]["mrr"]),
+                        s(&f["budget_adherence"]),
+                        s(&f["policy_leaks"]),
+                        s(&f["latency_p99_ms"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut failed = Vec::new();
+    for sc in d["scenarios"].as_array().into_iter().flatten() {
+        for g in sc["gates"].as_array().into_iter().flatten() {
+            if g["passed"] == Value::Bool(false) {
+                failed.push(format!(
+                    "  FAILED {} {}: {} (threshold {})",
+                    s(&sc["path"]),
+                    s(&g["gate"]),
+                    s(&g["value"]),
+                    s(&g["threshold"])
+                ));
+            }
+        }
+    }
+    let mut o = table(
+        &[
+            "family",
+            "passed",
+            "recall@k act/bm25/rec",
+            "nDCG@k act/bm25/rec",
+            "MRR",
+            "budget",
+            "leaks",
+            "p99 ms",
+        ],
+        &rows,
+    );
+    if failed.is_empty() {
+        o.push_str("\n\nevery gate passed");
+    } else {
+        o.push_str(&format!("\n\n{}", failed.join("\n")));
+    }
+    o
+}
+
+/// The `node.get` rendering.
+fn node_text(d: &Value) -> String {
+    let n = &d["node"];
+    format!(
+        "{} [{} / {} / {}] scope {} sensitivity {}\n{}\n\n{}",
+        s(&n["id"]),
+        s(&n["kind"]),
+        s(&n["phase"]),
+        s(&n["tokens"]),
+        s(&n["scope"]),
+        s(&n["sensitivity"]),
+        s(&n["title"]),
+        s(&n["body"])
+    )
+}
+
 /// (stdout, stderr) renderings of an envelope.
 pub fn human(env: &Envelope) -> (String, String) {
     let d = &env.data;
     let out = match (env.status, env.operation.as_str()) {
         (Status::Ok, "activation.run") | (Status::Ok, "package.compile") => {
-            let rows: Vec<Vec<String>> = d["items"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .enumerate()
-                        .map(|(i, it)| {
-                            vec![
-                                (i + 1).to_string(),
-                                s(&it["score"]),
-                                s(&it["tokens"]),
-                                s(&it["kind"]),
-                                s(&it["phase"]),
-                                s(&it["node"]),
-                                s(&it["title"]),
-                            ]
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mut o = table(
-                &["#", "score", "tokens", "kind", "phase", "node", "title"],
-                &rows,
-            );
-            let explained: Vec<&Value> = d["items"]
-                .as_array()
-                .map(|a| a.iter().filter(|it| it.get("explain").is_some()).collect())
-                .unwrap_or_default();
-            if !explained.is_empty() {
-                o.push_str("\n\n");
-                o.push_str(&explain_table(&explained));
-            }
-            let _ = write!(
-                o,
-                "\n\nbudget {}/{} tokens, {} considered, {} withheld by policy",
-                s(&d["budget"]["used"]),
-                s(&d["budget"]["limit"]),
-                s(&d["considered"]),
-                s(&d["withheld"]["count"])
-            );
-            if env.operation == "package.compile" {
-                let _ = write!(o, "\npackage {} written to {}", s(&d["id"]), s(&d["out"]));
-            }
-            o
+            activation(d, &env.operation)
         }
-        (Status::Ok, "lifecycle.plan") => {
-            let rows: Vec<Vec<String>> = d["transitions"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|t| {
-                            vec![
-                                s(&t["node"]),
-                                s(&t["from"]),
-                                s(&t["to"]),
-                                s(&t["rule_id"]),
-                                if t["review"] == Value::Bool(true) {
-                                    "yes".into()
-                                } else {
-                                    String::new()
-                                },
-                            ]
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            format!(
-                "{}\n\n{} transition(s) at {}",
-                table(&["node", "from", "to", "rule", "review"], &rows),
-                rows.len(),
-                s(&d["as_of"])
-            )
-        }
+        (Status::Ok, "lifecycle.plan") => lifecycle_plan(d),
         (_, "lifecycle.apply") if d.is_object() => format!(
             "applied {} transition(s); {} held for review",
             d["applied"].as_array().map(|a| a.len()).unwrap_or(0),
             d["reviews"].as_array().map(|a| a.len()).unwrap_or(0)
         ),
-        (Status::Ok, "review.list") => {
-            let rows: Vec<Vec<String>> = d["reviews"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|r| {
-                            vec![
-                                s(&r["id"]),
-                                s(&r["status"]),
-                                s(&r["operation"]),
-                                s(&r["requested_by"]),
-                                r["subjects"]
-                                    .as_array()
-                                    .map(|x| x.iter().map(s).collect::<Vec<_>>().join(","))
-                                    .unwrap_or_default(),
-                                s(&r["reason"]),
-                            ]
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            table(
-                &[
-                    "id",
-                    "status",
-                    "operation",
-                    "requested by",
-                    "subjects",
-                    "reason",
-                ],
-                &rows,
-            )
-        }
-        (Status::Ok, "audit.query") => {
-            let rows: Vec<Vec<String>> = d["records"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|r| {
-                            vec![
-                                s(&r["seq"]),
-                                s(&r["at"]),
-                                s(&r["actor"]),
-                                s(&r["operation"]),
-                                s(&r["status"]),
-                                s(&r["decision"]),
-                                s(&r["rule_id"]),
-                                r["subjects"]
-                                    .as_array()
-                                    .map(|x| x.iter().map(s).collect::<Vec<_>>().join(","))
-                                    .unwrap_or_default(),
-                            ]
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            format!(
-                "{}\n\nretention: {} days; checkpoint at seq {}",
-                table(
-                    &[
-                        "seq",
-                        "at",
-                        "actor",
-                        "operation",
-                        "status",
-                        "decision",
-                        "rule",
-                        "subjects"
-                    ],
-                    &rows
-                ),
-                s(&d["retention"]["audit_days"]),
-                s(&d["retention"]["checkpoint"]["last_pruned_seq"])
-            )
-        }
-        (_, "audit.verify") if d.is_object() => {
-            if d["ok"] == Value::Bool(true) {
-                format!(
-                    "audit chain ok: {} record(s), {} erasure receipt(s) checked",
-                    s(&d["records"]),
-                    s(&d["receipts_checked"])
-                )
-            } else {
-                "audit chain BROKEN (see diagnostics)".to_string()
-            }
-        }
+        (Status::Ok, "review.list") => review_list(d),
+        (Status::Ok, "audit.query") => audit_query(d),
+        (_, "audit.verify") if d.is_object() => audit_verify(d),
         (Status::Ok, "graph.export") if d.get("jsonl").is_some() => {
             s(&d["jsonl"]).trim_end().to_string()
         }
-        (Status::Ok, "store.repair") => {
-            let rows: Vec<Vec<String>> = d["findings"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|f| vec![s(&f["code"]), s(&f["location"]), s(&f["message"])])
-                        .collect()
-                })
-                .unwrap_or_default();
-            if rows.is_empty() {
-                "store is clean: nothing to repair".into()
-            } else {
-                table(&["code", "location", "message"], &rows)
-            }
-        }
-        (_, "eval.run") if d.get("families").is_some() => {
-            let rows: Vec<Vec<String>> = d["families"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|f| {
-                            vec![
-                                s(&f["family"]),
-                                format!("{}/{}", s(&f["passed"]), s(&f["scenarios"])),
-                                format!(
-                                    "{} / {} / {}",
-                                    s(&f["activation"]["recall_at_k"]),
-                                    s(&f["bm25"]["recall_at_k"]),
-                                    s(&f["recency"]["recall_at_k"])
-                                ),
-                                format!(
-                                    "{} / {} / {}",
-                                    s(&f["activation"]["ndcg_at_k"]),
-                                    s(&f["bm25"]["ndcg_at_k"]),
-                                    s(&f["recency"]["ndcg_at_k"])
-                                ),
-                                s(&f["activation"]["mrr"]),
-                                s(&f["budget_adherence"]),
-                                s(&f["policy_leaks"]),
-                                s(&f["latency_p99_ms"]),
-                            ]
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mut failed = Vec::new();
-            for sc in d["scenarios"].as_array().into_iter().flatten() {
-                for g in sc["gates"].as_array().into_iter().flatten() {
-                    if g["passed"] == Value::Bool(false) {
-                        failed.push(format!(
-                            "  FAILED {} {}: {} (threshold {})",
-                            s(&sc["path"]),
-                            s(&g["gate"]),
-                            s(&g["value"]),
-                            s(&g["threshold"])
-                        ));
-                    }
-                }
-            }
-            let mut o = table(
-                &[
-                    "family",
-                    "passed",
-                    "recall@k act/bm25/rec",
-                    "nDCG@k act/bm25/rec",
-                    "MRR",
-                    "budget",
-                    "leaks",
-                    "p99 ms",
-                ],
-                &rows,
-            );
-            if failed.is_empty() {
-                o.push_str("\n\nevery gate passed");
-            } else {
-                o.push_str(&format!("\n\n{}", failed.join("\n")));
-            }
-            o
-        }
+        (Status::Ok, "store.repair") => store_repair(d),
+        (_, "eval.run") if d.get("families").is_some() => eval_report(d),
         (Status::Ok, "store.status") => status_text(d),
         (_, "health.check") if d.is_object() => health_text(d),
-        (Status::Ok, "node.get") => {
-            let n = &d["node"];
-            format!(
-                "{} [{} / {} / {}] scope {} sensitivity {}\n{}\n\n{}",
-                s(&n["id"]),
-                s(&n["kind"]),
-                s(&n["phase"]),
-                s(&n["tokens"]),
-                s(&n["scope"]),
-                s(&n["sensitivity"]),
-                s(&n["title"]),
-                s(&n["body"])
-            )
-        }
+        (Status::Ok, "node.get") => node_text(d),
         (Status::Ok, _) => serde_json::to_string_pretty(d).unwrap_or_default(),
         _ => String::new(),
     };

@@ -82,6 +82,34 @@ impl CallContext {
             ..CallContext::new(actor)
         }
     }
+    /// The actor a local front end (the command line) acts as: a named actor
+    /// defaults to the `member` role in the `default` scope; without a name it is
+    /// the local owner (every scope), whose roles and scopes `roles` and
+    /// `scopes` replace when given.
+    pub fn local_actor(id: Option<&str>, roles: &[String], scopes: &[String]) -> Actor {
+        let or = |given: &[String], default: Vec<String>| {
+            if given.is_empty() {
+                default
+            } else {
+                given.to_vec()
+            }
+        };
+        match id {
+            Some(id) => Actor {
+                id: id.to_string(),
+                roles: or(roles, vec!["member".into()]),
+                scopes: or(scopes, vec!["default".into()]),
+            },
+            None => {
+                let owner = Actor::owner();
+                Actor {
+                    roles: or(roles, owner.roles),
+                    scopes: or(scopes, owner.scopes),
+                    id: owner.id,
+                }
+            }
+        }
+    }
     /// The local owner with every scope.
     pub fn owner() -> Self {
         CallContext::new(Actor::owner())

@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 use phase_memory_model::{Diagnostic, Status};
 
 use crate::context::{CallContext, Origin};
-use crate::runner::Outcome;
+use crate::outcome::Outcome;
 
 /// Largest file a remote client may have the service read (64 MiB).
 pub const REMOTE_MAX_READ_BYTES: u64 = 64 * 1024 * 1024;
@@ -148,6 +148,25 @@ pub fn read_text(ctx: &CallContext, given: &str, what: &str) -> Result<String, O
         ));
     }
     String::from_utf8(bytes).map_err(|_| cannot("not UTF-8 text".into()))
+}
+
+/// Writes text to a file atomically (`phase_memory_fsio::write_atomic`: unique
+/// temp file, fsync, rename, folder fsync). Handlers write files only through
+/// here.
+pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), Outcome> {
+    phase_memory_fsio::write_atomic(path, text.as_bytes())
+        .map_err(|e| Outcome::error("store.io", format!("writing {}: {e}", path.display())))
+}
+
+/// Writes `text` as the file `name` of the store folder's `quarantine/` folder
+/// (created on demand) and returns the file's path.
+pub(crate) fn quarantine(store_dir: &Path, name: &str, text: &str) -> Result<PathBuf, Outcome> {
+    let q = store_dir.join("quarantine");
+    std::fs::create_dir_all(&q)
+        .map_err(|e| Outcome::error("store.io", format!("creating {}: {e}", q.display())))?;
+    let f = q.join(name);
+    write_text(&f, text)?;
+    Ok(f)
 }
 
 /// Package read limits for this caller: tight for remote clients.

@@ -13,19 +13,24 @@ mod clock;
 mod context;
 mod open;
 mod ops;
+mod outcome;
 pub mod registry;
 pub mod request;
 pub mod response;
 mod runner;
+mod sharing;
+mod state;
 
 pub use clock::Clock;
 pub use context::{CallContext, Origin, Progress};
 pub mod files;
 pub use open::{
-    ADAPTERS, Adapter, DEFAULT_WRITE_WAIT, StoreLocation, WriteGate, build_snapshot, init_store,
-    init_store_with, memory_runtime, open_runtime, open_runtime_for_repair, open_runtime_waiting,
-    open_store,
+    ADAPTERS, Adapter, DEFAULT_WRITE_WAIT, StoreLocation, init_store, init_store_with,
+    memory_runtime, open_for_operation, open_runtime, open_runtime_for_repair,
+    open_runtime_waiting, open_store,
 };
+pub use outcome::{Extension, Outcome};
 pub use phase_memory_store::StoreConfig;
 pub use registry::{OperationSpec, service_contracts};
-pub use runner::{Extension, Outcome, Runtime};
+pub use sharing::WriteGate;
+pub use state::{Runtime, build_snapshot};

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use phase_memory_activate::tokens::TokenCounter;
@@ -21,7 +21,10 @@ use phase_memory_store_sqlite::SqliteAdapter;
 use serde_json::json;
 
 use crate::clock::Clock;
-use crate::runner::{Home, Outcome, Runtime};
+use crate::outcome::Outcome;
+use crate::registry::StoreUse;
+use crate::sharing::{Sharing, WriteGate};
+use crate::state::{Home, Runtime};
 
 pub use phase_memory_store::DEFAULT_WRITE_WAIT;
 
@@ -33,21 +36,6 @@ pub const ADAPTERS: &[&dyn AdapterKind] = &[&SqliteAdapter, &FileAdapter, &PgAda
 /// Opens the store at `dir` with whichever adapter backs it (see [`ADAPTERS`]).
 pub fn open_store(dir: &Path, mode: OpenMode) -> Result<Box<dyn Store>, StoreError> {
     phase_memory_store::open_any(ADAPTERS, dir, mode)
-}
-
-/// The activation snapshot of what `store` holds now, tagged `generation` (the
-/// runtime and the benchmark build it this one way).
-pub fn build_snapshot(
-    store: &dyn Store,
-    profile: &Profile,
-    generation: u64,
-) -> Result<phase_memory_activate::snapshot::Snapshot, StoreError> {
-    let mut b =
-        phase_memory_activate::snapshot::SnapshotBuilder::new(profile).with_generation(generation);
-    store.for_each_node(&mut |n| b.add_node(n))?;
-    store.for_each_edge(&mut |e| b.add_edge(e))?;
-    store.for_each_event(&mut |e| b.add_event(e))?;
-    Ok(b.finish())
 }
 
 /// Which adapter backs a store.
@@ -229,6 +217,23 @@ pub fn open_runtime_for_repair(dir: &Path, clock: Clock) -> Result<Runtime, (Sta
     open_with(dir, clock, OpenMode::Repair, DEFAULT_WRITE_WAIT)
 }
 
+/// Opens what `operation` needs (its registry entry's [`StoreUse`]): the store
+/// at `dir` with shared access (writes wait up to `wait` for the writer lock),
+/// the store in repair mode, or an in-memory runtime with the built-in profile
+/// for operations that need no store.
+pub fn open_for_operation(
+    operation: &str,
+    dir: &Path,
+    clock: Clock,
+    wait: Duration,
+) -> Result<Runtime, (Status, Diagnostic)> {
+    match crate::registry::store_use(operation) {
+        StoreUse::Open => open_runtime_waiting(dir, clock, wait),
+        StoreUse::Repair => open_runtime_for_repair(dir, clock),
+        StoreUse::None => memory_runtime(DEFAULT_PROFILE_TOML, clock),
+    }
+}
+
 fn open_with(
     dir: &Path,
     clock: Clock,
@@ -335,75 +340,6 @@ fn build(
         )
     })?;
     Ok(rt)
-}
-
-/// An in-process queue in front of a store's writer lock, shared by the runtimes
-/// of one front end (the server's pool): writers of one process take turns here
-/// instead of polling the lock file.
-#[derive(Debug, Default)]
-pub struct WriteGate {
-    busy: Mutex<bool>,
-    freed: Condvar,
-}
-
-impl WriteGate {
-    /// A new, free gate.
-    pub fn new() -> Arc<WriteGate> {
-        Arc::new(WriteGate::default())
-    }
-
-    /// Waits up to `wait` to pass; false when the gate stayed busy.
-    fn enter(&self, wait: Duration) -> bool {
-        let deadline = std::time::Instant::now() + wait;
-        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
-        while *busy {
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            busy = match self.freed.wait_timeout(busy, deadline - now) {
-                Ok((g, _)) => g,
-                Err(e) => e.into_inner().0,
-            };
-        }
-        *busy = true;
-        true
-    }
-
-    fn leave(&self) {
-        *self.busy.lock().unwrap_or_else(|e| e.into_inner()) = false;
-        self.freed.notify_one();
-    }
-}
-
-/// The shared-access state of a runtime (see [`Runtime::begin_request`]).
-#[derive(Debug)]
-pub(crate) struct Sharing {
-    /// How long a write waits for the writer lock.
-    wait: Duration,
-    /// The stored profile source the runtime's profile was parsed from.
-    profile_source: Option<String>,
-    /// The store's data generation when derived state was last brought in step.
-    synced_data: Option<u64>,
-    /// The in-process queue in front of the writer lock, if shared with others.
-    gate: Option<Arc<WriteGate>>,
-    /// This runtime passed the gate.
-    in_gate: bool,
-    /// The writer lock was taken for the current request (released after it).
-    locked_here: bool,
-}
-
-impl Sharing {
-    pub(crate) fn new(wait: Duration, profile_source: Option<String>) -> Self {
-        Sharing {
-            wait,
-            profile_source,
-            synced_data: None,
-            gate: None,
-            in_gate: false,
-            locked_here: false,
-        }
-    }
 }
 
 impl Runtime {

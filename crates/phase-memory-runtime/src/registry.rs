@@ -1,13 +1,18 @@
 //! The operation registry: every operation with its request and response schema,
-//! its policy hook and its audit behaviour. `phase-memory contracts` prints it and
+//! its policy hook, its audit behaviour, its class and its handler; the one
+//! description of an operation. `phase-memory contracts` prints it and
 //! the HTTP service serves it as OpenAPI.
 
 use schemars::{JsonSchema, schema_for};
 use serde_json::{Value, json};
 
+use crate::context::CallContext;
+use crate::ops;
+use crate::outcome::Outcome;
 use crate::request::*;
 use crate::response;
-use phase_memory_model::Envelope;
+use crate::state::Runtime;
+use phase_memory_model::{Envelope, Time};
 pub use phase_memory_profile::OperationClass;
 use phase_memory_store::Capability;
 
@@ -56,6 +61,29 @@ pub struct OperationSpec {
     /// The class of power it needs; the profile's `access` table grants classes to
     /// roles and the runner checks it before the handler runs.
     pub class: OperationClass,
+    /// The handler the runner calls (after authorization and the capability
+    /// check): request in, outcome out.
+    pub handler: Handler,
+    /// What a front end opens before it runs the operation.
+    pub store: StoreUse,
+}
+
+/// An operation's handler. `Err` is an early, complete answer (a refusal with
+/// its diagnostics), so `?` reads like the specification.
+pub type Handler = fn(&mut Runtime, &Value, &CallContext, Time) -> Result<Outcome, Outcome>;
+
+/// What a front end opens to run an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreUse {
+    /// The store, shared (reads take no lock; writes wait for the writer lock).
+    Open,
+    /// The store in repair mode, so a store with corrupt records can still be
+    /// diagnosed and fixed.
+    Repair,
+    /// No store: the operation works on its request alone (validation,
+    /// verification, evaluation with its own stores) and runs on an in-memory
+    /// runtime with the built-in profile.
+    None,
 }
 
 impl OperationSpec {
@@ -75,7 +103,7 @@ fn schema<T: JsonSchema>() -> Value {
 }
 
 macro_rules! op {
-    ($name:literal, $req:ty, $resp:ty, $summary:literal, $response:literal, $policy:literal, $audit:ident, $writes:literal, [$($cap:ident),*], $class:ident) => {
+    ($name:literal, $req:ty, $resp:ty, $summary:literal, $response:literal, $policy:literal, $audit:ident, $writes:literal, [$($cap:ident),*], $class:ident, $handler:path, $store:ident) => {
         OperationSpec {
             name: $name,
             summary: $summary,
@@ -87,6 +115,8 @@ macro_rules! op {
             writes: $writes,
             needs: &[$(Capability::$cap),*],
             class: OperationClass::$class,
+            handler: $handler,
+            store: StoreUse::$store,
         }
     };
 }
@@ -103,7 +133,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Reads,
         false,
         [Graph, Events],
-        Read
+        Read,
+        ops::activation::run,
+        Open
     ),
     op!(
         "audit.prune",
@@ -115,7 +147,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         true,
         [Audit, AuditPrune],
-        Admin
+        Admin,
+        ops::audit::prune,
+        Open
     ),
     op!(
         "audit.query",
@@ -127,7 +161,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Never,
         false,
         [Audit],
-        Audit
+        Audit,
+        ops::audit::query,
+        Open
     ),
     op!(
         "audit.verify",
@@ -139,7 +175,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Never,
         false,
         [Audit],
-        Audit
+        Audit,
+        ops::audit::verify,
+        Open
     ),
     op!(
         "edge.delete",
@@ -151,7 +189,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         true,
         [Graph],
-        Write
+        Write,
+        ops::edge::edge_delete,
+        Open
     ),
     op!(
         "edge.upsert",
@@ -163,19 +203,23 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         true,
         [Graph],
-        Write
+        Write,
+        ops::edge::edge_upsert,
+        Open
     ),
     op!(
         "eval.run",
         EvalRequest,
         response::EvalRun,
         "run evaluation scenarios and gates",
-        "{report}",
+        "{format, passed, root, families[], scenarios[]}",
         "operation-level decide(eval.run)",
         Never,
         false,
         [],
-        Admin
+        Admin,
+        ops::eval_run,
+        None
     ),
     op!(
         "event.append",
@@ -187,7 +231,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         true,
         [Events],
-        Write
+        Write,
+        ops::event::event_append,
+        Open
     ),
     op!(
         "event.query",
@@ -199,7 +245,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Reads,
         false,
         [Events],
-        Read
+        Read,
+        ops::event::event_query,
+        Open
     ),
     op!(
         "graph.export",
@@ -211,7 +259,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Reads,
         false,
         [Graph, Events],
-        Read
+        Read,
+        ops::interchange::export,
+        Open
     ),
     op!(
         "graph.import",
@@ -223,19 +273,23 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         true,
         [Graph, Events, AtomicCommit],
-        Write
+        Write,
+        ops::interchange::import,
+        Open
     ),
     op!(
         "health.check",
         Empty,
         response::Health,
         "store reachable, schema current, audit head, index fresh, adapter capabilities",
-        "{ok, adapter, schema_version, audit_head, index, capabilities}",
+        "{ok, adapter, adapters[], schema_version, current_schema_version, pending_migrations[], audit_head, index, profile}",
         "none",
         Never,
         false,
         [],
-        Public
+        Public,
+        ops::store::health,
+        Open
     ),
     op!(
         "lifecycle.apply",
@@ -247,7 +301,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         true,
         [Graph, Events, Reviews],
-        Govern
+        Govern,
+        ops::lifecycle::apply,
+        Open
     ),
     op!(
         "lifecycle.plan",
@@ -259,7 +315,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Never,
         false,
         [Graph, Events],
-        Govern
+        Govern,
+        ops::lifecycle::plan,
+        Open
     ),
     op!(
         "node.delete",
@@ -271,7 +329,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         true,
         [Graph],
-        Write
+        Write,
+        ops::node::node_delete,
+        Open
     ),
     op!(
         "node.get",
@@ -283,7 +343,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Reads,
         false,
         [Graph],
-        Read
+        Read,
+        ops::node::node_get,
+        Open
     ),
     op!(
         "node.upsert",
@@ -295,7 +357,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         true,
         [Graph, Events],
-        Write
+        Write,
+        ops::node::node_upsert,
+        Open
     ),
     op!(
         "package.compile",
@@ -307,7 +371,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Reads,
         false,
         [Graph, Events],
-        Read
+        Read,
+        ops::activation::compile,
+        Open
     ),
     op!(
         "package.verify",
@@ -319,7 +385,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Never,
         false,
         [],
-        Read
+        Read,
+        ops::activation::verify,
+        None
     ),
     op!(
         "profile.apply",
@@ -331,7 +399,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         true,
         [],
-        Admin
+        Admin,
+        ops::profile::apply,
+        Open
     ),
     op!(
         "profile.show",
@@ -343,7 +413,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Never,
         false,
         [],
-        Read
+        Read,
+        ops::profile::show,
+        Open
     ),
     op!(
         "profile.validate",
@@ -355,7 +427,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Never,
         false,
         [],
-        Read
+        Read,
+        ops::profile::validate,
+        None
     ),
     op!(
         "review.decide",
@@ -367,7 +441,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         true,
         [Reviews],
-        Govern
+        Govern,
+        ops::review::decide,
+        Open
     ),
     op!(
         "review.list",
@@ -379,7 +455,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Never,
         false,
         [Reviews],
-        Read
+        Read,
+        ops::review::list,
+        Open
     ),
     op!(
         "store.export",
@@ -391,7 +469,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Reads,
         false,
         [Graph, Events, Audit, Reviews],
-        Admin
+        Admin,
+        ops::store::export,
+        Open
     ),
     op!(
         "store.import",
@@ -403,7 +483,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         true,
         [Graph, Events, Audit, Reviews],
-        Admin
+        Admin,
+        ops::store::import,
+        Open
     ),
     op!(
         "store.init",
@@ -415,7 +497,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Never,
         true,
         [],
-        Admin
+        Admin,
+        ops::store_init,
+        Open
     ),
     op!(
         "store.migrate",
@@ -427,7 +511,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         true,
         [Migrations],
-        Admin
+        Admin,
+        ops::store::migrate,
+        Open
     ),
     op!(
         "store.repair",
@@ -439,7 +525,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Always,
         false,
         [],
-        Admin
+        Admin,
+        ops::store::repair,
+        Repair
     ),
     op!(
         "store.status",
@@ -451,9 +539,22 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Never,
         false,
         [],
-        Read
+        Read,
+        ops::store::status,
+        Open
     ),
 ];
+
+/// Whether `name` is a registered operation that changes nothing (a read).
+pub fn is_read(name: &str) -> bool {
+    find(name).is_some_and(|o| !o.writes)
+}
+
+/// What a front end opens to run `name` (an unknown name opens the store, and
+/// the runner then answers `operation.unknown`).
+pub fn store_use(name: &str) -> StoreUse {
+    find(name).map_or(StoreUse::Open, |o| o.store)
+}
 
 /// Looks an operation up by name.
 pub fn find(name: &str) -> Option<&'static OperationSpec> {

@@ -235,6 +235,54 @@ pub struct CompileRequest {
     pub archive: bool,
 }
 
+/// The six fields `activation.run` and `package.compile` share, borrowed from
+/// either request. The two wire types stay separate structs: serde's `flatten`
+/// cannot be combined with `deny_unknown_fields`, which both need, and their
+/// field documentation (the published schemas) differs.
+#[derive(Clone, Copy, Debug)]
+pub struct ActivationFields<'a> {
+    /// The cue.
+    pub cue: &'a CueRequest,
+    /// Token budget (default from the profile).
+    pub budget_tokens: Option<u64>,
+    /// Item limit (default from the profile).
+    pub limit: Option<usize>,
+    /// Return every score term and path.
+    pub explain: bool,
+    /// Include nodes not valid at `as_of`.
+    pub include_invalid: bool,
+    /// Scopes to restrict to (within the actor's).
+    pub scopes: Option<&'a Vec<String>>,
+}
+
+impl ActivationRequest {
+    /// The fields shared with `package.compile`.
+    pub fn fields(&self) -> ActivationFields<'_> {
+        ActivationFields {
+            cue: &self.cue,
+            budget_tokens: self.budget_tokens,
+            limit: self.limit,
+            explain: self.explain,
+            include_invalid: self.include_invalid,
+            scopes: self.scopes.as_ref(),
+        }
+    }
+}
+
+impl CompileRequest {
+    /// The fields shared with `activation.run`.
+    pub fn fields(&self) -> ActivationFields<'_> {
+        ActivationFields {
+            cue: &self.cue,
+            budget_tokens: self.budget_tokens,
+            limit: self.limit,
+            explain: self.explain,
+            include_invalid: self.include_invalid,
+            scopes: self.scopes.as_ref(),
+        }
+    }
+}
+
 /// `package.verify`.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

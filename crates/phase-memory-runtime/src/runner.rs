@@ -3,196 +3,20 @@
 //! audit record into the handler's change set, commits once, and updates the
 //! derived indexes.
 
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
-use std::sync::Arc;
 
-use phase_memory_activate::snapshot::Snapshot;
 use phase_memory_activate::tokens::TokenCounter;
-use phase_memory_index::FullTextIndex;
 use phase_memory_model::audit::GENESIS_HASH;
 use phase_memory_model::{
-    Actor, AuditRecord, AuditRef, Diagnostic, Envelope, Node, Status, Time, digest_value,
+    Actor, AuditRecord, AuditRef, Diagnostic, Envelope, Status, Time, digest_value,
 };
-use phase_memory_profile::Profile;
-use phase_memory_store::{ChangeSet, Store, StoreError};
+use phase_memory_store::{ChangeSet, StoreError};
 use serde_json::{Value, json};
 
-use crate::clock::Clock;
 use crate::context::CallContext;
+use crate::outcome::{AuditDraft, IndexUpdate, Outcome};
 use crate::registry::{self, AuditBehaviour};
-
-/// A handler supplied by a front end for an operation the runtime cannot run on
-/// its own (e.g. `eval.run`, which builds its own stores).
-pub type Extension = Arc<dyn Fn(&Value, &CallContext) -> Outcome + Send + Sync>;
-
-/// An extra audit record an operation asks for (erasure receipts, reviews created,
-/// held operations applied on approval).
-#[derive(Clone, Debug)]
-pub struct AuditDraft {
-    /// Operation name recorded.
-    pub operation: String,
-    /// Actor recorded (default: the caller).
-    pub actor: Option<String>,
-    /// Status recorded.
-    pub status: Status,
-    /// Decision recorded.
-    pub decision: String,
-    /// Rule that decided.
-    pub rule_id: Option<String>,
-    /// Subjects.
-    pub subjects: Vec<String>,
-    /// Details (receipts, review ids).
-    pub details: Value,
-}
-
-/// Updates to the derived full-text index after a commit.
-#[derive(Clone, Debug, Default)]
-pub struct IndexUpdate {
-    /// Nodes written (forgotten ones are removed from the index).
-    pub upsert: Vec<Node>,
-    /// Node ids removed.
-    pub delete: Vec<String>,
-    /// Physically purge deleted documents.
-    pub purge: bool,
-    /// Rebuild the index from the store.
-    pub rebuild: bool,
-}
-
-/// What a handler produced.
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    /// Envelope status.
-    pub status: Status,
-    /// Envelope data.
-    pub data: Value,
-    /// Diagnostics.
-    pub diagnostics: Vec<Diagnostic>,
-    /// What to commit.
-    pub change: ChangeSet,
-    /// Subjects for the audit record (never withheld nodes).
-    pub subjects: Vec<String>,
-    /// Policy decision for the audit record.
-    pub decision: String,
-    /// Rule that decided.
-    pub rule_id: Option<String>,
-    /// Extra audit records, sealed before the operation's own.
-    pub extra_audit: Vec<AuditDraft>,
-    /// Details for the operation's own audit record.
-    pub details: Value,
-    /// Index maintenance after the commit.
-    pub index: IndexUpdate,
-    /// Do not audit this outcome even if the operation usually is.
-    pub skip_audit: bool,
-    /// A new profile to activate after the commit.
-    pub new_profile: Option<Box<Profile>>,
-}
-
-impl Outcome {
-    /// A successful outcome with data.
-    pub fn ok(data: Value) -> Self {
-        Outcome {
-            status: Status::Ok,
-            data,
-            diagnostics: Vec::new(),
-            change: ChangeSet::default(),
-            subjects: Vec::new(),
-            decision: "allow".into(),
-            rule_id: None,
-            extra_audit: Vec::new(),
-            details: Value::Null,
-            index: IndexUpdate::default(),
-            skip_audit: false,
-            new_profile: None,
-        }
-    }
-    /// A failed outcome with one diagnostic.
-    pub fn fail(status: Status, d: Diagnostic) -> Self {
-        let mut o = Outcome::ok(json!({}));
-        o.status = status;
-        o.decision = "none".into();
-        o.diagnostics.push(d);
-        o
-    }
-    /// Invalid input.
-    pub fn invalid(code: &str, message: impl Into<String>) -> Self {
-        Outcome::fail(Status::Invalid, Diagnostic::error(code, message))
-    }
-    /// Not found.
-    pub fn not_found(code: &str, message: impl Into<String>) -> Self {
-        Outcome::fail(Status::NotFound, Diagnostic::error(code, message))
-    }
-    /// Internal error.
-    pub fn error(code: &str, message: impl Into<String>) -> Self {
-        Outcome::fail(Status::Error, Diagnostic::error(code, message))
-    }
-    /// From a store error.
-    pub fn store_error(e: &StoreError) -> Self {
-        let status = match e {
-            StoreError::Locked(_)
-            | StoreError::MigrationNeeded { .. }
-            | StoreError::TooNew { .. }
-            | StoreError::Exists(_) => Status::Conflict,
-            StoreError::NotFound(_) => Status::NotFound,
-            StoreError::InvalidChange(_) => Status::Invalid,
-            _ => Status::Error,
-        };
-        Outcome::fail(status, Diagnostic::error(e.code(), e.to_string()))
-    }
-    /// Adds a diagnostic.
-    pub fn with(mut self, d: Diagnostic) -> Self {
-        self.diagnostics.push(d);
-        self
-    }
-}
-
-/// Where the store lives, for the runtime's own files (index, quarantine).
-#[derive(Clone, Debug)]
-pub(crate) struct Home {
-    pub dir: Option<PathBuf>,
-}
-
-/// An open store with its profile, derived indexes and the operation registry.
-pub struct Runtime {
-    pub(crate) store: Box<dyn Store>,
-    pub(crate) profile: Profile,
-    pub(crate) profile_digest: String,
-    pub(crate) clock: Clock,
-    pub(crate) index: FullTextIndex,
-    /// The activation snapshot and the store generation it is valid for. A commit
-    /// that writes only audit records or reviews moves the generation without
-    /// changing what activation sees, so the snapshot carries over.
-    pub(crate) snapshot: Option<(u64, Arc<Snapshot>)>,
-    pub(crate) tokens: TokenCounter,
-    /// The full-text index holds every change of the store and only its generation
-    /// tag is behind: commits of audit records or reviews alone do not commit the
-    /// index. The tag catches up with the next index write or when the runtime is
-    /// dropped; after a crash the next open finds the tag behind and rebuilds.
-    pub(crate) index_tag_lags: bool,
-    pub(crate) extensions: BTreeMap<String, Extension>,
-    pub(crate) home: Home,
-    /// Shared access: lock and refresh state (see `open.rs`).
-    pub(crate) sharing: crate::open::Sharing,
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        if self.index_tag_lags {
-            // Best effort: if it fails the next open rebuilds the index.
-            let _ = self.index.commit(self.store.generation());
-        }
-    }
-}
-
-impl std::fmt::Debug for Runtime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
-            .field("store", &self.store.location())
-            .field("profile", &self.profile.name)
-            .finish()
-    }
-}
+use crate::state::Runtime;
 
 /// The common fields every request may carry.
 pub(crate) struct Common {
@@ -255,26 +79,6 @@ pub(crate) fn split_common(request: Value) -> Result<(Value, Common), Diagnostic
 }
 
 impl Runtime {
-    /// The active profile.
-    pub fn profile(&self) -> &Profile {
-        &self.profile
-    }
-
-    /// The store.
-    pub fn store(&self) -> &dyn Store {
-        self.store.as_ref()
-    }
-
-    /// Registers a front-end handler for an operation (e.g. `eval.run`).
-    pub fn register_extension(&mut self, operation: &str, handler: Extension) {
-        self.extensions.insert(operation.to_string(), handler);
-    }
-
-    /// Sets the clock.
-    pub fn set_clock(&mut self, clock: Clock) {
-        self.clock = clock;
-    }
-
     /// Runs one operation: the only way in.
     pub fn run(&mut self, operation: &str, request: Value, ctx: &CallContext) -> Envelope {
         let digest = digest_value(&json!({"operation": operation, "request": request}));
@@ -362,6 +166,12 @@ impl Runtime {
         env
     }
 
+    /// Whether a registered operation is a read (for handlers, which reach the
+    /// registry only through the runtime).
+    pub(crate) fn is_registered_read(&self, operation: &str) -> bool {
+        registry::is_read(operation)
+    }
+
     /// Function-level authorization, before the handler runs: the actor's roles
     /// must grant the operation's class (profile `access.roles`), and a network
     /// client may not choose the time of an operation that writes.
@@ -424,9 +234,17 @@ impl Runtime {
         if let Some(ext) = self.extensions.get(operation).cloned() {
             return ext(request, ctx);
         }
-        crate::ops::dispatch(self, operation, request, ctx, now)
+        match registry::find(operation) {
+            Some(spec) => (spec.handler)(self, request, ctx, now).unwrap_or_else(|o| o),
+            None => Outcome::invalid(
+                "operation.unsupported",
+                format!("operation {operation} is registered but has no handler here"),
+            ),
+        }
     }
 
+    /// After the handler: seal the audit record(s) into the outcome's change set,
+    /// commit once, then bring derived state (snapshot tag, profile, index) along.
     #[allow(clippy::too_many_arguments)]
     fn finish(
         &mut self,
@@ -441,23 +259,7 @@ impl Runtime {
         let mut env = Envelope::new(operation, outcome.status, request_id, &self.profile_digest);
         env.data = std::mem::take(&mut outcome.data);
         env.diagnostics = std::mem::take(&mut outcome.diagnostics);
-        let pending = self
-            .store
-            .pending_migrations()
-            .map(|p| !p.is_empty())
-            .unwrap_or(false);
-        let wants_audit = !outcome.skip_audit
-            && !pending
-            && match outcome.status {
-                Status::Invalid => false,
-                Status::Denied | Status::ReviewRequired => true,
-                Status::Error => !outcome.change.is_empty(),
-                _ => match audit {
-                    AuditBehaviour::Always => true,
-                    AuditBehaviour::Reads => self.profile.audit.record_reads,
-                    AuditBehaviour::Never => false,
-                },
-            };
+        let wants_audit = self.wants_audit(&outcome, audit);
         let mut change = std::mem::take(&mut outcome.change);
         if ctx.origin.is_remote() && ctx.as_of.is_some() {
             // Events a read records (accesses) happen now, whatever it evaluated.
@@ -481,70 +283,24 @@ impl Runtime {
             return self.error_envelope(env, &e);
         }
         if wants_audit {
-            let head = match self.store.audit_head() {
-                Ok(h) => h,
-                Err(e) => return self.error_envelope(env, &e),
-            };
-            // Continue after records the change set itself restores (store.import),
-            // or after a checkpoint it installs into an empty chain.
-            // Record times never go backwards: a clock (or a local `--as-of`)
-            // behind the chain's last record is raised to it.
-            let last_at = match (&change.audit.last(), &head) {
-                (Some(r), _) => Some(r.at),
-                (None, Some(h)) => match self.store.audit_records(h.seq.saturating_sub(1)) {
-                    Ok(rs) => rs.last().map(|r| r.at),
-                    Err(e) => return self.error_envelope(env, &e),
-                },
-                (None, None) => None,
-            };
-            let now = match last_at {
-                Some(t) if t > now => t,
-                _ => now,
-            };
-            let (mut seq, mut prev) = match (change.audit.last(), &change.prune_audit, head) {
-                (Some(last), _, _) => (last.seq, last.hash.clone()),
-                (None, Some(cp), None) => (cp.last_pruned_seq, cp.last_pruned_hash.clone()),
-                (None, _, Some(h)) => (h.seq, h.hash),
-                (None, _, None) => (0, GENESIS_HASH.to_string()),
-            };
-            for d in &outcome.extra_audit {
-                seq += 1;
-                let r = AuditRecord {
-                    seq,
-                    at: now,
-                    actor: d.actor.clone().unwrap_or_else(|| ctx.actor.id.clone()),
-                    operation: d.operation.clone(),
-                    status: d.status.as_str().into(),
-                    decision: d.decision.clone(),
-                    rule_id: d.rule_id.clone(),
-                    subjects: d.subjects.clone(),
-                    request_digest: request_digest.to_string(),
-                    envelope_digest: String::new(),
-                    details: d.details.clone(),
-                    prev_hash: String::new(),
-                    hash: String::new(),
-                }
-                .seal(&prev);
-                prev = r.hash.clone();
-                change.audit.push(r);
-            }
-            seq += 1;
-            let r = AuditRecord {
-                seq,
-                at: now,
-                actor: ctx.actor.id.clone(),
+            let own = AuditDraft {
                 operation: operation.to_string(),
-                status: env.status.as_str().into(),
+                actor: None,
+                status: env.status,
                 decision: outcome.decision.clone(),
                 rule_id: outcome.rule_id.clone(),
                 subjects: outcome.subjects.clone(),
-                request_digest: request_digest.to_string(),
-                envelope_digest: env.digest_without_audit(),
                 details: outcome.details.clone(),
-                prev_hash: String::new(),
-                hash: String::new(),
+            };
+            let mut tail = match self.chain_tail(&change, ctx, request_digest, now) {
+                Ok(t) => t,
+                Err(e) => return self.error_envelope(env, &e),
+            };
+            for d in &outcome.extra_audit {
+                let r = tail.seal(d, String::new());
+                change.audit.push(r);
             }
-            .seal(&prev);
+            let r = tail.seal(&own, env.digest_without_audit());
             main_ref = Some(AuditRef {
                 seq: r.seq,
                 hash: r.hash.clone(),
@@ -586,6 +342,71 @@ impl Runtime {
         env
     }
 
+    /// Whether this outcome is audited: refusals by policy always, invalid input
+    /// never, errors only when they changed something, otherwise by the
+    /// operation's audit behaviour (and the profile's `record_reads`). Nothing is
+    /// audited while migrations are pending.
+    fn wants_audit(&self, outcome: &Outcome, audit: AuditBehaviour) -> bool {
+        let pending = self
+            .store
+            .pending_migrations()
+            .map(|p| !p.is_empty())
+            .unwrap_or(false);
+        !outcome.skip_audit
+            && !pending
+            && match outcome.status {
+                Status::Invalid => false,
+                Status::Denied | Status::ReviewRequired => true,
+                Status::Error => !outcome.change.is_empty(),
+                _ => match audit {
+                    AuditBehaviour::Always => true,
+                    AuditBehaviour::Reads => self.profile.audit.record_reads,
+                    AuditBehaviour::Never => false,
+                },
+            }
+    }
+
+    /// Where this request's audit records go: after the records the change set
+    /// itself restores (store.import), after a checkpoint it installs into an
+    /// empty chain, or after the store's head. Record times never go backwards:
+    /// a clock (or a local `--as-of`) behind the chain's last record is raised
+    /// to it.
+    fn chain_tail<'a>(
+        &self,
+        change: &ChangeSet,
+        ctx: &'a CallContext,
+        request_digest: &'a str,
+        now: Time,
+    ) -> Result<ChainTail<'a>, StoreError> {
+        let head = self.store.audit_head()?;
+        let last_at = match (&change.audit.last(), &head) {
+            (Some(r), _) => Some(r.at),
+            (None, Some(h)) => self
+                .store
+                .audit_records(h.seq.saturating_sub(1))?
+                .last()
+                .map(|r| r.at),
+            (None, None) => None,
+        };
+        let at = match last_at {
+            Some(t) if t > now => t,
+            _ => now,
+        };
+        let (seq, prev) = match (change.audit.last(), &change.prune_audit, head) {
+            (Some(last), _, _) => (last.seq, last.hash.clone()),
+            (None, Some(cp), None) => (cp.last_pruned_seq, cp.last_pruned_hash.clone()),
+            (None, _, Some(h)) => (h.seq, h.hash),
+            (None, _, None) => (0, GENESIS_HASH.to_string()),
+        };
+        Ok(ChainTail {
+            seq,
+            prev,
+            at,
+            actor: &ctx.actor.id,
+            request_digest,
+        })
+    }
+
     fn error_envelope(&self, mut env: Envelope, e: &StoreError) -> Envelope {
         let o = Outcome::store_error(e);
         env.status = o.status;
@@ -594,77 +415,44 @@ impl Runtime {
         env.audit = None;
         env
     }
+}
 
-    /// Brings the full-text index in step with the store after a commit.
-    pub(crate) fn update_index(&mut self, u: IndexUpdate) -> Result<(), Diagnostic> {
-        self.index_tag_lags = false;
-        let generation = self.store.generation();
-        let stale = |e: String| {
-            Diagnostic::warning(
-                "store.stale_index",
-                format!(
-                    "the full-text index could not be updated ({e}); `phase-memory repair --apply` rebuilds it"
-                ),
-            )
-        };
-        if u.rebuild {
-            return self.rebuild_index().map_err(stale);
-        }
-        if self.index.generation() == Some(generation) {
-            return Ok(());
-        }
-        self.index
-            .delete(&u.delete)
-            .map_err(|e| stale(e.to_string()))?;
-        self.index
-            .upsert(&u.upsert)
-            .map_err(|e| stale(e.to_string()))?;
-        self.index
-            .commit(generation)
-            .map_err(|e| stale(e.to_string()))?;
-        if u.purge {
-            self.index.purge().map_err(|e| stale(e.to_string()))?;
-        }
-        Ok(())
-    }
+/// The end of the audit chain this request appends to.
+struct ChainTail<'a> {
+    /// Sequence number of the last record.
+    seq: u64,
+    /// Hash of the last record.
+    prev: String,
+    /// Time of the records sealed now.
+    at: Time,
+    /// The caller (a draft without an actor records it).
+    actor: &'a str,
+    /// Digest of the request, recorded in every record.
+    request_digest: &'a str,
+}
 
-    /// Rebuilds the full-text index from the store.
-    pub(crate) fn rebuild_index(&mut self) -> Result<(), String> {
-        let mut nodes = Vec::new();
-        self.store
-            .for_each_node(&mut |n| nodes.push(n.clone()))
-            .map_err(|e| e.to_string())?;
-        let generation = self.store.generation();
-        self.index
-            .rebuild(nodes.iter(), generation)
-            .map_err(|e| e.to_string())?;
-        self.index.purge().map_err(|e| e.to_string())
-    }
-
-    /// Whether the index reflects the store.
-    /// It is when its tag is at least the store's data generation: commits of
-    /// audit records and reviews alone move the generation but not the index.
-    pub(crate) fn index_fresh(&self) -> bool {
-        self.index
-            .generation()
-            .is_some_and(|g| g >= self.store.data_generation() && g <= self.store.generation())
-    }
-
-    /// The activation snapshot of the current store generation, built on demand.
-    pub(crate) fn snapshot(&mut self) -> Result<Arc<Snapshot>, StoreError> {
-        let generation = self.store.data_generation();
-        if let Some((valid_for, s)) = &self.snapshot
-            && *valid_for == generation
-        {
-            return Ok(s.clone());
+impl ChainTail<'_> {
+    /// Seals the next record of the chain from a draft.
+    fn seal(&mut self, d: &AuditDraft, envelope_digest: String) -> AuditRecord {
+        self.seq += 1;
+        let r = AuditRecord {
+            seq: self.seq,
+            at: self.at,
+            actor: d.actor.clone().unwrap_or_else(|| self.actor.to_string()),
+            operation: d.operation.clone(),
+            status: d.status.as_str().into(),
+            decision: d.decision.clone(),
+            rule_id: d.rule_id.clone(),
+            subjects: d.subjects.clone(),
+            request_digest: self.request_digest.to_string(),
+            envelope_digest,
+            details: d.details.clone(),
+            prev_hash: String::new(),
+            hash: String::new(),
         }
-        let s = Arc::new(crate::open::build_snapshot(
-            self.store.as_ref(),
-            &self.profile,
-            generation,
-        )?);
-        self.snapshot = Some((generation, s.clone()));
-        Ok(s)
+        .seal(&self.prev);
+        self.prev = r.hash.clone();
+        r
     }
 }
 

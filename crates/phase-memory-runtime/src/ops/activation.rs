@@ -8,10 +8,13 @@ use phase_memory_model::{Diagnostic, Status, Time};
 use phase_memory_profile::Effect;
 use serde_json::{Value, json};
 
-use super::{OpResult, parse, se};
+use super::support::{self, parse};
 use crate::context::CallContext;
-use crate::request::{ActivationRequest, CompileRequest, CueRequest, PackageVerifyRequest};
-use crate::runner::{Outcome, Runtime};
+use crate::outcome::{OpResult, Outcome};
+use crate::request::{
+    ActivationFields, ActivationRequest, CompileRequest, CueRequest, PackageVerifyRequest,
+};
+use crate::state::Runtime;
 
 /// How many BM25 hits seed an activation.
 const LEXICAL_SEEDS: usize = 200;
@@ -22,19 +25,21 @@ struct Activated {
     needs_review: Vec<(String, String)>,
 }
 
-#[allow(clippy::too_many_arguments)] // the activation request's fields, shared by two operations
 fn run_activation(
     rt: &mut Runtime,
     op: &str,
-    cue: &CueRequest,
-    budget: Option<u64>,
-    limit: Option<usize>,
-    explain: bool,
-    include_invalid: bool,
-    scopes: Option<&Vec<String>>,
+    fields: ActivationFields<'_>,
     ctx: &CallContext,
     now: Time,
 ) -> Result<Activated, Outcome> {
+    let ActivationFields {
+        cue,
+        budget_tokens: budget,
+        limit,
+        explain,
+        include_invalid,
+        scopes,
+    } = fields;
     if cue.text.as_deref().is_none_or(|t| t.trim().is_empty())
         && cue.nodes.is_empty()
         && cue.hints.is_empty()
@@ -92,7 +97,7 @@ fn run_activation(
         }
         None => Vec::new(),
     };
-    let snapshot = rt.snapshot().map_err(se)?;
+    let snapshot = rt.snapshot()?;
     let c = Cue {
         text: cue.text.clone(),
         nodes: cue.nodes.clone(),
@@ -177,8 +182,8 @@ fn drop_hidden_seeds(
         if let Some(v) = seen.get(id) {
             return Ok(*v);
         }
-        let v = match rt.store.node(id).map_err(se)? {
-            Some(n) => super::sees(rt, op, ctx, &n),
+        let v = match rt.store.node(id)? {
+            Some(n) => support::sees(rt, op, ctx, &n),
             None => true,
         };
         seen.insert(id.to_string(), v);
@@ -298,8 +303,8 @@ fn access_events(
     if !rt.profile.activation.record_access || set.items.is_empty() {
         return Ok(());
     }
-    let seq = rt.store.event_head().map_err(se)? + 1;
-    o.change.events.push(super::new_event(
+    let seq = rt.store.event_head()? + 1;
+    o.change.events.push(support::new_event(
         seq,
         now,
         ctx,
@@ -313,18 +318,7 @@ fn access_events(
 /// `activation.run`.
 pub(crate) fn run(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let r: ActivationRequest = parse(req)?;
-    let a = run_activation(
-        rt,
-        "activation.run",
-        &r.cue,
-        r.budget_tokens,
-        r.limit,
-        r.explain,
-        r.include_invalid,
-        r.scopes.as_ref(),
-        ctx,
-        now,
-    )?;
+    let a = run_activation(rt, "activation.run", r.fields(), ctx, now)?;
     let mut o = Outcome::ok(working_set_json(&a.set, r.explain));
     diagnostics(&a.set, &mut o);
     seed_hints(&r.cue, &a.set, &mut o);
@@ -338,17 +332,18 @@ pub(crate) fn run(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -
 /// provenance. Reads (audited when the profile records reads) do not move it, so
 /// compiling twice gives byte-identical packages.
 fn last_write_audit(rt: &Runtime) -> Result<Option<phase_memory_model::AuditRef>, Outcome> {
-    let Some(head) = rt.store.audit_head().map_err(se)? else {
+    let Some(head) = rt.store.audit_head()? else {
         return Ok(None);
     };
-    let floor = rt.store.audit_checkpoint().map_err(se)?.last_pruned_seq;
+    let floor = rt.store.audit_checkpoint()?.last_pruned_seq;
     let mut window = 64u64;
     loop {
         let after = head.seq.saturating_sub(window).max(floor);
-        let records = rt.store.audit_records(after).map_err(se)?;
-        let write = records.iter().rev().find(|r| {
-            crate::registry::find(&r.operation).is_none_or(|spec| spec.writes || r.status != "ok")
-        });
+        let records = rt.store.audit_records(after)?;
+        let write = records
+            .iter()
+            .rev()
+            .find(|r| r.status != "ok" || !rt.is_registered_read(&r.operation));
         if let Some(r) = write {
             return Ok(Some(phase_memory_model::AuditRef {
                 seq: r.seq,
@@ -376,18 +371,7 @@ pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
         None => None,
     };
     let provenance_head = last_write_audit(rt)?;
-    let a = run_activation(
-        rt,
-        "package.compile",
-        &r.cue,
-        r.budget_tokens,
-        r.limit,
-        r.explain,
-        r.include_invalid,
-        r.scopes.as_ref(),
-        ctx,
-        now,
-    )?;
+    let a = run_activation(rt, "package.compile", r.fields(), ctx, now)?;
     if !a.needs_review.is_empty() && ctx.approved_review.is_none() {
         let rule = a.needs_review[0].1.clone();
         let d = phase_memory_govern::Decision {
@@ -399,7 +383,7 @@ pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
             ),
         };
         let subjects = a.needs_review.iter().map(|(id, _)| id.clone()).collect();
-        return Ok(super::hold_for_review(
+        return Ok(support::hold_for_review(
             rt,
             "package.compile",
             req.clone(),
@@ -411,7 +395,7 @@ pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
     }
     let mut items = Vec::with_capacity(a.set.items.len());
     for i in &a.set.items {
-        let node = rt.store.node(&i.node).map_err(se)?.ok_or_else(|| {
+        let node = rt.store.node(&i.node)?.ok_or_else(|| {
             Outcome::error(
                 "store.corrupt_record",
                 format!("activated node {} is missing from the store", i.node),
@@ -423,7 +407,7 @@ pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
             tokens: i.tokens,
         });
     }
-    let meta = rt.store.meta().map_err(se)?;
+    let meta = rt.store.meta()?;
     let head = provenance_head.unwrap_or(phase_memory_model::AuditRef {
         seq: 0,
         hash: phase_memory_model::audit::GENESIS_HASH.into(),
@@ -486,7 +470,7 @@ pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
 }
 
 /// `package.verify`.
-pub(crate) fn verify(req: &Value, ctx: &CallContext) -> OpResult {
+pub(crate) fn verify(_rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time) -> OpResult {
     let r: PackageVerifyRequest = parse(req)?;
     let path = crate::files::resolve(ctx, &r.path, crate::files::Access::Read)?;
     let report = phase_memory_package::verify_limited(&path, &crate::files::package_limits(ctx))

@@ -9,32 +9,33 @@ use phase_memory_model::{AuditCheckpoint, Diagnostic, Status, Time};
 use phase_memory_store::ChangeSet;
 use serde_json::{Value, json};
 
-use super::{OpResult, check_operation, parse, se};
+use super::support::{self, check_operation, parse};
 use crate::context::CallContext;
+use crate::outcome::{OpResult, Outcome};
 use crate::request::{AuditPruneRequest, AuditQueryRequest, Empty};
-use crate::runner::{Outcome, Runtime};
+use crate::response;
+use crate::state::Runtime;
 
 /// Retention metadata shown by `audit.query` and `store.status`.
-pub(crate) fn retention_json(rt: &Runtime) -> Result<Value, Outcome> {
-    let cp = rt.store.audit_checkpoint().map_err(se)?;
-    Ok(json!({
-        "audit_days": rt.profile.retention.audit_days,
-        "review_expiry_days": rt.profile.retention.review_expiry_days,
-        "legal_hold_label": rt.profile.retention.legal_hold_label,
-        "checkpoint": cp,
-    }))
+pub(crate) fn retention(rt: &Runtime) -> Result<response::Retention, Outcome> {
+    Ok(response::Retention {
+        audit_days: rt.profile.retention.audit_days,
+        review_expiry_days: rt.profile.retention.review_expiry_days,
+        legal_hold_label: rt.profile.retention.legal_hold_label.clone(),
+        checkpoint: rt.store.audit_checkpoint()?,
+    })
 }
 
 /// `audit.query`.
 pub(crate) fn query(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time) -> OpResult {
     let r: AuditQueryRequest = parse(req)?;
     if let Some(d) = check_operation(rt, "audit.query", ctx)? {
-        return Err(super::denied(&d, "audit.query (held for review)"));
+        return Err(support::denied(&d, "audit.query (held for review)"));
     }
-    let records = rt.store.audit_records(0).map_err(se)?;
+    let records = rt.store.audit_records(0)?;
     // Below the admin class, a record is shown only when every node it names is
     // one the actor may see (ids never seen: a missing id names nothing).
-    let admin = super::is_admin(rt, ctx);
+    let admin = support::is_admin(rt, ctx);
     let mut seen = std::collections::BTreeMap::<String, bool>::new();
     let mut shown = Vec::with_capacity(records.len());
     for a in records {
@@ -44,8 +45,8 @@ pub(crate) fn query(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time
                 let v = match seen.get(s) {
                     Some(v) => *v,
                     None => {
-                        let v = match rt.store.node(s).map_err(se)? {
-                            Some(n) => super::sees(rt, "audit.query", ctx, &n),
+                        let v = match rt.store.node(s)? {
+                            Some(n) => support::sees(rt, "audit.query", ctx, &n),
                             None => true,
                         };
                         seen.insert(s.clone(), v);
@@ -78,9 +79,13 @@ pub(crate) fn query(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time
     if truncated {
         out.drain(..out.len() - limit);
     }
-    let mut o = Outcome::ok(
-        json!({"records": out, "matched_total": out.len(), "records_total": total, "truncated": truncated, "retention": retention_json(rt)?}),
-    );
+    let mut o = Outcome::ok_with(&response::AuditQuery {
+        matched_total: out.len() as u64,
+        records: out,
+        records_total: total as u64,
+        truncated,
+        retention: retention(rt)?,
+    });
     if truncated {
         o.diagnostics.push(Diagnostic::info(
             "request.invalid",
@@ -94,10 +99,10 @@ pub(crate) fn query(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time
 pub(crate) fn verify(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time) -> OpResult {
     let _: Empty = parse(req)?;
     if let Some(d) = check_operation(rt, "audit.verify", ctx)? {
-        return Err(super::denied(&d, "audit.verify (held for review)"));
+        return Err(support::denied(&d, "audit.verify (held for review)"));
     }
-    let cp = rt.store.audit_checkpoint().map_err(se)?;
-    let records = rt.store.audit_records(0).map_err(se)?;
+    let cp = rt.store.audit_checkpoint()?;
+    let records = rt.store.audit_records(0)?;
     let breaks = verify_chain(&cp, &records);
     let mut receipts_checked = 0;
     let mut receipt_problems = Vec::new();
@@ -111,7 +116,7 @@ pub(crate) fn verify(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
         receipts_checked += 1;
         match serde_json::from_value::<ErasureReceipt>(rv.clone()) {
             Ok(receipt) => {
-                let node = rt.store.node(&receipt.node).map_err(se)?;
+                let node = rt.store.node(&receipt.node)?;
                 if let Err(why) = phase_memory_govern::verify_erasure(&receipt, node.as_ref()) {
                     receipt_problems
                         .push(json!({"seq": r.seq, "node": receipt.node, "reason": why}));
@@ -122,13 +127,21 @@ pub(crate) fn verify(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
         }
     }
     let ok = breaks.is_empty() && receipt_problems.is_empty();
-    let breaks_json: Vec<Value> = breaks
-        .iter()
-        .map(|b| json!({"seq": b.seq, "index": b.index, "reason": b.reason}))
-        .collect();
-    let mut o = Outcome::ok(
-        json!({"ok": ok, "records": records.len(), "checkpoint": cp, "breaks": breaks_json, "receipts_checked": receipts_checked, "receipt_problems": receipt_problems}),
-    );
+    let mut o = Outcome::ok_with(&response::AuditVerify {
+        ok,
+        records: records.len() as u64,
+        checkpoint: cp,
+        breaks: breaks
+            .iter()
+            .map(|b| response::ChainBreak {
+                seq: b.seq,
+                index: b.index as u64,
+                reason: b.reason.clone(),
+            })
+            .collect(),
+        receipts_checked,
+        receipt_problems: receipt_problems.clone(),
+    });
     for b in &breaks {
         o.diagnostics.push(
             Diagnostic::error(
@@ -159,7 +172,7 @@ pub(crate) fn verify(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
 pub(crate) fn prune(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let r: AuditPruneRequest = parse(req)?;
     if let Some(d) = check_operation(rt, "audit.prune", ctx)? {
-        return Ok(super::hold_for_review(
+        return Ok(support::hold_for_review(
             rt,
             "audit.prune",
             req.clone(),
@@ -173,19 +186,17 @@ pub(crate) fn prune(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
     let cutoff = match r.before {
         Some(t) => t,
         None if days == 0 => {
-            return Ok(Outcome::ok(json!({"pruned": 0, "retention_days": 0, "checkpoint": rt.store.audit_checkpoint().map_err(se)?})).with(Diagnostic::info("audit.pruned", "retention keeps audit records forever (audit_days = 0)")));
+            return Ok(Outcome::ok(json!({"pruned": 0, "retention_days": 0, "checkpoint": rt.store.audit_checkpoint()?})).with(Diagnostic::info("audit.pruned", "retention keeps audit records forever (audit_days = 0)")));
         }
         None => now.plus_seconds(-(days as i64) * 86_400),
     };
-    let records = rt.store.audit_records(0).map_err(se)?;
+    let records = rt.store.audit_records(0)?;
     let mut held: BTreeSet<String> = BTreeSet::new();
-    rt.store
-        .for_each_node(&mut |n| {
-            if phase_memory_govern::legal_hold(&rt.profile, n) {
-                held.insert(n.id.clone());
-            }
-        })
-        .map_err(se)?;
+    rt.store.for_each_node(&mut |n| {
+        if phase_memory_govern::legal_hold(&rt.profile, n) {
+            held.insert(n.id.clone());
+        }
+    })?;
     let mut last = None;
     let mut stopped_by_hold = false;
     for rec in &records {
@@ -198,7 +209,7 @@ pub(crate) fn prune(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
         }
         last = Some(rec);
     }
-    let old = rt.store.audit_checkpoint().map_err(se)?;
+    let old = rt.store.audit_checkpoint()?;
     let Some(last) = last else {
         return Ok(Outcome::ok(
             json!({"pruned": 0, "cutoff": cutoff, "retention_days": days, "checkpoint": old}),

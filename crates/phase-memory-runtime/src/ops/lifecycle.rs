@@ -8,52 +8,47 @@ use phase_memory_model::{Diagnostic, Node, Status, Time};
 use phase_memory_profile::Effect;
 use serde_json::{Value, json};
 
-use super::{OpResult, effect, hold_for_review, parse, se};
+use super::support::{self, effect, hold_for_review, parse};
 use crate::context::CallContext;
+use crate::outcome::{AuditDraft, OpResult, Outcome};
 use crate::request::LifecycleRequest;
-use crate::runner::{AuditDraft, Outcome, Runtime};
+use crate::state::Runtime;
 
 /// Per-node facts from the event history and the edges.
 fn gather_facts(rt: &Runtime, now: Time) -> Result<HashMap<String, NodeFacts>, Outcome> {
     let mut facts: HashMap<String, NodeFacts> = HashMap::new();
-    rt.store
-        .for_each_node(&mut |n| {
-            let f = facts.entry(n.id.clone()).or_insert_with(empty_facts);
-            if n.created_at <= now {
-                f.access_times.push(n.created_at);
+    rt.store.for_each_node(&mut |n| {
+        let f = facts.entry(n.id.clone()).or_insert_with(empty_facts);
+        if n.created_at <= now {
+            f.access_times.push(n.created_at);
+        }
+    })?;
+    rt.store.for_each_event(&mut |e| {
+        if e.at > now {
+            return;
+        }
+        for s in &e.subjects {
+            let f = facts.entry(s.clone()).or_insert_with(empty_facts);
+            f.events_seen.insert(e.event_type.clone());
+            if e.event_type == "node.accessed" || e.event_type == "observation" {
+                f.access_times.push(e.at);
+                f.access_count += 1;
+                f.last_access = Some(f.last_access.map_or(e.at, |l| l.max(e.at)));
             }
-        })
-        .map_err(se)?;
-    rt.store
-        .for_each_event(&mut |e| {
-            if e.at > now {
-                return;
-            }
-            for s in &e.subjects {
-                let f = facts.entry(s.clone()).or_insert_with(empty_facts);
-                f.events_seen.insert(e.event_type.clone());
-                if e.event_type == "node.accessed" || e.event_type == "observation" {
-                    f.access_times.push(e.at);
-                    f.access_count += 1;
-                    f.last_access = Some(f.last_access.map_or(e.at, |l| l.max(e.at)));
-                }
-            }
-        })
-        .map_err(se)?;
-    rt.store
-        .for_each_edge(&mut |e| {
-            facts
-                .entry(e.from.clone())
-                .or_insert_with(empty_facts)
-                .outgoing_edge_types
-                .insert(e.edge_type.clone());
-            facts
-                .entry(e.to.clone())
-                .or_insert_with(empty_facts)
-                .incoming_edge_types
-                .insert(e.edge_type.clone());
-        })
-        .map_err(se)?;
+        }
+    })?;
+    rt.store.for_each_edge(&mut |e| {
+        facts
+            .entry(e.from.clone())
+            .or_insert_with(empty_facts)
+            .outgoing_edge_types
+            .insert(e.edge_type.clone());
+        facts
+            .entry(e.to.clone())
+            .or_insert_with(empty_facts)
+            .incoming_edge_types
+            .insert(e.edge_type.clone());
+    })?;
     Ok(facts)
 }
 
@@ -78,17 +73,14 @@ fn nodes_in_scope(
     match &r.nodes {
         Some(ids) => {
             for id in ids {
-                if let Some(n) = rt.store.node(id).map_err(se)? {
+                if let Some(n) = rt.store.node(id)? {
                     nodes.push(n);
                 }
             }
         }
-        None => rt
-            .store
-            .for_each_node(&mut |n| nodes.push(n.clone()))
-            .map_err(se)?,
+        None => rt.store.for_each_node(&mut |n| nodes.push(n.clone()))?,
     }
-    nodes.retain(|n| super::sees_for_read(rt, ctx, n));
+    nodes.retain(|n| support::sees_for_read(rt, ctx, n));
     nodes.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(nodes)
 }
@@ -126,15 +118,27 @@ pub(crate) fn plan(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) 
     ))
 }
 
-/// `lifecycle.apply`.
+/// `lifecycle.apply`. A transition it held for review comes back, on approval,
+/// as `{"transition": …}` and is applied alone (see [`apply_held`]).
 pub(crate) fn apply(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
+    if let Some(review) = &ctx.approved_review
+        && let Some(t) = req.get("transition")
+    {
+        let t: Transition = serde_json::from_value(t.clone()).map_err(|e| {
+            Outcome::error(
+                "store.corrupt_record",
+                format!("review {review} holds an unreadable transition: {e}"),
+            )
+        })?;
+        return apply_held(rt, &t, ctx, now);
+    }
     let r: LifecycleRequest = parse(req)?;
     let (plan, nodes) = compute_plan(rt, &r, ctx, now)?;
     let mut o = Outcome::ok(Value::Null);
     let mut applied = Vec::new();
     let mut reviews = Vec::new();
     let mut denied: BTreeMap<String, u64> = BTreeMap::new();
-    let head = rt.store.event_head().map_err(se)?;
+    let head = rt.store.event_head()?;
     for t in &plan.transitions {
         let Some(node) = nodes.get(&t.node) else {
             continue;
@@ -247,7 +251,7 @@ pub(crate) fn apply_transition(
         o.index.upsert.push(n.clone());
         n
     };
-    o.change.events.push(super::new_event(
+    o.change.events.push(support::new_event(
         seq,
         now,
         ctx,
@@ -260,8 +264,8 @@ pub(crate) fn apply_transition(
 
 /// Applies a transition held by an approved review, exactly once: the node must
 /// still be in the phase the review saw.
-pub(crate) fn apply_held(rt: &Runtime, t: &Transition, ctx: &CallContext, now: Time) -> OpResult {
-    let node = rt.store.node(&t.node).map_err(se)?.ok_or_else(|| {
+fn apply_held(rt: &Runtime, t: &Transition, ctx: &CallContext, now: Time) -> OpResult {
+    let node = rt.store.node(&t.node)?.ok_or_else(|| {
         Outcome::not_found(
             "node.not_found",
             format!("node {:?} no longer exists", t.node),
@@ -293,9 +297,9 @@ pub(crate) fn apply_held(rt: &Runtime, t: &Transition, ctx: &CallContext, now: T
     let target = Target::of(&node).with_target_phase(&t.to);
     let d = phase_memory_govern::decide(&rt.profile, "lifecycle.apply", &ctx.actor, &target);
     if effect(&d, ctx) == Effect::Deny {
-        return Err(super::denied(&d, "lifecycle.apply"));
+        return Err(support::denied(&d, "lifecycle.apply"));
     }
-    let seq = rt.store.event_head().map_err(se)? + 1;
+    let seq = rt.store.event_head()? + 1;
     let mut o = Outcome::ok(json!({"applied": [t]}));
     apply_transition(rt, &node, t, ctx, now, seq, &mut o);
     o.subjects = vec![t.node.clone()];

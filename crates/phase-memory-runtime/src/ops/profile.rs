@@ -5,10 +5,12 @@ use phase_memory_profile::{Profile, ProfileError};
 use phase_memory_store::ChangeSet;
 use serde_json::{Value, json};
 
-use super::{OpResult, check_operation, parse, se};
+use super::support::{self, check_operation, parse};
 use crate::context::CallContext;
+use crate::outcome::{OpResult, Outcome};
 use crate::request::{Empty, ProfileRequest};
-use crate::runner::{Outcome, Runtime};
+use crate::response;
+use crate::state::Runtime;
 
 /// Diagnostics of an invalid profile: file:line:col, field, message.
 pub(crate) fn profile_invalid(e: &ProfileError) -> Outcome {
@@ -47,13 +49,15 @@ fn load(r: &ProfileRequest, ctx: &CallContext) -> Result<(String, String), Outco
 }
 
 /// `profile.validate`.
-pub(crate) fn validate(req: &Value, ctx: &CallContext) -> OpResult {
+pub(crate) fn validate(_rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time) -> OpResult {
     let r: ProfileRequest = parse(req)?;
     let (origin, source) = load(&r, ctx)?;
     let p = Profile::parse(&source, &origin).map_err(|e| profile_invalid(&e))?;
-    Ok(Outcome::ok(
-        json!({"name": p.name, "digest": p.digest(), "origin": origin}),
-    ))
+    Ok(Outcome::ok_with(&response::ProfileValidate {
+        digest: p.digest(),
+        name: p.name,
+        origin,
+    }))
 }
 
 /// `profile.apply`.
@@ -62,7 +66,7 @@ pub(crate) fn apply(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
     let (origin, source) = load(&r, ctx)?;
     let p = Profile::parse(&source, &origin).map_err(|e| profile_invalid(&e))?;
     if let Some(d) = check_operation(rt, "profile.apply", ctx)? {
-        return Ok(super::hold_for_review(
+        return Ok(support::hold_for_review(
             rt,
             "profile.apply",
             json!({"source": source}),
@@ -72,34 +76,35 @@ pub(crate) fn apply(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
             now,
         ));
     }
-    let previous = rt.profile_digest.clone();
-    let digest = p.digest();
-    let mut o = Outcome::ok(json!({"name": p.name, "digest": digest, "previous_digest": previous}));
+    let applied = response::ProfileApply {
+        name: p.name.clone(),
+        digest: p.digest(),
+        previous_digest: rt.profile_digest.clone(),
+    };
+    let mut o = Outcome::ok_with(&applied);
     // Nodes whose kind or phase the new profile lacks keep working but are flagged.
     let mut unknown = 0usize;
-    rt.store
-        .for_each_node(&mut |n| {
-            if !p.kinds.contains_key(&n.kind) || p.phase(&n.phase).is_none() {
-                unknown += 1;
-            }
-        })
-        .map_err(se)?;
+    rt.store.for_each_node(&mut |n| {
+        if !p.kinds.contains_key(&n.kind) || p.phase(&n.phase).is_none() {
+            unknown += 1;
+        }
+    })?;
     if unknown > 0 {
         o.diagnostics.push(Diagnostic::warning(
             "graph.unknown_kind",
             format!("{unknown} node(s) have a kind or phase the new profile does not declare"),
         ));
     }
-    let seq = rt.store.event_head().map_err(se)? + 1;
+    let seq = rt.store.event_head()? + 1;
     o.change = ChangeSet {
         profile: Some(source),
-        events: vec![super::new_event(
+        events: vec![support::new_event(
             seq,
             now,
             ctx,
             "profile.applied",
             Vec::new(),
-            json!({"name": p.name, "digest": digest, "previous_digest": previous}),
+            o.data.clone(),
         )],
         ..Default::default()
     };
@@ -108,28 +113,26 @@ pub(crate) fn apply(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
         let counter = phase_memory_activate::tokens::TokenCounter::new(&p.tokenizer.encoding)
             .map_err(|e| Outcome::invalid("profile.invalid", format!("tokenizer: {e}")))?;
         let mut recount = Vec::new();
-        rt.store
-            .for_each_node(&mut |n| {
-                let mut n = n.clone();
-                n.tokens = counter.count(&n.text());
-                recount.push(n);
-            })
-            .map_err(se)?;
+        rt.store.for_each_node(&mut |n| {
+            let mut n = n.clone();
+            n.tokens = counter.count(&n.text());
+            recount.push(n);
+        })?;
         o.change.put_nodes = recount;
     }
-    o.details = json!({"name": p.name, "digest": digest, "previous_digest": previous});
+    o.details = o.data.clone();
     o.new_profile = Some(Box::new(p));
     Ok(o)
 }
 
 /// `profile.show`.
-pub(crate) fn show(rt: &mut Runtime, req: &Value) -> OpResult {
+pub(crate) fn show(rt: &mut Runtime, req: &Value, _ctx: &CallContext, _now: Time) -> OpResult {
     let _: Empty = parse(req)?;
-    let source = rt.store.profile_source().map_err(se)?;
-    Ok(Outcome::ok(json!({
-        "name": rt.profile.name,
-        "digest": rt.profile_digest,
-        "profile": serde_json::to_value(&rt.profile).unwrap_or(Value::Null),
-        "source": source.unwrap_or_else(|| phase_memory_profile::DEFAULT_PROFILE_TOML.to_string()),
-    })))
+    let source = rt.store.profile_source()?;
+    Ok(Outcome::ok_with(&response::ProfileShow {
+        name: rt.profile.name.clone(),
+        digest: rt.profile_digest.clone(),
+        profile: serde_json::to_value(&rt.profile).unwrap_or(Value::Null),
+        source: source.unwrap_or_else(|| phase_memory_profile::DEFAULT_PROFILE_TOML.to_string()),
+    }))
 }

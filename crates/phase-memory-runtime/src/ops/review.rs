@@ -1,24 +1,16 @@
 //! The review queue: list, approve (applying the held operation exactly once),
 //! reject; reviews expire per the profile.
 
-use phase_memory_govern::{Target, Transition};
+use phase_memory_govern::{FOUR_EYES_RULE, Target, Undecidable, may_decide, review_status};
 use phase_memory_model::{Actor, Diagnostic, Review, ReviewStatus, Status, Time};
 use phase_memory_profile::Effect;
 use serde_json::{Value, json};
 
-use super::{OpResult, check_operation, parse, se};
+use super::support::{self, check_operation, parse};
 use crate::context::CallContext;
+use crate::outcome::{AuditDraft, OpResult, Outcome};
 use crate::request::{ReviewDecideRequest, ReviewListRequest};
-use crate::runner::{AuditDraft, Outcome, Runtime};
-
-/// The status a review has at `now` (a pending review past its expiry is expired).
-fn effective(r: &Review, now: Time) -> ReviewStatus {
-    if r.status == ReviewStatus::Pending && r.expires_at.is_some_and(|e| e <= now) {
-        ReviewStatus::Expired
-    } else {
-        r.status
-    }
-}
+use crate::state::Runtime;
 
 /// Whether the actor may see every subject of a review.
 fn sees(rt: &Runtime, r: &Review, actor: &Actor, op: &str) -> bool {
@@ -34,7 +26,7 @@ fn sees(rt: &Runtime, r: &Review, actor: &Actor, op: &str) -> bool {
 
 fn review_json(r: &Review, now: Time) -> Value {
     let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-    v["status"] = json!(effective(r, now));
+    v["status"] = json!(review_status(r, now));
     if let Value::Object(m) = &mut v {
         m.remove("request");
     }
@@ -57,8 +49,8 @@ pub(crate) fn list(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) 
     };
     let mut withheld = 0u64;
     let mut out = Vec::new();
-    for rev in rt.store.reviews().map_err(se)? {
-        if want.is_some_and(|w| w != effective(&rev, now)) {
+    for rev in rt.store.reviews()? {
+        if want.is_some_and(|w| w != review_status(&rev, now)) {
             continue;
         }
         if sees(rt, &rev, &ctx.actor, "review.list") {
@@ -72,7 +64,8 @@ pub(crate) fn list(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) 
     ))
 }
 
-/// `review.decide`.
+/// `review.decide`: read the review, check the decider may decide it, then
+/// (on approval) apply the held operation exactly once.
 pub(crate) fn decide(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let r: ReviewDecideRequest = parse(req)?;
     let approve = match r.decision.as_str() {
@@ -88,84 +81,19 @@ pub(crate) fn decide(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     // Deciding needs a reviewer role the profile declares (beside the govern
     // class the runner checked); checked before the review is looked up so a
     // non-reviewer learns nothing about review ids.
-    if !rt.profile.access.may_review(&ctx.actor.roles) {
-        let mut o = Outcome::fail(
-            Status::Denied,
-            Diagnostic::error(
-                "auth.forbidden",
-                format!(
-                    "review.decide needs a reviewer role ({}); the actor has {}",
-                    rt.profile.access.reviewer_roles.join(", "),
-                    if ctx.actor.roles.is_empty() {
-                        "none".to_string()
-                    } else {
-                        ctx.actor.roles.join(", ")
-                    }
-                ),
-            ),
-        );
-        o.decision = "deny".into();
-        o.rule_id = Some("access".into());
-        return Err(o);
-    }
+    refuse_non_reviewer(rt, ctx)?;
     let mut rev = rt
         .store
-        .review(&r.review)
-        .map_err(se)?
+        .review(&r.review)?
         .filter(|rev| {
             sees(rt, rev, &ctx.actor, "review.list") || sees(rt, rev, &ctx.actor, "review.decide")
         })
         .ok_or_else(|| {
             Outcome::not_found("review.not_found", format!("no review {:?}", r.review))
         })?;
-    match effective(&rev, now) {
-        ReviewStatus::Pending => {}
-        ReviewStatus::Expired => {
-            let mut o = Outcome::fail(
-                Status::Conflict,
-                Diagnostic::error(
-                    "review.conflict",
-                    format!(
-                        "review {} expired at {}",
-                        rev.id,
-                        rev.expires_at.map(|t| t.to_string()).unwrap_or_default()
-                    ),
-                ),
-            );
-            o.subjects = rev.subjects.clone();
-            return Err(o);
-        }
-        s => {
-            let mut o = Outcome::fail(
-                Status::Conflict,
-                Diagnostic::error(
-                    "review.conflict",
-                    format!(
-                        "review {} was already decided ({})",
-                        rev.id,
-                        json!(s).as_str().unwrap_or("decided")
-                    ),
-                ),
-            );
-            o.subjects = rev.subjects.clone();
-            return Err(o);
-        }
-    }
-    if rev.requested_by == ctx.actor.id {
-        let mut o = Outcome::fail(
-            Status::Denied,
-            Diagnostic::error(
-                "review.self_approval",
-                "the requester cannot decide its own review; a second actor must",
-            ),
-        );
-        o.decision = "deny".into();
-        o.rule_id = Some("four-eyes".into());
-        o.subjects = rev.subjects.clone();
-        return Err(o);
-    }
+    may_decide(&rev, &ctx.actor.id, now).map_err(|why| undecidable(&rev, why))?;
     if let Some(d) = check_operation(rt, "review.decide", ctx)? {
-        return Err(super::denied(
+        return Err(support::denied(
             &d,
             "review.decide (a review cannot itself be held)",
         ));
@@ -179,57 +107,7 @@ pub(crate) fn decide(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     rev.decided_at = Some(now);
     rev.decision_reason = r.reason.clone();
     let mut o = if approve {
-        let mut held = rev.request.clone();
-        let requester: Actor = held
-            .as_object_mut()
-            .and_then(|m| m.remove("actor"))
-            .and_then(|a| serde_json::from_value(a).ok())
-            .unwrap_or(Actor {
-                id: rev.requested_by.clone(),
-                roles: Vec::new(),
-                scopes: Vec::new(),
-            });
-        let mut held_ctx = CallContext::new(requester.clone());
-        held_ctx.approved_review = Some(rev.id.clone());
-        // The held request is resolved with the approver's file rules.
-        held_ctx.origin = ctx.origin.clone();
-        held_ctx.as_of = Some(now);
-        let applied = if rev.operation == "lifecycle.apply"
-            && let Some(t) = held.get("transition")
-        {
-            let t: Transition = serde_json::from_value(t.clone()).map_err(|e| {
-                Outcome::error(
-                    "store.corrupt_record",
-                    format!("review {} holds an unreadable transition: {e}", rev.id),
-                )
-            })?;
-            super::lifecycle::apply_held(rt, &t, &held_ctx, now).unwrap_or_else(|o| o)
-        } else {
-            rt.dispatch(&rev.operation, &held, &held_ctx, now)
-        };
-        if applied.status != Status::Ok {
-            // The held operation cannot be applied any more: the review stays pending.
-            let mut f = Outcome::fail(
-                if applied.status == Status::ReviewRequired {
-                    Status::Conflict
-                } else {
-                    applied.status
-                },
-                Diagnostic::error(
-                    "review.conflict",
-                    format!(
-                        "approving review {} could not apply {}",
-                        rev.id, rev.operation
-                    ),
-                ),
-            );
-            f.diagnostics.extend(applied.diagnostics);
-            return Err(f);
-        }
-        let mut o = applied;
-        o.extra_audit.push(AuditDraft { operation: rev.operation.clone(), actor: Some(rev.requested_by.clone()), status: Status::Ok, decision: "allow".into(), rule_id: rev.rule_id.clone(), subjects: rev.subjects.clone(), details: json!({"review": rev.id, "approved_by": ctx.actor.id, "applied": o.details.clone()}) });
-        o.data = json!({"review": review_json(&rev, now), "applied": o.data});
-        o
+        apply_approved(rt, &rev, ctx, now)?
     } else {
         Outcome::ok(json!({"review": review_json(&rev, now)}))
     };
@@ -238,5 +116,123 @@ pub(crate) fn decide(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     o.rule_id = rev.rule_id.clone();
     o.details = json!({"review": rev.id, "decision": r.decision, "operation": rev.operation});
     o.change.put_reviews.push(rev);
+    Ok(o)
+}
+
+/// Deciding needs one of the profile's reviewer roles.
+fn refuse_non_reviewer(rt: &Runtime, ctx: &CallContext) -> Result<(), Outcome> {
+    if rt.profile.access.may_review(&ctx.actor.roles) {
+        return Ok(());
+    }
+    let mut o = Outcome::fail(
+        Status::Denied,
+        Diagnostic::error(
+            "auth.forbidden",
+            format!(
+                "review.decide needs a reviewer role ({}); the actor has {}",
+                rt.profile.access.reviewer_roles.join(", "),
+                if ctx.actor.roles.is_empty() {
+                    "none".to_string()
+                } else {
+                    ctx.actor.roles.join(", ")
+                }
+            ),
+        ),
+    );
+    o.decision = "deny".into();
+    o.rule_id = Some("access".into());
+    Err(o)
+}
+
+/// The refusal for a review that cannot be decided (see `govern::may_decide`).
+fn undecidable(rev: &Review, why: Undecidable) -> Outcome {
+    let mut o = match why {
+        Undecidable::Expired => Outcome::fail(
+            Status::Conflict,
+            Diagnostic::error(
+                "review.conflict",
+                format!(
+                    "review {} expired at {}",
+                    rev.id,
+                    rev.expires_at.map(|t| t.to_string()).unwrap_or_default()
+                ),
+            ),
+        ),
+        Undecidable::Decided(s) => Outcome::fail(
+            Status::Conflict,
+            Diagnostic::error(
+                "review.conflict",
+                format!(
+                    "review {} was already decided ({})",
+                    rev.id,
+                    json!(s).as_str().unwrap_or("decided")
+                ),
+            ),
+        ),
+        Undecidable::OwnRequest => {
+            let mut o = Outcome::fail(
+                Status::Denied,
+                Diagnostic::error(
+                    "review.self_approval",
+                    "the requester cannot decide its own review; a second actor must",
+                ),
+            );
+            o.decision = "deny".into();
+            o.rule_id = Some(FOUR_EYES_RULE.into());
+            o
+        }
+    };
+    o.subjects = rev.subjects.clone();
+    o
+}
+
+/// Applies the operation an approved review held, as its requester, exactly
+/// once. If it cannot be applied any more the review stays pending.
+fn apply_approved(rt: &mut Runtime, rev: &Review, ctx: &CallContext, now: Time) -> OpResult {
+    let mut held = rev.request.clone();
+    let requester: Actor = held
+        .as_object_mut()
+        .and_then(|m| m.remove("actor"))
+        .and_then(|a| serde_json::from_value(a).ok())
+        .unwrap_or(Actor {
+            id: rev.requested_by.clone(),
+            roles: Vec::new(),
+            scopes: Vec::new(),
+        });
+    let mut held_ctx = CallContext::new(requester);
+    held_ctx.approved_review = Some(rev.id.clone());
+    // The held request is resolved with the approver's file rules.
+    held_ctx.origin = ctx.origin.clone();
+    held_ctx.as_of = Some(now);
+    let applied = rt.dispatch(&rev.operation, &held, &held_ctx, now);
+    if applied.status != Status::Ok {
+        let mut f = Outcome::fail(
+            if applied.status == Status::ReviewRequired {
+                Status::Conflict
+            } else {
+                applied.status
+            },
+            Diagnostic::error(
+                "review.conflict",
+                format!(
+                    "approving review {} could not apply {}",
+                    rev.id, rev.operation
+                ),
+            ),
+        );
+        f.diagnostics.extend(applied.diagnostics);
+        return Err(f);
+    }
+    let mut o = applied;
+    o.extra_audit.push(AuditDraft {
+        operation: rev.operation.clone(),
+        actor: Some(rev.requested_by.clone()),
+        status: Status::Ok,
+        decision: "allow".into(),
+        rule_id: rev.rule_id.clone(),
+        subjects: rev.subjects.clone(),
+        details: json!({"review": rev.id, "approved_by": ctx.actor.id, "applied": o.details.clone()}),
+    });
+    o.data = json!({"review": review_json(rev, now), "applied": o.data});
     Ok(o)
 }

@@ -11,11 +11,12 @@ use phase_memory_profile::Profile;
 use phase_memory_store::{ChangeSet, SCHEMA_VERSION};
 use serde_json::{Value, json};
 
-use super::graph::{export_edge, write_atomic};
-use super::{OpResult, check_operation, parse, se};
+use super::interchange::export_edge;
+use super::support::{self, check_operation, parse};
 use crate::context::CallContext;
+use crate::outcome::{OpResult, Outcome};
 use crate::request::{Empty, ExportRequest, ImportRequest, RepairRequest};
-use crate::runner::{Outcome, Runtime};
+use crate::state::Runtime;
 
 /// Format name of a full-store dump.
 pub const DUMP_FORMAT: &str = "phase-memory-store-dump/1";
@@ -23,26 +24,25 @@ pub const DUMP_FORMAT: &str = "phase-memory-store-dump/1";
 fn counts(rt: &Runtime) -> Result<Value, Outcome> {
     let pending = rt
         .store
-        .reviews()
-        .map_err(se)?
+        .reviews()?
         .iter()
         .filter(|r| r.status == phase_memory_model::ReviewStatus::Pending)
         .count();
     Ok(json!({
-        "nodes": rt.store.node_count().map_err(se)?,
-        "edges": rt.store.edge_count().map_err(se)?,
-        "events": rt.store.event_head().map_err(se)?,
-        "audit_records": rt.store.audit_records(0).map_err(se)?.len(),
+        "nodes": rt.store.node_count()?,
+        "edges": rt.store.edge_count()?,
+        "events": rt.store.event_head()?,
+        "audit_records": rt.store.audit_records(0)?.len(),
         "reviews_pending": pending,
     }))
 }
 
 /// `health.check`.
-pub(crate) fn health(rt: &mut Runtime, req: &Value) -> OpResult {
+pub(crate) fn health(rt: &mut Runtime, req: &Value, _ctx: &CallContext, _now: Time) -> OpResult {
     let _: Empty = parse(req)?;
-    let meta = rt.store.meta().map_err(se)?;
-    let pending = rt.store.pending_migrations().map_err(se)?;
-    let head = rt.store.audit_head().map_err(se)?;
+    let meta = rt.store.meta()?;
+    let pending = rt.store.pending_migrations()?;
+    let head = rt.store.audit_head()?;
     let fresh = rt.index_fresh();
     let manifest = rt.store.manifest();
     let mut o = Outcome::ok(json!({
@@ -75,10 +75,10 @@ pub(crate) fn health(rt: &mut Runtime, req: &Value) -> OpResult {
 }
 
 /// `store.status`.
-pub(crate) fn status(rt: &mut Runtime, req: &Value, _now: Time) -> OpResult {
+pub(crate) fn status(rt: &mut Runtime, req: &Value, _ctx: &CallContext, _now: Time) -> OpResult {
     let _: Empty = parse(req)?;
-    let meta = rt.store.meta().map_err(se)?;
-    let pending = rt.store.pending_migrations().map_err(se)?;
+    let meta = rt.store.meta()?;
+    let pending = rt.store.pending_migrations()?;
     let mut o = Outcome::ok(json!({
         "adapter": rt.store.manifest().name,
         "location": rt.store.location(),
@@ -88,8 +88,8 @@ pub(crate) fn status(rt: &mut Runtime, req: &Value, _now: Time) -> OpResult {
         "pending_migrations": pending,
         "created_at": meta.created_at,
         "counts": counts(rt)?,
-        "audit": {"head": rt.store.audit_head().map_err(se)?},
-        "retention": super::audit::retention_json(rt)?,
+        "audit": {"head": rt.store.audit_head()?},
+        "retention": super::audit::retention(rt)?,
         "profile": {"name": rt.profile.name, "digest": rt.profile_digest},
     }));
     if !pending.is_empty() {
@@ -102,23 +102,21 @@ pub(crate) fn status(rt: &mut Runtime, req: &Value, _now: Time) -> OpResult {
 pub(crate) fn migrate(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let _: Empty = parse(req)?;
     if let Some(d) = check_operation(rt, "store.migrate", ctx)? {
-        return Err(super::denied(&d, "store.migrate (held for review)"));
+        return Err(support::denied(&d, "store.migrate (held for review)"));
     }
-    let pending = rt.store.pending_migrations().map_err(se)?;
+    let pending = rt.store.pending_migrations()?;
     if pending.is_empty() {
-        let mut o = Outcome::ok(
-            json!({"applied": [], "schema_version": rt.store.meta().map_err(se)?.schema_version}),
-        );
+        let mut o =
+            Outcome::ok(json!({"applied": [], "schema_version": rt.store.meta()?.schema_version}));
         o.skip_audit = true;
         return Ok(o);
     }
-    let applied = rt.store.migrate().map_err(se)?;
-    let seq = rt.store.event_head().map_err(se)? + 1;
-    let mut o = Outcome::ok(
-        json!({"applied": applied, "schema_version": rt.store.meta().map_err(se)?.schema_version}),
-    );
+    let applied = rt.store.migrate()?;
+    let seq = rt.store.event_head()? + 1;
+    let mut o =
+        Outcome::ok(json!({"applied": applied, "schema_version": rt.store.meta()?.schema_version}));
     o.details = json!({"applied": applied});
-    o.change.events.push(super::new_event(
+    o.change.events.push(support::new_event(
         seq,
         now,
         ctx,
@@ -134,38 +132,34 @@ pub(crate) fn migrate(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
 pub(crate) fn repair(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let r: RepairRequest = parse(req)?;
     if let Some(d) = check_operation(rt, "store.repair", ctx)? {
-        return Err(super::denied(&d, "store.repair (held for review)"));
+        return Err(support::denied(&d, "store.repair (held for review)"));
     }
     let mut findings: Vec<Value> = Vec::new();
-    for f in rt.store.check_integrity().map_err(se)? {
+    for f in rt.store.check_integrity()? {
         findings.push(json!({"code": f.code, "location": f.location, "message": f.message, "fixable": f.fixable}));
     }
     let mut nodes = BTreeSet::new();
-    rt.store
-        .for_each_node(&mut |n| {
-            nodes.insert(n.id.clone());
-        })
-        .map_err(se)?;
+    rt.store.for_each_node(&mut |n| {
+        nodes.insert(n.id.clone());
+    })?;
     let mut dangling = Vec::new();
-    rt.store
-        .for_each_edge(&mut |e| {
-            if !nodes.contains(&e.from) || !nodes.contains(&e.to) {
-                dangling.push(e.clone());
-            }
-        })
-        .map_err(se)?;
+    rt.store.for_each_edge(&mut |e| {
+        if !nodes.contains(&e.from) || !nodes.contains(&e.to) {
+            dangling.push(e.clone());
+        }
+    })?;
     for e in &dangling {
         findings.push(json!({"code": "graph.missing_reference", "location": format!("edge {} -{}-> {}", e.from, e.edge_type, e.to), "message": "the edge names a node that does not exist", "fixable": true}));
     }
-    let pending = rt.store.pending_migrations().map_err(se)?;
+    let pending = rt.store.pending_migrations()?;
     for m in &pending {
         findings.push(json!({"code": "store.migration_needed", "location": "meta", "message": format!("migration {m} is pending"), "fixable": true}));
     }
     if !rt.index_fresh() {
         findings.push(json!({"code": "store.stale_index", "location": "index/", "message": "the full-text index is behind the store", "fixable": true}));
     }
-    let cp = rt.store.audit_checkpoint().map_err(se)?;
-    for b in verify_chain(&cp, &rt.store.audit_records(0).map_err(se)?) {
+    let cp = rt.store.audit_checkpoint()?;
+    for b in verify_chain(&cp, &rt.store.audit_records(0)?) {
         findings.push(json!({"code": "audit.chain_broken", "location": format!("audit seq {}", b.seq), "message": b.reason, "fixable": false}));
     }
     let mut o = Outcome::ok(Value::Null);
@@ -184,12 +178,12 @@ pub(crate) fn repair(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
         return Ok(o);
     }
     let mut actions: Vec<Value> = Vec::new();
-    rt.lock_for_write().map_err(se)?;
-    for f in rt.store.repair_integrity(now).map_err(se)? {
+    rt.lock_for_write()?;
+    for f in rt.store.repair_integrity(now)? {
         actions.push(json!({"code": f.code, "location": f.location, "action": f.message}));
     }
     if !pending.is_empty() {
-        let applied = rt.store.migrate().map_err(se)?;
+        let applied = rt.store.migrate()?;
         actions.push(json!({"code": "store.migration_needed", "location": "meta", "action": format!("applied {}", applied.join(", "))}));
     }
     if !dangling.is_empty() {
@@ -199,13 +193,10 @@ pub(crate) fn repair(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
             .collect();
         let file = match &rt.home.dir {
             Some(dir) => {
-                let q = dir.join("quarantine");
-                std::fs::create_dir_all(&q).map_err(|e| {
-                    Outcome::error("store.io", format!("creating {}: {e}", q.display()))
-                })?;
-                let f = q.join(format!("dangling-edges-{}.jsonl", now.millis()));
-                write_atomic(&f.display().to_string(), &lines)?;
-                f.display().to_string()
+                let name = format!("dangling-edges-{}.jsonl", now.millis());
+                crate::files::quarantine(dir, &name, &lines)?
+                    .display()
+                    .to_string()
             }
             None => "memory".into(),
         };
@@ -227,9 +218,9 @@ pub(crate) fn repair(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
 pub(crate) fn export(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time) -> OpResult {
     let r: ExportRequest = parse(req)?;
     if let Some(d) = check_operation(rt, "store.export", ctx)? {
-        return Err(super::denied(&d, "store.export (held for review)"));
+        return Err(support::denied(&d, "store.export (held for review)"));
     }
-    let meta = rt.store.meta().map_err(se)?;
+    let meta = rt.store.meta()?;
     let mut out = String::new();
     let mut line = |v: Value| {
         out.push_str(&canonical_json_exact(&v));
@@ -238,39 +229,33 @@ pub(crate) fn export(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
     line(
         json!({"record": "meta", "format": DUMP_FORMAT, "schema_version": meta.schema_version, "source_adapter": meta.adapter, "created_at": meta.created_at, "applied_migrations": meta.applied_migrations}),
     );
-    line(json!({"record": "profile", "source": rt.store.profile_source().map_err(se)?}));
+    line(json!({"record": "profile", "source": rt.store.profile_source()?}));
     let mut body = String::new();
     let (mut n, mut e, mut v) = (0u64, 0u64, 0u64);
-    rt.store
-        .for_each_node(&mut |x| {
-            let mut val = serde_json::to_value(x).unwrap_or(Value::Null);
-            val["record"] = json!("stored_node");
-            body.push_str(&canonical_json_exact(&val));
-            body.push('\n');
-            n += 1;
-        })
-        .map_err(se)?;
-    rt.store
-        .for_each_edge(&mut |x| {
-            let mut val = serde_json::to_value(x).unwrap_or(Value::Null);
-            val["record"] = json!("stored_edge");
-            body.push_str(&canonical_json_exact(&val));
-            body.push('\n');
-            e += 1;
-        })
-        .map_err(se)?;
-    rt.store
-        .for_each_event(&mut |x| {
-            let mut val = serde_json::to_value(x).unwrap_or(Value::Null);
-            val["record"] = json!("stored_event");
-            body.push_str(&canonical_json_exact(&val));
-            body.push('\n');
-            v += 1;
-        })
-        .map_err(se)?;
-    let reviews = rt.store.reviews().map_err(se)?;
-    let cp = rt.store.audit_checkpoint().map_err(se)?;
-    let audit = rt.store.audit_records(0).map_err(se)?;
+    rt.store.for_each_node(&mut |x| {
+        let mut val = serde_json::to_value(x).unwrap_or(Value::Null);
+        val["record"] = json!("stored_node");
+        body.push_str(&canonical_json_exact(&val));
+        body.push('\n');
+        n += 1;
+    })?;
+    rt.store.for_each_edge(&mut |x| {
+        let mut val = serde_json::to_value(x).unwrap_or(Value::Null);
+        val["record"] = json!("stored_edge");
+        body.push_str(&canonical_json_exact(&val));
+        body.push('\n');
+        e += 1;
+    })?;
+    rt.store.for_each_event(&mut |x| {
+        let mut val = serde_json::to_value(x).unwrap_or(Value::Null);
+        val["record"] = json!("stored_event");
+        body.push_str(&canonical_json_exact(&val));
+        body.push('\n');
+        v += 1;
+    })?;
+    let reviews = rt.store.reviews()?;
+    let cp = rt.store.audit_checkpoint()?;
+    let audit = rt.store.audit_records(0)?;
     out.push_str(&body);
     for rv in &reviews {
         let mut val = serde_json::to_value(rv).unwrap_or(Value::Null);
@@ -293,7 +278,7 @@ pub(crate) fn export(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
     match &r.path {
         Some(p) => {
             let target = crate::files::resolve(ctx, p, crate::files::Access::Write)?;
-            write_atomic(&target.to_string_lossy(), &out)?;
+            crate::files::write_text(&target, &out)?;
             data["path"] = json!(p);
         }
         None => data["jsonl"] = json!(out),
@@ -308,7 +293,7 @@ pub(crate) fn export(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
 pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time) -> OpResult {
     let r: ImportRequest = parse(req)?;
     if let Some(d) = check_operation(rt, "store.import", ctx)? {
-        return Err(super::denied(&d, "store.import (held for review)"));
+        return Err(support::denied(&d, "store.import (held for review)"));
     }
     let (path, inline) = match (&r.path, &r.records) {
         (Some(p), None) => (p.clone(), None),
@@ -332,10 +317,10 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
     if inline.is_none() {
         crate::files::resolve(ctx, path, crate::files::Access::Read)?;
     }
-    if rt.store.node_count().map_err(se)? > 0
-        || rt.store.event_head().map_err(se)? > 0
-        || rt.store.audit_head().map_err(se)?.is_some()
-        || !rt.store.reviews().map_err(se)?.is_empty()
+    if rt.store.node_count()? > 0
+        || rt.store.event_head()? > 0
+        || rt.store.audit_head()?.is_some()
+        || !rt.store.reviews()?.is_empty()
     {
         return Err(Outcome::fail(
             Status::Conflict,

@@ -3,6 +3,7 @@
 
 mod authz;
 mod flows;
+mod layering;
 mod props;
 mod registry;
 

@@ -276,3 +276,63 @@ fn the_runner_checks_the_class_before_the_handler() {
     assert_eq!(env.status, Status::Invalid, "{}", env.to_json());
     assert!(env.to_json().contains("access.roles.owner"));
 }
+
+/// The top-level field names of a registry entry's one-line `data` shape
+/// (`{items[{node,…}], budget{limit,used}, considered?}` → items, budget, considered).
+fn shape_fields(shape: &str) -> Vec<String> {
+    let inner = shape
+        .trim()
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or("");
+    let mut fields = Vec::new();
+    let (mut depth, mut current) = (0usize, String::new());
+    for ch in inner.chars() {
+        match ch {
+            '{' | '[' | '(' => depth += 1,
+            '}' | ']' | ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                fields.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        if depth == 0 {
+            current.push(ch);
+        }
+    }
+    fields.push(current);
+    fields
+        .iter()
+        .map(|f| {
+            f.trim()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
+#[test]
+fn every_shape_line_names_fields_of_its_response_type() {
+    // The one-line shape in the registry is read by people (contracts, MCP tool
+    // descriptions); the response type is what the schemas are generated from.
+    // They must not drift apart.
+    let mut drift = Vec::new();
+    for op in OPERATIONS {
+        let schema = (op.response_schema)();
+        let Some(props) = schema.get("properties").and_then(|p| p.as_object()) else {
+            continue;
+        };
+        for f in shape_fields(op.response) {
+            if !props.contains_key(&f) {
+                drift.push(format!(
+                    "{}: `{f}` is not a field of its response type",
+                    op.name
+                ));
+            }
+        }
+    }
+    assert!(drift.is_empty(), "{}", drift.join("\n"));
+}
