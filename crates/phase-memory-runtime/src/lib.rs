@@ -11,6 +11,7 @@
 
 mod clock;
 mod context;
+mod group;
 mod open;
 mod ops;
 pub mod registry;
@@ -21,6 +22,7 @@ mod runner;
 pub use clock::Clock;
 pub use context::{CallContext, Origin, Progress};
 pub mod files;
+pub use group::{DeferredAudit, Ran};
 pub use open::{
     ADAPTERS, Adapter, DEFAULT_WRITE_WAIT, StoreLocation, WriteGate, build_snapshot, init_store,
     init_store_with, memory_runtime, open_runtime, open_runtime_for_repair, open_runtime_waiting,

@@ -174,6 +174,8 @@ pub struct Runtime {
     pub(crate) home: Home,
     /// Shared access: lock and refresh state (see `open.rs`).
     pub(crate) sharing: crate::open::Sharing,
+    /// Group commit of audit records (see `group.rs`).
+    pub(crate) group: crate::group::GroupState,
 }
 
 impl Drop for Runtime {
@@ -471,6 +473,13 @@ impl Runtime {
             change = ChangeSet::default();
             outcome.index = IndexUpdate::default();
             outcome.new_profile = None;
+        }
+        if wants_audit {
+            // Group commit (group.rs): a read may leave its record for the front end.
+            match self.defer_audit(env, &change, &outcome, operation, request_digest, ctx, now) {
+                Ok(env) => return env,
+                Err(e) => env = e,
+            }
         }
         let mut main_ref = None;
         // A read that records itself writes: take the writer lock (and the latest
