@@ -200,12 +200,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             return Ok(0);
         }
         Command::Mcp { data_dir } => {
-            phase_memory_server::mcp::serve_stdio_in(
+            phase_memory_server::mcp::serve_stdio_waiting(
                 &c.store,
                 c.ctx.actor.clone(),
                 c.clock,
                 vec![("eval.run".to_string(), phase_memory_eval::extension())],
                 data_dir.as_deref(),
+                c.wait,
             )?;
             return Ok(0);
         }
