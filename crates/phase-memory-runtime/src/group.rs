@@ -46,7 +46,7 @@ pub enum Ran {
     Done(Envelope),
     /// The envelope, to be sent only after `audit` is committed (its
     /// `audit` reference is filled in from [`Runtime::commit_audit_group`]).
-    Pending(Envelope, DeferredAudit),
+    Pending(Envelope, Box<DeferredAudit>),
 }
 
 impl Runtime {
@@ -64,25 +64,25 @@ impl Runtime {
         let env = self.run(operation, request, ctx);
         self.group.defer = false;
         match self.group.pending.take() {
-            Some(record) => Ran::Pending(env, DeferredAudit { record }),
+            Some(record) => Ran::Pending(env, Box::new(DeferredAudit { record })),
             None => Ran::Done(env),
         }
     }
 
     /// The runner's hook: when the current request may defer and its outcome
-    /// writes nothing but its own audit record, keeps that record (unsealed)
-    /// and returns the envelope; otherwise gives the envelope back.
+    /// writes nothing but its own audit record, keeps that record (unsealed) and
+    /// returns true (the runner then returns the envelope as it is).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn defer_audit(
         &mut self,
-        env: Envelope,
+        env: &Envelope,
         change: &ChangeSet,
         outcome: &Outcome,
         operation: &str,
         request_digest: &str,
         ctx: &CallContext,
         now: Time,
-    ) -> Result<Envelope, Envelope> {
+    ) -> bool {
         let u: &IndexUpdate = &outcome.index;
         let only_audit = change.is_empty()
             && outcome.extra_audit.is_empty()
@@ -92,7 +92,7 @@ impl Runtime {
             && !u.purge
             && !u.rebuild;
         if !self.group.defer || !only_audit {
-            return Err(env);
+            return false;
         }
         self.group.pending = Some(AuditRecord {
             seq: 0,
@@ -109,7 +109,7 @@ impl Runtime {
             prev_hash: String::new(),
             hash: String::new(),
         });
-        Ok(env)
+        true
     }
 
     /// Seals `records` onto the audit chain in order and commits them in one
@@ -224,7 +224,9 @@ mod tests {
             head.seq
         );
         let (envs, records): (Vec<_>, Vec<_>) = pending.into_iter().unzip();
-        let refs = rt.commit_audit_group(records).expect("group commit");
+        let refs = rt
+            .commit_audit_group(records.into_iter().map(|r| *r).collect())
+            .expect("group commit");
         assert_eq!(
             rt.store.generation(),
             generation + 1,

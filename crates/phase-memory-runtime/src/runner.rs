@@ -474,12 +474,11 @@ impl Runtime {
             outcome.index = IndexUpdate::default();
             outcome.new_profile = None;
         }
-        if wants_audit {
-            // Group commit (group.rs): a read may leave its record for the front end.
-            match self.defer_audit(env, &change, &outcome, operation, request_digest, ctx, now) {
-                Ok(env) => return env,
-                Err(e) => env = e,
-            }
+        // Group commit (group.rs): a read may leave its record for the front end.
+        if wants_audit
+            && self.defer_audit(&env, &change, &outcome, operation, request_digest, ctx, now)
+        {
+            return env;
         }
         let mut main_ref = None;
         // A read that records itself writes: take the writer lock (and the latest

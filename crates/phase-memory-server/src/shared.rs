@@ -297,7 +297,7 @@ pub(crate) async fn run_held(
         drop(held);
         match ran {
             Ran::Done(env) => (env, None),
-            Ran::Pending(env, record) => (env, Some(enqueue(&pool, record, &handle))),
+            Ran::Pending(env, record) => (env, Some(enqueue(&pool, *record, &handle))),
         }
     });
     let (mut env, reply) = match task.await {
