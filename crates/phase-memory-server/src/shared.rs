@@ -289,11 +289,19 @@ pub(crate) async fn run_held(
     ctx: CallContext,
 ) -> Envelope {
     let op = operation.clone();
+    // One span per operation, whichever front end called it (HTTP or MCP).
+    let span = tracing::info_span!(
+        "operation",
+        operation = %op,
+        status = tracing::field::Empty,
+        audit_seq = tracing::field::Empty,
+    );
+    let inner = span.clone();
     let handle = tokio::runtime::Handle::current();
     let task = tokio::task::spawn_blocking(move || {
         let mut held = held;
         let pool = held.pool.clone();
-        let ran = held.run_grouped(&operation, request, &ctx);
+        let ran = inner.in_scope(|| held.run_grouped(&operation, request, &ctx));
         drop(held);
         match ran {
             Ran::Done(env) => (env, None),
@@ -315,6 +323,10 @@ pub(crate) async fn run_held(
             }
             Err(_) => return panicked(&op),
         }
+    }
+    span.record("status", env.status.as_str());
+    if let Some(a) = &env.audit {
+        span.record("audit_seq", a.seq);
     }
     env
 }
