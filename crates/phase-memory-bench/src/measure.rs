@@ -80,6 +80,11 @@ impl Latencies {
         self.samples.push(d);
     }
 
+    /// Adds every sample of `other`.
+    pub fn extend(&mut self, other: Latencies) {
+        self.samples.extend(other.samples);
+    }
+
     /// The `p` quantile (nearest rank, `p` in [0, 1]).
     pub fn quantile(&self, p: f64) -> Duration {
         let mut s = self.samples.clone();

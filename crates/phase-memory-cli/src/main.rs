@@ -183,12 +183,13 @@ fn front_end(c: &Caller, command: &Command) -> anyhow::Result<i32> {
             telemetry,
         } => {
             let _telemetry = phase_memory_server::telemetry::init(&telemetry.config())?;
-            phase_memory_server::mcp::serve_stdio_in(
+            phase_memory_server::mcp::serve_stdio_waiting(
                 &c.store,
                 c.ctx.actor.clone(),
                 c.clock,
                 vec![("eval.run".to_string(), phase_memory_eval::extension())],
                 data_dir.as_deref(),
+                c.wait,
             )?;
             Ok(0)
         }

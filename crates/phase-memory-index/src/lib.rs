@@ -24,6 +24,11 @@
 //! [`FullTextIndex::search`] and [`FullTextIndex::doc_count`] at the next
 //! [`FullTextIndex::commit`].
 
+mod analysis;
+
+pub use analysis::STOP_WORDS;
+use analysis::{analyzer, exact_analyzer, schema};
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -31,14 +36,7 @@ use phase_memory_model::Node;
 use tantivy::collector::TopDocs;
 use tantivy::merge_policy::LogMergePolicy;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
-use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TantivyDocument, TextFieldIndexing,
-    TextOptions, Value,
-};
-use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer,
-};
+use tantivy::schema::{Field, IndexRecordOption, TantivyDocument, Value};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 /// Name of the analyzer used for titles, bodies and cues.
@@ -217,161 +215,6 @@ impl std::fmt::Debug for FullTextIndex {
             .field("generation", &self.generation)
             .finish_non_exhaustive()
     }
-}
-
-fn schema() -> Schema {
-    let mut b = Schema::builder();
-    b.add_text_field("id", STRING | STORED);
-    let text = |analyzer: &str| {
-        TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(analyzer)
-                .set_index_option(IndexRecordOption::WithFreqs),
-        )
-    };
-    b.add_text_field("title", text(ANALYZER));
-    b.add_text_field("body", text(ANALYZER));
-    b.add_text_field("exact", text(EXACT_ANALYZER));
-    b.add_text_field("scope", STRING);
-    b.build()
-}
-
-fn simple() -> tantivy::tokenizer::TextAnalyzerBuilder {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .dynamic()
-}
-
-/// English function words dropped by the English analysis: articles, pronouns,
-/// auxiliaries, question words, prepositions and conjunctions (tantivy's built-in
-/// English list has only 33 words and keeps "what", "did", "you", which made small
-/// talk match every question).
-pub const STOP_WORDS: &[&str] = &[
-    "a",
-    "about",
-    "all",
-    "am",
-    "an",
-    "and",
-    "any",
-    "are",
-    "as",
-    "at",
-    "be",
-    "because",
-    "been",
-    "being",
-    "both",
-    "but",
-    "by",
-    "can",
-    "could",
-    "did",
-    "do",
-    "does",
-    "doing",
-    "each",
-    "for",
-    "from",
-    "had",
-    "has",
-    "have",
-    "having",
-    "he",
-    "her",
-    "here",
-    "hers",
-    "herself",
-    "him",
-    "himself",
-    "his",
-    "how",
-    "i",
-    "if",
-    "in",
-    "into",
-    "is",
-    "it",
-    "its",
-    "itself",
-    "me",
-    "my",
-    "myself",
-    "of",
-    "on",
-    "or",
-    "ought",
-    "our",
-    "ours",
-    "ourselves",
-    "she",
-    "should",
-    "so",
-    "some",
-    "such",
-    "than",
-    "that",
-    "the",
-    "their",
-    "theirs",
-    "them",
-    "themselves",
-    "then",
-    "there",
-    "these",
-    "they",
-    "this",
-    "those",
-    "through",
-    "to",
-    "was",
-    "we",
-    "were",
-    "what",
-    "when",
-    "where",
-    "which",
-    "while",
-    "who",
-    "whom",
-    "why",
-    "will",
-    "with",
-    "would",
-    "you",
-    "your",
-    "yours",
-    "yourself",
-    "yourselves",
-    "s",
-    "t",
-    "d",
-    "ll",
-    "m",
-    "re",
-    "ve",
-];
-
-fn stop_words() -> StopWordFilter {
-    StopWordFilter::remove(STOP_WORDS.iter().map(|w| (*w).to_string()))
-}
-
-/// The analyzer of titles, bodies and cues for `analysis`.
-fn analyzer(analysis: Analysis) -> TextAnalyzer {
-    match analysis {
-        Analysis::Simple => simple().build(),
-        Analysis::English => simple()
-            .filter_dynamic(stop_words())
-            .filter_dynamic(Stemmer::new(Language::English))
-            .build(),
-    }
-}
-
-/// The analyzer of the `exact` field: stop words removed, no stemming.
-fn exact_analyzer() -> TextAnalyzer {
-    simple().filter_dynamic(stop_words()).build()
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

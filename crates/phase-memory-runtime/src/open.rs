@@ -329,6 +329,7 @@ fn build(
         extensions: BTreeMap::new(),
         home: Home { dir },
         sharing: Sharing::new(wait, source),
+        group: Default::default(),
     };
     rt.ensure_index().map_err(|e| {
         fail(

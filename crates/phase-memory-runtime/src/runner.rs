@@ -274,6 +274,12 @@ impl Runtime {
             outcome.index = IndexUpdate::default();
             outcome.new_profile = None;
         }
+        // Group commit (group.rs): a read may leave its record for the front end.
+        if wants_audit
+            && self.defer_audit(&env, &change, &outcome, operation, request_digest, ctx, now)
+        {
+            return env;
+        }
         let mut main_ref = None;
         // A read that records itself writes: take the writer lock (and the latest
         // audit head) now, unless the operation already holds it.

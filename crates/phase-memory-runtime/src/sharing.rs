@@ -73,3 +73,12 @@ impl Sharing {
         }
     }
 }
+
+/// The group-commit state of a runtime (see `group.rs`).
+#[derive(Debug, Default)]
+pub(crate) struct GroupState {
+    /// The current request may leave its audit record unsealed.
+    pub(crate) defer: bool,
+    /// The record the current request left.
+    pub(crate) pending: Option<phase_memory_model::AuditRecord>,
+}

@@ -44,6 +44,8 @@ pub struct Runtime {
     pub(crate) home: Home,
     /// Shared access: lock and refresh state (see `open.rs`).
     pub(crate) sharing: Sharing,
+    /// Group commit of audit records (see `group.rs`).
+    pub(crate) group: crate::sharing::GroupState,
 }
 
 impl Drop for Runtime {

@@ -550,6 +550,26 @@ pub fn serve_stdio_in(
     extensions: Vec<(String, Extension)>,
     data_dir: Option<&Path>,
 ) -> anyhow::Result<()> {
+    serve_stdio_waiting(
+        store,
+        actor,
+        clock,
+        extensions,
+        data_dir,
+        phase_memory_runtime::DEFAULT_WRITE_WAIT,
+    )
+}
+
+/// [`serve_stdio_in`] with the time a write waits for the store's writer lock
+/// (held by another process) before `store.locked` (`--wait`, as for `serve`).
+pub fn serve_stdio_waiting(
+    store: &Path,
+    actor: Actor,
+    clock: Clock,
+    extensions: Vec<(String, Extension)>,
+    data_dir: Option<&Path>,
+    write_wait: std::time::Duration,
+) -> anyhow::Result<()> {
     let data_dir = match data_dir {
         Some(d) => Some(crate::http::check_data_dir(
             d,
@@ -558,7 +578,13 @@ pub fn serve_stdio_in(
         )?),
         None => None,
     };
-    let shared = SharedRuntime::open(store, clock, extensions)?;
+    let shared = SharedRuntime::open_with(
+        store,
+        clock,
+        extensions,
+        crate::default_pool_size(),
+        write_wait,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

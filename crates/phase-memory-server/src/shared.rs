@@ -6,18 +6,41 @@
 //! processes — the CLI, another `serve` or `mcp` — also respect) only around the
 //! write itself. No lock is held while idle, and every request first catches up
 //! with what was committed since the runtime's last request.
+//!
+//! Audit records of reads are group-committed: a read whose only write is its
+//! own audit record gives its runtime back to the pool at once and queues the
+//! record; one commit task seals every queued record onto the chain and commits
+//! them in one durable commit, and only then are those requests answered. While
+//! a commit is in flight the next records queue, so under load one fsync
+//! carries many records.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::anyhow;
-use phase_memory_model::{Diagnostic, Envelope, Status};
+use phase_memory_model::{AuditRef, Diagnostic, Envelope, Status};
 use phase_memory_runtime::{
-    CallContext, Clock, DEFAULT_WRITE_WAIT, Extension, Runtime, WriteGate, open_runtime_waiting,
+    CallContext, Clock, DEFAULT_WRITE_WAIT, DeferredAudit, Extension, Outcome, Ran, Runtime,
+    WriteGate, open_runtime_waiting,
 };
 use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+/// What a queued audit record's request receives: its reference, or why the
+/// group commit failed (status and diagnostic).
+type GroupReply = Result<AuditRef, (Status, Vec<Diagnostic>)>;
+
+/// Audit records waiting for the next group commit.
+#[derive(Default)]
+struct GroupQueue {
+    waiting: Vec<(DeferredAudit, oneshot::Sender<GroupReply>)>,
+    /// A commit task is running (it takes every record queued meanwhile).
+    committing: bool,
+    /// Group commits done and records they carried (for metrics and tests).
+    commits: u64,
+    records: u64,
+}
 
 /// Runtimes of a pool by default: one per core, at least 2, at most 8.
 pub fn default_pool_size() -> usize {
@@ -31,6 +54,7 @@ struct Pool {
     idle: Mutex<Vec<Runtime>>,
     permits: Arc<Semaphore>,
     size: u32,
+    group: Mutex<GroupQueue>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -62,6 +86,15 @@ impl HeldRuntime {
             .as_ref()
             .map(|rt| rt.store().generation())
             .unwrap_or(0)
+    }
+
+    /// Runs one operation through the runner, leaving the audit record of a
+    /// read for a group commit.
+    fn run_grouped(&mut self, operation: &str, request: Value, ctx: &CallContext) -> Ran {
+        match self.runtime.as_mut() {
+            Some(rt) => rt.run_deferring_audit(operation, request, ctx),
+            None => Ran::Done(self.run(operation, request, ctx)),
+        }
     }
 
     /// Runs one operation through the runner.
@@ -113,6 +146,7 @@ impl SharedRuntime {
                 permits: Arc::new(Semaphore::new(runtimes.len())),
                 idle: Mutex::new(runtimes),
                 size,
+                group: Mutex::new(GroupQueue::default()),
             }),
         }
     }
@@ -197,6 +231,18 @@ impl SharedRuntime {
     /// Waits until no runtime runs and holds them all (shutdown: lets runs in
     /// flight finish and keeps new ones from starting).
     pub async fn drain(&self) -> Drained {
+        // Let audit records queued for a group commit be committed (and their
+        // requests answered) first; bounded, as the commit itself is.
+        for _ in 0..6_000 {
+            let busy = {
+                let q = self.pool.group.lock().unwrap_or_else(|e| e.into_inner());
+                q.committing || !q.waiting.is_empty()
+            };
+            if !busy {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         match self
             .pool
             .permits
@@ -207,6 +253,12 @@ impl SharedRuntime {
             Ok(p) => Drained { _permits: p },
             Err(_) => unreachable_drain(),
         }
+    }
+
+    /// Group commits done so far and the audit records they carried.
+    pub fn group_commits(&self) -> (u64, u64) {
+        let q = self.pool.group.lock().unwrap_or_else(|e| e.into_inner());
+        (q.commits, q.records)
     }
 
     /// Runs one operation: waits for a free runtime, then runs on the blocking pool.
@@ -227,9 +279,11 @@ fn unreachable_drain() -> Drained {
 }
 
 /// Runs an operation on a held runtime on the blocking pool and releases the
-/// runtime when done. The run completes even if the returned future is dropped.
+/// runtime when done. The run completes even if the returned future is dropped;
+/// a read's audit record is queued for the group commit (which also completes),
+/// and the envelope is returned only once that record is durable.
 pub(crate) async fn run_held(
-    mut held: HeldRuntime,
+    held: HeldRuntime,
     operation: String,
     request: Value,
     ctx: CallContext,
@@ -243,26 +297,125 @@ pub(crate) async fn run_held(
         audit_seq = tracing::field::Empty,
     );
     let inner = span.clone();
-    let task =
-        tokio::task::spawn_blocking(move || inner.in_scope(|| held.run(&operation, request, &ctx)));
-    match task.await {
-        Ok(env) => {
-            span.record("status", env.status.as_str());
-            if let Some(a) = &env.audit {
-                span.record("audit_seq", a.seq);
-            }
-            env
+    let handle = tokio::runtime::Handle::current();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut held = held;
+        let pool = held.pool.clone();
+        let ran = inner.in_scope(|| held.run_grouped(&operation, request, &ctx));
+        drop(held);
+        match ran {
+            Ran::Done(env) => (env, None),
+            Ran::Pending(env, record) => (env, Some(enqueue(&pool, *record, &handle))),
         }
-        Err(_) => front_end_envelope(
-            &op,
-            Status::Error,
-            Diagnostic::error(
-                "internal.panic",
-                format!(
-                    "operation {op} failed unexpectedly; the store commit is atomic, so it either fully applied or not at all"
-                ),
+    });
+    let (mut env, reply) = match task.await {
+        Ok(x) => x,
+        Err(_) => return panicked(&op),
+    };
+    if let Some(reply) = reply {
+        match reply.await {
+            Ok(Ok(r)) => env.audit = Some(r),
+            Ok(Err((status, diagnostics))) => {
+                env.status = status;
+                env.data = Value::Object(Default::default());
+                env.diagnostics.extend(diagnostics);
+                env.audit = None;
+            }
+            Err(_) => return panicked(&op),
+        }
+    }
+    span.record("status", env.status.as_str());
+    if let Some(a) = &env.audit {
+        span.record("audit_seq", a.seq);
+    }
+    env
+}
+
+fn panicked(op: &str) -> Envelope {
+    front_end_envelope(
+        op,
+        Status::Error,
+        Diagnostic::error(
+            "internal.panic",
+            format!(
+                "operation {op} failed unexpectedly; the store commit is atomic, so it either fully applied or not at all"
             ),
         ),
+    )
+}
+
+/// Queues a read's audit record and starts the commit task unless one runs.
+fn enqueue(
+    pool: &Arc<Pool>,
+    record: DeferredAudit,
+    handle: &tokio::runtime::Handle,
+) -> oneshot::Receiver<GroupReply> {
+    let (tx, rx) = oneshot::channel();
+    let mut q = pool.group.lock().unwrap_or_else(|e| e.into_inner());
+    q.waiting.push((record, tx));
+    if !q.committing {
+        q.committing = true;
+        handle.spawn(commit_queued(SharedRuntime { pool: pool.clone() }));
+    }
+    rx
+}
+
+/// The commit task: commits everything queued, in groups, until the queue is
+/// empty (bounded by the records queued; each round takes them all).
+async fn commit_queued(shared: SharedRuntime) {
+    loop {
+        // Take a runtime first, then every record queued until now: records that
+        // arrive while this waits for a runtime join this group.
+        let mut held = shared.acquire().await;
+        let batch = {
+            let mut q = shared.pool.group.lock().unwrap_or_else(|e| e.into_inner());
+            if q.waiting.is_empty() {
+                q.committing = false;
+                return;
+            }
+            std::mem::take(&mut q.waiting)
+        };
+        let (records, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let n = records.len() as u64;
+        let task = tokio::task::spawn_blocking(move || match held.runtime.as_mut() {
+            Some(rt) => rt.commit_audit_group(records).map_err(|e| {
+                let o = Outcome::store_error(&e);
+                (o.status, o.diagnostics)
+            }),
+            None => Err((
+                Status::Error,
+                vec![Diagnostic::error(
+                    "internal.panic",
+                    "the runtime was lost after a panic",
+                )],
+            )),
+        });
+        let result = task.await.unwrap_or_else(|_| {
+            Err((
+                Status::Error,
+                vec![Diagnostic::error(
+                    "internal.panic",
+                    "the group commit of audit records failed unexpectedly",
+                )],
+            ))
+        });
+        match result {
+            Ok(refs) => {
+                {
+                    let mut q = shared.pool.group.lock().unwrap_or_else(|e| e.into_inner());
+                    q.commits += 1;
+                    q.records += n;
+                }
+                for (tx, r) in replies.into_iter().zip(refs) {
+                    let _ = tx.send(Ok(r));
+                }
+            }
+            Err(e) => {
+                for tx in replies {
+                    let _ = tx.send(Err(e.clone()));
+                }
+            }
+        }
     }
 }
 

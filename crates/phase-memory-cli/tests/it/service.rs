@@ -190,6 +190,17 @@ impl Served {
         (status, env)
     }
 
+    /// `127.0.0.1:PORT` the server listens on.
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// SIGKILL (no shutdown of any kind), then reaps the process.
+    pub(crate) fn kill_9(mut self) {
+        self.child.kill().expect("kill -9 serve");
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then waits for a clean exit.
     pub(crate) fn stop(mut self) {
         let pid = self.child.id().to_string();
@@ -265,9 +276,15 @@ pub(crate) struct Mcp {
 
 impl Mcp {
     pub(crate) fn start(store: &Path) -> Mcp {
+        Mcp::start_with(store, &[])
+    }
+
+    /// [`Mcp::start`] with global flags before `mcp` (e.g. `--wait 0.5`).
+    pub(crate) fn start_with(store: &Path, flags: &[&str]) -> Mcp {
         let mut child = Command::new(bin())
             .arg("--store")
             .arg(store)
+            .args(flags)
             .arg("mcp")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

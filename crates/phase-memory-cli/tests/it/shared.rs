@@ -270,3 +270,142 @@ fn writers_started_together_all_land_and_readers_never_see_half_a_commit() {
     assert_eq!(code, 0, "{env}");
     assert_eq!(env["data"]["ok"], true, "{env}");
 }
+
+/// Audited reads from 16 clients while the server is killed with SIGKILL: their
+/// audit records are group-committed, so the kill lands inside or between group
+/// commits. Every answered read's record (seq and hash) must be on the chain
+/// afterwards, and the chain must verify.
+#[test]
+fn kill_9_server_mid_group_commit_loses_no_answered_read() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    for (round, kill_after_ms) in [(0u32, 150u64), (1, 400), (2, 900)] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = store(dir.path(), false);
+        let tokens = dir.path().join("tokens.json");
+        let owner = add_token(&s, &tokens, "owner", &["owner"], &["*"]);
+        let srv = Served::start(&s, &tokens);
+        let addr = srv.addr().to_string();
+        let down = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..16)
+            .map(|c| {
+                let (addr, owner, down) = (addr.clone(), owner.clone(), down.clone());
+                std::thread::spawn(move || {
+                    let mut answered = Vec::new();
+                    // Bounded: at most 2,000 requests per client.
+                    for i in 0..2_000 {
+                        if down.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let body = json!({"cue": {"text": if (c + i) % 2 == 0 { "Paris" } else { "France" }}, "as_of": AS_OF});
+                        let Ok((status, text)) = crate::service::http(
+                            &addr,
+                            "POST",
+                            "/v1/ops/activation.run",
+                            Some(&owner),
+                            &body.to_string(),
+                        ) else {
+                            break;
+                        };
+                        if status != 200 {
+                            continue;
+                        }
+                        let env: Value = serde_json::from_str(&text).expect("envelope");
+                        assert_eq!(env["status"], "ok", "{env}");
+                        let seq = env["audit"]["seq"].as_u64().expect("an answered read has its record");
+                        let hash = env["audit"]["hash"].as_str().expect("hash").to_string();
+                        answered.push((seq, hash));
+                    }
+                    answered
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(kill_after_ms));
+        srv.kill_9();
+        down.store(true, Ordering::SeqCst);
+        let mut answered = Vec::new();
+        for c in clients {
+            answered.extend(c.join().expect("client thread"));
+        }
+        let context = format!("round {round} (kill after {kill_after_ms} ms)");
+        assert!(
+            !answered.is_empty(),
+            "{context}: no read was answered before the kill"
+        );
+        let (code, env) = pm_json(&s, &["audit", "verify"]);
+        assert_eq!(code, 0, "{context}: {env}");
+        assert_eq!(env["data"]["ok"], true, "{context}: {env}");
+        let (code, env) = pm_json(
+            &s,
+            &[
+                "audit",
+                "query",
+                "--operation",
+                "activation.run",
+                "--limit",
+                "1000000",
+            ],
+        );
+        assert_eq!(code, 0, "{context}: {env}");
+        let on_chain: std::collections::HashMap<u64, String> = env["data"]["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .map(|r| {
+                (
+                    r["seq"].as_u64().expect("seq"),
+                    r["hash"].as_str().expect("hash").to_string(),
+                )
+            })
+            .collect();
+        for (seq, hash) in &answered {
+            assert_eq!(
+                on_chain.get(seq),
+                Some(hash),
+                "{context}: the answered read with audit record {seq} is not on the chain"
+            );
+        }
+        let distinct: std::collections::HashSet<_> = answered.iter().map(|(s, _)| *s).collect();
+        assert_eq!(
+            distinct.len(),
+            answered.len(),
+            "{context}: two answers share a record"
+        );
+        eprintln!(
+            "{context}: {} answered reads, all on the chain",
+            answered.len()
+        );
+    }
+}
+
+/// `mcp` takes the global `--wait`: a write behind another process's writer
+/// lock waits that long (not the 10 s default), then reports `store.locked`
+/// and changes nothing; once the lock is free the same server writes.
+#[test]
+fn mcp_writes_wait_as_long_as_wait_says() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = store(dir.path(), true);
+    let mut m = Mcp::start_with(&s, &["--wait", "0.5"]);
+    let lock = hold_writer_lock(&s);
+    let t = Instant::now();
+    let (is_error, env) = m.call("remember", node("held-back", "x"));
+    let waited = t.elapsed();
+    assert!(is_error, "{env}");
+    assert_eq!(env["diagnostics"][0]["code"], "store.locked", "{env}");
+    assert!(
+        waited >= Duration::from_millis(500),
+        "it did not wait: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(5),
+        "it waited {waited:?}: --wait 0.5 was not applied"
+    );
+    drop(lock);
+    let (is_error, env) = m.call("remember", node("after-lock", "y"));
+    assert!(!is_error, "{env}");
+    m.stop();
+    let (code, env) = pm_json(&s, &["--as-of", AS_OF, "node", "get", "held-back"]);
+    assert_ne!(code, 0, "the refused write landed: {env}");
+    let (code, env) = pm_json(&s, &["--as-of", AS_OF, "node", "get", "after-lock"]);
+    assert_eq!(code, 0, "{env}");
+}

@@ -8,9 +8,11 @@
 //! pm-bench sqlite-import --nodes 1000000 [--events 0]               [--json-out FILE]
 //! pm-bench activation    --nodes 100000  [--adapter file|sqlite] [--store DIR] [--cues 1000]
 //! pm-bench compile       --nodes 100000  [--budget 2000] [--store DIR]
+//! pm-bench serve         --nodes 3000    [--requests 1000] [--clients 1,16] [--mixed-clients 8]
 //! ```
 
 mod scenarios;
+mod serve;
 mod setup;
 
 use std::path::PathBuf;
@@ -57,6 +59,9 @@ enum Scenario {
     Activation(scenarios::ActivationArgs),
     /// `package.compile` under a token budget.
     Compile(scenarios::CompileArgs),
+    /// A `phase-memory serve` process under HTTP load (1 and 16 clients, mixed
+    /// reads and writes), cold CLI activations and RSS, beside SQLite FTS5.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> Result<()> {
@@ -85,6 +90,10 @@ fn main() -> Result<()> {
         Scenario::Compile(a) => {
             let c = a.common.clone();
             ("compile", c, scenarios::compile(&a)?)
+        }
+        Scenario::Serve(a) => {
+            let c = a.common.clone();
+            ("serve", c, serve::serve(&a)?)
         }
     };
     let report = report(name, figures);

@@ -167,7 +167,7 @@ pub fn import(a: &ImportArgs, adapter: Adapter) -> Result<Value> {
 
 /// The benchmark cues: two or three Zipf-distributed words of the generator's
 /// vocabulary.
-fn cues(cfg: &GeneratorConfig, n: usize) -> Vec<String> {
+pub(crate) fn cues(cfg: &GeneratorConfig, n: usize) -> Vec<String> {
     let vocab = cfg.vocabulary();
     let mut r = Rng::new(cfg.seed ^ 0xc0e5_c0e5);
     (0..n)
@@ -179,7 +179,7 @@ fn cues(cfg: &GeneratorConfig, n: usize) -> Vec<String> {
 }
 
 /// Generates and imports a store for a scenario unless one is given.
-fn ensure_store(
+pub(crate) fn ensure_store(
     work: &Work,
     given: Option<&PathBuf>,
     adapter: Adapter,
