@@ -41,6 +41,9 @@ use tantivy::tokenizer::{
 };
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
+pub mod feedback;
+pub use feedback::{Feedback, rm3_weights};
+
 /// Name of the analyzer used for titles, bodies and cues.
 pub const ANALYZER: &str = "phase_memory_text";
 

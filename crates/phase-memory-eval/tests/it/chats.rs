@@ -188,3 +188,38 @@ fn two_imports_give_byte_identical_activations_and_packages() {
         assert_eq!(a, b);
     }
 }
+
+#[test]
+fn entities_at_import_link_turns_that_name_the_same_thing() {
+    let chat = chats::load_chat(&fixture_dir().join("chat.json")).expect("chat");
+    let plain = chats::records(&chat);
+    let records = chats::records_with(&chat, true);
+    assert_eq!(records, chats::records_with(&chat, true), "deterministic");
+    assert!(records.len() > plain.len());
+    let pixel = chats::entity_node(&chat, "pixel");
+    let node = records
+        .iter()
+        .find(|r| r["record"] == "node" && r["id"] == pixel.as_str())
+        .expect("an entity node for the cat's name");
+    assert_eq!(node["kind"], "entity");
+    assert_eq!(node["title"], "Pixel");
+    let linked = records
+        .iter()
+        .filter(|r| r["record"] == "edge" && r["to"] == pixel.as_str() && r["type"] == "mentions")
+        .count();
+    assert!(linked >= 2, "every turn naming Pixel mentions it: {linked}");
+    // No entity for a word that only starts a sentence.
+    assert!(
+        !records
+            .iter()
+            .any(|r| r["id"] == chats::entity_node(&chat, "morning").as_str())
+    );
+    // The linked graph imports through graph.import like the plain one.
+    let chats = vec![chat];
+    let rt = chats::import_with(&chats, DEFAULT_PROFILE_TOML, true).expect("import");
+    let mut ids = Vec::new();
+    rt.store()
+        .for_each_node(&mut |n| ids.push(n.id.clone()))
+        .expect("nodes");
+    assert!(ids.contains(&pixel));
+}
