@@ -64,7 +64,7 @@ pub fn mentions(text: &str) -> Vec<Mention> {
     // A lone capitalised word that starts a sentence is usually not a name
     // ("Morning!", "Barely."): it is dropped; a name shows up mid-sentence too.
     let flush = |run: &mut Vec<&str>, out: &mut Vec<Mention>, at_start: bool| {
-        if !run.is_empty() && !(at_start && run.len() == 1) {
+        if run.len() > 1 || (run.len() == 1 && !at_start) {
             let key = run
                 .iter()
                 .map(|w| w.to_lowercase())

@@ -104,6 +104,48 @@ pub fn rm3_weights(
         .collect()
 }
 
+/// CombSUM of two rankings, each score over its list's best:
+/// `λ·s₁/top₁ + (1−λ)·s₂/top₂`, times `top₁` (so scores stay on the first
+/// search's scale); highest first, ties by id, at most `limit`.
+pub fn fuse(
+    first: &[(String, f32)],
+    second: &[(String, f32)],
+    lambda: f64,
+    limit: usize,
+) -> Vec<(String, f32)> {
+    let lambda = if lambda.is_finite() {
+        lambda.clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    let top = |l: &[(String, f32)]| l.iter().map(|h| f64::from(h.1)).fold(0.0f64, f64::max);
+    let (t1, t2) = (top(first), top(second));
+    let mut sum: BTreeMap<&str, f64> = BTreeMap::new();
+    for (list, w, t) in [(first, lambda, t1), (second, 1.0 - lambda, t2)] {
+        if t > 0.0 {
+            for (id, s) in list {
+                let s = f64::from(*s);
+                if s.is_finite() && s > 0.0 {
+                    *sum.entry(id.as_str()).or_insert(0.0) += w * s / t;
+                }
+            }
+        }
+    }
+    let scale = if t1 > 0.0 { t1 } else { 1.0 };
+    let mut out: Vec<(String, f32)> = sum
+        .into_iter()
+        .filter(|(_, s)| *s > 0.0)
+        .map(|(id, s)| (id.to_string(), (s * scale) as f32))
+        .collect();
+    out.sort_by(|a, b| {
+        crate::tie_key(b.1)
+            .cmp(&crate::tie_key(a.1))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    out.truncate(limit);
+    out
+}
+
 impl FullTextIndex {
     /// How many documents hold `term` (an analysed term) in title or body; the
     /// larger of the two fields' counts.
@@ -122,9 +164,10 @@ impl FullTextIndex {
 
     /// [`FullTextIndex::search_with`], then, when `fb` is active and the first
     /// search found anything, a second search with the RM3 query of its top
-    /// `fb.docs` hits ([`rm3_weights`]); `text_of` gives a hit's title and body
-    /// (`None`: the hit is not used as feedback). The exact-word clauses of the
-    /// original text are kept in the second search.
+    /// `fb.docs` hits ([`rm3_weights`]), fused with the first ([`fuse`], `λ =
+    /// fb.original_weight`); `text_of` gives a hit's title and body (`None`: the
+    /// hit is not used as feedback). The exact-word clauses of the original text
+    /// are kept in the second search.
     pub fn search_with_feedback(
         &self,
         search: &Search<'_>,
@@ -143,7 +186,8 @@ impl FullTextIndex {
             .collect();
         let n = self.doc_count();
         let weighted = rm3_weights(&query, &docs, &|t| self.doc_freq(t), n, fb);
-        self.search_weighted(search, &weighted)
+        let second = self.search_weighted(search, &weighted)?;
+        Ok(fuse(&first, &second, fb.original_weight, search.limit))
     }
 
     /// BM25 of weighted analysed terms over title and body (each clause times
@@ -301,6 +345,45 @@ mod tests {
             assert_eq!(terms, ["x", "y"], "{fb:?}");
             // Equal weights rank as the original query does.
             assert_eq!(w[0].1, w[1].1, "{fb:?}");
+        }
+    }
+
+    #[test]
+    fn fusion_keeps_first_hits_and_breaks_ties_by_id() {
+        let first = vec![("b".to_string(), 4.0), ("a".to_string(), 2.0)];
+        let second = vec![("c".to_string(), 10.0), ("a".to_string(), 5.0)];
+        let f = fuse(&first, &second, 0.5, 10);
+        let ids: Vec<&str> = f.iter().map(|h| h.0.as_str()).collect();
+        // b: 0.5·1 = 0.5, c: 0.5·1 = 0.5 (tie: by id), a: 0.25 + 0.25 = 0.5 too.
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(fuse(&first, &second, 1.0, 10)[..2], first[..]);
+        assert_eq!(fuse(&first, &second, 0.5, 2).len(), 2);
+    }
+
+    proptest! {
+        #[test]
+        fn fusion_is_bounded_sorted_and_scaled_to_the_first_search(
+            first in proptest::collection::btree_map("[a-f]", 0.1f32..10.0, 0..6),
+            second in proptest::collection::btree_map("[a-f]", 0.1f32..10.0, 0..6),
+            lambda in 0.0f64..=1.0,
+            limit in 0usize..8,
+        ) {
+            // Search hits name each id once.
+            let first: Vec<(String, f32)> = first.into_iter().collect();
+            let second: Vec<(String, f32)> = second.into_iter().collect();
+            let f = fuse(&first, &second, lambda, limit);
+            prop_assert!(f.len() <= limit);
+            let top1 = first.iter().map(|h| h.1).fold(0.0f32, f32::max);
+            for w in f.windows(2) {
+                prop_assert!(w[0].1 >= w[1].1);
+            }
+            for (_, s) in &f {
+                prop_assert!(s.is_finite() && *s > 0.0);
+                if top1 > 0.0 {
+                    prop_assert!(*s <= top1 * 2.0 + 1e-3);
+                }
+            }
+            prop_assert_eq!(f.clone(), fuse(&first, &second, lambda, limit));
         }
     }
 

@@ -223,3 +223,39 @@ fn entities_at_import_link_turns_that_name_the_same_thing() {
         .expect("nodes");
     assert!(ids.contains(&pixel));
 }
+
+#[test]
+fn feedback_and_entities_stay_deterministic_and_in_scope() {
+    let profile = DEFAULT_PROFILE_TOML.replace(
+        "record_access = false",
+        "record_access = false\nfeedback_docs = 5\nfeedback_terms = 10\nfeedback_weight = 0.5",
+    );
+    assert_ne!(profile, DEFAULT_PROFILE_TOML);
+    let chats = two_chats();
+    let at = question_time(&chats);
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let mut rt = chats::import_with(&chats, &profile, true).expect("import");
+        let mut out = Vec::new();
+        for chat in &chats {
+            for q in &chat.questions {
+                let data = activation(&mut rt, reader(chat), at, &q.question);
+                for i in data["items"].as_array().expect("items") {
+                    let id = i["node"].as_str().expect("id");
+                    assert!(id.starts_with(&format!("{}/", chat.id)), "{id} leaked");
+                }
+                out.push(serde_json::to_string(&data).expect("json"));
+            }
+        }
+        runs.push(out);
+    }
+    assert_eq!(runs[0], runs[1]);
+    // Feedback is not a no-op: some activation differs from the plain profile's.
+    let mut plain = chats::import_with(&chats, DEFAULT_PROFILE_TOML, true).expect("import");
+    let chat = &chats[0];
+    let differs = chat.questions.iter().enumerate().any(|(i, q)| {
+        serde_json::to_string(&activation(&mut plain, reader(chat), at, &q.question)).expect("json")
+            != runs[0][i]
+    });
+    assert!(differs, "feedback changed no activation");
+}
