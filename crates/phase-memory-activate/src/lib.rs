@@ -6,6 +6,7 @@
 //! docs/activation.md gives the formula, its parameters and their defaults.
 
 pub mod activate;
+pub mod entities;
 pub mod snapshot;
 pub mod tokens;
 pub mod when;

@@ -3,7 +3,7 @@
 //! question as a reader of its conversation and prints activation beside the BM25
 //! baselines, per category, with budget survival.
 //!
-//! `cargo run --release -p phase-memory-eval --example conversations -- DIR [--profile FILE] [--budget N] [--report FILE] [--max-questions N]`
+//! `cargo run --release -p phase-memory-eval --example conversations -- DIR [--profile FILE] [--budget N] [--report FILE] [--max-questions N] [--entities]`
 //!
 //! DIR may also be given as the environment variable `PHASE_MEMORY_CHATS`.
 
@@ -39,6 +39,7 @@ fn main() -> anyhow::Result<()> {
                         .context("--max-questions needs a number")?,
                 );
             }
+            "--entities" => opts.entities = true,
             "--report" => {
                 report = Some(PathBuf::from(args.next().context("--report needs a file")?))
             }

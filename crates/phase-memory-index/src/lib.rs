@@ -39,6 +39,9 @@ use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, Te
 use tantivy::schema::{Field, IndexRecordOption, TantivyDocument, Value};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
+pub mod feedback;
+pub use feedback::{Feedback, rm3_weights};
+
 /// Name of the analyzer used for titles, bodies and cues.
 pub const ANALYZER: &str = "phase_memory_text";
 

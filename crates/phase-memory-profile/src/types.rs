@@ -177,6 +177,14 @@ pub struct ActivationSpec {
     /// Weight of a BM25 match of the exact, unstemmed words (default 0: measured
     /// to hurt on conversations; a profile may raise it).
     pub exact_weight: f64,
+    /// Pseudo-relevance feedback: how many top BM25 hits are read as relevant and
+    /// their salient terms weighted into a second search (RM3; 0: off).
+    pub feedback_docs: u32,
+    /// Pseudo-relevance feedback: most expansion terms added to the cue.
+    pub feedback_terms: u32,
+    /// Pseudo-relevance feedback: weight of the original cue terms `λ` in
+    /// `λ·cue + (1−λ)·feedback model`, in [0, 1] (1: no expansion).
+    pub feedback_weight: f64,
 }
 
 impl Default for ActivationSpec {
@@ -202,6 +210,9 @@ impl Default for ActivationSpec {
             title_weight: 1.0,
             body_weight: 1.0,
             exact_weight: 0.0,
+            feedback_docs: 0,
+            feedback_terms: 10,
+            feedback_weight: 0.5,
         }
     }
 }

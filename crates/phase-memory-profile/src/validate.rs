@@ -416,6 +416,7 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
         ("spread_threshold", a.spread_threshold),
         ("redundancy_threshold", a.redundancy_threshold),
         ("redundancy_penalty", a.redundancy_penalty),
+        ("feedback_weight", a.feedback_weight),
     ] {
         if !unit(v) {
             cx.bad(
@@ -443,6 +444,17 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
             "activation.event_half_life_hours",
             "event_half_life_hours must be > 0",
         );
+    }
+    for (name, v, max) in [
+        ("feedback_docs", a.feedback_docs, 50),
+        ("feedback_terms", a.feedback_terms, 64),
+    ] {
+        if v > max {
+            cx.bad(
+                format!("activation.{name}"),
+                format!("{name} {v} is above the limit of {max}"),
+            );
+        }
     }
     if a.default_limit == 0 {
         cx.bad(

@@ -188,3 +188,74 @@ fn two_imports_give_byte_identical_activations_and_packages() {
         assert_eq!(a, b);
     }
 }
+
+#[test]
+fn entities_at_import_link_turns_that_name_the_same_thing() {
+    let chat = chats::load_chat(&fixture_dir().join("chat.json")).expect("chat");
+    let plain = chats::records(&chat);
+    let records = chats::records_with(&chat, true);
+    assert_eq!(records, chats::records_with(&chat, true), "deterministic");
+    assert!(records.len() > plain.len());
+    let pixel = chats::entity_node(&chat, "pixel");
+    let node = records
+        .iter()
+        .find(|r| r["record"] == "node" && r["id"] == pixel.as_str())
+        .expect("an entity node for the cat's name");
+    assert_eq!(node["kind"], "entity");
+    assert_eq!(node["title"], "Pixel");
+    let linked = records
+        .iter()
+        .filter(|r| r["record"] == "edge" && r["to"] == pixel.as_str() && r["type"] == "mentions")
+        .count();
+    assert!(linked >= 2, "every turn naming Pixel mentions it: {linked}");
+    // No entity for a word that only starts a sentence.
+    assert!(
+        !records
+            .iter()
+            .any(|r| r["id"] == chats::entity_node(&chat, "morning").as_str())
+    );
+    // The linked graph imports through graph.import like the plain one.
+    let chats = vec![chat];
+    let rt = chats::import_with(&chats, DEFAULT_PROFILE_TOML, true).expect("import");
+    let mut ids = Vec::new();
+    rt.store()
+        .for_each_node(&mut |n| ids.push(n.id.clone()))
+        .expect("nodes");
+    assert!(ids.contains(&pixel));
+}
+
+#[test]
+fn feedback_and_entities_stay_deterministic_and_in_scope() {
+    let profile = DEFAULT_PROFILE_TOML.replace(
+        "record_access = false",
+        "record_access = false\nfeedback_docs = 5\nfeedback_terms = 10\nfeedback_weight = 0.5",
+    );
+    assert_ne!(profile, DEFAULT_PROFILE_TOML);
+    let chats = two_chats();
+    let at = question_time(&chats);
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let mut rt = chats::import_with(&chats, &profile, true).expect("import");
+        let mut out = Vec::new();
+        for chat in &chats {
+            for q in &chat.questions {
+                let data = activation(&mut rt, reader(chat), at, &q.question);
+                for i in data["items"].as_array().expect("items") {
+                    let id = i["node"].as_str().expect("id");
+                    assert!(id.starts_with(&format!("{}/", chat.id)), "{id} leaked");
+                }
+                out.push(serde_json::to_string(&data).expect("json"));
+            }
+        }
+        runs.push(out);
+    }
+    assert_eq!(runs[0], runs[1]);
+    // Feedback is not a no-op: some activation differs from the plain profile's.
+    let mut plain = chats::import_with(&chats, DEFAULT_PROFILE_TOML, true).expect("import");
+    let chat = &chats[0];
+    let differs = chat.questions.iter().enumerate().any(|(i, q)| {
+        serde_json::to_string(&activation(&mut plain, reader(chat), at, &q.question)).expect("json")
+            != runs[0][i]
+    });
+    assert!(differs, "feedback changed no activation");
+}

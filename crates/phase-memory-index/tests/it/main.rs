@@ -7,6 +7,8 @@ use phase_memory_index::{FullTextIndex, IndexOptions};
 use phase_memory_model::{Node, Time, Tombstone};
 use proptest::prelude::*;
 
+mod feedback;
+
 fn node(id: &str, title: &str, body: &str) -> Node {
     Node {
         id: id.into(),

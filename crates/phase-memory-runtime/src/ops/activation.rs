@@ -91,9 +91,27 @@ fn run_activation(
                 body: params.body_weight as f32,
                 exact: params.exact_weight as f32,
             };
-            rt.index.search_with(&search).map_err(|e| {
-                Outcome::error("store.stale_index", format!("full-text search failed: {e}"))
-            })?
+            let feedback = phase_memory_index::Feedback {
+                docs: params.feedback_docs as usize,
+                terms: params.feedback_terms as usize,
+                original_weight: params.feedback_weight,
+            };
+            // Feedback documents are read from the store (the index keeps no text),
+            // and only those the actor may see, so hidden text never shapes a cue.
+            let rt: &Runtime = rt;
+            let text_of = |id: &str| {
+                rt.store
+                    .node(id)
+                    .ok()
+                    .flatten()
+                    .filter(|n| super::sees(rt, op, ctx, n))
+                    .map(|n| format!("{} {}", n.title, n.body))
+            };
+            rt.index
+                .search_with_feedback(&search, &feedback, &text_of)
+                .map_err(|e| {
+                    Outcome::error("store.stale_index", format!("full-text search failed: {e}"))
+                })?
         }
         None => Vec::new(),
     };
