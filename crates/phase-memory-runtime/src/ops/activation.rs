@@ -104,7 +104,7 @@ fn run_activation(
                     .node(id)
                     .ok()
                     .flatten()
-                    .filter(|n| super::sees(rt, op, ctx, n))
+                    .filter(|n| support::sees(rt, op, ctx, n))
                     .map(|n| format!("{} {}", n.title, n.body))
             };
             rt.index
