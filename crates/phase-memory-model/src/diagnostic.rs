@@ -217,7 +217,7 @@ pub const CODES: &[(&str, Status, &str)] = &[
     (
         "graph.missing_reference",
         Status::Invalid,
-        "an edge or event names a node that exists nowhere",
+        "an imported edge names a node that exists neither in the import nor in the store",
     ),
     (
         "graph.unknown_edge_type",

@@ -399,10 +399,10 @@ fn invalid_body(operation: &str, status: StatusCode, message: String, path: &str
     envelope_response(&env, status)
 }
 
-/// Parses a request body: empty means `{}`; anything else must be a JSON object
-/// (`null`, an array or a scalar is refused, not taken as `{}`).
+/// Parses a request body: no bytes means `{}`; anything else must be a JSON object
+/// (`null`, an array, a scalar or bare whitespace is refused, not taken as `{}`).
 fn parse_body(body: &[u8]) -> Result<Value, (String, String)> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.is_empty() {
         return Ok(Value::Object(Default::default()));
     }
     match serde_json::from_slice(body) {
@@ -517,8 +517,12 @@ async fn run_as(
     deadline: Instant,
     wants_tar: bool,
 ) -> Response {
-    // The actor comes only from the token.
-    if let Value::Object(m) = &mut request {
+    // The actor comes only from the token: an actor object is dropped (a string
+    // `actor` is an operation's own filter, e.g. audit.query's, and stays; any
+    // other value is refused by the runner).
+    if let Value::Object(m) = &mut request
+        && matches!(m.get("actor"), Some(Value::Object(_)))
+    {
         m.remove("actor");
     }
     let Ok(held) = timeout_at(deadline, st.runtime.acquire()).await else {

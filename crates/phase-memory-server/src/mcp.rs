@@ -314,8 +314,11 @@ impl McpServer {
     /// Runs a tool call and returns the envelope.
     pub async fn call(&self, params: &CallToolRequestParams) -> Result<Envelope, McpError> {
         let (operation, mut request) = self.resolve(params)?;
-        // The actor comes only from the server's configuration.
-        if let Value::Object(m) = &mut request {
+        // The actor comes only from the server's configuration: an actor object is
+        // dropped (a string `actor` is audit.query's filter and stays).
+        if let Value::Object(m) = &mut request
+            && matches!(m.get("actor"), Some(Value::Object(_)))
+        {
             m.remove("actor");
         }
         // A tool client is a network client: no server path outside the data

@@ -149,6 +149,11 @@ fn tighten(v: &mut Value) {
     }
 }
 
+/// A pattern that matches a string holding a character that is not Unicode
+/// `White_Space` (what Rust's `str::trim` removes).
+const NOT_ONLY_WHITESPACE: &str =
+    "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+
 /// A record schema of the import format, with the optional `record` tag.
 fn record_schema<T: schemars::JsonSchema>(tag: &str, defs: &mut Map<String, Value>) -> Value {
     let mut s = absorb(schema_of::<T>(), tag, defs);
@@ -165,10 +170,20 @@ fn record_schema<T: schemars::JsonSchema>(tag: &str, defs: &mut Map<String, Valu
                 }
             }
         }
+        // The server trims names with Rust's `char::is_whitespace`: at least one
+        // character outside that set.
+        if let Some(Value::Object(f)) = p.get_mut("event")
+            && f.get("type") == Some(&json!("string"))
+        {
+            f.insert("pattern".into(), json!(NOT_ONLY_WHITESPACE));
+        }
         p.insert(
             "record".into(),
-            json!({"const": tag, "description": "the import format's tag (may be omitted)"}),
+            json!({"description": format!("the import format's tag (`{tag}`); ignored here")}),
         );
+        if let Some(Value::Object(subjects)) = p.get_mut("subjects") {
+            subjects.insert("items".into(), json!({"type": "string", "minLength": 1}));
+        }
     }
     s
 }
@@ -212,14 +227,25 @@ pub fn request_schema(operation: &str) -> Option<Value> {
             }
         }
         "event.append" => {
-            let r = record_schema::<EventRecord>("event", &mut defs);
+            let mut r = record_schema::<EventRecord>("event", &mut defs);
+            // `at` may be left out: the event takes the time of the request.
+            if let Some(Value::Array(required)) = r.get_mut("required") {
+                required.retain(|k| k != "at");
+            }
             if let Some(p) = prop(&mut s, "event") {
                 *p = r;
             }
         }
         "review.decide" => set_enum(&mut s, "decision", &DECISIONS),
         "review.list" => set_enum(&mut s, "status", &REVIEW_STATUSES),
-        // audit.query's `status` is a free filter (an unknown value matches nothing).
+        // audit.query's `status` is a free filter (an unknown value matches nothing);
+        // its `actor` is a filter when a string, and an object there is ignored (the
+        // caller comes from the token or the server's configuration).
+        "audit.query" => {
+            if let Some(a) = prop(&mut s, "actor") {
+                *a = json!({"anyOf": [{"type": "string"}, {"type": "null"}, {"type": "object"}], "description": "records by this actor id"});
+            }
+        }
         _ => {}
     }
     if let Some(Value::Object(cue)) = defs.get_mut("CueRequest") {

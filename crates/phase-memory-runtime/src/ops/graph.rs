@@ -760,8 +760,9 @@ fn check_subjects(
             .map_err(se)?
             .filter(|n| super::sees_for_read(rt, ctx, n));
         let Some(node) = node else {
-            return Err(Outcome::invalid(
-                "graph.missing_reference",
+            // Hidden is missing: the same status, code and message.
+            return Err(Outcome::not_found(
+                "node.not_found",
                 format!("{what} names node {id:?}, which does not exist"),
             ));
         };

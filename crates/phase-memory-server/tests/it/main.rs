@@ -5,6 +5,7 @@
 mod docs;
 mod http;
 mod mcp;
+mod metrics;
 mod tokens;
 
 use std::net::SocketAddr;

@@ -1,0 +1,122 @@
+//! `GET /metrics` over a real socket: the Prometheus/OpenMetrics text counts
+//! requests by operation, status and code, times them, reports the store
+//! generation, keeps label cardinality bounded and never shows memory content.
+
+use serde_json::json;
+
+use crate::{Server, agent};
+
+/// The value of the sample `name{labels}` (labels in the exposition's order),
+/// if the scrape has it.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        let rest = l.strip_prefix(series)?;
+        rest.strip_prefix(' ')?.split(' ').next()?.parse().ok()
+    })
+}
+
+fn scrape(s: &Server) -> (String, String) {
+    let mut resp = agent()
+        .get(format!("{}/metrics", s.base))
+        .call()
+        .expect("scrape");
+    assert_eq!(resp.status().as_u16(), 200);
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let text = resp.body_mut().read_to_string().expect("body");
+    (ctype, text)
+}
+
+#[test]
+fn metrics_count_time_and_label_every_request_without_content() {
+    let s = Server::start();
+    s.import();
+    let (_, before) = scrape(&s);
+    let generation_before =
+        sample(&before, "phase_memory_store_generation").expect("generation gauge");
+    assert!(generation_before >= 1.0, "{before}");
+
+    // Two found, one missing, one hidden (the member may not see the secret),
+    // one unauthenticated, and names the registry does not have.
+    for node in ["paris", "eiffel"] {
+        let (status, _) = s.op("node.get", &s.tokens.owner, json!({"node": node}));
+        assert_eq!(status, 200);
+    }
+    let (status, _) = s.op("node.get", &s.tokens.owner, json!({"node": "nowhere"}));
+    assert_eq!(status, 404);
+    let (status, _) = s.op("node.get", &s.tokens.mallory, json!({"node": "vault"}));
+    assert_eq!(status, 404);
+    let (status, _) = s.post_raw("node.get", None, r#"{"node":"paris"}"#);
+    assert_eq!(status, 401);
+    for i in 0..20 {
+        let (status, _) = s.post_raw(&format!("no.such.op{i}"), Some(&s.tokens.owner), "{}");
+        assert_eq!(status, 400);
+    }
+    let (status, env) = s.op(
+        "node.upsert",
+        &s.tokens.owner,
+        json!({"node": {"id": "louvre", "kind": "fact", "title": "Louvre"}}),
+    );
+    assert_eq!(status, 200, "{env}");
+
+    let (ctype, text) = scrape(&s);
+    assert!(ctype.starts_with("application/openmetrics-text"), "{ctype}");
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    let count = |series: &str| sample(&text, series).unwrap_or(0.0);
+    assert_eq!(
+        count(r#"phase_memory_requests_total{operation="node.get",status="ok",code="200"}"#),
+        2.0,
+        "{text}"
+    );
+    // Hidden and missing are counted alike.
+    assert_eq!(
+        count(r#"phase_memory_requests_total{operation="node.get",status="not_found",code="404"}"#),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        count(r#"phase_memory_requests_total{operation="node.get",status="invalid",code="401"}"#),
+        1.0,
+        "{text}"
+    );
+    // Unknown names share one label: cardinality stays bounded.
+    assert_eq!(
+        count(r#"phase_memory_requests_total{operation="unknown",status="invalid",code="400"}"#),
+        20.0,
+        "{text}"
+    );
+    assert!(!text.contains("no.such.op"), "{text}");
+    // Every node.get was timed.
+    assert_eq!(
+        count(r#"phase_memory_request_duration_seconds_count{operation="node.get"}"#),
+        5.0,
+        "{text}"
+    );
+    assert!(
+        count(r#"phase_memory_request_duration_seconds_sum{operation="node.get"}"#) > 0.0,
+        "{text}"
+    );
+    // The write moved the generation on.
+    let generation_after = sample(&text, "phase_memory_store_generation").expect("generation");
+    assert!(generation_after > generation_before, "{before}\n{text}");
+    // Counts and timings only: no ids, titles, bodies or actors.
+    for forbidden in [
+        "paris", "eiffel", "vault", "WITHHELD", "louvre", "Louvre", "mallory", "owner",
+    ] {
+        assert!(!text.contains(forbidden), "{forbidden} in {text}");
+    }
+    // The scrape itself needs no token and is counted under its own label.
+    let (_, again) = scrape(&s);
+    assert!(
+        sample(
+            &again,
+            r#"phase_memory_requests_total{operation="metrics",status="ok",code="200"}"#
+        )
+        .is_some_and(|n| n >= 2.0),
+        "{again}"
+    );
+}
