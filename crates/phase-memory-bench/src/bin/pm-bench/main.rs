@@ -8,8 +8,10 @@
 //! pm-bench sqlite-import --nodes 1000000 [--events 0]               [--json-out FILE]
 //! pm-bench activation    --nodes 100000  [--adapter file|sqlite] [--store DIR] [--cues 1000]
 //! pm-bench compile       --nodes 100000  [--budget 2000] [--store DIR]
+//! pm-bench scale         --adapter sqlite|postgres|file --nodes 100000 [--instances 1,3]
 //! ```
 
+mod scale;
 mod scenarios;
 mod setup;
 
@@ -57,6 +59,9 @@ enum Scenario {
     Activation(scenarios::ActivationArgs),
     /// `package.compile` under a token budget.
     Compile(scenarios::CompileArgs),
+    /// Any adapter by name: import, cold open, activation latency, and write
+    /// throughput of 1 and N instances on one store.
+    Scale(scale::ScaleArgs),
 }
 
 fn main() -> Result<()> {
@@ -85,6 +90,10 @@ fn main() -> Result<()> {
         Scenario::Compile(a) => {
             let c = a.common.clone();
             ("compile", c, scenarios::compile(&a)?)
+        }
+        Scenario::Scale(a) => {
+            let c = a.common.clone();
+            ("scale", c, scale::scale(&a)?)
         }
     };
     let report = report(name, figures);
