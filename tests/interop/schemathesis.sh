@@ -21,7 +21,7 @@ exec "$ST" run "$URL/v1/contracts" \
   --max-examples "${ST_MAX_EXAMPLES:-8}" \
   --max-time "${ST_MAX_TIME:-240}" \
   --workers 1 \
-  --seed 7 \
+  --seed "${ST_SEED:-7}" \
   --request-timeout 20 \
   --continue-on-failure \
   --report junit --report-dir "$REPORT"

@@ -182,6 +182,8 @@ pub enum Command {
         /// it); without it no request touches a server path.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        telemetry: TelemetryArgs,
     },
     /// Manage bearer tokens for the HTTP service.
     Token {
@@ -194,6 +196,8 @@ pub enum Command {
         /// it); without it no tool call touches a server path.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        telemetry: TelemetryArgs,
     },
     /// Run evaluation scenarios and gates.
     Eval {
@@ -382,6 +386,30 @@ pub enum EvalCmd {
 }
 
 /// The activation flags shared by `activate` and `compile`.
+/// Logs and traces of a long-running front end.
+#[derive(Args, Clone, Debug)]
+pub struct TelemetryArgs {
+    /// Logs on standard error: `off`, `text`, or `json` (one object per line:
+    /// operation, code, status, milliseconds; never memory content).
+    /// PHASE_MEMORY_LOG filters them (default `info`).
+    #[arg(long, default_value = "off", value_name = "FORMAT")]
+    pub log: phase_memory_server::telemetry::LogFormat,
+    /// Export one trace span per request and operation over OTLP/HTTP to this
+    /// collector (e.g. http://127.0.0.1:4318; spans go to URL/v1/traces).
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+}
+
+impl TelemetryArgs {
+    /// The server-side configuration.
+    pub fn config(&self) -> phase_memory_server::telemetry::TelemetryConfig {
+        phase_memory_server::telemetry::TelemetryConfig {
+            log: self.log,
+            otlp_endpoint: self.otlp_endpoint.clone(),
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct ActivationArgs {
     /// Cue text (BM25 seeds).

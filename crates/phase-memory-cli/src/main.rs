@@ -182,7 +182,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             max_body_bytes,
             timeout_secs,
             data_dir,
+            telemetry,
         } => {
+            let _telemetry = phase_memory_server::telemetry::init(&telemetry.config())?;
             let cfg = phase_memory_server::http::ServeConfig {
                 store: c.store.clone(),
                 listen: listen.clone(),
@@ -199,7 +201,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             phase_memory_server::http::serve(cfg)?;
             return Ok(0);
         }
-        Command::Mcp { data_dir } => {
+        Command::Mcp {
+            data_dir,
+            telemetry,
+        } => {
+            let _telemetry = phase_memory_server::telemetry::init(&telemetry.config())?;
             phase_memory_server::mcp::serve_stdio_in(
                 &c.store,
                 c.ctx.actor.clone(),

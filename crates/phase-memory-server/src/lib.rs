@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod schemas;
 mod shared;
+pub mod telemetry;
 pub mod tokens;
 
 pub use shared::{Drained, HeldRuntime, SharedRuntime, default_pool_size, front_end_envelope};

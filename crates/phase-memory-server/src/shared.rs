@@ -235,9 +235,24 @@ pub(crate) async fn run_held(
     ctx: CallContext,
 ) -> Envelope {
     let op = operation.clone();
-    let task = tokio::task::spawn_blocking(move || held.run(&operation, request, &ctx));
+    // One span per operation, whichever front end called it (HTTP or MCP).
+    let span = tracing::info_span!(
+        "operation",
+        operation = %op,
+        status = tracing::field::Empty,
+        audit_seq = tracing::field::Empty,
+    );
+    let inner = span.clone();
+    let task =
+        tokio::task::spawn_blocking(move || inner.in_scope(|| held.run(&operation, request, &ctx)));
     match task.await {
-        Ok(env) => env,
+        Ok(env) => {
+            span.record("status", env.status.as_str());
+            if let Some(a) = &env.audit {
+                span.record("audit_seq", a.seq);
+            }
+            env
+        }
         Err(_) => front_end_envelope(
             &op,
             Status::Error,

@@ -10,6 +10,7 @@ mod readme;
 mod robust;
 mod service;
 mod shared;
+mod telemetry;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
