@@ -370,31 +370,21 @@ impl Store for FileStore {
     }
 }
 
-/// The file adapter as "open any adapter" sees it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FileAdapter;
-
-impl phase_memory_store::AdapterKind for FileAdapter {
-    fn name(&self) -> &'static str {
-        "file"
-    }
-    fn detect(&self, dir: &Path) -> bool {
+impl phase_memory_store::meta::FolderStore for FileStore {
+    fn is_store(dir: &Path) -> bool {
         FileStore::is_store(dir)
     }
-    fn init(
-        &self,
-        dir: &Path,
-        _config: Option<&phase_memory_store::StoreConfig>,
-        meta: StoreMeta,
-    ) -> StoreResult<Box<dyn Store>> {
-        Ok(Box::new(FileStore::init(dir, meta)?))
+    fn init(dir: &Path, meta: StoreMeta) -> StoreResult<Self> {
+        FileStore::init(dir, meta)
     }
-    fn open(
-        &self,
-        dir: &Path,
-        _config: Option<&phase_memory_store::StoreConfig>,
-        mode: OpenMode,
-    ) -> StoreResult<Box<dyn Store>> {
-        Ok(Box::new(FileStore::open(dir, mode)?))
+    fn open(dir: &Path, mode: OpenMode) -> StoreResult<Self> {
+        FileStore::open(dir, mode)
     }
 }
+
+phase_memory_store::folder_adapter!(
+    /// The file adapter as "open any adapter" sees it.
+    FileAdapter,
+    FileStore,
+    "file"
+);

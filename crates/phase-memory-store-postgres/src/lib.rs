@@ -18,33 +18,32 @@
 
 mod commit;
 pub mod folder;
+mod location;
+mod read;
 mod record;
 mod schema;
+mod store;
 pub mod testing;
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use std::path::Path;
-
-use phase_memory_model::{AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review, Time};
 use phase_memory_store::{
-    AdapterKind, AdapterManifest, AuditStore, Capability, ChangeSet, EventQuery, EventStore,
-    GraphStore, IntegrityFinding, OpenMode, ReviewStore, SCHEMA_VERSION, Store, StoreConfig,
-    StoreError, StoreMeta, StoreResult,
+    AdapterManifest, Capability, OpenMode, SCHEMA_VERSION, StoreError, StoreMeta, StoreResult,
 };
+use postgres::Client;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
-use postgres::{Client, Config, NoTls};
 
-use crate::record::{PgContext, decode, seq_to_sql};
-use crate::schema::{Head, key};
+use crate::record::{PgContext, seq_to_sql};
+use crate::schema::key;
 
 pub use commit::{COPY_ROWS, NOTIFY_CHANNEL, REINDEX_ROWS};
+pub use location::{PgLocation, redact};
 pub use schema::MIGRATIONS;
+pub use store::PgAdapter;
 
 /// The SQL schema a store lives in when none is named.
 pub const DEFAULT_SCHEMA: &str = "phase_memory";
@@ -109,126 +108,6 @@ impl Pooled {
     }
 }
 
-/// Where a store is: a connection URL and the SQL schema inside that database.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PgLocation {
-    url: String,
-    schema: String,
-}
-
-impl std::fmt::Debug for PgLocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgLocation")
-            .field("url", &redact(&self.url))
-            .field("schema", &self.schema)
-            .finish()
-    }
-}
-
-impl PgLocation {
-    /// A location; fails on a URL the driver cannot parse or a schema name that is
-    /// not a plain lower-case SQL identifier.
-    pub fn new(url: &str, schema: &str) -> StoreResult<PgLocation> {
-        Config::from_str(url).map_err(|e| {
-            StoreError::InvalidChange(format!(
-                "the database URL {} does not parse: {e}",
-                redact(url)
-            ))
-        })?;
-        let ok = !schema.is_empty()
-            && schema.len() <= 63
-            && schema
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-            && schema
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !ok {
-            return Err(StoreError::InvalidChange(format!(
-                "schema name {schema:?} must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63 bytes)"
-            )));
-        }
-        Ok(PgLocation {
-            url: url.to_string(),
-            schema: schema.to_string(),
-        })
-    }
-
-    /// A location from a URL that may name the schema in a `schema=NAME` query
-    /// parameter (taken out before the URL reaches the driver); the default schema
-    /// otherwise.
-    pub fn from_url(url: &str) -> StoreResult<PgLocation> {
-        let (base, query) = match url.split_once('?') {
-            Some((b, q)) => (b, q),
-            None => (url, ""),
-        };
-        let mut schema = DEFAULT_SCHEMA.to_string();
-        let mut rest = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            match pair.split_once('=') {
-                Some(("schema", v)) => schema = v.to_string(),
-                _ => rest.push(pair),
-            }
-        }
-        let url = if rest.is_empty() {
-            base.to_string()
-        } else {
-            format!("{base}?{}", rest.join("&"))
-        };
-        PgLocation::new(&url, &schema)
-    }
-
-    /// The connection URL.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The SQL schema.
-    pub fn schema(&self) -> &str {
-        &self.schema
-    }
-
-    /// The location for messages: the URL without its password, and the schema.
-    pub fn display(&self) -> String {
-        format!("{} (schema {})", redact(&self.url), self.schema)
-    }
-
-    /// A new connection whose `search_path` is the store's schema.
-    pub fn connect(&self) -> StoreResult<Client> {
-        let config = Config::from_str(&self.url)
-            .map_err(|e| StoreError::Backend(format!("postgres: parsing the URL: {e}")))?;
-        let mut client = config.connect(NoTls).map_err(|e| {
-            StoreError::Backend(format!(
-                "postgres: connecting to {}: {e}",
-                redact(&self.url)
-            ))
-        })?;
-        client
-            .batch_execute(&format!(
-                "SET search_path TO \"{}\"; SET client_min_messages TO warning;",
-                self.schema
-            ))
-            .ctx("selecting the store schema")?;
-        Ok(client)
-    }
-}
-
-/// A URL with any password replaced by `***`.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (auth, host) = match rest.rsplit_once('@') {
-        Some((a, h)) => (a, h),
-        None => return url.to_string(),
-    };
-    match auth.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
-}
-
 /// A store kept in one SQL schema of a PostgreSQL database.
 ///
 /// Reads go through a small pool of connections (so a callback of `for_each_node`
@@ -275,12 +154,12 @@ impl PgStore {
         // Two processes initialising one schema at once: the second waits here.
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtext($1))",
-            &[&format!("phase-memory-init:{}", location.schema)],
+            &[&format!("phase-memory-init:{}", location.schema())],
         )
         .ctx("locking the init")?;
         tx.batch_execute(&format!(
             "CREATE SCHEMA IF NOT EXISTS \"{}\"",
-            location.schema
+            location.schema()
         ))
         .ctx("creating the store schema")?;
         if schema::has_meta(&mut tx)? {
@@ -351,7 +230,7 @@ impl PgStore {
         let mut c = location.connect()?;
         c.batch_execute(&format!(
             "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
-            location.schema
+            location.schema()
         ))
         .ctx("dropping the store schema")
     }
@@ -523,7 +402,7 @@ impl PgStore {
     }
 
     fn lock_key(&self) -> String {
-        format!("phase-memory-writer:{}", self.location.schema)
+        format!("phase-memory-writer:{}", self.location.schema())
     }
 
     /// The nodes put or deleted by the commits after generation `after` up to the
@@ -728,513 +607,5 @@ impl PgStore {
             }
             Ok(())
         })
-    }
-}
-
-fn node_row(row: &postgres::Row) -> StoreResult<Option<Node>> {
-    let id: String = row.get(0);
-    let json: String = row.get(1);
-    let sum: Vec<u8> = row.get(2);
-    decode(&|| format!("nodes/{id}"), &json, &sum).map(Some)
-}
-
-fn edge_row(row: &postgres::Row) -> StoreResult<Option<Edge>> {
-    let json: String = row.get(3);
-    let sum: Vec<u8> = row.get(4);
-    decode(
-        &|| {
-            format!(
-                "edges/{} -> {} [{}]",
-                row.get::<_, String>(0),
-                row.get::<_, String>(1),
-                row.get::<_, String>(2)
-            )
-        },
-        &json,
-        &sum,
-    )
-    .map(Some)
-}
-
-const EDGE_COLS: &str = r#"SELECT "from", "to", "type", json, checksum FROM edges"#;
-const EDGE_ORDER: &str = r#"ORDER BY "from", "to", "type""#;
-
-impl GraphStore for PgStore {
-    fn node(&self, id: &str) -> StoreResult<Option<Node>> {
-        let mut out = None;
-        self.stream(
-            "reading a node",
-            "SELECT id, json, checksum FROM nodes WHERE id = $1",
-            &[&id],
-            node_row,
-            &mut |n| {
-                out = Some(n);
-                false
-            },
-        )?;
-        Ok(out)
-    }
-
-    fn for_each_node(&self, f: &mut dyn FnMut(&Node)) -> StoreResult<()> {
-        self.stream(
-            "reading nodes",
-            "SELECT id, json, checksum FROM nodes ORDER BY id",
-            &[],
-            node_row,
-            &mut |n| {
-                f(&n);
-                true
-            },
-        )
-    }
-
-    fn node_count(&self) -> StoreResult<usize> {
-        self.read(|c| {
-            let n: i64 = c
-                .query_one("SELECT count(*) FROM nodes", &[])
-                .ctx("counting nodes")?
-                .get(0);
-            Ok(usize::try_from(n).unwrap_or(0))
-        })
-    }
-
-    fn for_each_edge(&self, f: &mut dyn FnMut(&Edge)) -> StoreResult<()> {
-        self.stream(
-            "reading edges",
-            &format!("{EDGE_COLS} {EDGE_ORDER}"),
-            &[],
-            edge_row,
-            &mut |e| {
-                f(&e);
-                true
-            },
-        )
-    }
-
-    fn edge_count(&self) -> StoreResult<usize> {
-        self.read(|c| {
-            let n: i64 = c
-                .query_one("SELECT count(*) FROM edges", &[])
-                .ctx("counting edges")?
-                .get(0);
-            Ok(usize::try_from(n).unwrap_or(0))
-        })
-    }
-
-    fn edges_of(&self, id: &str) -> StoreResult<Vec<Edge>> {
-        let mut out = Vec::new();
-        self.stream(
-            "reading edges of a node",
-            // Two index scans (the primary key's "from" prefix, edges_to) instead of
-            // an OR the planner may not split.
-            &format!(
-                r#"SELECT * FROM ({EDGE_COLS} WHERE "from" = $1
-                   UNION ALL {EDGE_COLS} WHERE "to" = $1 AND "from" <> $1) e {EDGE_ORDER}"#
-            ),
-            &[&id],
-            edge_row,
-            &mut |e| {
-                out.push(e);
-                true
-            },
-        )?;
-        Ok(out)
-    }
-}
-
-impl PgStore {
-    fn stream_events(
-        &self,
-        q: &EventQuery,
-        sink: &mut dyn FnMut(Event) -> bool,
-    ) -> StoreResult<()> {
-        let mut left = q.limit.unwrap_or(usize::MAX);
-        if left == 0 {
-            return Ok(());
-        }
-        let mut sql = String::from("SELECT e.seq, e.json, e.checksum FROM events e");
-        let after = seq_to_sql(q.after_seq).unwrap_or(i64::MAX);
-        let since = q.since.map(|t| t.millis());
-        let until = q.until.map(|t| t.millis());
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
-        if let Some(s) = &q.subject {
-            params.push(s);
-            sql.push_str(" JOIN event_subjects s ON s.seq = e.seq AND s.subject = $1");
-        }
-        params.push(&after);
-        sql.push_str(&format!(" WHERE e.seq > ${}", params.len()));
-        if let Some(s) = &since {
-            params.push(s);
-            sql.push_str(&format!(" AND e.at >= ${}", params.len()));
-        }
-        if let Some(u) = &until {
-            params.push(u);
-            sql.push_str(&format!(" AND e.at < ${}", params.len()));
-        }
-        if !q.types.is_empty() {
-            params.push(&q.types);
-            sql.push_str(&format!(r#" AND e."type" = ANY(${})"#, params.len()));
-        }
-        sql.push_str(" ORDER BY e.seq");
-        self.stream(
-            "querying events",
-            &sql,
-            &params,
-            |row| {
-                let seq: i64 = row.get(0);
-                let json: String = row.get(1);
-                let sum: Vec<u8> = row.get(2);
-                let e: Event = decode(&|| format!("events/{seq}"), &json, &sum)?;
-                Ok(q.matches(&e).then_some(e))
-            },
-            &mut |e| {
-                left -= 1;
-                sink(e) && left > 0
-            },
-        )
-    }
-}
-
-impl EventStore for PgStore {
-    fn events(&self, q: &EventQuery) -> StoreResult<Vec<Event>> {
-        let mut out = Vec::new();
-        self.stream_events(q, &mut |e| {
-            out.push(e);
-            true
-        })?;
-        Ok(out)
-    }
-
-    fn for_each_event(&self, f: &mut dyn FnMut(&Event)) -> StoreResult<()> {
-        self.stream_events(&EventQuery::default(), &mut |e| {
-            f(&e);
-            true
-        })
-    }
-
-    fn event_head(&self) -> StoreResult<u64> {
-        self.read(|c| Ok(schema::read_head(c, false)?.event_seq))
-    }
-}
-
-impl AuditStore for PgStore {
-    fn audit_records(&self, after_seq: u64) -> StoreResult<Vec<AuditRecord>> {
-        let after = seq_to_sql(after_seq).unwrap_or(i64::MAX);
-        let mut out = Vec::new();
-        self.stream(
-            "reading audit",
-            "SELECT seq, json, checksum FROM audit WHERE seq > $1 ORDER BY seq",
-            &[&after],
-            |row| {
-                let seq: i64 = row.get(0);
-                let json: String = row.get(1);
-                let sum: Vec<u8> = row.get(2);
-                decode(&|| format!("audit/{seq}"), &json, &sum).map(Some)
-            },
-            &mut |r| {
-                out.push(r);
-                true
-            },
-        )?;
-        Ok(out)
-    }
-
-    fn audit_head(&self) -> StoreResult<Option<AuditRef>> {
-        self.read(|c| {
-            let h: Head = schema::read_head(c, false)?;
-            Ok((h.audit_seq > 0).then_some(AuditRef {
-                seq: h.audit_seq,
-                hash: h.audit_hash,
-            }))
-        })
-    }
-
-    fn audit_checkpoint(&self) -> StoreResult<AuditCheckpoint> {
-        self.read(schema::read_checkpoint)
-    }
-}
-
-fn review_row(row: &postgres::Row) -> StoreResult<Option<Review>> {
-    let id: String = row.get(0);
-    let json: String = row.get(1);
-    let sum: Vec<u8> = row.get(2);
-    decode(&|| format!("reviews/{id}"), &json, &sum).map(Some)
-}
-
-impl ReviewStore for PgStore {
-    fn review(&self, id: &str) -> StoreResult<Option<Review>> {
-        let mut out = None;
-        self.stream(
-            "reading a review",
-            "SELECT id, json, checksum FROM reviews WHERE id = $1",
-            &[&id],
-            review_row,
-            &mut |r| {
-                out = Some(r);
-                false
-            },
-        )?;
-        Ok(out)
-    }
-
-    fn reviews(&self) -> StoreResult<Vec<Review>> {
-        let mut out = Vec::new();
-        self.stream(
-            "reading reviews",
-            "SELECT id, json, checksum FROM reviews ORDER BY id",
-            &[],
-            review_row,
-            &mut |r| {
-                out.push(r);
-                true
-            },
-        )?;
-        Ok(out)
-    }
-}
-
-impl Store for PgStore {
-    fn manifest(&self) -> AdapterManifest {
-        Self::adapter_manifest()
-    }
-
-    fn meta(&self) -> StoreResult<StoreMeta> {
-        let mut meta = self.read(schema::read_meta)?;
-        let pending = self.pending_migrations()?;
-        if !pending.is_empty() {
-            meta.planned_migrations = pending;
-        }
-        Ok(meta)
-    }
-
-    fn profile_source(&self) -> StoreResult<Option<String>> {
-        self.read(|c| schema::meta_get(c, key::PROFILE))
-    }
-
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
-    fn commit(&mut self, change: ChangeSet) -> StoreResult<u64> {
-        if self.schema_version < SCHEMA_VERSION {
-            return Err(StoreError::MigrationNeeded {
-                found: self.schema_version,
-                want: SCHEMA_VERSION,
-            });
-        }
-        match self.mode {
-            Some(OpenMode::ReadOnly) => {
-                return Err(StoreError::InvalidChange(format!(
-                    "store {} is opened read-only",
-                    self.location.display()
-                )));
-            }
-            Some(OpenMode::Shared) if !self.writer_held => {
-                return Err(StoreError::InvalidChange(format!(
-                    "store {}: a shared handle commits only while it holds the writer lock",
-                    self.location.display()
-                )));
-            }
-            _ => {}
-        }
-        let purge = change.purge;
-        let timeout = u64::try_from(self.lock_timeout.as_millis()).unwrap_or(u64::MAX);
-        let conn = self.writer()?;
-        // A lost connection mid-commit rolls the transaction back on the server;
-        // the next call reconnects.
-        let (head, bulk) = commit::commit(conn, &change, timeout)?;
-        // Fresh planner statistics after a bulk load (a failure here costs only
-        // plan quality; autovacuum analyzes later anyway).
-        for table in bulk {
-            let _ = conn.batch_execute(&format!("ANALYZE {table}"));
-        }
-        self.generation.store(head.generation, Ordering::SeqCst);
-        self.data_generation
-            .store(head.data_generation, Ordering::SeqCst);
-        if purge {
-            self.end_snapshot();
-            let wait = self.purge_wait;
-            self.vacuum_if_pending(wait)?;
-        }
-        if self.mode.is_some() {
-            // The handle reads what it just committed.
-            self.begin_snapshot()?;
-        }
-        Ok(head.generation)
-    }
-
-    fn check_integrity(&self) -> StoreResult<Vec<IntegrityFinding>> {
-        let mut findings = Vec::new();
-        for (table, keycol) in [
-            ("nodes", "id"),
-            (
-                "edges",
-                r#""from" || ' -> ' || "to" || ' [' || "type" || ']'"#,
-            ),
-            ("events", "seq::text"),
-            ("audit", "seq::text"),
-            ("reviews", "id"),
-        ] {
-            let sql = format!("SELECT {keycol}, json, checksum FROM {table}");
-            self.stream(
-                "checking rows",
-                &sql,
-                &[],
-                |row| {
-                    let k: String = row.get(0);
-                    let json: String = row.get(1);
-                    let sum: Vec<u8> = row.get(2);
-                    Ok(decode::<serde_json::Value>(&|| format!("{table}/{k}"), &json, &sum).err())
-                },
-                &mut |e: StoreError| {
-                    findings.push(IntegrityFinding {
-                        code: e.code().into(),
-                        location: match &e {
-                            StoreError::Corrupt { location, .. } => location.clone(),
-                            _ => table.into(),
-                        },
-                        message: e.to_string(),
-                        fixable: false,
-                    });
-                    true
-                },
-            )?;
-        }
-        let (head, max) =
-            self.read(|c| Ok((schema::read_head(c, false)?, commit::event_max(c)?)))?;
-        if head.event_seq != max {
-            findings.push(IntegrityFinding {
-                code: "store.corrupt_record".into(),
-                location: "chain_head".into(),
-                message: format!(
-                    "the chain head names event {} but the last stored event is {max}",
-                    head.event_seq
-                ),
-                fixable: false,
-            });
-        }
-        if head.purge_xid != 0 {
-            findings.push(IntegrityFinding {
-                code: "store.purge_incomplete".into(),
-                location: "chain_head".into(),
-                message: "a purge commit's VACUUM has not run yet; the next open or purge runs it"
-                    .into(),
-                fixable: true,
-            });
-        }
-        Ok(findings)
-    }
-
-    fn repair_integrity(&mut self, _now: Time) -> StoreResult<Vec<IntegrityFinding>> {
-        let before = self.check_integrity()?;
-        self.end_snapshot();
-        let wait = self.purge_wait;
-        self.vacuum_if_pending(wait)?;
-        if self.mode.is_some() {
-            self.begin_snapshot()?;
-        }
-        Ok(before.into_iter().filter(|f| f.fixable).collect())
-    }
-
-    fn pending_migrations(&self) -> StoreResult<Vec<String>> {
-        let version: u32 = self.read(|c| schema::meta_require(c, key::SCHEMA_VERSION))?;
-        Ok(schema::pending(version))
-    }
-
-    fn migrate(&mut self) -> StoreResult<Vec<String>> {
-        // Every store this adapter created is at the current version; later
-        // migrations are applied here in order, each in one transaction with its
-        // `schema_migrations` row.
-        let pending = self.pending_migrations()?;
-        if !pending.is_empty() {
-            return Err(StoreError::Backend(format!(
-                "postgres: no migration path for {pending:?}"
-            )));
-        }
-        Ok(Vec::new())
-    }
-
-    fn location(&self) -> String {
-        self.location.display()
-    }
-
-    fn data_generation(&self) -> u64 {
-        self.data_generation.load(Ordering::SeqCst)
-    }
-
-    fn refresh(&mut self) -> StoreResult<u64> {
-        self.refresh_any()
-    }
-
-    fn lock_writer(&mut self, wait: Duration) -> StoreResult<u64> {
-        match self.mode {
-            Some(OpenMode::ReadOnly) => Err(StoreError::InvalidChange(format!(
-                "store {} is opened read-only",
-                self.location.display()
-            ))),
-            _ => self.acquire_writer(wait),
-        }
-    }
-
-    fn unlock_writer(&mut self) {
-        if !matches!(self.mode, Some(OpenMode::Write | OpenMode::Repair)) {
-            self.release_writer();
-        }
-    }
-
-    fn holds_writer(&self) -> bool {
-        self.writer_held || self.mode.is_none()
-    }
-}
-
-/// The PostgreSQL adapter as "open any adapter" sees it: a store folder whose
-/// `store.json` names `postgres` and the database URL (or leaves the URL to
-/// `PHASE_MEMORY_DATABASE_URL`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PgAdapter;
-
-fn config_location(config: Option<&StoreConfig>) -> StoreResult<PgLocation> {
-    folder::FolderConfig {
-        adapter: "postgres".into(),
-        url: config.and_then(|c| c.url.clone()),
-    }
-    .location()
-}
-
-impl AdapterKind for PgAdapter {
-    fn name(&self) -> &'static str {
-        "postgres"
-    }
-    fn detect(&self, _dir: &Path) -> bool {
-        // Recognised by its store.json only.
-        false
-    }
-    fn init(
-        &self,
-        dir: &Path,
-        config: Option<&StoreConfig>,
-        meta: StoreMeta,
-    ) -> StoreResult<Box<dyn Store>> {
-        let location = config_location(config)?;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
-        let store = PgStore::init(&location, meta)?;
-        StoreConfig {
-            adapter: "postgres".into(),
-            url: config.and_then(|c| c.url.clone()),
-        }
-        .write(dir)?;
-        Ok(Box::new(store))
-    }
-    fn open(
-        &self,
-        _dir: &Path,
-        config: Option<&StoreConfig>,
-        mode: OpenMode,
-    ) -> StoreResult<Box<dyn Store>> {
-        Ok(Box::new(PgStore::open_mode(
-            &config_location(config)?,
-            mode,
-        )?))
     }
 }

@@ -2,6 +2,7 @@
 //! versioned migrations.
 
 use phase_memory_model::AuditCheckpoint;
+use phase_memory_store::meta::MetaTable;
 use phase_memory_store::{SCHEMA_VERSION, StoreError, StoreMeta, StoreResult};
 use postgres::GenericClient;
 use serde::Serialize;
@@ -103,17 +104,7 @@ pub(crate) fn pending(version: u32) -> Vec<String> {
         .collect()
 }
 
-/// Meta keys.
-pub(crate) mod key {
-    pub const FORMAT: &str = "format";
-    pub const SCHEMA_VERSION: &str = "schema_version";
-    pub const ADAPTER: &str = "adapter";
-    pub const APPLIED: &str = "applied_migrations";
-    pub const PLANNED: &str = "planned_migrations";
-    pub const CREATED_AT: &str = "created_at";
-    pub const PROFILE: &str = "profile";
-    pub const CHECKPOINT: &str = "audit_checkpoint";
-}
+pub(crate) use phase_memory_store::meta::key;
 
 /// Whether the store's SQL schema holds a meta table with a format row.
 pub(crate) fn has_meta(c: &mut impl GenericClient) -> StoreResult<bool> {
@@ -129,26 +120,35 @@ pub(crate) fn has_meta(c: &mut impl GenericClient) -> StoreResult<bool> {
     Ok(meta_get::<String>(c, key::FORMAT)?.is_some())
 }
 
+/// The meta table through one client or transaction.
+struct Meta<'a, C>(&'a mut C);
+
+impl<C: GenericClient> MetaTable for Meta<'_, C> {
+    fn get_raw(&mut self, k: &str) -> StoreResult<Option<String>> {
+        let row = self
+            .0
+            .query_opt("SELECT value FROM meta WHERE key = $1", &[&k])
+            .ctx("reading meta")?;
+        Ok(row.map(|r| r.get(0)))
+    }
+    fn put_raw(&mut self, k: &str, raw: &str) -> StoreResult<()> {
+        self.0
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&k, &raw],
+            )
+            .ctx("writing meta")?;
+        Ok(())
+    }
+}
+
 /// One meta value (stored as JSON).
 pub(crate) fn meta_get<T: DeserializeOwned>(
     c: &mut impl GenericClient,
     k: &str,
 ) -> StoreResult<Option<T>> {
-    let row = c
-        .query_opt("SELECT value FROM meta WHERE key = $1", &[&k])
-        .ctx("reading meta")?;
-    match row {
-        None => Ok(None),
-        Some(r) => {
-            let raw: String = r.get(0);
-            serde_json::from_str(&raw)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt {
-                    location: format!("meta/{k}"),
-                    detail: format!("value does not parse: {e}"),
-                })
-        }
-    }
+    Meta(c).get(k)
 }
 
 /// A required meta value.
@@ -156,10 +156,7 @@ pub(crate) fn meta_require<T: DeserializeOwned>(
     c: &mut impl GenericClient,
     k: &str,
 ) -> StoreResult<T> {
-    meta_get(c, k)?.ok_or_else(|| StoreError::Corrupt {
-        location: format!("meta/{k}"),
-        detail: "missing".into(),
-    })
+    Meta(c).require(k)
 }
 
 /// Writes one meta value (as JSON).
@@ -168,42 +165,22 @@ pub(crate) fn meta_put<T: Serialize>(
     k: &str,
     v: &T,
 ) -> StoreResult<()> {
-    let raw = serde_json::to_string(v)
-        .map_err(|e| StoreError::InvalidChange(format!("meta {k} cannot be encoded: {e}")))?;
-    c.execute(
-        "INSERT INTO meta (key, value) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        &[&k, &raw],
-    )
-    .ctx("writing meta")?;
-    Ok(())
+    Meta(c).put(k, v)
 }
 
 /// Reads the store metadata.
 pub(crate) fn read_meta(c: &mut impl GenericClient) -> StoreResult<StoreMeta> {
-    Ok(StoreMeta {
-        format: meta_require(c, key::FORMAT)?,
-        schema_version: meta_require(c, key::SCHEMA_VERSION)?,
-        adapter: meta_require(c, key::ADAPTER)?,
-        applied_migrations: meta_get(c, key::APPLIED)?.unwrap_or_default(),
-        planned_migrations: meta_get(c, key::PLANNED)?.unwrap_or_default(),
-        created_at: meta_require(c, key::CREATED_AT)?,
-    })
+    Meta(c).read_meta()
 }
 
 /// Writes the store metadata.
 pub(crate) fn write_meta(c: &mut impl GenericClient, m: &StoreMeta) -> StoreResult<()> {
-    meta_put(c, key::FORMAT, &m.format)?;
-    meta_put(c, key::SCHEMA_VERSION, &m.schema_version)?;
-    meta_put(c, key::ADAPTER, &m.adapter)?;
-    meta_put(c, key::APPLIED, &m.applied_migrations)?;
-    meta_put(c, key::PLANNED, &m.planned_migrations)?;
-    meta_put(c, key::CREATED_AT, &m.created_at)
+    Meta(c).write_meta(m)
 }
 
 /// The audit checkpoint (default when nothing was pruned).
 pub(crate) fn read_checkpoint(c: &mut impl GenericClient) -> StoreResult<AuditCheckpoint> {
-    Ok(meta_get(c, key::CHECKPOINT)?.unwrap_or_default())
+    Meta(c).read_checkpoint()
 }
 
 /// The chain head row.

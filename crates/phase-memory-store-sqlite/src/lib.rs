@@ -21,32 +21,31 @@
 mod commit;
 mod integrity;
 mod migrate;
+mod read;
 mod record;
 mod schema;
+mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, TryLockError};
 use std::time::Duration;
 
-use phase_memory_model::{AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review, Time};
+use phase_memory_model::{Edge, Event, Node};
 use phase_memory_store::{
-    AdapterManifest, AuditStore, Capability, ChangeSet, EventQuery, EventStore, GraphStore,
-    IntegrityFinding, ReviewStore, SCHEMA_VERSION, Store, StoreError, StoreMeta, StoreResult,
-    WriterLock,
+    AdapterManifest, Capability, EventQuery, SCHEMA_VERSION, StoreError, StoreMeta, StoreResult,
+    WriterLock, meta,
 };
 
 pub use phase_memory_store::OpenMode;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior};
 
-use crate::record::{
-    SqlContext, audit_location, decode, edge_location, event_location, node_location,
-    review_location, seq_from_sql, seq_to_sql,
-};
+use crate::record::{SqlContext, decode, edge_location, event_location, node_location, seq_to_sql};
 
 pub use commit::BULK_ROWS;
 pub use migrate::MIGRATIONS;
+pub use store::SqliteAdapter;
 
 /// File name of the database inside the store directory.
 pub const DB_FILE: &str = "phase-memory.sqlite";
@@ -356,10 +355,7 @@ impl SqliteStore {
         }
         match self.writer.as_mut() {
             Some(m) => Ok(m.get_mut().unwrap_or_else(|e| e.into_inner())),
-            None => Err(StoreError::InvalidChange(format!(
-                "store {} is opened read-only",
-                self.dir.display()
-            ))),
+            None => Err(meta::read_only(self.dir.display())),
         }
     }
 
@@ -520,7 +516,7 @@ impl Drop for SqliteStore {
 }
 
 /// Reads a text column, treating anything else as a corrupt row.
-fn row_text(row: &Row<'_>, i: usize, loc: &dyn Fn() -> String) -> StoreResult<String> {
+pub(crate) fn row_text(row: &Row<'_>, i: usize, loc: &dyn Fn() -> String) -> StoreResult<String> {
     match row.get_ref(i) {
         Ok(ValueRef::Text(t)) => String::from_utf8(t.to_vec()).map_err(|_| StoreError::Corrupt {
             location: loc(),
@@ -559,394 +555,4 @@ fn take_lock(dir: &Path, wait: Duration) -> StoreResult<WriterLock> {
 fn sync_dir(dir: &Path) -> StoreResult<()> {
     phase_memory_fsio::sync_dir(dir)
         .map_err(|e| StoreError::io(format!("syncing directory {}", dir.display()), e))
-}
-
-impl GraphStore for SqliteStore {
-    fn node(&self, id: &str) -> StoreResult<Option<Node>> {
-        self.read(|c| self.read_node(c, id))
-    }
-
-    fn for_each_node(&self, f: &mut dyn FnMut(&Node)) -> StoreResult<()> {
-        self.read(|conn| {
-            let sql = format!("SELECT id, json, {} FROM nodes ORDER BY id", self.sum_col());
-            let mut stmt = conn.prepare_cached(&sql).ctx("reading nodes")?;
-            let mut rows = stmt.query([]).ctx("reading nodes")?;
-            while let Some(row) = rows.next().ctx("reading nodes")? {
-                let id = match row.get_ref(0) {
-                    Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
-                    _ => "?".into(),
-                };
-                let loc = || node_location(&id);
-                let json = row_text(row, 1, &loc)?;
-                let node: Node = decode(&loc, &json, self.row_sum(row, 2))?;
-                f(&node);
-            }
-            Ok(())
-        })
-    }
-
-    fn node_count(&self) -> StoreResult<usize> {
-        self.read(|c| {
-            let n: i64 = c
-                .query_row("SELECT count(*) FROM nodes", [], |r| r.get(0))
-                .ctx("counting nodes")?;
-            Ok(usize::try_from(n).unwrap_or(0))
-        })
-    }
-
-    fn for_each_edge(&self, f: &mut dyn FnMut(&Edge)) -> StoreResult<()> {
-        self.read(|c| self.stream_edges(c, "", None, &mut |e| f(&e)))
-    }
-
-    fn edge_count(&self) -> StoreResult<usize> {
-        self.read(|c| {
-            let n: i64 = c
-                .query_row("SELECT count(*) FROM edges", [], |r| r.get(0))
-                .ctx("counting edges")?;
-            Ok(usize::try_from(n).unwrap_or(0))
-        })
-    }
-
-    fn edges_of(&self, id: &str) -> StoreResult<Vec<Edge>> {
-        let mut out = Vec::new();
-        self.read(|c| {
-            self.stream_edges(c, r#"WHERE "from" = ?1 OR "to" = ?1"#, Some(id), &mut |e| {
-                out.push(e)
-            })
-        })?;
-        Ok(out)
-    }
-}
-
-impl EventStore for SqliteStore {
-    fn events(&self, q: &EventQuery) -> StoreResult<Vec<Event>> {
-        let mut out = Vec::new();
-        self.read(|c| self.stream_events(c, q, &mut |e| out.push(e)))?;
-        Ok(out)
-    }
-
-    fn for_each_event(&self, f: &mut dyn FnMut(&Event)) -> StoreResult<()> {
-        self.read(|c| self.stream_events(c, &EventQuery::default(), &mut |e| f(&e)))
-    }
-
-    fn event_head(&self) -> StoreResult<u64> {
-        self.read(|c| {
-            let max: Option<i64> = c
-                .query_row("SELECT max(seq) FROM events", [], |r| r.get(0))
-                .ctx("reading the event head")?;
-            Ok(max.map(seq_from_sql).unwrap_or(0))
-        })
-    }
-}
-
-impl AuditStore for SqliteStore {
-    fn audit_records(&self, after_seq: u64) -> StoreResult<Vec<AuditRecord>> {
-        self.read(|conn| {
-            let sql = format!(
-                "SELECT seq, json, {} FROM audit WHERE seq > ?1 ORDER BY seq",
-                self.sum_col()
-            );
-            let mut stmt = conn.prepare_cached(&sql).ctx("reading audit")?;
-            let after = seq_to_sql(after_seq).unwrap_or(i64::MAX);
-            let mut rows = stmt.query([after]).ctx("reading audit")?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next().ctx("reading audit")? {
-                let seq: i64 = row.get(0).ctx("reading an audit seq")?;
-                let loc = || audit_location(seq);
-                let json = row_text(row, 1, &loc)?;
-                out.push(decode(&loc, &json, self.row_sum(row, 2))?);
-            }
-            Ok(out)
-        })
-    }
-
-    fn audit_head(&self) -> StoreResult<Option<AuditRef>> {
-        self.read(|conn| {
-            let sql = format!(
-                "SELECT seq, json, {} FROM audit ORDER BY seq DESC LIMIT 1",
-                self.sum_col()
-            );
-            let last = conn
-                .query_row(&sql, [], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        row_text(r, 1, &|| "audit".into()),
-                        self.row_sum(r, 2),
-                    ))
-                })
-                .optional()
-                .ctx("reading the audit head")?;
-            match last {
-                Some((seq, json, sum)) => {
-                    let loc = || audit_location(seq);
-                    let rec: AuditRecord = decode(&loc, &json?, sum)?;
-                    Ok(Some(AuditRef {
-                        seq: rec.seq,
-                        hash: rec.hash,
-                    }))
-                }
-                None => {
-                    let cp = schema::read_checkpoint(conn)?;
-                    Ok((cp.last_pruned_seq > 0).then_some(AuditRef {
-                        seq: cp.last_pruned_seq,
-                        hash: cp.last_pruned_hash,
-                    }))
-                }
-            }
-        })
-    }
-
-    fn audit_checkpoint(&self) -> StoreResult<AuditCheckpoint> {
-        self.read(schema::read_checkpoint)
-    }
-}
-
-impl ReviewStore for SqliteStore {
-    fn review(&self, id: &str) -> StoreResult<Option<Review>> {
-        self.read(|conn| {
-            let sql = format!("SELECT json, {} FROM reviews WHERE id = ?1", self.sum_col());
-            let mut stmt = conn.prepare_cached(&sql).ctx("reading a review")?;
-            let mut rows = stmt.query([id]).ctx("reading a review")?;
-            match rows.next().ctx("reading a review")? {
-                None => Ok(None),
-                Some(row) => {
-                    let loc = || review_location(id);
-                    let json = row_text(row, 0, &loc)?;
-                    decode(&loc, &json, self.row_sum(row, 1)).map(Some)
-                }
-            }
-        })
-    }
-
-    fn reviews(&self) -> StoreResult<Vec<Review>> {
-        self.read(|conn| {
-            let sql = format!(
-                "SELECT id, json, {} FROM reviews ORDER BY id",
-                self.sum_col()
-            );
-            let mut stmt = conn.prepare_cached(&sql).ctx("reading reviews")?;
-            let mut rows = stmt.query([]).ctx("reading reviews")?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next().ctx("reading reviews")? {
-                let id = match row.get_ref(0) {
-                    Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
-                    _ => "?".into(),
-                };
-                let loc = || review_location(&id);
-                let json = row_text(row, 1, &loc)?;
-                out.push(decode(&loc, &json, self.row_sum(row, 2))?);
-            }
-            Ok(out)
-        })
-    }
-}
-
-impl Store for SqliteStore {
-    fn manifest(&self) -> AdapterManifest {
-        Self::adapter_manifest()
-    }
-
-    fn meta(&self) -> StoreResult<StoreMeta> {
-        let mut meta = self.read(schema::read_meta)?;
-        let pending = self.pending_migrations()?;
-        if !pending.is_empty() {
-            meta.planned_migrations = pending;
-        }
-        Ok(meta)
-    }
-
-    fn profile_source(&self) -> StoreResult<Option<String>> {
-        self.read(|c| schema::meta_get(c, schema::key::PROFILE))
-    }
-
-    fn generation(&self) -> u64 {
-        if self.mode == OpenMode::ReadOnly
-            && let Ok((g, d)) = self.read(|c| {
-                Ok((
-                    schema::read_generation(c)?,
-                    schema::read_data_generation(c)?,
-                ))
-            })
-        {
-            self.generation.store(g, Ordering::SeqCst);
-            self.data_generation.store(d, Ordering::SeqCst);
-        }
-        self.generation.load(Ordering::SeqCst)
-    }
-
-    fn commit(&mut self, change: ChangeSet) -> StoreResult<u64> {
-        if self.schema_version < SCHEMA_VERSION {
-            return Err(StoreError::MigrationNeeded {
-                found: self.schema_version,
-                want: SCHEMA_VERSION,
-            });
-        }
-        let purge = change.purge;
-        let conn = self.writer()?;
-        let result = commit::commit(conn, &change);
-        let generation = self.poison_on(result)?;
-        self.generation.store(generation, Ordering::SeqCst);
-        if change.changes_data() {
-            self.data_generation.store(generation, Ordering::SeqCst);
-        }
-        if purge || self.purge_pending {
-            let done = self.checkpoint_truncate();
-            self.purge_pending = !matches!(done, Ok(true));
-        }
-        if self.mode == OpenMode::Shared {
-            // Read what this commit made (and nothing older).
-            self.begin_snapshot()?;
-        }
-        Ok(generation)
-    }
-
-    fn check_integrity(&self) -> StoreResult<Vec<IntegrityFinding>> {
-        let mut findings: Vec<IntegrityFinding> = self
-            .read(|c| integrity::check(c, self.checksums()))?
-            .into_iter()
-            .map(|f| f.finding)
-            .collect();
-        if self.purge_pending {
-            findings.push(IntegrityFinding {
-                code: "store.purge_incomplete".into(),
-                location: format!("{DB_FILE}-wal"),
-                message: "a purge commit could not truncate the WAL because a reader held \
-                          it; the next commit or close retries"
-                    .into(),
-                fixable: true,
-            });
-        }
-        Ok(findings)
-    }
-
-    fn repair_integrity(&mut self, now: Time) -> StoreResult<Vec<IntegrityFinding>> {
-        if self.schema_version < SCHEMA_VERSION {
-            return Err(StoreError::MigrationNeeded {
-                found: self.schema_version,
-                want: SCHEMA_VERSION,
-            });
-        }
-        let checksums = self.checksums();
-        let dir = self.dir.clone();
-        let generation = self.generation.load(Ordering::SeqCst);
-        let conn = self.writer()?;
-        let result = integrity::repair(conn, &dir, checksums, generation, now);
-        let (done, new_generation) = self.poison_on(result)?;
-        self.generation.store(new_generation, Ordering::SeqCst);
-        self.data_generation.store(new_generation, Ordering::SeqCst);
-        if self.purge_pending {
-            let ok = self.checkpoint_truncate();
-            self.purge_pending = !matches!(ok, Ok(true));
-        }
-        if self.mode == OpenMode::Shared {
-            self.begin_snapshot()?;
-        }
-        Ok(done)
-    }
-
-    fn pending_migrations(&self) -> StoreResult<Vec<String>> {
-        let version: u32 = self.read(|c| schema::meta_require(c, schema::key::SCHEMA_VERSION))?;
-        Ok(migrate::pending(version))
-    }
-
-    fn migrate(&mut self) -> StoreResult<Vec<String>> {
-        let conn = self.writer()?;
-        let result = migrate::migrate(conn);
-        let (applied, version, generation) = self.poison_on(result)?;
-        self.schema_version = version;
-        self.generation.store(generation, Ordering::SeqCst);
-        self.data_generation.store(generation, Ordering::SeqCst);
-        if self.mode == OpenMode::Shared {
-            self.begin_snapshot()?;
-        }
-        // Reader connections re-read the schema on their next statement.
-        Ok(applied)
-    }
-
-    fn location(&self) -> String {
-        self.dir.display().to_string()
-    }
-
-    fn data_generation(&self) -> u64 {
-        self.generation();
-        self.data_generation.load(Ordering::SeqCst)
-    }
-
-    fn refresh(&mut self) -> StoreResult<u64> {
-        match self.mode {
-            OpenMode::Shared => {
-                let generation = self.begin_snapshot()?;
-                let version: u32 =
-                    self.read(|c| schema::meta_require(c, schema::key::SCHEMA_VERSION))?;
-                self.schema_version = version;
-                Ok(generation)
-            }
-            _ => Ok(self.generation()),
-        }
-    }
-
-    fn lock_writer(&mut self, wait: Duration) -> StoreResult<u64> {
-        match self.mode {
-            OpenMode::Write | OpenMode::Repair => return Ok(self.generation()),
-            OpenMode::ReadOnly => {
-                return Err(StoreError::InvalidChange(format!(
-                    "store {} is opened read-only",
-                    self.dir.display()
-                )));
-            }
-            OpenMode::Shared => {}
-        }
-        if self.lock.is_none() {
-            let lock = take_lock(&self.dir, wait)?;
-            if self.writer.is_none() {
-                // Switching a store written before WAL mode to WAL needs no open
-                // read transaction, not even this handle's own.
-                self.end_snapshot();
-                let conn = open_conn(&self.db_path(), true)?;
-                schema::configure_writer(&conn)?;
-                self.writer = Some(Mutex::new(conn));
-            }
-            self.lock = Some(lock);
-        }
-        self.refresh()
-    }
-
-    fn unlock_writer(&mut self) {
-        if self.mode == OpenMode::Shared {
-            self.lock = None;
-        }
-    }
-
-    fn holds_writer(&self) -> bool {
-        self.lock.is_some()
-    }
-}
-
-/// The SQLite adapter as "open any adapter" sees it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SqliteAdapter;
-
-impl phase_memory_store::AdapterKind for SqliteAdapter {
-    fn name(&self) -> &'static str {
-        "sqlite"
-    }
-    fn detect(&self, dir: &Path) -> bool {
-        SqliteStore::is_store(dir)
-    }
-    fn init(
-        &self,
-        dir: &Path,
-        _config: Option<&phase_memory_store::StoreConfig>,
-        meta: StoreMeta,
-    ) -> StoreResult<Box<dyn Store>> {
-        Ok(Box::new(SqliteStore::init(dir, meta)?))
-    }
-    fn open(
-        &self,
-        dir: &Path,
-        _config: Option<&phase_memory_store::StoreConfig>,
-        mode: OpenMode,
-    ) -> StoreResult<Box<dyn Store>> {
-        Ok(Box::new(SqliteStore::open(dir, mode)?))
-    }
 }

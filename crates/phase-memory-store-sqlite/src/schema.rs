@@ -1,6 +1,7 @@
 //! The SQL schema (current version), connection settings and the meta table.
 
 use phase_memory_model::AuditCheckpoint;
+use phase_memory_store::meta::MetaTable;
 use phase_memory_store::{StoreError, StoreMeta, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -79,19 +80,7 @@ CREATE INDEX IF NOT EXISTS events_at ON events (at);
 CREATE INDEX IF NOT EXISTS events_type ON events ("type");
 "#;
 
-/// Meta keys.
-pub(crate) mod key {
-    pub const FORMAT: &str = "format";
-    pub const SCHEMA_VERSION: &str = "schema_version";
-    pub const ADAPTER: &str = "adapter";
-    pub const APPLIED: &str = "applied_migrations";
-    pub const PLANNED: &str = "planned_migrations";
-    pub const CREATED_AT: &str = "created_at";
-    pub const GENERATION: &str = "generation";
-    pub const DATA_GENERATION: &str = "data_generation";
-    pub const PROFILE: &str = "profile";
-    pub const CHECKPOINT: &str = "audit_checkpoint";
-}
+pub(crate) use phase_memory_store::meta::key;
 
 /// Settings of the one writer connection: WAL, fsync on every commit, zeroed
 /// deleted content, a bounded WAL file.
@@ -148,66 +137,53 @@ pub(crate) fn has_meta(conn: &Connection) -> StoreResult<bool> {
     Ok(meta_get::<String>(conn, key::FORMAT)?.is_some())
 }
 
+/// The meta table of one connection.
+struct Meta<'a>(&'a Connection);
+
+impl MetaTable for Meta<'_> {
+    fn get_raw(&mut self, k: &str) -> StoreResult<Option<String>> {
+        self.0
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+            .and_then(|mut s| s.query_row([k], |r| r.get(0)).optional())
+            .ctx("reading meta")
+    }
+    fn put_raw(&mut self, k: &str, raw: &str) -> StoreResult<()> {
+        self.0
+            .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![k, raw]))
+            .ctx("writing meta")?;
+        Ok(())
+    }
+}
+
 /// One meta value (stored as JSON).
 pub(crate) fn meta_get<T: DeserializeOwned>(conn: &Connection, k: &str) -> StoreResult<Option<T>> {
-    let raw: Option<String> = conn
-        .prepare_cached("SELECT value FROM meta WHERE key = ?1")
-        .and_then(|mut s| s.query_row([k], |r| r.get(0)).optional())
-        .ctx("reading meta")?;
-    match raw {
-        None => Ok(None),
-        Some(raw) => serde_json::from_str(&raw)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                location: format!("meta/{k}"),
-                detail: format!("value does not parse: {e}"),
-            }),
-    }
+    Meta(conn).get(k)
 }
 
 /// A required meta value.
 pub(crate) fn meta_require<T: DeserializeOwned>(conn: &Connection, k: &str) -> StoreResult<T> {
-    meta_get(conn, k)?.ok_or_else(|| StoreError::Corrupt {
-        location: format!("meta/{k}"),
-        detail: "missing".into(),
-    })
+    Meta(conn).require(k)
 }
 
 /// Writes one meta value (as JSON).
 pub(crate) fn meta_put<T: Serialize>(conn: &Connection, k: &str, v: &T) -> StoreResult<()> {
-    let raw = serde_json::to_string(v)
-        .map_err(|e| StoreError::InvalidChange(format!("meta {k} cannot be encoded: {e}")))?;
-    conn.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
-        .and_then(|mut s| s.execute(params![k, raw]))
-        .ctx("writing meta")?;
-    Ok(())
+    Meta(conn).put(k, v)
 }
 
 /// Reads the store metadata.
 pub(crate) fn read_meta(conn: &Connection) -> StoreResult<StoreMeta> {
-    Ok(StoreMeta {
-        format: meta_require(conn, key::FORMAT)?,
-        schema_version: meta_require(conn, key::SCHEMA_VERSION)?,
-        adapter: meta_require(conn, key::ADAPTER)?,
-        applied_migrations: meta_get(conn, key::APPLIED)?.unwrap_or_default(),
-        planned_migrations: meta_get(conn, key::PLANNED)?.unwrap_or_default(),
-        created_at: meta_require(conn, key::CREATED_AT)?,
-    })
+    Meta(conn).read_meta()
 }
 
 /// Writes the store metadata.
 pub(crate) fn write_meta(conn: &Connection, m: &StoreMeta) -> StoreResult<()> {
-    meta_put(conn, key::FORMAT, &m.format)?;
-    meta_put(conn, key::SCHEMA_VERSION, &m.schema_version)?;
-    meta_put(conn, key::ADAPTER, &m.adapter)?;
-    meta_put(conn, key::APPLIED, &m.applied_migrations)?;
-    meta_put(conn, key::PLANNED, &m.planned_migrations)?;
-    meta_put(conn, key::CREATED_AT, &m.created_at)
+    Meta(conn).write_meta(m)
 }
 
 /// The audit checkpoint (default when nothing was pruned).
 pub(crate) fn read_checkpoint(conn: &Connection) -> StoreResult<AuditCheckpoint> {
-    Ok(meta_get(conn, key::CHECKPOINT)?.unwrap_or_default())
+    Meta(conn).read_checkpoint()
 }
 
 /// The commit counter.

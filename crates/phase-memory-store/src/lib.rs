@@ -44,6 +44,7 @@ pub mod conformance;
 mod error;
 mod manifest;
 mod memory;
+pub mod meta;
 mod open;
 mod validate;
 

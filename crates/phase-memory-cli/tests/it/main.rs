@@ -5,6 +5,7 @@ mod cli;
 mod crash;
 mod governance;
 mod interop;
+mod postgres;
 mod readme;
 mod robust;
 mod service;

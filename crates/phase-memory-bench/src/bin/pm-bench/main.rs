@@ -9,8 +9,10 @@
 //! pm-bench activation    --nodes 100000  [--adapter file|sqlite] [--store DIR] [--cues 1000]
 //! pm-bench compile       --nodes 100000  [--budget 2000] [--store DIR]
 //! pm-bench serve         --nodes 3000    [--requests 1000] [--clients 1,16] [--mixed-clients 8]
+//! pm-bench scale         --adapter sqlite|postgres|file --nodes 100000 [--instances 1,3]
 //! ```
 
+mod scale;
 mod scenarios;
 mod serve;
 mod setup;
@@ -62,6 +64,9 @@ enum Scenario {
     /// A `phase-memory serve` process under HTTP load (1 and 16 clients, mixed
     /// reads and writes), cold CLI activations and RSS, beside SQLite FTS5.
     Serve(serve::ServeArgs),
+    /// Any adapter by name: import, cold open, activation latency, and write
+    /// throughput of 1 and N instances on one store.
+    Scale(scale::ScaleArgs),
 }
 
 fn main() -> Result<()> {
@@ -94,6 +99,10 @@ fn main() -> Result<()> {
         Scenario::Serve(a) => {
             let c = a.common.clone();
             ("serve", c, serve::serve(&a)?)
+        }
+        Scenario::Scale(a) => {
+            let c = a.common.clone();
+            ("scale", c, scale::scale(&a)?)
         }
     };
     let report = report(name, figures);
