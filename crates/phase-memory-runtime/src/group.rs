@@ -17,7 +17,6 @@ use crate::context::CallContext;
 use crate::outcome::{IndexUpdate, Outcome};
 use crate::state::Runtime;
 
-
 /// An audit record not yet on the chain: everything but its position, previous
 /// hash and hash (given when the group is sealed).
 #[derive(Clone, Debug)]
