@@ -9,10 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
-use tantivy::schema::{IndexRecordOption, TantivyDocument, Value};
-use tantivy::{DocAddress, Term};
+use tantivy::Term;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::IndexRecordOption;
 
 use crate::{Analysis, EXACT_ANALYZER, FullTextIndex, IndexError, MAX_QUERY_TERMS, Search};
 
@@ -226,65 +225,7 @@ impl FullTextIndex {
         if limit == 0 || clauses.is_empty() {
             return Ok(Vec::new());
         }
-        let text_query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
-        let query: Box<dyn Query> = match search.scopes {
-            None => text_query,
-            Some([]) => return Ok(Vec::new()),
-            Some(scopes) => {
-                let scope_clauses: Vec<(Occur, Box<dyn Query>)> = scopes
-                    .iter()
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .map(|s| {
-                        let q: Box<dyn Query> = Box::new(TermQuery::new(
-                            Term::from_field_text(self.fields.scope, s),
-                            IndexRecordOption::Basic,
-                        ));
-                        (Occur::Should, q)
-                    })
-                    .collect();
-                let filter: Box<dyn Query> = Box::new(ConstScoreQuery::new(
-                    Box::new(BooleanQuery::new(scope_clauses)),
-                    0.0,
-                ));
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, text_query),
-                    (Occur::Must, filter),
-                ]))
-            }
-        };
-        let searcher = self.reader.searcher();
-        // As in search_with: fetch past the limit until ties at the cut-off are
-        // all seen, then order by rounded score and id.
-        let total = usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX);
-        let mut fetch = limit.saturating_add(16);
-        let top = loop {
-            let top: Vec<(f32, DocAddress)> = searcher
-                .search(&*query, &TopDocs::with_limit(fetch).order_by_score())
-                .map_err(self.err("search"))?;
-            let settled = top.len() < fetch
-                || fetch >= total
-                || top.get(limit - 1).map(|x| crate::tie_key(x.0))
-                    != top.last().map(|x| crate::tie_key(x.0));
-            if settled {
-                break top;
-            }
-            fetch = fetch.saturating_mul(2);
-        };
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr).map_err(self.err("search"))?;
-            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
-                hits.push((id.to_string(), score));
-            }
-        }
-        hits.sort_by(|a, b| {
-            crate::tie_key(b.1)
-                .cmp(&crate::tie_key(a.1))
-                .then_with(|| a.0.cmp(&b.0))
-        });
-        hits.truncate(limit);
-        Ok(hits)
+        self.ranked(Box::new(BooleanQuery::new(clauses)), search.scopes, limit)
     }
 }
 

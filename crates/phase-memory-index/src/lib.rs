@@ -582,7 +582,23 @@ impl FullTextIndex {
             return Ok(Vec::new());
         }
         let text_query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
-        let query: Box<dyn Query> = match search.scopes {
+        self.ranked(text_query, search.scopes, limit)
+    }
+
+    /// Runs a text query inside `scopes` (None: every scope; empty: none) and
+    /// returns the best `limit` hits by BM25 rounded to 1/65536, ties by id. It
+    /// fetches past the limit until the documents tied at the cut-off are all seen,
+    /// so the same documents give the same hits whatever the segment layout.
+    pub(crate) fn ranked(
+        &self,
+        text_query: Box<dyn Query>,
+        scopes: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<(String, f32)>, IndexError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query: Box<dyn Query> = match scopes {
             None => text_query,
             Some(scopes) => {
                 if scopes.is_empty() {
