@@ -312,6 +312,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &ActivationInput {
                 cue: &cue,
                 lexical: &hits,
+                semantic: &[],
                 budget_tokens: profile.activation.default_budget,
                 limit: profile.activation.default_limit as usize,
                 as_of: Time(AS_OF),

@@ -42,6 +42,9 @@ pub struct ActivationInput<'a> {
     pub cue: &'a Cue,
     /// BM25 hits of `cue.text` from the full-text index: `(node id, raw score)`.
     pub lexical: &'a [(String, f32)],
+    /// Semantic-index hits of `cue.text`: `(node id, cosine similarity)`, best
+    /// first (empty when the profile's `semantic_weight` is 0).
+    pub semantic: &'a [(String, f32)],
     /// Token budget; the packed items never exceed it.
     pub budget_tokens: u64,
     /// Most items returned.
@@ -75,6 +78,8 @@ pub enum SeedKind {
     Hint,
     /// Touched by an observation or access event after `events_since`.
     Event,
+    /// A semantic-index match of the cue text (cosine of sentence embeddings).
+    Semantic,
 }
 
 /// One source of a node's seed.
@@ -82,7 +87,8 @@ pub enum SeedKind {
 pub struct SeedSource {
     /// The source.
     pub kind: SeedKind,
-    /// Its raw value: BM25 score, 1.0, hint score, or event recency factor in (0, 1].
+    /// Its raw value: BM25 score, 1.0, hint score, event recency factor in (0, 1],
+    /// or cosine similarity.
     pub raw: f64,
     /// Its weighted value (what competes for the seed).
     pub value: f64,
@@ -91,8 +97,12 @@ pub struct SeedSource {
 /// The score breakdown of one item.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Explain {
-    /// The seed: the largest weighted seed source.
+    /// The seed: the lexical and semantic values summed (fusion), or the largest
+    /// other weighted seed source if that is larger.
     pub seed: f64,
+    /// The semantic term of the seed (0 when none; not shown then).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub semantic: f64,
     /// Every seed source of the node.
     pub seed_sources: Vec<SeedSource>,
     /// Spread activation received (best path).
@@ -158,6 +168,11 @@ const NONE: u32 = u32::MAX;
 
 fn one() -> f64 {
     1.0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
@@ -344,16 +359,30 @@ pub fn activate(
     });
     // Keep the strongest source of each kind per node.
     sources.dedup_by(|later, first| later.0 == first.0 && later.1.kind == first.1.kind);
+    // Fusion: the lexical and semantic values of a node add up; any other source
+    // (explicit, hint, event) competes with that sum by maximum.
+    let fused = |group: &[(u32, SeedSource)]| -> f64 {
+        let sum: f64 = group
+            .iter()
+            .filter(|s| matches!(s.1.kind, SeedKind::Lexical | SeedKind::Semantic))
+            .map(|s| s.1.value)
+            .sum();
+        group
+            .iter()
+            .filter(|s| !matches!(s.1.kind, SeedKind::Lexical | SeedKind::Semantic))
+            .map(|s| s.1.value)
+            .fold(sum, f64::max)
+    };
     let mut touched: FxHashMap<u32, Touch> = FxHashMap::default();
     let mut frontier: Vec<(u32, f64, u32)> = Vec::new();
     let mut k = 0;
     while k < sources.len() {
         let node = sources[k].0;
-        let mut seed = 0.0f64;
+        let start = k;
         while k < sources.len() && sources[k].0 == node {
-            seed = seed.max(sources[k].1.value);
             k += 1;
         }
+        let seed = fused(&sources[start..k]);
         if seed > 0.0 && run.admit(node) {
             touched.insert(
                 node,
@@ -515,9 +544,13 @@ pub fn activate(
                 let t = touched.get(&i).copied().unwrap_or_default();
                 let base = scored.get(&i).copied().flatten();
                 let lo = sources.partition_point(|s| s.0 < i);
-                let seed_sources = sources[lo..]
-                    .iter()
-                    .take_while(|s| s.0 == i)
+                let own = sources[lo..].iter().take_while(|s| s.0 == i);
+                let semantic = own
+                    .clone()
+                    .filter(|s| s.1.kind == SeedKind::Semantic)
+                    .map(|s| s.1.value)
+                    .fold(0.0, f64::max);
+                let seed_sources = own
                     .map(|s| SeedSource {
                         kind: s.1.kind,
                         raw: round_score(s.1.raw),
@@ -526,6 +559,7 @@ pub fn activate(
                     .collect();
                 Explain {
                     seed: round_score(t.seed),
+                    semantic: round_score(semantic),
                     seed_sources,
                     spread: round_score(t.spread),
                     base_level: base.map(round_score),
@@ -607,6 +641,9 @@ fn collect_seed_sources(
                 );
             }
         }
+    }
+    for (i, value) in crate::semantic::seed_values(params, input.semantic) {
+        push(snap.index_of(&input.semantic[i].0), SeedKind::Semantic, f64::from(input.semantic[i].1), value);
     }
     for id in &input.cue.nodes {
         push(snap.index_of(id), SeedKind::Explicit, 1.0, 1.0);

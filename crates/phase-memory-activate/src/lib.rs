@@ -7,6 +7,7 @@
 
 pub mod activate;
 pub mod entities;
+pub mod semantic;
 pub mod snapshot;
 pub mod tokens;
 pub mod when;

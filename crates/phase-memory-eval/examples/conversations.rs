@@ -3,9 +3,10 @@
 //! question as a reader of its conversation and prints activation beside the BM25
 //! baselines, per category, with budget survival.
 //!
-//! `cargo run --release -p phase-memory-eval --example conversations -- DIR [--profile FILE] [--budget N] [--report FILE] [--max-questions N] [--entities]`
+//! `cargo run --release -p phase-memory-eval --example conversations -- DIR [--profile FILE] [--budget N] [--report FILE] [--max-questions N] [--entities] [--vectors FILE]`
 //!
 //! DIR may also be given as the environment variable `PHASE_MEMORY_CHATS`.
+//! `--vectors FILE` keeps the semantic index's vectors between runs.
 
 use std::path::PathBuf;
 
@@ -40,6 +41,11 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             "--entities" => opts.entities = true,
+            "--vectors" => {
+                opts.vector_cache = Some(PathBuf::from(
+                    args.next().context("--vectors needs a file")?,
+                ))
+            }
             "--report" => {
                 report = Some(PathBuf::from(args.next().context("--report needs a file")?))
             }

@@ -3,6 +3,7 @@
 //! rules, sensitivity levels, retention, tokenizer and package settings — parsed and
 //! validated into a [`Profile`]. Pure: parsing takes text, never a path.
 
+mod semantic;
 mod types;
 mod validate;
 

@@ -185,6 +185,20 @@ pub struct ActivationSpec {
     /// Pseudo-relevance feedback: weight of the original cue terms `λ` in
     /// `λ·cue + (1−λ)·feedback model`, in [0, 1] (1: no expansion).
     pub feedback_weight: f64,
+    /// Weight of semantic seeds: the best sentence-embedding match of the cue text
+    /// gets this value, added to its lexical value (fusion; 0: no semantic index,
+    /// no model needed).
+    pub semantic_weight: f64,
+    /// Most semantic seeds: the nearest nodes by cosine among those in the
+    /// actor's scopes (exact search).
+    pub semantic_seeds: u32,
+    /// Cosine at or below which a node is no semantic seed; above it the value
+    /// grows linearly to `semantic_weight` at the best match.
+    pub semantic_floor: f64,
+    /// Largest number of nodes in the searched scopes that the semantic index
+    /// embeds and searches; above it the request gets lexical seeds only and a
+    /// diagnostic (bounds the first, embedding activation of a large store).
+    pub semantic_max_nodes: u32,
 }
 
 impl Default for ActivationSpec {
@@ -213,6 +227,10 @@ impl Default for ActivationSpec {
             feedback_docs: 0,
             feedback_terms: 10,
             feedback_weight: 0.5,
+            semantic_weight: 0.0,
+            semantic_seeds: 50,
+            semantic_floor: 0.2,
+            semantic_max_nodes: 20_000,
         }
     }
 }

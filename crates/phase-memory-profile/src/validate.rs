@@ -456,6 +456,7 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
             );
         }
     }
+    crate::semantic::problems(a).into_iter().for_each(|(f, m)| cx.bad(f, m));
     if a.default_limit == 0 {
         cx.bad(
             "activation.default_limit",

@@ -19,6 +19,7 @@ pub mod registry;
 pub mod request;
 pub mod response;
 mod runner;
+mod semantic;
 mod sharing;
 mod state;
 

@@ -317,6 +317,7 @@ fn build(
             Diagnostic::error("profile.invalid", format!("tokenizer: {e}")),
         )
     })?;
+    let semantic = crate::semantic::SemanticIndex::new(dir.as_deref());
     let mut rt = Runtime {
         store,
         profile_digest: profile.digest(),
@@ -330,6 +331,7 @@ fn build(
         home: Home { dir },
         sharing: Sharing::new(wait, source),
         group: Default::default(),
+        semantic,
     };
     rt.ensure_index().map_err(|e| {
         fail(

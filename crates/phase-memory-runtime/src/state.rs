@@ -46,6 +46,8 @@ pub struct Runtime {
     pub(crate) sharing: Sharing,
     /// Group commit of audit records (see `group.rs`).
     pub(crate) group: crate::sharing::GroupState,
+    /// Sentence vectors of the nodes (see `semantic.rs`).
+    pub(crate) semantic: crate::semantic::SemanticIndex,
 }
 
 impl Drop for Runtime {

@@ -143,6 +143,7 @@ fn run_with(
     let input = ActivationInput {
         cue: &r.cue,
         lexical: &r.lexical,
+        semantic: &[],
         budget_tokens: r.budget,
         limit: r.limit,
         as_of: as_of(),
@@ -656,6 +657,7 @@ fn run_world(w: &World, s: &Snapshot, p: &Profile) -> WorkingSet {
     let input = ActivationInput {
         cue: &cue,
         lexical: &w.hits,
+        semantic: &[],
         budget_tokens: w.budget,
         limit: w.limit,
         as_of: as_of(),

@@ -26,6 +26,9 @@ pub struct BenchOptions {
     pub max_questions: Option<usize>,
     /// Import with entity nodes and `mentions` edges ([`super::records_with`]).
     pub entities: bool,
+    /// Keep the semantic index's vectors in this file, so a rerun over the same
+    /// chats does not embed them again.
+    pub vector_cache: Option<std::path::PathBuf>,
 }
 
 impl Default for BenchOptions {
@@ -35,6 +38,7 @@ impl Default for BenchOptions {
             budget_tokens: 1000,
             max_questions: None,
             entities: false,
+            vector_cache: None,
         }
     }
 }
@@ -246,6 +250,15 @@ fn activation_ids(
             env.status.as_str()
         );
     }
+    // A profile that asks for semantic seeds must get them, or the figures
+    // measure something else.
+    if let Some(d) = env
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "activation.semantic_unavailable")
+    {
+        bail!("{}", d.message);
+    }
     Ok(env
         .data
         .get("items")
@@ -268,6 +281,9 @@ pub fn run_benchmark(dir: &Path, opts: &BenchOptions) -> Result<ChatReport> {
 /// Runs the conversation benchmark over loaded chats.
 pub fn run_chats(chats: &[Chat], opts: &BenchOptions) -> Result<ChatReport> {
     let mut rt = import_with(chats, &opts.profile_source, opts.entities)?;
+    if let Some(path) = &opts.vector_cache {
+        rt.set_vector_cache_file(path);
+    }
     let as_of = question_time(chats);
     let mut nodes: Vec<Node> = Vec::new();
     rt.store()

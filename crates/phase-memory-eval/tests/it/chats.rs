@@ -124,11 +124,20 @@ fn activation(
         &CallContext::new(actor).at(at),
     );
     assert_eq!(env.status, Status::Ok, "{:?}", env.diagnostics);
+    // The built-in profile has the semantic index on: it must have run.
+    assert!(
+        env.diagnostics
+            .iter()
+            .all(|d| !d.code.starts_with("activation.semantic")),
+        "{:?}",
+        env.diagnostics
+    );
     env.data
 }
 
 #[test]
 fn a_reader_gets_seeds_and_items_from_its_own_conversation_only() {
+    phase_memory_embed::testing::ensure_model();
     let chats = two_chats();
     let mut rt = chats::import(&chats, DEFAULT_PROFILE_TOML).expect("import");
     let at = question_time(&chats);
@@ -151,6 +160,7 @@ fn a_reader_gets_seeds_and_items_from_its_own_conversation_only() {
 
 #[test]
 fn two_imports_give_byte_identical_activations_and_packages() {
+    phase_memory_embed::testing::ensure_model();
     let chats = two_chats();
     let at = question_time(&chats);
     let dir = tempfile::tempdir().expect("tmp");

@@ -23,6 +23,8 @@ struct Activated {
     set: WorkingSet,
     /// Items that passed only because a review approved them or that need review.
     needs_review: Vec<(String, String)>,
+    /// Why the semantic index gave no seeds, when it should have.
+    semantic_note: Option<Diagnostic>,
 }
 
 fn run_activation(
@@ -115,6 +117,13 @@ fn run_activation(
         }
         None => Vec::new(),
     };
+    let (mut semantic, semantic_note) = match cue.text.as_deref() {
+        Some(t) => match rt.semantic_hits(t, seed_scopes.as_deref(), &params) {
+            Ok(hits) => (hits, None),
+            Err(d) => (Vec::new(), Some(d)),
+        },
+        None => (Vec::new(), None),
+    };
     let snapshot = rt.snapshot()?;
     let c = Cue {
         text: cue.text.clone(),
@@ -129,9 +138,11 @@ fn run_activation(
     let mut c = c;
     let mut lexical = lexical;
     drop_hidden_seeds(rt, op, ctx, &mut c, &mut lexical)?;
+    drop_hidden_hits(rt, op, ctx, &mut semantic)?;
     let input = ActivationInput {
         cue: &c,
         lexical: &lexical,
+        semantic: &semantic,
         budget_tokens: budget,
         limit,
         as_of: now,
@@ -182,7 +193,32 @@ fn run_activation(
         .into_iter()
         .filter(|(id, _)| packed.contains(id.as_str()))
         .collect();
-    Ok(Activated { set, needs_review })
+    Ok(Activated {
+        set,
+        needs_review,
+        semantic_note,
+    })
+}
+
+/// Semantic hits the actor may not see are dropped, as hidden lexical hits are.
+fn drop_hidden_hits(
+    rt: &Runtime,
+    op: &str,
+    ctx: &CallContext,
+    hits: &mut Vec<(String, f32)>,
+) -> Result<(), Outcome> {
+    let mut keep = Vec::with_capacity(hits.len());
+    for h in hits.drain(..) {
+        if rt
+            .store
+            .node(&h.0)?
+            .is_some_and(|n| support::sees(rt, op, ctx, &n))
+        {
+            keep.push(h);
+        }
+    }
+    *hits = keep;
+    Ok(())
 }
 
 /// Seeds the actor may not see are dropped before activation, exactly as ids
@@ -339,6 +375,7 @@ pub(crate) fn run(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -
     let a = run_activation(rt, "activation.run", r.fields(), ctx, now)?;
     let mut o = Outcome::ok(working_set_json(&a.set, r.explain));
     diagnostics(&a.set, &mut o);
+    o.diagnostics.extend(a.semantic_note.clone());
     seed_hints(&r.cue, &a.set, &mut o);
     o.subjects = a.set.items.iter().map(|i| i.node.clone()).collect();
     o.details = json!({"items": a.set.items.len(), "withheld": a.set.withheld_count, "budget_used": a.set.budget_used});
@@ -480,6 +517,7 @@ pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
     data["files"] = json!(pkg.files.len());
     let mut o = Outcome::ok(data);
     diagnostics(&a.set, &mut o);
+    o.diagnostics.extend(a.semantic_note.clone());
     o.subjects = a.set.items.iter().map(|i| i.node.clone()).collect();
     o.details =
         json!({"package": pkg.id, "items": a.set.items.len(), "withheld": a.set.withheld_count});

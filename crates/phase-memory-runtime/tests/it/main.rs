@@ -6,6 +6,7 @@ mod flows;
 mod layering;
 mod props;
 mod registry;
+mod semantic;
 
 use phase_memory_model::{Actor, Envelope, Status, Time};
 use phase_memory_runtime::{

@@ -294,6 +294,7 @@ fn engine_activation(store_dir: &Path, texts: &[String], a: &ActivationArgs) -> 
             &ActivationInput {
                 cue: &cue,
                 lexical: &hits,
+                semantic: &[],
                 budget_tokens: a.budget,
                 limit: a.limit,
                 as_of,
