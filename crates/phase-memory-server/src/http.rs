@@ -154,11 +154,14 @@ pub struct AppState {
     timeout: Duration,
     contracts: Arc<String>,
     /// The document narrowed to the store's profile, by profile digest.
-    profile_contracts: Arc<std::sync::Mutex<Option<(String, Arc<String>)>>>,
+    profile_contracts: Arc<std::sync::Mutex<Option<ProfileContracts>>>,
     data_dir: Option<PathBuf>,
     max_import_bytes: usize,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
+
+/// A served OpenAPI document and the digest of the profile it was built for.
+type ProfileContracts = (String, Arc<String>);
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
