@@ -325,6 +325,7 @@ fn build(
         index,
         snapshot: None,
         snapshot_events: 0,
+        derived: Default::default(),
         tokens,
         index_tag_lags: false,
         extensions: BTreeMap::new(),
@@ -476,6 +477,7 @@ impl Runtime {
         let ok = self.update_index(u).is_ok();
         if ok {
             crate::sharing::stats::record_index(false, started.elapsed());
+            self.derived.index_catch_ups += 1;
         }
         ok && self.index_fresh()
     }

@@ -37,6 +37,9 @@ pub struct Runtime {
     pub(crate) snapshot: Option<(u64, Arc<Snapshot>)>,
     /// The sequence number of the last event the snapshot holds.
     pub(crate) snapshot_events: u64,
+    /// How this runtime kept derived state in step (the process-wide sums are
+    /// [`crate::derived_stats`]).
+    pub(crate) derived: crate::sharing::DerivedStats,
     pub(crate) tokens: TokenCounter,
     /// The full-text index holds every change of the store and only its generation
     /// tag is behind: commits of audit records or reviews alone do not commit the
@@ -90,6 +93,28 @@ impl Runtime {
         self.clock = clock;
     }
 
+    /// The activation snapshot of the store's current generation (built or
+    /// brought forward as activation would).
+    pub fn activation_snapshot(&mut self) -> Result<Arc<Snapshot>, StoreError> {
+        self.snapshot()
+    }
+
+    /// How this runtime kept its derived state in step with the store so far
+    /// (snapshots built from the whole store or brought forward, index rebuilds).
+    pub fn derived_stats(&self) -> crate::sharing::DerivedStats {
+        self.derived
+    }
+
+    fn count_snapshot(&mut self, full: bool, took: std::time::Duration) {
+        stats::record_snapshot(full, took);
+        if full {
+            self.derived.snapshot_builds += 1;
+        } else {
+            self.derived.snapshot_updates += 1;
+        }
+        self.derived.snapshot_nanos += u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+    }
+
     /// Brings the full-text index in step with the store after a commit.
     pub(crate) fn update_index(&mut self, u: IndexUpdate) -> Result<(), Diagnostic> {
         self.index_tag_lags = false;
@@ -128,6 +153,7 @@ impl Runtime {
         let started = Instant::now();
         let out = self.rebuild_index_now();
         stats::record_index(true, started.elapsed());
+        self.derived.index_rebuilds += 1;
         out
     }
 
@@ -176,8 +202,9 @@ impl Runtime {
             if self.advance_snapshot(generation, ids, events)
                 && let Some((_, s)) = &self.snapshot
             {
-                stats::record_snapshot(false, started.elapsed());
-                return Ok(s.clone());
+                let s = s.clone();
+                self.count_snapshot(false, started.elapsed());
+                return Ok(s);
             }
         }
         let s = Arc::new(build_snapshot(
@@ -187,7 +214,7 @@ impl Runtime {
         )?);
         self.snapshot_events = self.store.event_head()?;
         self.snapshot = Some((generation, s.clone()));
-        stats::record_snapshot(true, started.elapsed());
+        self.count_snapshot(true, started.elapsed());
         Ok(s)
     }
 
@@ -283,7 +310,7 @@ impl Runtime {
         let started = Instant::now();
         let generation = self.store.data_generation();
         if self.advance_snapshot(generation, own.ids, own.events) {
-            stats::record_snapshot(false, started.elapsed());
+            self.count_snapshot(false, started.elapsed());
         }
     }
 }
