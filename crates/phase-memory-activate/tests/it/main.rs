@@ -725,3 +725,4 @@ proptest! {
         prop_assert_eq!(&ws, &run_world(&w, &s2, &p));
     }
 }
+mod incremental;
