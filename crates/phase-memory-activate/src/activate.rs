@@ -643,7 +643,12 @@ fn collect_seed_sources(
         }
     }
     for (i, value) in crate::semantic::seed_values(params, input.semantic) {
-        push(snap.index_of(&input.semantic[i].0), SeedKind::Semantic, f64::from(input.semantic[i].1), value);
+        push(
+            snap.index_of(&input.semantic[i].0),
+            SeedKind::Semantic,
+            f64::from(input.semantic[i].1),
+            value,
+        );
     }
     for id in &input.cue.nodes {
         push(snap.index_of(id), SeedKind::Explicit, 1.0, 1.0);

@@ -62,8 +62,14 @@ mod tests {
         assert_eq!(v.len(), 2, "{v:?}");
         assert!((v[0].1 - 2.0).abs() < 1e-9);
         assert!((v[1].1 - 1.0).abs() < 1e-6, "{v:?}");
-        assert!(seed_values(&spec(0.0, 0.2), &hits).is_empty(), "weight 0 is off");
-        assert!(seed_values(&spec(1.0, 0.9), &hits).is_empty(), "all below the floor");
+        assert!(
+            seed_values(&spec(0.0, 0.2), &hits).is_empty(),
+            "weight 0 is off"
+        );
+        assert!(
+            seed_values(&spec(1.0, 0.9), &hits).is_empty(),
+            "all below the floor"
+        );
     }
 
     proptest! {

@@ -176,7 +176,10 @@ mod tests {
         assert!(c.is_empty());
         assert!(c.insert(text_key("a"), vector(1.0)));
         assert!(c.insert(text_key("b"), vector(2.0)));
-        assert!(!c.insert(text_key("c"), vec![1.0; 3]), "wrong length refused");
+        assert!(
+            !c.insert(text_key("c"), vec![1.0; 3]),
+            "wrong length refused"
+        );
         c.flush().expect("flush");
         let c = VectorCache::open(&path).expect("reopen");
         assert_eq!(c.len(), 2);

@@ -3,7 +3,7 @@
 //! files), and determinism across thread counts. The model is installed with the
 //! repository's script; these tests never skip.
 
-use phase_memory_embed::{DIMENSIONS, Embedder, EmbedError, dot, testing::ensure_model};
+use phase_memory_embed::{DIMENSIONS, EmbedError, Embedder, dot, testing::ensure_model};
 use serde_json::Value;
 
 fn reference() -> (Vec<String>, Vec<Vec<f32>>) {

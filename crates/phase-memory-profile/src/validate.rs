@@ -156,7 +156,9 @@ fn check(p: &Profile, problems: &mut Vec<ProfileProblem>) {
     vocabulary::check_kinds(&mut cx, p, &declared);
     vocabulary::check_edge_types(&mut cx, p);
     activation::check_activation(&mut cx, p);
-    crate::semantic::problems(&p.activation).into_iter().for_each(|(f, m)| cx.bad(f, m));
+    crate::semantic::problems(&p.activation)
+        .into_iter()
+        .for_each(|(f, m)| cx.bad(f, m));
     lifecycle::check_lifecycle(&mut cx, p, &declared);
     policy::check_policy(&mut cx, p, &declared);
     if p.retention.legal_hold_label.trim().is_empty() {

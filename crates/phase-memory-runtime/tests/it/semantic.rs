@@ -85,7 +85,10 @@ fn a_cue_without_shared_words_finds_its_node_by_meaning_and_explain_shows_it() {
         "another scope never seeds"
     );
     let explain = &data["items"][0]["explain"];
-    assert!(explain["semantic"].as_f64().unwrap_or(0.0) > 0.0, "{explain}");
+    assert!(
+        explain["semantic"].as_f64().unwrap_or(0.0) > 0.0,
+        "{explain}"
+    );
     let kinds: Vec<&str> = explain["seed_sources"]
         .as_array()
         .expect("sources")
@@ -114,8 +117,14 @@ fn lexical_and_semantic_values_add_up() {
         .iter()
         .map(|s| s["value"].as_f64().unwrap_or(0.0))
         .sum();
-    assert!((e["seed"].as_f64().unwrap_or(0.0) - sum).abs() < 1e-5, "{e}");
-    assert!((e["semantic"].as_f64().unwrap_or(0.0) - 0.5).abs() < 1e-9, "{e}");
+    assert!(
+        (e["seed"].as_f64().unwrap_or(0.0) - sum).abs() < 1e-5,
+        "{e}"
+    );
+    assert!(
+        (e["semantic"].as_f64().unwrap_or(0.0) - 0.5).abs() < 1e-9,
+        "{e}"
+    );
 }
 
 #[test]
@@ -124,8 +133,12 @@ fn two_imports_give_byte_identical_activations() {
     let run = || {
         let mut rt = memory_runtime(&profile(1.0), Clock::Fixed(t(T0))).expect("runtime");
         load(&mut rt);
-        ["sports and exercise", "camping trip", "money owed to the state"]
-            .map(|q| ask(&mut rt, &owner(), q).to_string())
+        [
+            "sports and exercise",
+            "camping trip",
+            "money owed to the state",
+        ]
+        .map(|q| ask(&mut rt, &owner(), q).to_string())
     };
     assert_eq!(run(), run());
 }
@@ -143,7 +156,11 @@ fn vectors_are_kept_in_the_store_folder_and_not_computed_again() {
     drop(rt);
     let mut again = open_runtime(&dir.path().join("store"), Clock::Fixed(t(T0))).expect("open");
     assert_eq!(ask(&mut again, &owner(), "camping trip"), first);
-    assert_eq!(std::fs::read(&file).expect("read"), bytes, "nothing embedded again");
+    assert_eq!(
+        std::fs::read(&file).expect("read"),
+        bytes,
+        "nothing embedded again"
+    );
     // A changed node gets a new vector; the old one stays until the file is rebuilt.
     check(
         &mut again,
