@@ -26,7 +26,7 @@ pub fn seed_values(params: &ActivationSpec, hits: &[(String, f32)]) -> Vec<(usiz
         .map(|h| cos(h.1))
         .filter(|c| c.is_finite())
         .fold(f64::NEG_INFINITY, f64::max);
-    if !(top > floor) {
+    if top.is_nan() || top <= floor {
         return Vec::new();
     }
     hits.iter()

@@ -228,7 +228,7 @@ impl Default for ActivationSpec {
             feedback_terms: 10,
             feedback_weight: 0.5,
             semantic_weight: 0.0,
-            semantic_seeds: 50,
+            semantic_seeds: 100,
             semantic_floor: 0.2,
             semantic_max_nodes: 20_000,
         }

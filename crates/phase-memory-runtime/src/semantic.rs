@@ -106,7 +106,8 @@ impl Runtime {
         scopes: Option<&[String]>,
         params: &ActivationSpec,
     ) -> Result<Vec<(String, f32)>, Diagnostic> {
-        if !(params.semantic_weight > 0.0) || text.trim().is_empty() {
+        let on = params.semantic_weight.is_finite() && params.semantic_weight > 0.0;
+        if !on || text.trim().is_empty() {
             return Ok(Vec::new());
         }
         let unavailable = |m: String| Diagnostic::warning("activation.semantic_unavailable", m);
@@ -115,7 +116,7 @@ impl Runtime {
         let Some((_, entries)) = &self.semantic.entries else {
             return Ok(Vec::new());
         };
-        let in_scope = |e: &Entry| scopes.is_none_or(|s| s.iter().any(|x| *x == e.scope));
+        let in_scope = |e: &Entry| scopes.is_none_or(|s| s.contains(&e.scope));
         let count = entries.iter().filter(|e| in_scope(e)).count();
         if count > params.semantic_max_nodes as usize {
             return Err(Diagnostic::info(

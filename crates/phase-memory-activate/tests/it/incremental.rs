@@ -157,6 +157,7 @@ fn activations(s: &Snapshot, p: &Profile, cue_ids: &[usize], withheld: usize) ->
         let input = ActivationInput {
             cue: &cue,
             lexical: &lexical,
+            semantic: &[],
             budget_tokens: 60 + 40 * k as u64,
             limit: 8,
             as_of: as_of(),
