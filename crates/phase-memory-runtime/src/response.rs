@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use phase_memory_activate::activate::{ActivatedItem, WorkingSet};
 use phase_memory_model::{AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Time};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -37,7 +38,9 @@ pub struct WithheldCount {
     pub count: u64,
 }
 
-/// One activated item.
+/// The schema of one activated item as sent: [`ActivatedItem`] (the activation
+/// crate has no schema support), documented here; the answers serialize the
+/// activation crate's type itself.
 #[derive(Serialize, JsonSchema)]
 pub struct Item {
     /// Node id.
@@ -60,7 +63,8 @@ pub struct Item {
 #[derive(Serialize, JsonSchema)]
 pub struct Activation {
     /// Items in descending score, ties by node id.
-    pub items: Vec<Item>,
+    #[schemars(with = "Vec<Item>")]
+    pub items: Vec<ActivatedItem>,
     /// Budget.
     pub budget: Budget,
     /// Withheld by policy.
@@ -71,11 +75,39 @@ pub struct Activation {
     pub not_fitted: u64,
 }
 
+impl Activation {
+    /// The answer for a working set; score terms and paths only with `explain`.
+    pub fn of(set: &WorkingSet, explain: bool) -> Self {
+        let items = set
+            .items
+            .iter()
+            .map(|i| ActivatedItem {
+                explain: if explain { i.explain.clone() } else { None },
+                ..i.clone()
+            })
+            .collect();
+        Activation {
+            items,
+            budget: Budget {
+                limit: set.budget_limit,
+                used: set.budget_used,
+            },
+            withheld: Withheld {
+                count: set.withheld_count,
+                rules: set.withheld.clone(),
+            },
+            considered: set.considered,
+            not_fitted: set.not_fitted,
+        }
+    }
+}
+
 /// `package.compile`.
 #[derive(Serialize, JsonSchema)]
 pub struct Compile {
     /// Items packaged.
-    pub items: Vec<Item>,
+    #[schemars(with = "Vec<Item>")]
+    pub items: Vec<ActivatedItem>,
     /// Budget.
     pub budget: Budget,
     /// Withheld by policy.
@@ -183,7 +215,9 @@ pub struct AuditVerify {
 pub struct AuditPrune {
     /// Records pruned.
     pub pruned: u64,
-    /// Records before this time were candidates.
+    /// Records before this time were candidates (absent when retention keeps
+    /// records forever and no `before` was given).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cutoff: Option<Time>,
     /// Retention in days.
     pub retention_days: u64,
@@ -580,7 +614,8 @@ pub struct StoreRepair {
     pub findings: Vec<Finding>,
     /// Whether fixes were applied.
     pub applied: bool,
-    /// What was done (with apply).
+    /// What was done (with apply; absent without).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<RepairAction>>,
 }
 
@@ -606,9 +641,11 @@ pub struct StoreExport {
     pub format: String,
     /// Counts.
     pub counts: DumpCounts,
-    /// File written.
+    /// File written (absent when the dump is returned inline).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// The dump when no path was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jsonl: Option<String>,
 }
 
