@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 
 use phase_memory_activate::activate::{ActivatedItem, WorkingSet};
-use phase_memory_model::{AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Time};
+use phase_memory_govern::Transition;
+use phase_memory_model::{
+    AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review, ReviewStatus, Time,
+};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -247,6 +250,9 @@ pub struct Counts {
     pub edges: u64,
     /// Events.
     pub events: u64,
+    /// Records withheld by policy (below the admin class only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<u64>,
 }
 
 /// `graph.export`.
@@ -254,9 +260,11 @@ pub struct Counts {
 pub struct GraphExport {
     /// Counts.
     pub counts: Counts,
-    /// The file written.
+    /// The file written (absent when the text is returned inline).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// The JSONL text when no path was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jsonl: Option<String>,
 }
 
@@ -331,21 +339,6 @@ pub struct EventQuery {
     pub events: Vec<Event>,
     /// Events withheld by policy.
     pub withheld: WithheldCount,
-}
-
-/// A planned transition.
-#[derive(Serialize, JsonSchema)]
-pub struct Transition {
-    /// Node id.
-    pub node: String,
-    /// From phase.
-    pub from: String,
-    /// To phase.
-    pub to: String,
-    /// The rule that fired.
-    pub rule_id: String,
-    /// The rule asks for review.
-    pub review: bool,
 }
 
 /// A transition blocked (legal hold).
@@ -431,7 +424,8 @@ pub struct ProfileValidate {
     pub origin: String,
 }
 
-/// A review as listed (without the held request).
+/// A review as listed: the stored review without its held request, its status
+/// as at `as_of` (a pending review past its expiry is `expired`).
 #[derive(Serialize, JsonSchema)]
 pub struct ReviewSummary {
     /// Id.
@@ -445,19 +439,44 @@ pub struct ReviewSummary {
     /// Why.
     pub reason: String,
     /// Rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rule_id: Option<String>,
     /// pending, approved, rejected or expired (at as_of).
-    pub status: String,
+    pub status: ReviewStatus,
     /// Decider.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<String>,
     /// When decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<Time>,
     /// The decider's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub decision_reason: Option<String>,
     /// Created.
     pub created_at: Time,
     /// Expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Time>,
+}
+
+impl ReviewSummary {
+    /// The summary of a stored review at `now`.
+    pub fn of(r: &Review, now: Time) -> Self {
+        ReviewSummary {
+            id: r.id.clone(),
+            operation: r.operation.clone(),
+            subjects: r.subjects.clone(),
+            requested_by: r.requested_by.clone(),
+            reason: r.reason.clone(),
+            rule_id: r.rule_id.clone(),
+            status: phase_memory_govern::review_status(r, now),
+            decided_by: r.decided_by.clone(),
+            decided_at: r.decided_at,
+            decision_reason: r.decision_reason.clone(),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
 }
 
 /// `review.list`.
@@ -474,7 +493,8 @@ pub struct ReviewList {
 pub struct ReviewDecide {
     /// The review after the decision.
     pub review: ReviewSummary,
-    /// The held operation's data, when approved.
+    /// The held operation's data, when approved (absent on rejection).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub applied: Option<Value>,
 }
 
