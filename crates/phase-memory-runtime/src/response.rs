@@ -1,9 +1,9 @@
 //! The shapes of `data` in each operation's envelope, as Rust types from which the
 //! registry generates the response JSON Schemas (`contracts`, OpenAPI, MCP). A test
 //! runs every operation and checks that the data it returns fits its declared shape.
-//! Handlers build their answers from these types (`Outcome::ok_with`) family by
-//! family; the families not yet converted still build the same shape with
-//! `json!`.
+//! Handlers build their answers from these types (`Outcome::ok_with`), reusing
+//! domain types where the wire shape is theirs (`Node`, `Edge`, `Event`, audit
+//! records, govern's `Transition`, the activation crate's `ActivatedItem`).
 
 use std::collections::BTreeMap;
 
@@ -387,6 +387,14 @@ pub struct LifecycleApply {
     pub blocked: Vec<Blocked>,
     /// Transitions denied, per rule.
     pub denied: BTreeMap<String, u64>,
+}
+
+/// `lifecycle.apply` of one transition a review held, once approved (the
+/// `applied` of `review.decide`).
+#[derive(Serialize, JsonSchema)]
+pub struct HeldTransitionApplied {
+    /// The transition, applied.
+    pub applied: Vec<Transition>,
 }
 
 /// `profile.apply`.

@@ -12,7 +12,7 @@ use super::support::{self, effect, hold, parse};
 use crate::context::CallContext;
 use crate::outcome::{AuditDraft, OpResult, Outcome};
 use crate::request::LifecycleRequest;
-use crate::response::{Blocked, LifecycleApply, LifecyclePlan};
+use crate::response::{Blocked, HeldTransitionApplied, LifecycleApply, LifecyclePlan};
 use crate::state::Runtime;
 
 /// Per-node facts from the event history and the edges.
@@ -310,7 +310,9 @@ fn apply_held(rt: &Runtime, t: &Transition, ctx: &CallContext, now: Time) -> OpR
         return Err(support::denied(&d, "lifecycle.apply"));
     }
     let seq = rt.store.event_head()? + 1;
-    let mut o = Outcome::ok(json!({"applied": [t]}));
+    let mut o = Outcome::ok_with(&HeldTransitionApplied {
+        applied: vec![t.clone()],
+    });
     apply_transition(rt, &node, t, ctx, now, seq, &mut o);
     o.subjects = vec![t.node.clone()];
     Ok(o)
