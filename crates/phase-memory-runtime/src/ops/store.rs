@@ -165,7 +165,11 @@ pub(crate) fn repair(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     if let Some(d) = check_operation(rt, "store.repair", ctx)? {
         return Err(support::denied(&d, "store.repair (held for review)"));
     }
-    let (findings, dangling, pending) = repair_findings(rt)?;
+    let Survey {
+        findings,
+        dangling,
+        pending,
+    } = repair_findings(rt)?;
     let mut o = Outcome::ok(Value::Null);
     for f in &findings {
         o.diagnostics
@@ -238,11 +242,16 @@ pub(crate) fn repair(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     }))
 }
 
-/// Everything `store.repair` reports, with the dangling edges and pending
-/// migrations it would fix.
-fn repair_findings(
-    rt: &Runtime,
-) -> Result<(Vec<Finding>, Vec<phase_memory_model::Edge>, Vec<String>), Outcome> {
+/// What `store.repair` found, with the dangling edges and pending migrations it
+/// would fix.
+struct Survey {
+    findings: Vec<Finding>,
+    dangling: Vec<phase_memory_model::Edge>,
+    pending: Vec<String>,
+}
+
+/// Everything `store.repair` reports.
+fn repair_findings(rt: &Runtime) -> Result<Survey, Outcome> {
     let finding = |code: &str, location: String, message: String, fixable: bool| Finding {
         code: code.to_string(),
         location,
@@ -297,7 +306,11 @@ fn repair_findings(
             false,
         ));
     }
-    Ok((findings, dangling, pending))
+    Ok(Survey {
+        findings,
+        dangling,
+        pending,
+    })
 }
 
 /// `store.export`: the whole store as a dump (meta, profile, nodes, edges, events,
