@@ -15,5 +15,7 @@ pub use activate::{
     ActivatedItem, ActivationInput, Cue, Explain, SeedKind, SeedSource, Visibility, WorkingSet,
     activate, score,
 };
-pub use snapshot::{NodeView, Snapshot, SnapshotBuilder, signature_similarity, simhash};
+pub use snapshot::{
+    NodeView, Snapshot, SnapshotBuilder, SnapshotChanges, signature_similarity, simhash,
+};
 pub use tokens::{ENCODINGS, TokenCounter, TokenizerError};

@@ -156,6 +156,7 @@ impl Runtime {
         }
         let before = self.store.data_generation();
         self.store.commit(change)?;
+        crate::sharing::stats::record_commit();
         // Audit records do not change what activation sees: the snapshot carries over.
         if let Some((valid_for, _)) = &mut self.snapshot
             && *valid_for == before

@@ -34,5 +34,5 @@ pub use open::{
 pub use outcome::{Extension, Outcome};
 pub use phase_memory_store::StoreConfig;
 pub use registry::{OperationSpec, service_contracts};
-pub use sharing::WriteGate;
+pub use sharing::{DerivedStats, WriteGate, derived_stats};
 pub use state::{Runtime, build_snapshot};

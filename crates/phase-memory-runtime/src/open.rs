@@ -21,7 +21,7 @@ use phase_memory_store_sqlite::SqliteAdapter;
 use serde_json::json;
 
 use crate::clock::Clock;
-use crate::outcome::Outcome;
+use crate::outcome::{IndexUpdate, Outcome};
 use crate::registry::StoreUse;
 use crate::sharing::{Sharing, WriteGate};
 use crate::state::{Home, Runtime};
@@ -324,6 +324,8 @@ fn build(
         clock,
         index,
         snapshot: None,
+        snapshot_events: 0,
+        derived: Default::default(),
         tokens,
         index_tag_lags: false,
         extensions: BTreeMap::new(),
@@ -429,6 +431,8 @@ impl Runtime {
                 }
                 self.profile_digest = profile.digest();
                 self.profile = profile;
+                // The snapshot was derived under the old profile.
+                self.snapshot = None;
             }
             self.sharing.profile_source = source;
         }
@@ -439,6 +443,43 @@ impl Runtime {
         self.ensure_index().map_err(StoreError::Backend)?;
         self.sharing.synced_data = Some(data);
         Ok(())
+    }
+
+    /// Brings a full-text index that trails the store (a writer that died between
+    /// its store and index commits; an index folder another host's commits never
+    /// reached) forward with the nodes changed since its generation tag, when the
+    /// adapter can tell which. False when it cannot (the caller rebuilds).
+    fn catch_up_index(&mut self) -> bool {
+        let Some(tag) = self.index.generation() else {
+            return false;
+        };
+        if tag > self.store.generation() {
+            return false;
+        }
+        let Ok(Some(ids)) = self.store.data_changes_since(tag) else {
+            return false;
+        };
+        let mut u = IndexUpdate::default();
+        for id in ids {
+            match self.store.node(&id) {
+                Ok(Some(n)) => {
+                    u.purge |= n.tombstone.is_some();
+                    u.upsert.push(n);
+                }
+                Ok(None) => {
+                    u.purge = true;
+                    u.delete.push(id);
+                }
+                Err(_) => return false,
+            }
+        }
+        let started = std::time::Instant::now();
+        let ok = self.update_index(u).is_ok();
+        if ok {
+            crate::sharing::stats::record_index(false, started.elapsed());
+            self.derived.index_catch_ups += 1;
+        }
+        ok && self.index_fresh()
     }
 
     /// Rebuilds the full-text index when it does not reflect the store, taking
@@ -462,7 +503,7 @@ impl Runtime {
             }
             let _ = self.index.reload();
         }
-        let out = if self.index_fresh() {
+        let out = if self.index_fresh() || self.catch_up_index() {
             Ok(())
         } else {
             self.rebuild_index()

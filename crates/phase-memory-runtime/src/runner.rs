@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::context::CallContext;
 use crate::outcome::{AuditDraft, IndexUpdate, Outcome};
 use crate::registry::{self, AuditBehaviour};
-use crate::state::Runtime;
+use crate::state::{OwnCommit, Runtime};
 
 /// The common fields every request may carry.
 pub(crate) struct Common {
@@ -316,16 +316,21 @@ impl Runtime {
         let before = self.store.data_generation();
         let index_in_step = self.index_fresh();
         let snapshot_unchanged = !changes_activation_input(&mut change);
-        if !change.is_empty()
-            && let Err(e) = self.store.commit(change)
-        {
-            return self.error_envelope(env, &e);
+        let own = (!snapshot_unchanged).then(|| OwnCommit::of(&change));
+        if !change.is_empty() {
+            if let Err(e) = self.store.commit(change) {
+                return self.error_envelope(env, &e);
+            }
+            crate::sharing::stats::record_commit();
         }
         if snapshot_unchanged
             && let Some((valid_for, _)) = &mut self.snapshot
             && *valid_for == before
         {
             *valid_for = self.store.data_generation();
+        }
+        if let Some(own) = own {
+            self.snapshot_after_commit(before, own);
         }
         env.audit = main_ref;
         if let Some(p) = outcome.new_profile.take() {

@@ -82,3 +82,79 @@ pub(crate) struct GroupState {
     /// The record the current request left.
     pub(crate) pending: Option<phase_memory_model::AuditRecord>,
 }
+
+/// Process-wide counts of how derived state (activation snapshot, full-text
+/// index) was brought in step with the store: built from the whole store, or
+/// brought forward with what changed. Read with [`derived_stats`].
+pub(crate) mod stats {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    pub(super) static SNAPSHOT_BUILDS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static SNAPSHOT_UPDATES: AtomicU64 = AtomicU64::new(0);
+    pub(super) static SNAPSHOT_NANOS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static INDEX_REBUILDS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static INDEX_CATCH_UPS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static STORE_COMMITS: AtomicU64 = AtomicU64::new(0);
+
+    /// A durable commit of the store.
+    pub(crate) fn record_commit() {
+        STORE_COMMITS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn nanos(d: Duration) -> u64 {
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// A snapshot built from the whole store (`full`) or brought forward.
+    pub(crate) fn record_snapshot(full: bool, took: Duration) {
+        let c = if full {
+            &SNAPSHOT_BUILDS
+        } else {
+            &SNAPSHOT_UPDATES
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+        SNAPSHOT_NANOS.fetch_add(nanos(took), Ordering::Relaxed);
+    }
+
+    /// The full-text index rebuilt (`full`) or caught up with changed nodes.
+    pub(crate) fn record_index(full: bool, _took: Duration) {
+        let c = if full {
+            &INDEX_REBUILDS
+        } else {
+            &INDEX_CATCH_UPS
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// How this process kept derived state in step with the store so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DerivedStats {
+    /// Activation snapshots built from the whole store.
+    pub snapshot_builds: u64,
+    /// Activation snapshots brought forward with what commits changed.
+    pub snapshot_updates: u64,
+    /// Time spent building and bringing forward snapshots, in nanoseconds.
+    pub snapshot_nanos: u64,
+    /// Full-text index rebuilds from the whole store.
+    pub index_rebuilds: u64,
+    /// Full-text index catch-ups with changed nodes (after another handle's commit
+    /// that did not reach the index).
+    pub index_catch_ups: u64,
+    /// Durable store commits (writes, group commits of audit records).
+    pub store_commits: u64,
+}
+
+/// How this process kept derived state in step with the store so far.
+pub fn derived_stats() -> DerivedStats {
+    use std::sync::atomic::Ordering::Relaxed;
+    DerivedStats {
+        snapshot_builds: stats::SNAPSHOT_BUILDS.load(Relaxed),
+        snapshot_updates: stats::SNAPSHOT_UPDATES.load(Relaxed),
+        snapshot_nanos: stats::SNAPSHOT_NANOS.load(Relaxed),
+        index_rebuilds: stats::INDEX_REBUILDS.load(Relaxed),
+        index_catch_ups: stats::INDEX_CATCH_UPS.load(Relaxed),
+        store_commits: stats::STORE_COMMITS.load(Relaxed),
+    }
+}

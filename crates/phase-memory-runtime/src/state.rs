@@ -5,17 +5,18 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
-use phase_memory_activate::snapshot::Snapshot;
+use phase_memory_activate::snapshot::{Snapshot, SnapshotChanges};
 use phase_memory_activate::tokens::TokenCounter;
 use phase_memory_index::FullTextIndex;
 use phase_memory_model::Diagnostic;
 use phase_memory_profile::Profile;
-use phase_memory_store::{Store, StoreError};
+use phase_memory_store::{EventQuery, Store, StoreError};
 
 use crate::clock::Clock;
 use crate::outcome::{Extension, IndexUpdate};
-use crate::sharing::Sharing;
+use crate::sharing::{Sharing, stats};
 
 /// Where the store lives, for the runtime's own files (index, quarantine).
 #[derive(Clone, Debug)]
@@ -34,6 +35,11 @@ pub struct Runtime {
     /// that writes only audit records or reviews moves the generation without
     /// changing what activation sees, so the snapshot carries over.
     pub(crate) snapshot: Option<(u64, Arc<Snapshot>)>,
+    /// The sequence number of the last event the snapshot holds.
+    pub(crate) snapshot_events: u64,
+    /// How this runtime kept derived state in step (the process-wide sums are
+    /// [`crate::derived_stats`]).
+    pub(crate) derived: crate::sharing::DerivedStats,
     pub(crate) tokens: TokenCounter,
     /// The full-text index holds every change of the store and only its generation
     /// tag is behind: commits of audit records or reviews alone do not commit the
@@ -87,6 +93,28 @@ impl Runtime {
         self.clock = clock;
     }
 
+    /// The activation snapshot of the store's current generation (built or
+    /// brought forward as activation would).
+    pub fn activation_snapshot(&mut self) -> Result<Arc<Snapshot>, StoreError> {
+        self.snapshot()
+    }
+
+    /// How this runtime kept its derived state in step with the store so far
+    /// (snapshots built from the whole store or brought forward, index rebuilds).
+    pub fn derived_stats(&self) -> crate::sharing::DerivedStats {
+        self.derived
+    }
+
+    fn count_snapshot(&mut self, full: bool, took: std::time::Duration) {
+        stats::record_snapshot(full, took);
+        if full {
+            self.derived.snapshot_builds += 1;
+        } else {
+            self.derived.snapshot_updates += 1;
+        }
+        self.derived.snapshot_nanos += u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+    }
+
     /// Brings the full-text index in step with the store after a commit.
     pub(crate) fn update_index(&mut self, u: IndexUpdate) -> Result<(), Diagnostic> {
         self.index_tag_lags = false;
@@ -122,6 +150,14 @@ impl Runtime {
 
     /// Rebuilds the full-text index from the store.
     pub(crate) fn rebuild_index(&mut self) -> Result<(), String> {
+        let started = Instant::now();
+        let out = self.rebuild_index_now();
+        stats::record_index(true, started.elapsed());
+        self.derived.index_rebuilds += 1;
+        out
+    }
+
+    fn rebuild_index_now(&mut self) -> Result<(), String> {
         let mut nodes = Vec::new();
         self.store
             .for_each_node(&mut |n| nodes.push(n.clone()))
@@ -142,7 +178,11 @@ impl Runtime {
             .is_some_and(|g| g >= self.store.data_generation() && g <= self.store.generation())
     }
 
-    /// The activation snapshot of the current store generation, built on demand.
+    /// The activation snapshot of the current store generation: the one held when
+    /// nothing activation reads changed; brought forward with the nodes, edges and
+    /// events changed since (as the adapter reports them, see
+    /// [`Store::data_changes_since`]); built from the whole store only on first
+    /// use, after a new profile, or when the adapter cannot tell what changed.
     pub(crate) fn snapshot(&mut self) -> Result<Arc<Snapshot>, StoreError> {
         let generation = self.store.data_generation();
         if let Some((valid_for, s)) = &self.snapshot
@@ -150,15 +190,134 @@ impl Runtime {
         {
             return Ok(s.clone());
         }
+        let started = Instant::now();
+        if let Some((valid_for, _)) = &self.snapshot
+            && *valid_for < generation
+            && let Some(ids) = self.store.data_changes_since(*valid_for)?
+        {
+            let events = self.store.events(&EventQuery {
+                after_seq: self.snapshot_events,
+                ..Default::default()
+            })?;
+            if self.advance_snapshot(generation, ids, events)
+                && let Some((_, s)) = &self.snapshot
+            {
+                let s = s.clone();
+                self.count_snapshot(false, started.elapsed());
+                return Ok(s);
+            }
+        }
         let s = Arc::new(build_snapshot(
             self.store.as_ref(),
             &self.profile,
             generation,
         )?);
+        self.snapshot_events = self.store.event_head()?;
         self.snapshot = Some((generation, s.clone()));
+        self.count_snapshot(true, started.elapsed());
         Ok(s)
     }
+
+    /// Brings the held snapshot to data generation `generation`, given the ids of
+    /// the nodes changed since its generation (nodes put or deleted, ends of edges
+    /// put or deleted) and the events appended since. False (and no snapshot
+    /// held) when there is none, the change is too large to be worth it, or a
+    /// read failed: the next use builds it from the store.
+    pub(crate) fn advance_snapshot(
+        &mut self,
+        generation: u64,
+        ids: Vec<String>,
+        events: Vec<phase_memory_model::Event>,
+    ) -> bool {
+        let Some((valid_for, s)) = &mut self.snapshot else {
+            return false;
+        };
+        let limit = INCREMENTAL_MIN.max(s.node_count() / 8);
+        if ids.len() + events.len() > limit {
+            self.snapshot = None;
+            return false;
+        }
+        let store = self.store.as_ref();
+        let mut failed = false;
+        let mut nodes = Vec::with_capacity(ids.len());
+        for id in &ids {
+            match store.node(id) {
+                Ok(n) => nodes.push((id.clone(), n)),
+                Err(_) => failed = true,
+            }
+        }
+        let last_event = events.last().map(|e| e.seq);
+        let changes = SnapshotChanges {
+            nodes,
+            edge_ends: ids,
+            events,
+        };
+        if !failed {
+            let mut edges_of = |id: &str| {
+                store.edges_of(id).unwrap_or_else(|_| {
+                    failed = true;
+                    Vec::new()
+                })
+            };
+            Arc::make_mut(s).apply(generation, &changes, &mut edges_of);
+        }
+        if failed {
+            self.snapshot = None;
+            return false;
+        }
+        *valid_for = generation;
+        if let Some(seq) = last_event {
+            self.snapshot_events = seq;
+        }
+        true
+    }
 }
+
+/// What one of this runtime's own commits changed for the activation snapshot,
+/// taken from its change set before the commit.
+pub(crate) struct OwnCommit {
+    ids: Vec<String>,
+    events: Vec<phase_memory_model::Event>,
+    profile: bool,
+}
+
+impl OwnCommit {
+    pub(crate) fn of(change: &phase_memory_store::ChangeSet) -> OwnCommit {
+        OwnCommit {
+            ids: phase_memory_store::ChangeLog::ids_of(change),
+            events: change.events.clone(),
+            profile: change.profile.is_some(),
+        }
+    }
+}
+
+impl Runtime {
+    /// After this runtime committed data: brings the snapshot forward from the
+    /// change set when it was at `before` (the generation the commit started
+    /// from); a new profile drops it.
+    pub(crate) fn snapshot_after_commit(&mut self, before: u64, own: OwnCommit) {
+        if own.profile {
+            self.snapshot = None;
+            return;
+        }
+        if !self
+            .snapshot
+            .as_ref()
+            .is_some_and(|(valid_for, _)| *valid_for == before)
+        {
+            return;
+        }
+        let started = Instant::now();
+        let generation = self.store.data_generation();
+        if self.advance_snapshot(generation, own.ids, own.events) {
+            self.count_snapshot(false, started.elapsed());
+        }
+    }
+}
+
+/// Below this many changed rows a snapshot is always brought forward rather
+/// than rebuilt (above it: when the change is under an eighth of the nodes).
+const INCREMENTAL_MIN: usize = 10_000;
 
 /// The activation snapshot of what `store` holds now, tagged `generation` (the
 /// runtime and the benchmark build it this one way).

@@ -724,5 +724,9 @@ async fn metrics_scrape(State(st): State<AppState>) -> axum::response::Response 
     .await
     .ok()
     .map(|held| held.generation());
+    st.metrics.update_runtime_figures(
+        st.runtime().group_commits(),
+        phase_memory_runtime::derived_stats(),
+    );
     crate::metrics::scrape_response(&st.metrics, generation)
 }

@@ -9,12 +9,26 @@
 //! - `phase_memory_request_duration_seconds{operation}`: latency histogram;
 //! - `phase_memory_store_generation`: the store's commit generation, read at
 //!   scrape time (kept from the last scrape when the store is busy);
-//! - `phase_memory_in_flight_requests`: requests being served now.
+//! - `phase_memory_in_flight_requests`: requests being served now;
+//! - `phase_memory_group_commits_total` and `phase_memory_group_commit_records_total`:
+//!   group commits of audit records and the records they carried (records per
+//!   commit = the second over the first); each group commit is one durable commit;
+//! - `phase_memory_store_commits_total`: durable commits of this process (one
+//!   fsync each on the file and SQLite adapters): writes and group commits;
+//! - `phase_memory_snapshot_refreshes_total{kind}`: activation snapshots built from
+//!   the whole store (`full`) or brought forward with what commits changed
+//!   (`incremental`), and `phase_memory_snapshot_refresh_seconds_total` the time
+//!   spent on both;
+//! - `phase_memory_index_refreshes_total{kind}`: full-text index rebuilds (`full`)
+//!   and catch-ups with changed nodes (`incremental`).
+//!
+//! The runtime figures are process-wide counts read at scrape time.
 //!
 //! The endpoint needs no token (like `/v1/health`): it holds counts and
 //! timings, never memory content, ids or actors.
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -23,6 +37,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use phase_memory_model::{Diagnostic, Status};
+use phase_memory_runtime::DerivedStats;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -52,6 +67,19 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
 }
 
+/// Labels of the refresh counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+/// Runtime figures as of the last scrape (the counters move by the difference).
+#[derive(Debug, Default)]
+struct Seen {
+    group: (u64, u64),
+    derived: DerivedStats,
+}
+
 /// The service's metrics registry.
 #[derive(Debug)]
 pub struct Metrics {
@@ -60,6 +88,13 @@ pub struct Metrics {
     latency: Family<OperationLabel, Histogram, fn() -> Histogram>,
     generation: Gauge,
     in_flight: Gauge,
+    group_commits: Counter,
+    group_records: Counter,
+    store_commits: Counter,
+    snapshot_refreshes: Family<KindLabel, Counter>,
+    snapshot_seconds: Counter<f64, AtomicU64>,
+    index_refreshes: Family<KindLabel, Counter>,
+    seen: Mutex<Seen>,
 }
 
 impl Default for Metrics {
@@ -97,13 +132,101 @@ impl Metrics {
             "Requests being served now",
             in_flight.clone(),
         );
+        let group_commits = Counter::default();
+        registry.register(
+            "group_commits",
+            "Group commits of audit records of reads (one durable commit each)",
+            group_commits.clone(),
+        );
+        let group_records = Counter::default();
+        registry.register(
+            "group_commit_records",
+            "Audit records carried by group commits",
+            group_records.clone(),
+        );
+        let store_commits = Counter::default();
+        registry.register(
+            "store_commits",
+            "Durable store commits of this process (writes and group commits)",
+            store_commits.clone(),
+        );
+        let snapshot_refreshes = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "snapshot_refreshes",
+            "Activation snapshots built from the whole store (full) or brought forward with what commits changed (incremental)",
+            snapshot_refreshes.clone(),
+        );
+        let snapshot_seconds = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "snapshot_refresh_seconds",
+            "Time spent building and bringing forward activation snapshots",
+            snapshot_seconds.clone(),
+        );
+        let index_refreshes = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "index_refreshes",
+            "Full-text index rebuilds (full) and catch-ups with changed nodes (incremental)",
+            index_refreshes.clone(),
+        );
+        for kind in ["full", "incremental"] {
+            let _ = snapshot_refreshes.get_or_create(&KindLabel { kind });
+            let _ = index_refreshes.get_or_create(&KindLabel { kind });
+        }
         Metrics {
             registry,
             requests,
             latency,
             generation,
             in_flight,
+            group_commits,
+            group_records,
+            store_commits,
+            snapshot_refreshes,
+            snapshot_seconds,
+            index_refreshes,
+            seen: Mutex::new(Seen::default()),
         }
+    }
+
+    /// Moves the runtime counters to the figures read now: group commits
+    /// `(commits, records)` of the front end's pool and the process's
+    /// derived-state counts.
+    pub fn update_runtime_figures(&self, group: (u64, u64), derived: DerivedStats) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let up = |c: &Counter, now: u64, before: u64| {
+            c.inc_by(now.saturating_sub(before));
+        };
+        up(&self.group_commits, group.0, seen.group.0);
+        up(&self.group_records, group.1, seen.group.1);
+        let (d, b) = (derived, seen.derived);
+        up(&self.store_commits, d.store_commits, b.store_commits);
+        let kind = |kind| KindLabel { kind };
+        up(
+            &self.snapshot_refreshes.get_or_create(&kind("full")),
+            d.snapshot_builds,
+            b.snapshot_builds,
+        );
+        up(
+            &self.snapshot_refreshes.get_or_create(&kind("incremental")),
+            d.snapshot_updates,
+            b.snapshot_updates,
+        );
+        up(
+            &self.index_refreshes.get_or_create(&kind("full")),
+            d.index_rebuilds,
+            b.index_rebuilds,
+        );
+        up(
+            &self.index_refreshes.get_or_create(&kind("incremental")),
+            d.index_catch_ups,
+            b.index_catch_ups,
+        );
+        let nanos = d.snapshot_nanos.saturating_sub(b.snapshot_nanos);
+        if nanos > 0 {
+            self.snapshot_seconds.inc_by(nanos as f64 / 1e9);
+        }
+        seen.group = group;
+        seen.derived = derived;
     }
 
     fn observe(&self, operation: &str, code: StatusCode, elapsed: Duration) {

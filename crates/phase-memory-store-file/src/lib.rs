@@ -60,6 +60,9 @@ pub struct FileStore {
     damage: Vec<Damage>,
     /// What the open did on its own (uncommitted tails moved to quarantine).
     notes: Vec<IntegrityFinding>,
+    /// Node ids changed by the commits this handle made or caught up with since
+    /// its first one (`Store::data_changes_since`).
+    pub(crate) changes: Option<phase_memory_store::ChangeLog>,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -121,6 +124,7 @@ impl FileStore {
             poisoned: false,
             damage: Vec::new(),
             notes: Vec::new(),
+            changes: None,
         })
     }
 
@@ -152,6 +156,7 @@ impl FileStore {
             poisoned: false,
             damage: Vec::new(),
             notes: Vec::new(),
+            changes: None,
         };
         if !dir.join(MANIFEST).is_file() {
             let meta: StoreMeta = read_json(&dir.join(META), META)?;
@@ -310,7 +315,19 @@ impl Store for FileStore {
         self.state.generation
     }
     fn commit(&mut self, change: ChangeSet) -> StoreResult<u64> {
-        self.commit_change(change)
+        let before = self.state.generation;
+        let profile = change.profile.is_some();
+        let ids = phase_memory_store::ChangeLog::ids_of(&change);
+        let g = self.commit_change(change)?;
+        let log = self
+            .changes
+            .get_or_insert_with(|| phase_memory_store::ChangeLog::new(before));
+        if profile {
+            log.reset(g);
+        } else {
+            log.record_ids(g, ids);
+        }
+        Ok(g)
     }
     fn check_integrity(&self) -> StoreResult<Vec<IntegrityFinding>> {
         integrity::check(self)
@@ -336,6 +353,12 @@ impl Store for FileStore {
     }
     fn refresh(&mut self) -> StoreResult<u64> {
         self.catch_up()
+    }
+    fn data_changes_since(&self, since: u64) -> StoreResult<Option<Vec<String>>> {
+        if since >= self.state.data_generation {
+            return Ok(Some(Vec::new()));
+        }
+        Ok(self.changes.as_ref().and_then(|log| log.since(since)))
     }
     fn lock_writer(&mut self, wait: Duration) -> StoreResult<u64> {
         match self.mode {

@@ -14,7 +14,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use phase_memory_model::{AuditRecord, Event};
-use phase_memory_store::{ChangeSet, MemoryState, StoreError, StoreResult};
+use phase_memory_store::{ChangeLog, ChangeSet, MemoryState, StoreError, StoreResult};
 
 use crate::FileStore;
 use crate::commit;
@@ -80,14 +80,28 @@ impl FileStore {
     }
 
     fn apply_update(&mut self, update: Update, m: &Manifest) {
+        let before = self.state.generation;
         match update {
             Update::Same => {}
-            Update::Full(state) => self.state = *state,
+            Update::Full(state) => {
+                self.state = *state;
+                self.changes = Some(ChangeLog::new(m.generation));
+            }
             Update::Delta(d) => {
+                let mut ids = Vec::new();
                 for records in d.segments {
                     for c in change_sets(records) {
+                        ids.extend(ChangeLog::ids_of(&c));
                         self.state.apply(c);
                     }
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                let log = self.changes.get_or_insert_with(|| ChangeLog::new(before));
+                if d.profile.is_some() {
+                    log.reset(m.generation);
+                } else {
+                    log.record_ids(m.generation, ids);
                 }
                 match d.events {
                     LogUpdate::Append(v) => self.state.events.extend(v),

@@ -139,6 +139,16 @@ fn record_node_changes(
         .iter()
         .map(|n| n.id.as_str())
         .chain(c.delete_nodes.iter().map(String::as_str))
+        .chain(
+            c.put_edges
+                .iter()
+                .flat_map(|e| [e.from.as_str(), e.to.as_str()]),
+        )
+        .chain(
+            c.delete_edges
+                .iter()
+                .flat_map(|k| [k.from.as_str(), k.to.as_str()]),
+        )
         .collect();
     if ids.is_empty() && c.profile.is_none() {
         return Ok(());

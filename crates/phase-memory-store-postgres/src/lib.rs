@@ -405,8 +405,9 @@ impl PgStore {
         format!("phase-memory-writer:{}", self.location.schema())
     }
 
-    /// The nodes put or deleted by the commits after generation `after` up to the
-    /// handle's generation, in id order (ids only); `None` when that is unknown
+    /// The nodes put or deleted, and both ends of the edges put or deleted, by the
+    /// commits after generation `after` up to the handle's generation, in id order
+    /// (ids only); `None` when that is unknown
     /// (a bulk commit, a new profile, or history trimmed away): rebuild instead.
     pub fn nodes_changed_since(&self, after: u64) -> StoreResult<Option<Vec<String>>> {
         let upto = self.generation.load(Ordering::SeqCst);

@@ -14,9 +14,10 @@ use crate::record::PgContext;
 /// (the connection's `search_path`). Text keys use the `"C"` collation so that SQL
 /// order is byte order, the order every adapter reads in.
 ///
-/// `node_changes` names the nodes each generation put or deleted (ids only, never
-/// content), so another instance can bring its full-text index up to date
-/// incrementally; an empty id means "too many to list: rebuild".
+/// `node_changes` names the nodes each generation put or deleted and both ends of
+/// the edges it put or deleted (ids only, never content), so another instance can
+/// bring its full-text index and activation snapshot up to date incrementally;
+/// an empty id means "too many to list: rebuild".
 ///
 /// `chain_head` has exactly one row: every commit locks it (`SELECT … FOR UPDATE`)
 /// first, so commits from any number of connections, processes and hosts form one

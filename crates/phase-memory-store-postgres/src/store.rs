@@ -177,6 +177,13 @@ impl Store for PgStore {
         self.refresh_any()
     }
 
+    fn data_changes_since(&self, since: u64) -> StoreResult<Option<Vec<String>>> {
+        if since >= self.data_generation.load(Ordering::SeqCst) {
+            return Ok(Some(Vec::new()));
+        }
+        self.nodes_changed_since(since)
+    }
+
     fn lock_writer(&mut self, wait: Duration) -> StoreResult<u64> {
         match self.mode {
             Some(OpenMode::ReadOnly) => Err(meta::read_only(self.location.display())),

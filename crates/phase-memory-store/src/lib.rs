@@ -40,6 +40,7 @@
 //! metadata): derived state keyed on it survives commits of audit records and
 //! reviews alone, which is what audited reads make.
 
+mod changes;
 pub mod conformance;
 mod error;
 mod manifest;
@@ -53,6 +54,7 @@ use phase_memory_model::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use changes::{CHANGE_LOG_IDS, ChangeLog};
 pub use error::{StoreError, StoreResult};
 pub use manifest::{AdapterManifest, Capability};
 pub use memory::{MemoryState, MemoryStore};
@@ -288,6 +290,17 @@ pub trait Store: GraphStore + EventStore + AuditStore + ReviewStore + Send + Syn
     /// reuse of derived state).
     fn data_generation(&self) -> u64 {
         self.generation()
+    }
+
+    /// The ids of the nodes whose record or edges changed in the commits after
+    /// data generation `since` up to the handle's generation (nodes put or
+    /// deleted, both ends of edges put or deleted; events are read by sequence
+    /// number). `None` when the adapter cannot tell (no change feed, history
+    /// trimmed, a new profile): derived state is then rebuilt from the whole
+    /// store. The default knows nothing.
+    fn data_changes_since(&self, since: u64) -> StoreResult<Option<Vec<String>>> {
+        let _ = since;
+        Ok(None)
     }
 
     /// Moves the handle to the latest committed generation (commits of other

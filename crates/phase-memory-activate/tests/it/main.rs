@@ -723,3 +723,4 @@ proptest! {
         prop_assert_eq!(&ws, &run_world(&w, &s2, &p));
     }
 }
+mod incremental;

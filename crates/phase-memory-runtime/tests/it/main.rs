@@ -3,6 +3,7 @@
 
 mod authz;
 mod flows;
+mod incremental;
 mod layering;
 mod props;
 mod registry;

@@ -120,3 +120,70 @@ fn metrics_count_time_and_label_every_request_without_content() {
         "{again}"
     );
 }
+
+#[test]
+fn metrics_show_group_commits_store_commits_and_snapshot_refreshes() {
+    let s = Server::start();
+    s.import();
+    let activate = |n: usize| {
+        for _ in 0..n {
+            let (status, env) = s.op(
+                "activation.run",
+                &s.tokens.owner,
+                json!({"cue": {"text": "paris"}}),
+            );
+            assert_eq!(status, 200, "{env}");
+        }
+    };
+    activate(4);
+    let (_, before) = scrape(&s);
+    // The figures are process-wide (other tests of this binary only add to them).
+    let at = |text: &str, series: &str| sample(text, series).unwrap_or(0.0);
+    let series = [
+        "phase_memory_group_commits_total",
+        "phase_memory_group_commit_records_total",
+        "phase_memory_store_commits_total",
+        r#"phase_memory_snapshot_refreshes_total{kind="full"}"#,
+        r#"phase_memory_snapshot_refreshes_total{kind="incremental"}"#,
+        "phase_memory_snapshot_refresh_seconds_total",
+        r#"phase_memory_index_refreshes_total{kind="full"}"#,
+        r#"phase_memory_index_refreshes_total{kind="incremental"}"#,
+    ];
+    for name in series {
+        assert!(sample(&before, name).is_some(), "{name} missing: {before}");
+    }
+    // Audited reads were group-committed, each group one durable commit.
+    assert!(at(&before, series[0]) >= 1.0, "{before}");
+    assert!(at(&before, series[1]) >= at(&before, series[0]), "{before}");
+    assert!(at(&before, series[2]) >= at(&before, series[0]), "{before}");
+    assert!(
+        at(&before, series[3]) >= 1.0,
+        "the first activation built a snapshot: {before}"
+    );
+
+    for (i, title) in ["Louvre", "Orsay", "Rodin"].iter().enumerate() {
+        let (status, env) = s.op(
+            "node.upsert",
+            &s.tokens.owner,
+            json!({"node": {"id": format!("museum-{i}"), "kind": "fact", "title": title, "body": "a museum in paris"}}),
+        );
+        assert_eq!(status, 200, "{env}");
+        activate(2);
+    }
+    let (_, after) = scrape(&s);
+    let moved = |name: &str| at(&after, name) - at(&before, name);
+    assert!(moved(series[0]) >= 1.0, "{before}\n{after}");
+    assert!(
+        moved(series[1]) >= 6.0,
+        "six audited reads: {before}\n{after}"
+    );
+    assert!(
+        moved(series[2]) >= 4.0,
+        "three writes and a group commit: {after}"
+    );
+    assert!(
+        moved(series[4]) >= 1.0,
+        "writes brought the snapshot forward: {before}\n{after}"
+    );
+    assert!(moved(series[5]) > 0.0, "{after}");
+}

@@ -1,0 +1,269 @@
+//! A snapshot brought forward with `Snapshot::apply` after a sequence of commits
+//! equals a fresh build of the store after them: the same canonical dump and
+//! byte-identical activations.
+
+use std::collections::BTreeMap;
+
+use phase_memory_activate::SnapshotChanges;
+
+use super::*;
+
+/// One write to the model store.
+#[derive(Clone, Debug)]
+enum Op {
+    PutNode {
+        k: usize,
+        text: u8,
+        phase: usize,
+        created: i64,
+        labels: Vec<usize>,
+        tokens: u32,
+        invalid: bool,
+    },
+    DeleteNode(usize),
+    PutEdge(usize, usize, usize, f64),
+    DeleteEdge(usize, usize, usize),
+    Event(Vec<usize>, usize, i64),
+}
+
+const IDS: usize = 12;
+const LABELS: [&str; 3] = ["red", "green", "blue"];
+const EVENT_TYPES: [&str; 3] = ["observation", "node.accessed", "node.updated"];
+
+fn id(k: usize) -> String {
+    format!("n{k:02}")
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (
+            0..IDS,
+            0u8..6,
+            0usize..5,
+            0i64..4,
+            prop::collection::vec(0usize..3, 0..3),
+            prop_oneof![Just(0u32), 1u32..50],
+            prop::bool::weighted(0.2),
+        )
+            .prop_map(|(k, text, phase, created, labels, tokens, invalid)| Op::PutNode {
+                k,
+                text,
+                phase,
+                created,
+                labels,
+                tokens,
+                invalid,
+            }),
+        1 => (0..IDS).prop_map(Op::DeleteNode),
+        3 => (0..IDS, 0..IDS, 0usize..5, prop_oneof![Just(0.0f64), 0.1f64..2.0])
+            .prop_map(|(a, b, t, w)| Op::PutEdge(a, b, t, w)),
+        1 => (0..IDS, 0..IDS, 0usize..5).prop_map(|(a, b, t)| Op::DeleteEdge(a, b, t)),
+        2 => (prop::collection::vec(0..IDS, 1..3), 0usize..3, 0i64..48)
+            .prop_map(|(s, t, h)| Op::Event(s, t, h)),
+    ]
+}
+
+#[derive(Default)]
+struct Model {
+    nodes: BTreeMap<String, Node>,
+    edges: BTreeMap<(String, String, String), Edge>,
+    events: Vec<Event>,
+}
+
+impl Model {
+    fn build(&self, p: &Profile, generation: u64) -> Snapshot {
+        let mut b = SnapshotBuilder::new(p).with_generation(generation);
+        self.nodes.values().for_each(|n| b.add_node(n));
+        self.edges.values().for_each(|e| b.add_edge(e));
+        self.events.iter().for_each(|e| b.add_event(e));
+        b.finish()
+    }
+
+    fn edges_of(&self, id: &str) -> Vec<Edge> {
+        self.edges
+            .values()
+            .filter(|e| e.from == id || e.to == id)
+            .cloned()
+            .collect()
+    }
+
+    /// Applies one op to the model and records what it changed.
+    fn apply(&mut self, op: &Op, c: &mut SnapshotChanges) {
+        match op {
+            Op::PutNode {
+                k,
+                text,
+                phase,
+                created,
+                labels,
+                tokens,
+                invalid,
+            } => {
+                let mut x = node(
+                    &id(*k),
+                    &format!("title {text}"),
+                    &format!("shared words {text} {}", text % 3),
+                );
+                x.phase = PHASES[*phase].into();
+                x.created_at = Time(T0 + created * HOUR);
+                x.labels = labels.iter().map(|l| LABELS[*l].to_string()).collect();
+                x.tokens = *tokens;
+                if *invalid {
+                    x.valid_to = Some(Time(T0));
+                }
+                self.nodes.insert(x.id.clone(), x);
+                c.nodes.push((id(*k), None));
+            }
+            Op::DeleteNode(k) => {
+                self.nodes.remove(&id(*k));
+                c.nodes.push((id(*k), None));
+            }
+            Op::PutEdge(a, b, t, w) => {
+                let mut e = edge(&id(*a), &id(*b), TYPES[*t]);
+                e.weight = *w;
+                self.edges
+                    .insert((e.from.clone(), e.to.clone(), e.edge_type.clone()), e);
+                c.edge_ends.extend([id(*a), id(*b)]);
+            }
+            Op::DeleteEdge(a, b, t) => {
+                self.edges.remove(&(id(*a), id(*b), TYPES[*t].to_string()));
+                c.edge_ends.extend([id(*a), id(*b)]);
+            }
+            Op::Event(subjects, t, h) => {
+                let seq = self.events.len() as u64 + 1;
+                let subjects: Vec<String> = subjects.iter().map(|k| id(*k)).collect();
+                let refs: Vec<&str> = subjects.iter().map(String::as_str).collect();
+                let e = event(seq, EVENT_TYPES[*t], T0 + h * HOUR, &refs);
+                self.events.push(e.clone());
+                c.events.push(e);
+            }
+        }
+    }
+}
+
+fn activations(s: &Snapshot, p: &Profile, cue_ids: &[usize], withheld: usize) -> String {
+    let mut out = String::new();
+    for (k, since) in [(0usize, 30i64), (1, 48), (2, 4)] {
+        let cue = Cue {
+            text: Some("anything".into()),
+            nodes: cue_ids.iter().skip(k).map(|i| id(*i)).collect(),
+            hints: vec![(id((k * 5) % IDS), 0.5)],
+            events_since: Some(Time(as_of().millis() - since * HOUR)),
+        };
+        let lexical: Vec<(String, f32)> = cue_ids
+            .iter()
+            .map(|i| (id((i + k) % IDS), 1.0 + (*i % 3) as f32))
+            .collect();
+        let input = ActivationInput {
+            cue: &cue,
+            lexical: &lexical,
+            budget_tokens: 60 + 40 * k as u64,
+            limit: 8,
+            as_of: as_of(),
+            include_invalid: k == 2,
+            explain: true,
+        };
+        let visible = |v: phase_memory_activate::NodeView<'_>| {
+            if v.id() == id(withheld) || v.has_label("blue") {
+                Visibility::Withheld("rule".into())
+            } else {
+                Visibility::Visible
+            }
+        };
+        let ws = activate(s, &p.activation, &input, &visible);
+        out.push_str(&serde_json::to_string(&ws).expect("serialises"));
+        out.push('\n');
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn applying_commits_equals_a_fresh_build(
+        start in prop::collection::vec(op(), 0..20),
+        commits in prop::collection::vec(prop::collection::vec(op(), 1..5), 1..12),
+        cue_ids in prop::collection::vec(0..IDS, 1..5),
+        withheld in 0..IDS,
+    ) {
+        let p = profile();
+        let mut model = Model::default();
+        let mut ignored = SnapshotChanges::default();
+        for o in &start {
+            model.apply(o, &mut ignored);
+        }
+        let mut snap = model.build(&p, 1);
+        for (g, commit) in commits.iter().enumerate() {
+            let mut c = SnapshotChanges::default();
+            for o in commit {
+                model.apply(o, &mut c);
+            }
+            // The records after the commit, as a store answers them.
+            for (id, n) in &mut c.nodes {
+                *n = model.nodes.get(id).cloned();
+            }
+            snap.apply(g as u64 + 2, &c, &mut |id| model.edges_of(id));
+            let fresh = model.build(&p, g as u64 + 2);
+            prop_assert_eq!(snap.canonical_dump(), fresh.canonical_dump());
+            prop_assert_eq!(
+                activations(&snap, &p, &cue_ids, withheld),
+                activations(&fresh, &p, &cue_ids, withheld)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_node_added_after_its_events_and_edges_picks_them_up() {
+    let p = profile();
+    let mut model = Model::default();
+    let mut c = SnapshotChanges::default();
+    model.apply(&Op::Event(vec![3], 0, 20), &mut c);
+    model.apply(&Op::PutEdge(3, 1, 0, 1.0), &mut c);
+    model.apply(
+        &Op::PutNode {
+            k: 1,
+            text: 1,
+            phase: 1,
+            created: 0,
+            labels: vec![],
+            tokens: 5,
+            invalid: false,
+        },
+        &mut c,
+    );
+    let mut snap = model.build(&p, 1);
+    assert_eq!(snap.node_count(), 1);
+    assert_eq!(
+        snap.edge_count(),
+        0,
+        "the edge names a node that is not there"
+    );
+    let mut c = SnapshotChanges::default();
+    model.apply(
+        &Op::PutNode {
+            k: 3,
+            text: 2,
+            phase: 1,
+            created: 1,
+            labels: vec![0],
+            tokens: 0,
+            invalid: false,
+        },
+        &mut c,
+    );
+    for (id, n) in &mut c.nodes {
+        *n = model.nodes.get(id).cloned();
+    }
+    snap.apply(2, &c, &mut |id| model.edges_of(id));
+    let fresh = model.build(&p, 2);
+    assert_eq!(snap.node_count(), 2);
+    assert_eq!(snap.edge_count(), 2, "relates_to spreads both ways");
+    assert_eq!(snap.canonical_dump(), fresh.canonical_dump());
+    assert!(
+        snap.canonical_dump().contains("touch"),
+        "{}",
+        snap.canonical_dump()
+    );
+}
