@@ -10,10 +10,12 @@ ST="$(dirname "$PY")/st"
 CHECKS=not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance,positive_data_acceptance,negative_data_rejection,ignored_auth
 # Left out:
 # - operations that read or write files at paths taken from the request: a fuzzer
-#   must not make the server write to random paths;
-# - node.upsert and edge.upsert: which kinds and edge types are valid depends on
-#   the store's profile, which the static document does not enumerate yet;
-EXCLUDE='^/v1/ops/(graph\.export|graph\.import|store\.export|store\.import|package\.compile|package\.verify|profile\.apply|profile\.validate|eval\.run|store\.init|node\.upsert|edge\.upsert)$'
+#   must not make the server write to random paths.
+EXCLUDE='^/v1/ops/(graph\.export|graph\.import|store\.export|store\.import|package\.compile|package\.verify|profile\.apply|profile\.validate|eval\.run|store\.init)$'
+# A node's valid_to must not precede its valid_from: the hooks keep generated
+# bodies to that rule, which JSON Schema cannot state.
+export PYTHONPATH="$(cd "$(dirname "$0")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
+export SCHEMATHESIS_HOOKS=st_hooks
 exec "$ST" run "$URL/v1/contracts" \
   --checks "$CHECKS" \
   --header "Authorization: Bearer $TOKEN" \

@@ -231,8 +231,7 @@ fn front_end(c: &Caller, command: &Command) -> anyhow::Result<i32> {
 
 /// The operation a command runs and its request (`None` for the front end's
 /// own commands); `Err` names the operation and why its request is unusable.
-fn operation_request(command: &Command) -> Result<Option<(String, Value)>, (String, Diagnostic)> {
-    let read = |op: &str, file: &str| read_json(file).map_err(|d| (op.to_string(), d));
+fn operation_request(command: &Command) -> Result<Option<(String, Value)>, OpError> {
     let (op, request): (&str, Value) = match command {
         Command::Profile {
             command: ProfileCmd::Validate { file },
@@ -257,45 +256,9 @@ fn operation_request(command: &Command) -> Result<Option<(String, Value)>, (Stri
         } => ("profile.show", json!({})),
         Command::Import { file } => ("graph.import", json!({"path": file})),
         Command::Export { out } => ("graph.export", json!({"path": out})),
-        Command::Node { command } => match command {
-            NodeCmd::Get { id } => ("node.get", json!({"node": id})),
-            NodeCmd::Upsert { file } => {
-                ("node.upsert", json!({"node": read("node.upsert", file)?}))
-            }
-            NodeCmd::Delete { id } => ("node.delete", json!({"node": id})),
-        },
-        Command::Edge { command } => match command {
-            EdgeCmd::Upsert { file } => {
-                ("edge.upsert", json!({"edge": read("edge.upsert", file)?}))
-            }
-            EdgeCmd::Delete {
-                from,
-                to,
-                edge_type,
-            } => (
-                "edge.delete",
-                json!({"edge": {"from": from, "to": to, "type": edge_type}}),
-            ),
-        },
-        Command::Event { command } => match command {
-            EventCmd::Append { file } => (
-                "event.append",
-                json!({"event": read("event.append", file)?}),
-            ),
-            EventCmd::Query {
-                event_type,
-                subject,
-                since,
-                until,
-                after_seq,
-                limit,
-            } => (
-                "event.query",
-                strip_nulls(
-                    json!({"type": event_type, "subject": subject, "since": since, "until": until, "after_seq": after_seq, "limit": limit}),
-                ),
-            ),
-        },
+        Command::Node { command } => node_request(command)?,
+        Command::Edge { command } => edge_request(command)?,
+        Command::Event { command } => event_request(command)?,
         Command::Activate(a) => (
             "activation.run",
             a.request().map_err(|d| ("activation.run".to_string(), d))?,
@@ -316,35 +279,8 @@ fn operation_request(command: &Command) -> Result<Option<(String, Value)>, (Stri
             LifecycleCmd::Plan { node } => ("lifecycle.plan", nodes_req(node)),
             LifecycleCmd::Apply { node } => ("lifecycle.apply", nodes_req(node)),
         },
-        Command::Review { command } => match command {
-            ReviewCmd::List { status } => ("review.list", strip_nulls(json!({"status": status}))),
-            ReviewCmd::Approve { id, reason } => (
-                "review.decide",
-                strip_nulls(json!({"review": id, "decision": "approve", "reason": reason})),
-            ),
-            ReviewCmd::Reject { id, reason } => (
-                "review.decide",
-                strip_nulls(json!({"review": id, "decision": "reject", "reason": reason})),
-            ),
-        },
-        Command::Audit { command } => match command {
-            AuditCmd::Query {
-                since,
-                until,
-                by,
-                operation,
-                status,
-                subject,
-                limit,
-            } => (
-                "audit.query",
-                strip_nulls(
-                    json!({"since": since, "until": until, "actor": by, "operation": operation, "status": status, "subject": subject, "limit": limit}),
-                ),
-            ),
-            AuditCmd::Verify => ("audit.verify", json!({})),
-            AuditCmd::Prune { before } => ("audit.prune", strip_nulls(json!({"before": before}))),
-        },
+        Command::Review { command } => review_request(command),
+        Command::Audit { command } => audit_request(command),
         Command::Status => ("store.status", json!({})),
         Command::Migrate => ("store.migrate", json!({})),
         Command::Repair { apply } => ("store.repair", json!({"apply": apply})),
@@ -355,7 +291,7 @@ fn operation_request(command: &Command) -> Result<Option<(String, Value)>, (Stri
         },
         Command::Op { operation, request } => {
             let req = match request {
-                Some(r) => read(operation, r)?,
+                Some(r) => read_for(operation, r)?,
                 None => json!({}),
             };
             return Ok(Some((operation.clone(), req)));
@@ -363,6 +299,97 @@ fn operation_request(command: &Command) -> Result<Option<(String, Value)>, (Stri
         _ => return Ok(None),
     };
     Ok(Some((op.to_string(), request)))
+}
+
+type OpError = (String, Diagnostic);
+
+fn read_for(op: &str, file: &str) -> Result<Value, OpError> {
+    read_json(file).map_err(|d| (op.to_string(), d))
+}
+
+fn node_request(command: &NodeCmd) -> Result<(&'static str, Value), OpError> {
+    Ok(match command {
+        NodeCmd::Get { id } => ("node.get", json!({"node": id})),
+        NodeCmd::Upsert { file } => (
+            "node.upsert",
+            json!({"node": read_for("node.upsert", file)?}),
+        ),
+        NodeCmd::Delete { id } => ("node.delete", json!({"node": id})),
+    })
+}
+
+fn edge_request(command: &EdgeCmd) -> Result<(&'static str, Value), OpError> {
+    Ok(match command {
+        EdgeCmd::Upsert { file } => (
+            "edge.upsert",
+            json!({"edge": read_for("edge.upsert", file)?}),
+        ),
+        EdgeCmd::Delete {
+            from,
+            to,
+            edge_type,
+        } => (
+            "edge.delete",
+            json!({"edge": {"from": from, "to": to, "type": edge_type}}),
+        ),
+    })
+}
+
+fn event_request(command: &EventCmd) -> Result<(&'static str, Value), OpError> {
+    Ok(match command {
+        EventCmd::Append { file } => (
+            "event.append",
+            json!({"event": read_for("event.append", file)?}),
+        ),
+        EventCmd::Query {
+            event_type,
+            subject,
+            since,
+            until,
+            after_seq,
+            limit,
+        } => (
+            "event.query",
+            strip_nulls(
+                json!({"type": event_type, "subject": subject, "since": since, "until": until, "after_seq": after_seq, "limit": limit}),
+            ),
+        ),
+    })
+}
+
+fn review_request(command: &ReviewCmd) -> (&'static str, Value) {
+    match command {
+        ReviewCmd::List { status } => ("review.list", strip_nulls(json!({"status": status}))),
+        ReviewCmd::Approve { id, reason } => (
+            "review.decide",
+            strip_nulls(json!({"review": id, "decision": "approve", "reason": reason})),
+        ),
+        ReviewCmd::Reject { id, reason } => (
+            "review.decide",
+            strip_nulls(json!({"review": id, "decision": "reject", "reason": reason})),
+        ),
+    }
+}
+
+fn audit_request(command: &AuditCmd) -> (&'static str, Value) {
+    match command {
+        AuditCmd::Query {
+            since,
+            until,
+            by,
+            operation,
+            status,
+            subject,
+            limit,
+        } => (
+            "audit.query",
+            strip_nulls(
+                json!({"since": since, "until": until, "actor": by, "operation": operation, "status": status, "subject": subject, "limit": limit}),
+            ),
+        ),
+        AuditCmd::Verify => ("audit.verify", json!({})),
+        AuditCmd::Prune { before } => ("audit.prune", strip_nulls(json!({"before": before}))),
+    }
 }
 
 fn nodes_req(nodes: &[String]) -> Value {

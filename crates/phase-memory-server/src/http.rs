@@ -153,10 +153,15 @@ pub struct AppState {
     max_body_bytes: usize,
     timeout: Duration,
     contracts: Arc<String>,
+    /// The document narrowed to the store's profile, by profile digest.
+    profile_contracts: Arc<std::sync::Mutex<Option<ProfileContracts>>>,
     data_dir: Option<PathBuf>,
     max_import_bytes: usize,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
+
+/// A served OpenAPI document and the digest of the profile it was built for.
+type ProfileContracts = (String, Arc<String>);
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -183,6 +188,7 @@ impl AppState {
             max_body_bytes,
             timeout,
             contracts: Arc::new(canonical_json_pretty(&crate::openapi::openapi_document())),
+            profile_contracts: Arc::default(),
             data_dir: None,
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
             metrics: Arc::new(crate::metrics::Metrics::new()),
@@ -199,6 +205,41 @@ impl AppState {
     /// The shared runtime.
     pub fn runtime(&self) -> &SharedRuntime {
         &self.runtime
+    }
+
+    /// The OpenAPI document narrowed to the store's profile as this instance
+    /// last read it (kinds, phases, sensitivity levels and edge types as enums),
+    /// built once per profile digest; the generic document while no runtime is
+    /// free within the request timeout.
+    async fn contracts_document(&self) -> Arc<String> {
+        let vocabulary = tokio::time::timeout(self.timeout, self.runtime.acquire())
+            .await
+            .ok()
+            .and_then(|held| {
+                held.profile()
+                    .map(|p| (p.digest(), crate::schemas::Vocabulary::of(p)))
+            });
+        let Some((digest, vocabulary)) = vocabulary else {
+            return self.contracts.clone();
+        };
+        let cached = self
+            .profile_contracts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(d, _)| *d == digest)
+            .map(|(_, doc)| doc.clone());
+        if let Some(doc) = cached {
+            return doc;
+        }
+        let doc = Arc::new(canonical_json_pretty(
+            &crate::openapi::openapi_document_for(Some(&vocabulary)),
+        ));
+        *self
+            .profile_contracts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((digest, doc.clone()));
+        doc
     }
 }
 
@@ -661,13 +702,14 @@ async fn health(State(st): State<AppState>) -> Response {
 }
 
 async fn contracts(State(st): State<AppState>) -> Response {
+    let document = st.contracts_document().await;
     (
         StatusCode::OK,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        st.contracts.as_str().to_string(),
+        document.as_str().to_string(),
     )
         .into_response()
 }

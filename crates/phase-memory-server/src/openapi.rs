@@ -110,8 +110,15 @@ fn envelope_responses(ops: bool) -> Value {
     Value::Object(m)
 }
 
-/// The OpenAPI document of the service.
+/// The OpenAPI document of the service, for any profile.
 pub fn openapi_document() -> Value {
+    openapi_document_for(None)
+}
+
+/// The OpenAPI document of the service over a store whose profile declares
+/// `vocabulary` (node kinds, phases, sensitivity levels, edge types become
+/// enums); `None` leaves them open strings.
+pub fn openapi_document_for(vocabulary: Option<&crate::schemas::Vocabulary>) -> Value {
     let contracts = phase_memory_runtime::service_contracts();
     let mut components = Map::new();
     let envelope = hoist(
@@ -154,6 +161,9 @@ pub fn openapi_document() -> Value {
         let id = operation_id(name);
         let mut request =
             crate::schemas::request_schema(name).unwrap_or_else(|| json!({"type": "object"}));
+        if let Some(v) = vocabulary {
+            v.narrow(name, &mut request);
+        }
         crate::schemas::rebase_refs(&mut request, "#/$defs/");
         let request = hoist(request, &id, &mut components);
         let body_required = request

@@ -9,12 +9,17 @@
 //!   0000–9998, so that any offset stays in range), `as_of` included;
 //! - unsigned integers get their maximum, hint scores their [0, 1] range;
 //! - every request accepts `request_id`; reads also accept `as_of` (writes run on
-//!   the service's clock).
+//!   the service's clock);
+//! - with a [`Vocabulary`] (the HTTP service's `/v1/contracts` passes the store's
+//!   profile), the node kinds, phases and sensitivity levels of `node.upsert` and
+//!   the edge types of `edge.upsert` become enums, so that every schema-valid
+//!   record is one the profile accepts.
 //!
 //! Schemas are self-contained JSON Schema 2020-12 documents: definitions live in
 //! the root's `$defs` and are referenced as `#/$defs/NAME`.
 
 use phase_memory_model::{EdgeRecord, EventRecord, NodeRecord};
+use phase_memory_profile::Profile;
 use phase_memory_runtime::registry;
 use serde_json::{Map, Value, json};
 
@@ -29,6 +34,15 @@ pub fn time_schema() -> Value {
         "pattern": TIME_PATTERN,
         "description": "RFC 3339 time with an offset, e.g. 2026-01-01T00:00:00Z",
     })
+}
+
+/// An id or scope: no control character (`char::is_control`: C0, DEL and C1).
+const ID_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$";
+
+/// The record times a network client may send and the service ignores (it
+/// stamps them with its own clock).
+fn ignored_time() -> Value {
+    json!({"description": "ignored: the service stamps the record with its own clock"})
 }
 
 /// The review statuses `review.list` filters on.
@@ -166,7 +180,7 @@ fn record_schema<T: schemars::JsonSchema>(tag: &str, defs: &mut Map<String, Valu
                 f.insert("minLength".into(), json!(1));
                 if matches!(key, "id" | "from" | "to") {
                     f.insert("maxLength".into(), json!(256));
-                    f.insert("pattern".into(), json!("^[^\\u0000-\\u001f\\u007f]+$"));
+                    f.insert("pattern".into(), json!(ID_PATTERN));
                 }
             }
         }
@@ -186,6 +200,63 @@ fn record_schema<T: schemars::JsonSchema>(tag: &str, defs: &mut Map<String, Valu
         }
     }
     s
+}
+
+/// The names a profile declares that a record must use: what makes a
+/// schema-valid `node.upsert` or `edge.upsert` one the store accepts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Vocabulary {
+    /// Node kinds.
+    pub kinds: Vec<String>,
+    /// Phases a node may be written in (the forgetting phase is reached only
+    /// through `lifecycle.apply` or `node.delete`).
+    pub phases: Vec<String>,
+    /// Sensitivity levels.
+    pub sensitivities: Vec<String>,
+    /// Edge types.
+    pub edge_types: Vec<String>,
+}
+
+impl Vocabulary {
+    /// The vocabulary of `profile`.
+    pub fn of(profile: &Profile) -> Self {
+        let forgotten = profile.forgotten_phase();
+        Vocabulary {
+            kinds: profile.kinds.keys().cloned().collect(),
+            phases: profile
+                .phases
+                .iter()
+                .map(|p| p.name.clone())
+                .filter(|n| Some(n.as_str()) != forgotten)
+                .collect(),
+            sensitivities: profile.sensitivity.levels.clone(),
+            edge_types: profile.edge_types.keys().cloned().collect(),
+        }
+    }
+
+    /// Narrows the request schema of `operation` (from [`request_schema`]) to
+    /// this vocabulary; other operations are left as they are.
+    pub fn narrow(&self, operation: &str, schema: &mut Value) {
+        let (field, narrowed): (&str, Vec<(&str, &[String])>) = match operation {
+            "node.upsert" => (
+                "node",
+                vec![
+                    ("kind", &self.kinds),
+                    ("phase", &self.phases),
+                    ("sensitivity", &self.sensitivities),
+                ],
+            ),
+            "edge.upsert" => ("edge", vec![("type", &self.edge_types)]),
+            _ => return,
+        };
+        let Some(record) = prop(schema, field) else {
+            return;
+        };
+        for (name, values) in narrowed {
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            set_enum(record, name, &values);
+        }
+    }
 }
 
 fn prop<'a>(schema: &'a mut Value, name: &str) -> Option<&'a mut Value> {
@@ -215,13 +286,30 @@ pub fn request_schema(operation: &str) -> Option<Value> {
     let mut s = absorb((op.request_schema)(), "req", &mut defs);
     match operation {
         "node.upsert" => {
-            let r = record_schema::<NodeRecord>("node", &mut defs);
+            let mut r = record_schema::<NodeRecord>("node", &mut defs);
+            if let Some(Value::Object(p)) = r.get_mut("properties") {
+                // Only an import restores a tombstone; a scope is an id.
+                p.insert(
+                    "tombstone".into(),
+                    json!({"type": "null", "description": "written only by node.delete and imports"}),
+                );
+                p.insert("created_at".into(), ignored_time());
+                p.insert("updated_at".into(), ignored_time());
+                if let Some(Value::Object(f)) = p.get_mut("scope") {
+                    f.insert("minLength".into(), json!(1));
+                    f.insert("maxLength".into(), json!(256));
+                    f.insert("pattern".into(), json!(ID_PATTERN));
+                }
+            }
             if let Some(p) = prop(&mut s, "node") {
                 *p = r;
             }
         }
         "edge.upsert" => {
-            let r = record_schema::<EdgeRecord>("edge", &mut defs);
+            let mut r = record_schema::<EdgeRecord>("edge", &mut defs);
+            if let Some(Value::Object(p)) = r.get_mut("properties") {
+                p.insert("created_at".into(), ignored_time());
+            }
             if let Some(p) = prop(&mut s, "edge") {
                 *p = r;
             }

@@ -88,6 +88,11 @@ impl HeldRuntime {
             .unwrap_or(0)
     }
 
+    /// The profile the runtime last read (`None` after a panic lost it).
+    pub fn profile(&self) -> Option<&phase_memory_profile::Profile> {
+        self.runtime.as_ref().map(|rt| rt.profile())
+    }
+
     /// Runs one operation through the runner, leaving the audit record of a
     /// read for a group commit.
     fn run_grouped(&mut self, operation: &str, request: Value, ctx: &CallContext) -> Ran {

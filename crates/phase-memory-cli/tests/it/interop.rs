@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::service::{Served, add_token, store};
+use crate::service::store;
+use crate::support::{Served, add_token};
 use crate::*;
 
 /// The virtual environment's python (created once per test process; the

@@ -10,6 +10,7 @@ mod readme;
 mod robust;
 mod service;
 mod shared;
+mod support;
 mod telemetry;
 
 use std::path::{Path, PathBuf};

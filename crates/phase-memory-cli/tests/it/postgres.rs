@@ -5,10 +5,8 @@
 //! The server is `PHASE_MEMORY_TEST_DATABASE_URL` or a throwaway cluster started by
 //! `scripts/pg-cluster.sh` (never skipped); each test gets its own database.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,6 +14,7 @@ use std::time::{Duration, Instant};
 use phase_memory_store_postgres::testing;
 use serde_json::{Value, json};
 
+use crate::support::{Served, http};
 use crate::*;
 
 const AS_OF: &str = "2026-03-01T00:00:00Z";
@@ -271,95 +270,9 @@ fn store_export_import_moves_a_store_from_file_to_sqlite_to_postgres_to_file_byt
     );
 }
 
-/// A minimal HTTP/1.1 client: (status, body), or an error when the instance is gone.
+/// `POST` with a bearer token: (status, body), or an error when the instance is gone.
 fn http_post(addr: &str, path: &str, token: &str, body: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no HTTP head"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = String::new();
-        let mut s = rest;
-        while let Some((size, r)) = s.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 || r.len() < n {
-                break;
-            }
-            out.push_str(&r[..n]);
-            s = r[n..].trim_start_matches("\r\n");
-        }
-        out
-    } else {
-        rest.to_string()
-    };
-    Ok((status, body))
-}
-
-struct Instance {
-    child: Child,
-    addr: String,
-}
-
-impl Instance {
-    fn start(store: &Path, tokens: &Path) -> Instance {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(bin())
-            .arg("--store")
-            .arg(store)
-            .args(["serve", "--listen", &addr, "--tokens"])
-            .arg(tokens)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn serve");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(mut s) = TcpStream::connect(&addr) {
-                let _ = write!(
-                    s,
-                    "GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                );
-                let mut r = String::new();
-                if s.read_to_string(&mut r).is_ok() && r.starts_with("HTTP/1.1 200") {
-                    break;
-                }
-            }
-            assert!(Instant::now() < deadline, "serve did not become healthy");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Instance { child, addr }
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    http(addr, "POST", path, Some(token), body)
 }
 
 #[test]
@@ -385,7 +298,7 @@ fn three_instances_on_one_database_lose_no_acknowledged_write() {
     ok(&out, "token add");
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
     // Three instances on the same folder: nothing in it is locked.
-    let instances: Vec<Instance> = (0..3).map(|_| Instance::start(&s, &tokens)).collect();
+    let instances: Vec<Served> = (0..3).map(|_| Served::start(&s, &tokens)).collect();
     let addrs: Vec<String> = instances.iter().map(|i| i.addr.clone()).collect();
     let dead = Arc::new(AtomicBool::new(false));
     // (id, instance that acknowledged it, whether instance 0 was already killed)

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::service::{AS_OF, Mcp, Served, add_token, store};
+use crate::service::{AS_OF, store};
+use crate::support::{Mcp, Served, add_token};
 use crate::*;
 
 fn node(id: &str, body: &str) -> Value {
@@ -298,7 +299,7 @@ fn kill_9_server_mid_group_commit_loses_no_answered_read() {
                             break;
                         }
                         let body = json!({"cue": {"text": if (c + i) % 2 == 0 { "Paris" } else { "France" }}, "as_of": AS_OF});
-                        let Ok((status, text)) = crate::service::http(
+                        let Ok((status, text)) = crate::support::http(
                             &addr,
                             "POST",
                             "/v1/ops/activation.run",

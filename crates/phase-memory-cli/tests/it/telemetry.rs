@@ -5,13 +5,14 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::service::{add_token, http, store};
+use crate::service::store;
+use crate::support::{Served, add_token, http};
 use crate::*;
 
 /// A request the collector received: path and body.
@@ -90,28 +91,13 @@ fn serve_logs_json_lines_and_exports_spans_over_otlp() {
     let owner = add_token(&s, &tokens, "owner", &["owner"], &["*"]);
     let received: Received = Arc::default();
     let endpoint = collector(received.clone(), Instant::now() + Duration::from_secs(120));
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
     let logs = dir.path().join("serve.log");
-    let mut child = Command::new(bin())
-        .arg("--store")
-        .arg(&s)
-        .args(["serve", "--listen", &addr, "--tokens"])
-        .arg(&tokens)
-        .args(["--log", "json", "--otlp-endpoint", &endpoint])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&logs).expect("log file"))
-        .spawn()
-        .expect("spawn serve");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !matches!(http(&addr, "GET", "/v1/health", None, ""), Ok((200, _))) {
-        assert!(Instant::now() < deadline, "serve did not become healthy");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let log_file = std::fs::File::create(&logs).expect("log file");
+    let srv = Served::start_with(&s, &tokens, |cmd| {
+        cmd.args(["--log", "json", "--otlp-endpoint", &endpoint])
+            .stderr(log_file);
+    });
+    let addr = srv.addr().to_string();
     let ask = |op: &str, req: Value| {
         http(
             &addr,
@@ -131,15 +117,7 @@ fn serve_logs_json_lines_and_exports_spans_over_otlp() {
     );
 
     // SIGTERM: the service stops and flushes its spans.
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .is_ok_and(|s| s.success())
-    );
-    let status = child.wait().expect("wait serve");
-    assert!(status.success(), "serve exited with {status}");
+    srv.stop();
 
     // Structured logs: one JSON object per line for each request served.
     let text = std::fs::read_to_string(&logs).expect("logs");

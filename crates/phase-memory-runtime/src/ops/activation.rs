@@ -25,6 +25,9 @@ struct Activated {
     needs_review: Vec<(String, String)>,
 }
 
+/// One activation for `op`: check the request, seed from the full-text index,
+/// drop hidden seeds, activate with the policy inside the traversal, and keep the
+/// review needs of the items that were packed.
 fn run_activation(
     rt: &mut Runtime,
     op: &str,
@@ -32,14 +35,61 @@ fn run_activation(
     ctx: &CallContext,
     now: Time,
 ) -> Result<Activated, Outcome> {
-    let ActivationFields {
-        cue,
+    check_cue(fields.cue)?;
+    let params = rt.profile.activation.clone();
+    let budget = fields.budget_tokens.unwrap_or(params.default_budget);
+    let limit = fields.limit.unwrap_or(params.default_limit as usize);
+    if limit == 0 {
+        return Err(
+            Outcome::invalid("request.invalid", "limit must be at least 1")
+                .with(Diagnostic::info("request.invalid", "limit").at("limit")),
+        );
+    }
+    let mut lexical = lexical_seeds(rt, op, ctx, &fields)?;
+    let snapshot = rt.snapshot()?;
+    let cue = fields.cue;
+    let mut c = Cue {
+        text: cue.text.clone(),
+        nodes: cue.nodes.clone(),
+        hints: cue
+            .hints
+            .iter()
+            .map(|h| (h.node.clone(), h.score))
+            .collect(),
+        events_since: cue.events_since,
+    };
+    drop_hidden_seeds(rt, op, ctx, &mut c, &mut lexical)?;
+    let input = ActivationInput {
+        cue: &c,
+        lexical: &lexical,
         budget_tokens: budget,
         limit,
-        explain,
-        include_invalid,
-        scopes,
-    } = fields;
+        as_of: now,
+        include_invalid: fields.include_invalid,
+        explain: fields.explain,
+    };
+    let gate = Gate {
+        rt,
+        op,
+        ctx,
+        scopes: fields.scopes,
+        needs_review: Default::default(),
+    };
+    let set = activate(&snapshot, &params, &input, &|v| gate.visibility(v));
+    // Only items that made it into the working set matter for review.
+    let packed: std::collections::BTreeSet<&str> =
+        set.items.iter().map(|i| i.node.as_str()).collect();
+    let needs_review = gate
+        .needs_review
+        .into_inner()
+        .into_iter()
+        .filter(|(id, _)| packed.contains(id.as_str()))
+        .collect();
+    Ok(Activated { set, needs_review })
+}
+
+/// A cue names something to start from, and hint scores are similarities.
+fn check_cue(cue: &CueRequest) -> Result<(), Outcome> {
     if cue.text.as_deref().is_none_or(|t| t.trim().is_empty())
         && cue.nodes.is_empty()
         && cue.hints.is_empty()
@@ -69,80 +119,65 @@ fn run_activation(
             ));
         }
     }
-    let params = rt.profile.activation.clone();
-    let budget = budget.unwrap_or(params.default_budget);
-    let limit = limit.unwrap_or(params.default_limit as usize);
-    if limit == 0 {
-        return Err(
-            Outcome::invalid("request.invalid", "limit must be at least 1")
-                .with(Diagnostic::info("request.invalid", "limit").at("limit")),
-        );
-    }
-    // Seeds come only from scopes the actor may see (and the request names), so
-    // other scopes neither crowd out the top hits nor cost anything.
+    Ok(())
+}
+
+/// BM25 seeds (with relevance feedback when the profile turns it on) for the cue's
+/// text. Seeds come only from scopes the actor may see (and the request names), so
+/// other scopes neither crowd out the top hits nor cost anything.
+fn lexical_seeds(
+    rt: &Runtime,
+    op: &str,
+    ctx: &CallContext,
+    fields: &ActivationFields<'_>,
+) -> Result<Vec<(String, f32)>, Outcome> {
+    let Some(text) = fields.cue.text.as_deref().filter(|t| !t.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let params = &rt.profile.activation;
     let seed_scopes =
-        phase_memory_index::scope_filter(&ctx.actor.scopes, scopes.map(Vec::as_slice));
-    let lexical = match cue.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        Some(t) => {
-            let mut search = phase_memory_index::Search::new(t, LEXICAL_SEEDS);
-            search.scopes = seed_scopes.as_deref();
-            search.weights = phase_memory_index::FieldWeights {
-                title: params.title_weight as f32,
-                body: params.body_weight as f32,
-                exact: params.exact_weight as f32,
-            };
-            let feedback = phase_memory_index::Feedback {
-                docs: params.feedback_docs as usize,
-                terms: params.feedback_terms as usize,
-                original_weight: params.feedback_weight,
-            };
-            // Feedback documents are read from the store (the index keeps no text),
-            // and only those the actor may see, so hidden text never shapes a cue.
-            let rt: &Runtime = rt;
-            let text_of = |id: &str| {
-                rt.store
-                    .node(id)
-                    .ok()
-                    .flatten()
-                    .filter(|n| support::sees(rt, op, ctx, n))
-                    .map(|n| format!("{} {}", n.title, n.body))
-            };
-            rt.index
-                .search_with_feedback(&search, &feedback, &text_of)
-                .map_err(|e| {
-                    Outcome::error("store.stale_index", format!("full-text search failed: {e}"))
-                })?
-        }
-        None => Vec::new(),
+        phase_memory_index::scope_filter(&ctx.actor.scopes, fields.scopes.map(Vec::as_slice));
+    let mut search = phase_memory_index::Search::new(text, LEXICAL_SEEDS);
+    search.scopes = seed_scopes.as_deref();
+    search.weights = phase_memory_index::FieldWeights {
+        title: params.title_weight as f32,
+        body: params.body_weight as f32,
+        exact: params.exact_weight as f32,
     };
-    let snapshot = rt.snapshot()?;
-    let c = Cue {
-        text: cue.text.clone(),
-        nodes: cue.nodes.clone(),
-        hints: cue
-            .hints
-            .iter()
-            .map(|h| (h.node.clone(), h.score))
-            .collect(),
-        events_since: cue.events_since,
+    let feedback = phase_memory_index::Feedback {
+        docs: params.feedback_docs as usize,
+        terms: params.feedback_terms as usize,
+        original_weight: params.feedback_weight,
     };
-    let mut c = c;
-    let mut lexical = lexical;
-    drop_hidden_seeds(rt, op, ctx, &mut c, &mut lexical)?;
-    let input = ActivationInput {
-        cue: &c,
-        lexical: &lexical,
-        budget_tokens: budget,
-        limit,
-        as_of: now,
-        include_invalid,
-        explain,
+    // Feedback documents are read from the store (the index keeps no text),
+    // and only those the actor may see, so hidden text never shapes a cue.
+    let text_of = |id: &str| {
+        rt.store
+            .node(id)
+            .ok()
+            .flatten()
+            .filter(|n| support::sees(rt, op, ctx, n))
+            .map(|n| format!("{} {}", n.title, n.body))
     };
-    let profile = &rt.profile;
-    let actor = &ctx.actor;
-    let needs_review = std::cell::RefCell::new(Vec::new());
-    let visible = |v: phase_memory_activate::snapshot::NodeView<'_>| -> Visibility {
-        if let Some(s) = scopes
+    rt.index
+        .search_with_feedback(&search, &feedback, &text_of)
+        .map_err(|e| Outcome::error("store.stale_index", format!("full-text search failed: {e}")))
+}
+
+/// The policy inside the traversal: which nodes an activation may reach for
+/// this actor and operation. `package.compile` packs review-gated nodes and
+/// records them; other operations withhold them.
+struct Gate<'a> {
+    rt: &'a Runtime,
+    op: &'a str,
+    ctx: &'a CallContext,
+    scopes: Option<&'a Vec<String>>,
+    needs_review: std::cell::RefCell<Vec<(String, String)>>,
+}
+
+impl Gate<'_> {
+    fn visibility(&self, v: phase_memory_activate::snapshot::NodeView<'_>) -> Visibility {
+        if let Some(s) = self.scopes
             && !s.iter().any(|x| x == v.scope())
         {
             return Visibility::Withheld("scope".into());
@@ -156,33 +191,19 @@ fn run_activation(
             labels: &labels,
             target_phase: None,
         };
-        let d = phase_memory_govern::decide(profile, op, actor, &target);
+        let d = phase_memory_govern::decide(&self.rt.profile, self.op, &self.ctx.actor, &target);
+        let rule = || d.rule_id.clone().unwrap_or_else(|| "default".into());
         match d.effect {
             Effect::Allow => Visibility::Visible,
-            Effect::Deny => Visibility::Withheld(d.rule_id.unwrap_or_else(|| "default".into())),
-            Effect::Review => {
-                if op == "package.compile" {
-                    needs_review.borrow_mut().push((
-                        v.id().to_string(),
-                        d.rule_id.unwrap_or_else(|| "default".into()),
-                    ));
-                    Visibility::Visible
-                } else {
-                    Visibility::Withheld(d.rule_id.unwrap_or_else(|| "default".into()))
-                }
+            Effect::Review if self.op == "package.compile" => {
+                self.needs_review
+                    .borrow_mut()
+                    .push((v.id().to_string(), rule()));
+                Visibility::Visible
             }
+            Effect::Deny | Effect::Review => Visibility::Withheld(rule()),
         }
-    };
-    let set = activate(&snapshot, &params, &input, &visible);
-    let needs_review = needs_review.into_inner();
-    // Only items that made it into the working set matter for review.
-    let packed: std::collections::BTreeSet<&str> =
-        set.items.iter().map(|i| i.node.as_str()).collect();
-    let needs_review = needs_review
-        .into_iter()
-        .filter(|(id, _)| packed.contains(id.as_str()))
-        .collect();
-    Ok(Activated { set, needs_review })
+    }
 }
 
 /// Seeds the actor may not see are dropped before activation, exactly as ids

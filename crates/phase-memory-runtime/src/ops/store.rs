@@ -16,6 +16,7 @@ use super::support::{self, check_operation, parse};
 use crate::context::CallContext;
 use crate::outcome::{OpResult, Outcome};
 use crate::request::{Empty, ExportRequest, ImportRequest, RepairRequest};
+use crate::response::{DumpCounts, StoreImport};
 use crate::state::Runtime;
 
 /// Format name of a full-store dump.
@@ -295,28 +296,57 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
     if let Some(d) = check_operation(rt, "store.import", ctx)? {
         return Err(support::denied(&d, "store.import (held for review)"));
     }
-    let (path, inline) = match (&r.path, &r.records) {
-        (Some(p), None) => (p.clone(), None),
+    let (path, inline) = dump_source(&r)?;
+    // A path the caller may not name is refused before anything else is said.
+    if inline.is_none() {
+        crate::files::resolve(ctx, &path, crate::files::Access::Read)?;
+    }
+    ensure_empty(rt)?;
+    let text = match inline {
+        Some(t) => t,
+        None => crate::files::read_text(ctx, &path, "store dump")?,
+    };
+    let (change, profile) = parse_dump(&text, &path)?;
+    check_dump_chain(&change)?;
+    let counts = DumpCounts {
+        nodes: change.put_nodes.len() as u64,
+        edges: change.put_edges.len() as u64,
+        events: change.events.len() as u64,
+        reviews: change.put_reviews.len() as u64,
+        audit_records: change.audit.len() as u64,
+    };
+    let details = json!({ "counts": &counts });
+    let mut o = Outcome::ok_with(&StoreImport { counts, path });
+    o.details = details;
+    o.index.rebuild = true;
+    o.new_profile = profile.map(Box::new);
+    // The restored audit records go first; the runner appends this operation's own.
+    o.change = change;
+    Ok(o)
+}
+
+/// Where the dump comes from: (name for diagnostics, inline text when given as
+/// records).
+fn dump_source(r: &ImportRequest) -> Result<(String, Option<String>), Outcome> {
+    match (&r.path, &r.records) {
+        (Some(p), None) => Ok((p.clone(), None)),
         (None, Some(records)) => {
             let mut text = String::new();
             for rec in records {
                 text.push_str(&rec.to_string());
                 text.push('\n');
             }
-            ("<request>".to_string(), Some(text))
+            Ok(("<request>".to_string(), Some(text)))
         }
-        _ => {
-            return Err(Outcome::invalid(
-                "request.invalid",
-                "store.import needs exactly one of `path` (a store dump written by store.export) or `records`",
-            ));
-        }
-    };
-    let path = &path;
-    // A path the caller may not name is refused before anything else is said.
-    if inline.is_none() {
-        crate::files::resolve(ctx, path, crate::files::Access::Read)?;
+        _ => Err(Outcome::invalid(
+            "request.invalid",
+            "store.import needs exactly one of `path` (a store dump written by store.export) or `records`",
+        )),
     }
+}
+
+/// A dump restores into an empty store only.
+fn ensure_empty(rt: &Runtime) -> Result<(), Outcome> {
     if rt.store.node_count()? > 0
         || rt.store.event_head()? > 0
         || rt.store.audit_head()?.is_some()
@@ -330,19 +360,13 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
             ),
         ));
     }
-    let text = match inline {
-        Some(t) => t,
-        None => crate::files::read_text(ctx, path, "store dump")?,
-    };
+    Ok(())
+}
+
+/// Every line of a dump into one change set (and the dump's profile, if any).
+fn parse_dump(text: &str, path: &str) -> Result<(ChangeSet, Option<Profile>), Outcome> {
     let mut change = ChangeSet::default();
     let mut profile: Option<Profile> = None;
-    let bad = |line: usize, msg: String| {
-        Outcome::fail(
-            Status::Invalid,
-            Diagnostic::error("import.invalid_record", format!("line {line}: {msg}"))
-                .at(format!("{path}:{line}")),
-        )
-    };
     for (i, l) in text.lines().enumerate() {
         let line = i + 1;
         if l.trim().is_empty() {
@@ -363,49 +387,71 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
         if let Value::Object(m) = &mut v {
             m.remove("record");
         }
-        match kind.as_str() {
-            "meta" => {
-                if v.get("format").and_then(|f| f.as_str()) != Some(DUMP_FORMAT) {
-                    return Err(bad(line, format!("not a {DUMP_FORMAT} file")));
-                }
-            }
-            "profile" => {
-                if let Some(src) = v.get("source").and_then(|s| s.as_str()) {
-                    let p = Profile::parse(src, "dump profile")
-                        .map_err(|e| super::profile::profile_invalid(&e))?;
-                    change.profile = Some(src.to_string());
-                    profile = Some(p);
-                }
-            }
-            "stored_node" => {
-                let n: phase_memory_model::Node =
-                    serde_json::from_value(v).map_err(|e| bad(line, e.to_string()))?;
-                phase_memory_model::validate_id(&n.id).map_err(|e| bad(line, e.to_string()))?;
-                change.put_nodes.push(n);
-            }
-            "stored_edge" => change.put_edges.push(
-                serde_json::from_value::<phase_memory_model::Edge>(v)
-                    .map_err(|e| bad(line, e.to_string()))?,
-            ),
-            "stored_event" => change
-                .events
-                .push(serde_json::from_value::<Event>(v).map_err(|e| bad(line, e.to_string()))?),
-            "review" => change
-                .put_reviews
-                .push(serde_json::from_value::<Review>(v).map_err(|e| bad(line, e.to_string()))?),
-            "checkpoint" => {
-                let cp: AuditCheckpoint =
-                    serde_json::from_value(v).map_err(|e| bad(line, e.to_string()))?;
-                if cp.last_pruned_seq > 0 {
-                    change.prune_audit = Some(cp);
-                }
-            }
-            "audit" => change.audit.push(
-                serde_json::from_value::<AuditRecord>(v).map_err(|e| bad(line, e.to_string()))?,
-            ),
-            other => return Err(bad(line, format!("unknown dump record {other:?}"))),
-        }
+        let bad = |msg: String| {
+            Outcome::fail(
+                Status::Invalid,
+                Diagnostic::error("import.invalid_record", format!("line {line}: {msg}"))
+                    .at(format!("{path}:{line}")),
+            )
+        };
+        dump_record(&mut change, &mut profile, &kind, v, &bad)?;
     }
+    Ok((change, profile))
+}
+
+/// One dump record into the change set; `invalid` locates a bad record's message.
+fn dump_record(
+    change: &mut ChangeSet,
+    profile: &mut Option<Profile>,
+    kind: &str,
+    v: Value,
+    invalid: &dyn Fn(String) -> Outcome,
+) -> Result<(), Outcome> {
+    let bad = |e: serde_json::Error| invalid(e.to_string());
+    match kind {
+        "meta" => {
+            if v.get("format").and_then(|f| f.as_str()) != Some(DUMP_FORMAT) {
+                return Err(invalid(format!("not a {DUMP_FORMAT} file")));
+            }
+        }
+        "profile" => {
+            if let Some(src) = v.get("source").and_then(|s| s.as_str()) {
+                let p = Profile::parse(src, "dump profile")
+                    .map_err(|e| super::profile::profile_invalid(&e))?;
+                change.profile = Some(src.to_string());
+                *profile = Some(p);
+            }
+        }
+        "stored_node" => {
+            let n: phase_memory_model::Node = serde_json::from_value(v).map_err(bad)?;
+            phase_memory_model::validate_id(&n.id).map_err(|e| invalid(e.to_string()))?;
+            change.put_nodes.push(n);
+        }
+        "stored_edge" => change
+            .put_edges
+            .push(serde_json::from_value(v).map_err(bad)?),
+        "stored_event" => change
+            .events
+            .push(serde_json::from_value::<Event>(v).map_err(bad)?),
+        "review" => change
+            .put_reviews
+            .push(serde_json::from_value::<Review>(v).map_err(bad)?),
+        "checkpoint" => {
+            let cp: AuditCheckpoint = serde_json::from_value(v).map_err(bad)?;
+            if cp.last_pruned_seq > 0 {
+                change.prune_audit = Some(cp);
+            }
+        }
+        "audit" => change
+            .audit
+            .push(serde_json::from_value::<AuditRecord>(v).map_err(bad)?),
+        other => return Err(invalid(format!("unknown dump record {other:?}"))),
+    }
+    Ok(())
+}
+
+/// The dump's audit chain holds from its checkpoint on.
+fn check_dump_chain(change: &ChangeSet) -> Result<(), Outcome> {
     let cp = change.prune_audit.clone().unwrap_or_default();
     let breaks = verify_chain(&cp, &change.audit);
     if let Some(b) = breaks.first() {
@@ -420,12 +466,5 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
             ),
         ));
     }
-    let c = json!({"nodes": change.put_nodes.len(), "edges": change.put_edges.len(), "events": change.events.len(), "reviews": change.put_reviews.len(), "audit_records": change.audit.len()});
-    let mut o = Outcome::ok(json!({"counts": c, "path": path}));
-    o.details = json!({"counts": c});
-    o.index.rebuild = true;
-    o.new_profile = profile.map(Box::new);
-    // The restored audit records go first; the runner appends this operation's own.
-    o.change = change;
-    Ok(o)
+    Ok(())
 }

@@ -88,6 +88,68 @@ fn contracts_is_a_public_openapi_document_of_every_operation() {
     }
 }
 
+fn enum_of(doc: &Value, pointer: &str) -> Vec<String> {
+    let schema = doc
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("no {pointer} in the document"));
+    schema["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{pointer} is not an enum: {schema}"))
+        .iter()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect()
+}
+
+const NODE_RECORD: &str = "/paths/~1v1~1ops~1node.upsert/post/requestBody/content/application~1json/schema/properties/node/properties";
+const EDGE_RECORD: &str = "/paths/~1v1~1ops~1edge.upsert/post/requestBody/content/application~1json/schema/properties/edge/properties";
+
+#[test]
+fn contracts_enumerate_the_store_profile_and_follow_a_profile_change() {
+    let s = Server::start();
+    let (_, body) = s.get("/v1/contracts");
+    let doc: Value = serde_json::from_str(&body).expect("json");
+    let profile = phase_memory_profile::Profile::builtin();
+    let kinds: Vec<String> = profile.kinds.keys().cloned().collect();
+    assert_eq!(enum_of(&doc, &format!("{NODE_RECORD}/kind")), kinds);
+    let edge_types: Vec<String> = profile.edge_types.keys().cloned().collect();
+    assert_eq!(enum_of(&doc, &format!("{EDGE_RECORD}/type")), edge_types);
+    let levels = enum_of(&doc, &format!("{NODE_RECORD}/sensitivity"));
+    assert_eq!(levels, profile.sensitivity.levels);
+    // A node is never upserted into the forgetting phase.
+    let phases = enum_of(&doc, &format!("{NODE_RECORD}/phase"));
+    let forgotten = profile.forgotten_phase().expect("forgetting phase");
+    assert!(!phases.iter().any(|p| p == forgotten), "{phases:?}");
+    assert!(phases.len() + 1 == profile.phases.len(), "{phases:?}");
+    // Every enumerated kind, phase and level is one the store accepts.
+    for (i, kind) in kinds.iter().enumerate() {
+        let node = json!({"id": format!("n{i}"), "kind": kind, "phase": phases[i % phases.len()],
+            "sensitivity": levels[i % levels.len()], "title": "t", "body": "b"});
+        let (status, env) = s.op("node.upsert", &s.tokens.owner, json!({"node": node}));
+        assert!(status == 200 || status == 202, "{kind}: {env}");
+    }
+    // The one rule the schema cannot state: valid_to is not before valid_from.
+    let node = json!({"id": "span", "kind": &kinds[0], "valid_from": "2026-02-01T00:00:00Z",
+        "valid_to": "2026-01-01T00:00:00Z"});
+    let (status, env) = s.op("node.upsert", &s.tokens.owner, json!({"node": node}));
+    assert_eq!(status, 400, "{env}");
+    assert_eq!(codes(&env), ["import.invalid_record"], "{env}");
+    let (status, _) = s.op("node.get", &s.tokens.owner, json!({"node": "span"}));
+    assert_eq!(status, 404, "a refused upsert wrote the node");
+    // The document follows the profile the store runs.
+    let source = format!(
+        "{}\n[kinds.recipe]\ninitial_phase = \"active\"\n",
+        phase_memory_profile::DEFAULT_PROFILE_TOML
+    );
+    let (status, env) = s.op("profile.apply", &s.tokens.owner, json!({"source": source}));
+    assert_eq!(status, 200, "{env}");
+    let (_, body) = s.get("/v1/contracts");
+    let doc: Value = serde_json::from_str(&body).expect("json");
+    assert!(
+        enum_of(&doc, &format!("{NODE_RECORD}/kind")).contains(&"recipe".to_string()),
+        "the served document did not follow the new profile"
+    );
+}
+
 #[test]
 fn operations_need_a_known_bearer_token() {
     let s = Server::start();
