@@ -781,15 +781,17 @@ impl Snapshot {
             let Some((w, direction)) = self.dict.spread(e) else {
                 continue;
             };
-            if e.from == me && matches!(direction, Direction::Forward | Direction::Both) {
-                if let Some(t) = self.index_of(&e.to) {
-                    arcs.push((t, w));
-                }
+            if e.from == me
+                && matches!(direction, Direction::Forward | Direction::Both)
+                && let Some(t) = self.index_of(&e.to)
+            {
+                arcs.push((t, w));
             }
-            if e.to == me && matches!(direction, Direction::Backward | Direction::Both) {
-                if let Some(t) = self.index_of(&e.from) {
-                    arcs.push((t, w));
-                }
+            if e.to == me
+                && matches!(direction, Direction::Backward | Direction::Both)
+                && let Some(t) = self.index_of(&e.from)
+            {
+                arcs.push((t, w));
             }
         }
         arcs.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));

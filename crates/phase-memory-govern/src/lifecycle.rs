@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use phase_memory_model::actr::base_level;
 use phase_memory_model::{Edge, Event, Node, Time};
 use phase_memory_profile::{Conditions, EdgeDirection, LifecycleRule, Profile};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::erasure::legal_hold;
@@ -77,8 +78,8 @@ impl NodeFacts {
     }
 }
 
-/// One planned phase change.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One planned phase change (also the wire shape of `lifecycle.*` answers).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Transition {
     /// Node id.
     pub node: String,

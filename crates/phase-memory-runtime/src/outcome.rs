@@ -135,6 +135,11 @@ impl Outcome {
         };
         Outcome::fail(status, Diagnostic::error(e.code(), e.to_string()))
     }
+    /// Replaces the data with a typed response.
+    pub fn with_data<T: Serialize>(mut self, data: &T) -> Self {
+        self.data = serde_json::to_value(data).unwrap_or(Value::Null);
+        self
+    }
     /// Adds a diagnostic.
     pub fn with(mut self, d: Diagnostic) -> Self {
         self.diagnostics.push(d);

@@ -255,33 +255,27 @@ pub struct ActivationFields<'a> {
     pub scopes: Option<&'a Vec<String>>,
 }
 
-impl ActivationRequest {
-    /// The fields shared with `package.compile`.
-    pub fn fields(&self) -> ActivationFields<'_> {
-        ActivationFields {
-            cue: &self.cue,
-            budget_tokens: self.budget_tokens,
-            limit: self.limit,
-            explain: self.explain,
-            include_invalid: self.include_invalid,
-            scopes: self.scopes.as_ref(),
+/// `fields()` for the requests that carry the shared activation fields: one
+/// implementation for both wire types.
+macro_rules! activation_fields {
+    ($($request:ty),+) => {$(
+        impl $request {
+            /// The fields `activation.run` and `package.compile` share.
+            pub fn fields(&self) -> ActivationFields<'_> {
+                ActivationFields {
+                    cue: &self.cue,
+                    budget_tokens: self.budget_tokens,
+                    limit: self.limit,
+                    explain: self.explain,
+                    include_invalid: self.include_invalid,
+                    scopes: self.scopes.as_ref(),
+                }
+            }
         }
-    }
+    )+};
 }
 
-impl CompileRequest {
-    /// The fields shared with `activation.run`.
-    pub fn fields(&self) -> ActivationFields<'_> {
-        ActivationFields {
-            cue: &self.cue,
-            budget_tokens: self.budget_tokens,
-            limit: self.limit,
-            explain: self.explain,
-            include_invalid: self.include_invalid,
-            scopes: self.scopes.as_ref(),
-        }
-    }
-}
+activation_fields!(ActivationRequest, CompileRequest);
 
 /// `package.verify`.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]

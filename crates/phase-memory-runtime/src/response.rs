@@ -1,13 +1,17 @@
 //! The shapes of `data` in each operation's envelope, as Rust types from which the
 //! registry generates the response JSON Schemas (`contracts`, OpenAPI, MCP). A test
 //! runs every operation and checks that the data it returns fits its declared shape.
-//! Handlers build their answers from these types (`Outcome::ok_with`) family by
-//! family; the families not yet converted still build the same shape with
-//! `json!`.
+//! Handlers build their answers from these types (`Outcome::ok_with`), reusing
+//! domain types where the wire shape is theirs (`Node`, `Edge`, `Event`, audit
+//! records, govern's `Transition`, the activation crate's `ActivatedItem`).
 
 use std::collections::BTreeMap;
 
-use phase_memory_model::{AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Time};
+use phase_memory_activate::activate::{ActivatedItem, WorkingSet};
+use phase_memory_govern::Transition;
+use phase_memory_model::{
+    AuditCheckpoint, AuditRecord, AuditRef, Edge, Event, Node, Review, ReviewStatus, Time,
+};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -37,7 +41,9 @@ pub struct WithheldCount {
     pub count: u64,
 }
 
-/// One activated item.
+/// The schema of one activated item as sent: [`ActivatedItem`] (the activation
+/// crate has no schema support), documented here; the answers serialize the
+/// activation crate's type itself.
 #[derive(Serialize, JsonSchema)]
 pub struct Item {
     /// Node id.
@@ -60,7 +66,8 @@ pub struct Item {
 #[derive(Serialize, JsonSchema)]
 pub struct Activation {
     /// Items in descending score, ties by node id.
-    pub items: Vec<Item>,
+    #[schemars(with = "Vec<Item>")]
+    pub items: Vec<ActivatedItem>,
     /// Budget.
     pub budget: Budget,
     /// Withheld by policy.
@@ -71,11 +78,39 @@ pub struct Activation {
     pub not_fitted: u64,
 }
 
+impl Activation {
+    /// The answer for a working set; score terms and paths only with `explain`.
+    pub fn of(set: &WorkingSet, explain: bool) -> Self {
+        let items = set
+            .items
+            .iter()
+            .map(|i| ActivatedItem {
+                explain: if explain { i.explain.clone() } else { None },
+                ..i.clone()
+            })
+            .collect();
+        Activation {
+            items,
+            budget: Budget {
+                limit: set.budget_limit,
+                used: set.budget_used,
+            },
+            withheld: Withheld {
+                count: set.withheld_count,
+                rules: set.withheld.clone(),
+            },
+            considered: set.considered,
+            not_fitted: set.not_fitted,
+        }
+    }
+}
+
 /// `package.compile`.
 #[derive(Serialize, JsonSchema)]
 pub struct Compile {
     /// Items packaged.
-    pub items: Vec<Item>,
+    #[schemars(with = "Vec<Item>")]
+    pub items: Vec<ActivatedItem>,
     /// Budget.
     pub budget: Budget,
     /// Withheld by policy.
@@ -183,7 +218,9 @@ pub struct AuditVerify {
 pub struct AuditPrune {
     /// Records pruned.
     pub pruned: u64,
-    /// Records before this time were candidates.
+    /// Records before this time were candidates (absent when retention keeps
+    /// records forever and no `before` was given).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cutoff: Option<Time>,
     /// Retention in days.
     pub retention_days: u64,
@@ -213,6 +250,9 @@ pub struct Counts {
     pub edges: u64,
     /// Events.
     pub events: u64,
+    /// Records withheld by policy (below the admin class only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<u64>,
 }
 
 /// `graph.export`.
@@ -220,9 +260,11 @@ pub struct Counts {
 pub struct GraphExport {
     /// Counts.
     pub counts: Counts,
-    /// The file written.
+    /// The file written (absent when the text is returned inline).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// The JSONL text when no path was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jsonl: Option<String>,
 }
 
@@ -299,21 +341,6 @@ pub struct EventQuery {
     pub withheld: WithheldCount,
 }
 
-/// A planned transition.
-#[derive(Serialize, JsonSchema)]
-pub struct Transition {
-    /// Node id.
-    pub node: String,
-    /// From phase.
-    pub from: String,
-    /// To phase.
-    pub to: String,
-    /// The rule that fired.
-    pub rule_id: String,
-    /// The rule asks for review.
-    pub review: bool,
-}
-
 /// A transition blocked (legal hold).
 #[derive(Serialize, JsonSchema)]
 pub struct Blocked {
@@ -362,6 +389,14 @@ pub struct LifecycleApply {
     pub denied: BTreeMap<String, u64>,
 }
 
+/// `lifecycle.apply` of one transition a review held, once approved (the
+/// `applied` of `review.decide`).
+#[derive(Serialize, JsonSchema)]
+pub struct HeldTransitionApplied {
+    /// The transition, applied.
+    pub applied: Vec<Transition>,
+}
+
 /// `profile.apply`.
 #[derive(Serialize, JsonSchema)]
 pub struct ProfileApply {
@@ -397,7 +432,8 @@ pub struct ProfileValidate {
     pub origin: String,
 }
 
-/// A review as listed (without the held request).
+/// A review as listed: the stored review without its held request, its status
+/// as at `as_of` (a pending review past its expiry is `expired`).
 #[derive(Serialize, JsonSchema)]
 pub struct ReviewSummary {
     /// Id.
@@ -411,19 +447,44 @@ pub struct ReviewSummary {
     /// Why.
     pub reason: String,
     /// Rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rule_id: Option<String>,
     /// pending, approved, rejected or expired (at as_of).
-    pub status: String,
+    pub status: ReviewStatus,
     /// Decider.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<String>,
     /// When decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<Time>,
     /// The decider's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub decision_reason: Option<String>,
     /// Created.
     pub created_at: Time,
     /// Expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Time>,
+}
+
+impl ReviewSummary {
+    /// The summary of a stored review at `now`.
+    pub fn of(r: &Review, now: Time) -> Self {
+        ReviewSummary {
+            id: r.id.clone(),
+            operation: r.operation.clone(),
+            subjects: r.subjects.clone(),
+            requested_by: r.requested_by.clone(),
+            reason: r.reason.clone(),
+            rule_id: r.rule_id.clone(),
+            status: phase_memory_govern::review_status(r, now),
+            decided_by: r.decided_by.clone(),
+            decided_at: r.decided_at,
+            decision_reason: r.decision_reason.clone(),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
 }
 
 /// `review.list`.
@@ -440,7 +501,8 @@ pub struct ReviewList {
 pub struct ReviewDecide {
     /// The review after the decision.
     pub review: ReviewSummary,
-    /// The held operation's data, when approved.
+    /// The held operation's data, when approved (absent on rejection).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub applied: Option<Value>,
 }
 
@@ -580,7 +642,8 @@ pub struct StoreRepair {
     pub findings: Vec<Finding>,
     /// Whether fixes were applied.
     pub applied: bool,
-    /// What was done (with apply).
+    /// What was done (with apply; absent without).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<RepairAction>>,
 }
 
@@ -606,9 +669,11 @@ pub struct StoreExport {
     pub format: String,
     /// Counts.
     pub counts: DumpCounts,
-    /// File written.
+    /// File written (absent when the dump is returned inline).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// The dump when no path was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jsonl: Option<String>,
 }
 

@@ -302,10 +302,10 @@ impl Runtime {
             self.snapshot = None;
             return;
         }
-        if !self
+        if self
             .snapshot
             .as_ref()
-            .is_some_and(|(valid_for, _)| *valid_for == before)
+            .is_none_or(|(valid_for, _)| *valid_for != before)
         {
             return;
         }

@@ -315,7 +315,8 @@ impl Store for FileStore {
         self.state.generation
     }
     fn commit(&mut self, change: ChangeSet) -> StoreResult<u64> {
-        let before = self.state.generation;
+        // Commits after the data generation changed no data: the log knows them.
+        let before = self.state.data_generation;
         let profile = change.profile.is_some();
         let ids = phase_memory_store::ChangeLog::ids_of(&change);
         let g = self.commit_change(change)?;

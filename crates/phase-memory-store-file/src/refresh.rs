@@ -80,12 +80,13 @@ impl FileStore {
     }
 
     fn apply_update(&mut self, update: Update, m: &Manifest) {
-        let before = self.state.generation;
+        // Commits after the data generation changed no data: the log knows them.
+        let before = self.state.data_generation;
         match update {
             Update::Same => {}
             Update::Full(state) => {
                 self.state = *state;
-                self.changes = Some(ChangeLog::new(m.generation));
+                self.changes = Some(ChangeLog::new(m.data_generation.unwrap_or(m.generation)));
             }
             Update::Delta(d) => {
                 let mut ids = Vec::new();

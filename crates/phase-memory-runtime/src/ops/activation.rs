@@ -14,6 +14,7 @@ use crate::outcome::{OpResult, Outcome};
 use crate::request::{
     ActivationFields, ActivationRequest, CompileRequest, CueRequest, PackageVerifyRequest,
 };
+use crate::response::{Activation, Compile, PackageProblem, PackageVerify};
 use crate::state::Runtime;
 
 /// How many BM25 hits seed an activation.
@@ -301,27 +302,6 @@ fn drop_hidden_seeds(
     Ok(())
 }
 
-fn working_set_json(set: &WorkingSet, explain: bool) -> Value {
-    let items: Vec<Value> = set
-        .items
-        .iter()
-        .map(|i| {
-            let mut v = json!({"node": i.node, "kind": i.kind, "phase": i.phase, "title": i.title, "score": i.score, "tokens": i.tokens});
-            if explain && let Some(e) = &i.explain {
-                v["explain"] = serde_json::to_value(e).unwrap_or(Value::Null);
-            }
-            v
-        })
-        .collect();
-    json!({
-        "items": items,
-        "budget": {"limit": set.budget_limit, "used": set.budget_used},
-        "withheld": {"count": set.withheld_count, "rules": set.withheld},
-        "considered": set.considered,
-        "not_fitted": set.not_fitted,
-    })
-}
-
 fn diagnostics(set: &WorkingSet, o: &mut Outcome) {
     if set.not_fitted > 0 {
         o.diagnostics.push(Diagnostic::warning(
@@ -407,7 +387,7 @@ fn access_events(
 pub(crate) fn run(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let r: ActivationRequest = parse(req)?;
     let a = run_activation(rt, "activation.run", r.fields(), ctx, now)?;
-    let mut o = Outcome::ok(working_set_json(&a.set, r.explain));
+    let mut o = Outcome::ok_with(&Activation::of(&a.set, r.explain));
     diagnostics(&a.set, &mut o);
     o.diagnostics.extend(a.semantic_note.clone());
     seed_hints(&r.cue, &a.set, &mut o);
@@ -516,40 +496,39 @@ pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
         audit_hash: head.hash,
     };
     let pkg = phase_memory_package::render(&input);
-    let mut data = working_set_json(&a.set, false);
-    match (&target, &r.out) {
+    let (out, contents) = match (&target, &r.out) {
         (Some(out), Some(given)) => {
-            let written = if r.archive {
-                phase_memory_package::write_tar(&pkg, out)
-            } else {
-                phase_memory_package::write_dir(&pkg, out)
-            };
-            written.map_err(|e| {
-                let why = match &e {
-                    _ if !ctx.origin.is_remote() => e.to_string(),
-                    phase_memory_package::PackageError::Refused { reason, .. } => reason.clone(),
-                    _ => "the write failed".to_string(),
-                };
-                Outcome::invalid(
-                    "package.invalid",
-                    format!("writing the package to {given}: {why}"),
-                )
-            })?;
-            data["out"] = json!(given);
+            write_package(&pkg, out, r.archive, given, ctx)?;
+            (Some(given.clone()), None)
         }
         _ => {
-            let contents: std::collections::BTreeMap<&String, String> = pkg
+            let contents = pkg
                 .files
                 .iter()
-                .map(|(p, b)| (p, String::from_utf8_lossy(b).into_owned()))
+                .map(|(p, b)| (p.clone(), String::from_utf8_lossy(b).into_owned()))
                 .collect();
-            data["contents"] = json!(contents);
+            (None, Some(contents))
         }
-    }
-    data["id"] = json!(pkg.id);
-    data["archive"] = json!(r.archive);
-    data["files"] = json!(pkg.files.len());
-    let mut o = Outcome::ok(data);
+    };
+    let Activation {
+        items,
+        budget,
+        withheld,
+        considered,
+        not_fitted,
+    } = Activation::of(&a.set, false);
+    let mut o = Outcome::ok_with(&Compile {
+        items,
+        budget,
+        withheld,
+        considered,
+        not_fitted,
+        out,
+        contents,
+        id: pkg.id.clone(),
+        archive: r.archive,
+        files: pkg.files.len() as u64,
+    });
     diagnostics(&a.set, &mut o);
     o.diagnostics.extend(a.semantic_note.clone());
     o.subjects = a.set.items.iter().map(|i| i.node.clone()).collect();
@@ -557,6 +536,33 @@ pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
         json!({"package": pkg.id, "items": a.set.items.len(), "withheld": a.set.withheld_count});
     access_events(rt, &a.set, ctx, now, &mut o)?;
     Ok(o)
+}
+
+/// Writes a package to a folder or a .tar; a remote caller learns why only when
+/// the writer refused the target.
+fn write_package(
+    pkg: &phase_memory_package::Package,
+    out: &std::path::Path,
+    archive: bool,
+    given: &str,
+    ctx: &CallContext,
+) -> Result<(), Outcome> {
+    let written = if archive {
+        phase_memory_package::write_tar(pkg, out)
+    } else {
+        phase_memory_package::write_dir(pkg, out)
+    };
+    written.map_err(|e| {
+        let why = match &e {
+            _ if !ctx.origin.is_remote() => e.to_string(),
+            phase_memory_package::PackageError::Refused { reason, .. } => reason.clone(),
+            _ => "the write failed".to_string(),
+        };
+        Outcome::invalid(
+            "package.invalid",
+            format!("writing the package to {given}: {why}"),
+        )
+    })
 }
 
 /// `package.verify`.
@@ -580,14 +586,21 @@ pub(crate) fn verify(_rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Ti
             ),
             other => Outcome::invalid("package.invalid", format!("{}: {other}", r.path)),
         })?;
-    let problems: Vec<Value> = report
+    let problems: Vec<PackageProblem> = report
         .problems
         .iter()
-        .map(|p| json!({"code": p.code, "path": p.path, "message": p.message}))
+        .map(|p| PackageProblem {
+            code: p.code.clone(),
+            path: p.path.clone(),
+            message: p.message.clone(),
+        })
         .collect();
-    let mut o = Outcome::ok(
-        json!({"id": report.id, "items": report.items, "problems": problems, "ok": problems.is_empty()}),
-    );
+    let mut o = Outcome::ok_with(&PackageVerify {
+        id: report.id.clone(),
+        items: report.items as u64,
+        ok: problems.is_empty(),
+        problems,
+    });
     for p in &report.problems {
         o.diagnostics
             .push(Diagnostic::error(&p.code, p.message.clone()).at(p.path.clone()));

@@ -186,7 +186,16 @@ pub(crate) fn prune(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
     let cutoff = match r.before {
         Some(t) => t,
         None if days == 0 => {
-            return Ok(Outcome::ok(json!({"pruned": 0, "retention_days": 0, "checkpoint": rt.store.audit_checkpoint()?})).with(Diagnostic::info("audit.pruned", "retention keeps audit records forever (audit_days = 0)")));
+            let kept = response::AuditPrune {
+                pruned: 0,
+                cutoff: None,
+                retention_days: 0,
+                checkpoint: rt.store.audit_checkpoint()?,
+            };
+            return Ok(Outcome::ok_with(&kept).with(Diagnostic::info(
+                "audit.pruned",
+                "retention keeps audit records forever (audit_days = 0)",
+            )));
         }
         None => now.plus_seconds(-(days as i64) * 86_400),
     };
@@ -211,9 +220,12 @@ pub(crate) fn prune(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
     }
     let old = rt.store.audit_checkpoint()?;
     let Some(last) = last else {
-        return Ok(Outcome::ok(
-            json!({"pruned": 0, "cutoff": cutoff, "retention_days": days, "checkpoint": old}),
-        ));
+        return Ok(Outcome::ok_with(&response::AuditPrune {
+            pruned: 0,
+            cutoff: Some(cutoff),
+            retention_days: days,
+            checkpoint: old,
+        }));
     };
     let pruned = records.iter().take_while(|x| x.seq <= last.seq).count() as u64;
     let cp = AuditCheckpoint {
@@ -222,9 +234,12 @@ pub(crate) fn prune(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
         pruned_at: Some(now),
         pruned_count: old.pruned_count + pruned,
     };
-    let mut o = Outcome::ok(
-        json!({"pruned": pruned, "cutoff": cutoff, "retention_days": days, "checkpoint": cp}),
-    );
+    let mut o = Outcome::ok_with(&response::AuditPrune {
+        pruned,
+        cutoff: Some(cutoff),
+        retention_days: days,
+        checkpoint: cp.clone(),
+    });
     o.diagnostics.push(Diagnostic::info(
         "audit.pruned",
         format!("{pruned} audit record(s) before {cutoff} pruned behind a checkpoint"),

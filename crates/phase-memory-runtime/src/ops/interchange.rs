@@ -18,6 +18,7 @@ use super::support::{self, check_operation, effect, hold_for_review, parse, reso
 use crate::context::CallContext;
 use crate::outcome::{OpResult, Outcome};
 use crate::request::*;
+use crate::response::{Counts, GraphExport, GraphImport};
 use crate::state::Runtime;
 
 /// A node as an interchange line (canonical, exact floats).
@@ -184,9 +185,13 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
             now,
         ));
     }
-    let counts = json!({"nodes": nodes.len(), "edges": edges.len(), "events": events.len(), "source": origin});
-    let mut o = Outcome::ok(counts.clone());
-    o.details = counts;
+    let mut o = Outcome::ok_with(&GraphImport {
+        nodes: nodes.len() as u64,
+        edges: edges.len() as u64,
+        events: events.len() as u64,
+        source: origin,
+    });
+    o.details = o.data.clone();
     o.index.upsert = nodes.clone();
     o.change = ChangeSet {
         put_nodes: nodes,
@@ -435,7 +440,7 @@ fn held_records(nodes: &[Node], edges: &[Edge], events: &[Event]) -> Vec<Value> 
 pub(crate) fn graph_jsonl_for(
     rt: &Runtime,
     ctx: Option<&CallContext>,
-) -> Result<(String, Value), Outcome> {
+) -> Result<(String, Counts), Outcome> {
     let mut out = String::new();
     let (mut n, mut e, mut v) = (0usize, 0usize, 0usize);
     let mut withheld = 0usize;
@@ -473,10 +478,12 @@ pub(crate) fn graph_jsonl_for(
         out.push('\n');
         v += 1;
     })?;
-    let mut counts = json!({"nodes": n, "edges": e, "events": v});
-    if ctx.is_some() {
-        counts["withheld"] = json!(withheld);
-    }
+    let counts = Counts {
+        nodes: n as u64,
+        edges: e as u64,
+        events: v as u64,
+        withheld: ctx.is_some().then_some(withheld as u64),
+    };
     Ok((out, counts))
 }
 
@@ -488,16 +495,20 @@ pub(crate) fn export(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
     }
     let filter = (!support::is_admin(rt, ctx)).then_some(ctx);
     let (text, counts) = graph_jsonl_for(rt, filter)?;
-    let mut data = json!({"counts": counts});
-    match &r.path {
+    let details = json!({ "counts": &counts });
+    let (path, jsonl) = match &r.path {
         Some(p) => {
             let target = crate::files::resolve(ctx, p, crate::files::Access::Write)?;
             crate::files::write_text(&target, &text)?;
-            data["path"] = json!(p);
+            (Some(p.clone()), None)
         }
-        None => data["jsonl"] = json!(text),
-    }
-    let mut o = Outcome::ok(data);
-    o.details = json!({"counts": counts});
+        None => (None, Some(text)),
+    };
+    let mut o = Outcome::ok_with(&GraphExport {
+        counts,
+        path,
+        jsonl,
+    });
+    o.details = details;
     Ok(o)
 }

@@ -8,10 +8,11 @@ use phase_memory_model::{Diagnostic, Node, Status, Time};
 use phase_memory_profile::Effect;
 use serde_json::{Value, json};
 
-use super::support::{self, effect, hold_for_review, parse};
+use super::support::{self, effect, hold, parse};
 use crate::context::CallContext;
 use crate::outcome::{AuditDraft, OpResult, Outcome};
 use crate::request::LifecycleRequest;
+use crate::response::{Blocked, HeldTransitionApplied, LifecycleApply, LifecyclePlan};
 use crate::state::Runtime;
 
 /// Per-node facts from the event history and the edges.
@@ -100,22 +101,26 @@ fn compute_plan(
     Ok((plan, by_id))
 }
 
-fn blocked_json(plan: &phase_memory_govern::Plan) -> Value {
-    json!(
-        plan.blocked
-            .iter()
-            .map(|(n, r, w)| json!({"node": n, "rule_id": r, "why": w}))
-            .collect::<Vec<_>>()
-    )
+fn blocked(plan: &phase_memory_govern::Plan) -> Vec<Blocked> {
+    plan.blocked
+        .iter()
+        .map(|(node, rule_id, why)| Blocked {
+            node: node.clone(),
+            rule_id: rule_id.clone(),
+            why: why.clone(),
+        })
+        .collect()
 }
 
 /// `lifecycle.plan`.
 pub(crate) fn plan(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let r: LifecycleRequest = parse(req)?;
     let (plan, _) = compute_plan(rt, &r, ctx, now)?;
-    Ok(Outcome::ok(
-        json!({"as_of": now, "transitions": plan.transitions, "blocked": blocked_json(&plan)}),
-    ))
+    Ok(Outcome::ok_with(&LifecyclePlan {
+        as_of: now,
+        blocked: blocked(&plan),
+        transitions: plan.transitions,
+    }))
 }
 
 /// `lifecycle.apply`. A transition it held for review comes back, on approval,
@@ -165,7 +170,7 @@ pub(crate) fn apply(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
                         reason: format!("lifecycle rule {} requires review", t.rule_id),
                     }
                 };
-                let held = hold_for_review(
+                let (held, review) = hold(
                     rt,
                     "lifecycle.apply",
                     json!({"transition": t}),
@@ -174,7 +179,7 @@ pub(crate) fn apply(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
                     vec![t.node.clone()],
                     now,
                 );
-                reviews.push(held.data.clone());
+                reviews.push(review);
                 o.change.put_reviews.extend(held.change.put_reviews);
                 o.extra_audit.extend(held.extra_audit);
             }
@@ -186,7 +191,6 @@ pub(crate) fn apply(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
         }
     }
     o.subjects = applied.iter().map(|t| t.node.clone()).collect();
-    o.data = json!({"as_of": now, "applied": applied, "reviews": reviews, "blocked": blocked_json(&plan), "denied": denied});
     o.details = json!({"applied": applied.len(), "reviews": reviews.len(), "denied": denied});
     if !reviews.is_empty() {
         o.diagnostics.push(Diagnostic::warning(
@@ -211,7 +215,13 @@ pub(crate) fn apply(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time)
             format!("a transition of rule {rule} was blocked: {why}"),
         ));
     }
-    Ok(o)
+    Ok(o.with_data(&LifecycleApply {
+        as_of: now,
+        blocked: blocked(&plan),
+        applied,
+        reviews,
+        denied,
+    }))
 }
 
 /// Applies one transition into the outcome's change set.
@@ -300,7 +310,9 @@ fn apply_held(rt: &Runtime, t: &Transition, ctx: &CallContext, now: Time) -> OpR
         return Err(support::denied(&d, "lifecycle.apply"));
     }
     let seq = rt.store.event_head()? + 1;
-    let mut o = Outcome::ok(json!({"applied": [t]}));
+    let mut o = Outcome::ok_with(&HeldTransitionApplied {
+        applied: vec![t.clone()],
+    });
     apply_transition(rt, &node, t, ctx, now, seq, &mut o);
     o.subjects = vec![t.node.clone()];
     Ok(o)

@@ -60,94 +60,17 @@ fn visible_node(rt: &Runtime, id: &str, op: &str, ctx: &CallContext) -> Result<N
     Ok(node)
 }
 
-/// `node.upsert`.
+/// `node.upsert`: read the record, check it may be written, decide (admission and
+/// policy on the old and the new node), then write or hold for review.
 pub(crate) fn node_upsert(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let r: NodeUpsertRequest = parse(req)?;
-    let mut raw = r.node.clone();
-    if let Value::Object(m) = &mut raw {
-        m.remove("record");
-        m.remove("tokens");
-        if ctx.origin.is_remote() {
-            // Record times are the service's clock for network clients.
-            m.remove("created_at");
-            m.remove("updated_at");
-        }
-    }
-    let rec: NodeRecord = serde_json::from_value(raw).map_err(|e| {
-        Outcome::invalid("import.invalid_record", format!("node: {e}"))
-            .with(Diagnostic::info("request.invalid", "see the interchange node record").at("node"))
-    })?;
+    let rec = read_node_record(&r, ctx)?;
     let existing = rt.store.node(&rec.id)?;
-    if let Some(ex) = &existing {
-        if !support::sees_for_read(rt, ctx, ex) {
-            // Ids are global: the actor learns the id is taken, nothing else.
-            let mut o = Outcome::fail(
-                Status::Denied,
-                Diagnostic::error(
-                    "policy.denied",
-                    "node.upsert denied: this id is not available to the actor",
-                ),
-            );
-            o.decision = "deny".into();
-            o.rule_id = Some("scope".into());
-            return Err(o);
-        }
-        if ex.tombstone.is_some() {
-            return Err(Outcome::fail(
-                Status::Conflict,
-                Diagnostic::error(
-                    "node.forgotten",
-                    format!("node {:?} was forgotten; its id stays a tombstone", ex.id),
-                ),
-            ));
-        }
-    }
+    check_existing(rt, ctx, existing.as_ref())?;
     let node = resolve_node(rt, rec, existing.as_ref(), now, false)
         .map_err(|(c, m)| Outcome::invalid(c, m))?;
-    if rt.profile.forgotten_phase() == Some(node.phase.as_str()) {
-        return Err(Outcome::invalid(
-            "graph.unknown_phase",
-            "a node enters the forgetting phase through lifecycle.apply or node.delete, not node.upsert",
-        ));
-    }
-    if node.tombstone.is_some() {
-        return Err(Outcome::invalid(
-            "import.invalid_record",
-            "node.upsert cannot write a tombstone",
-        ));
-    }
-    let mut review = None;
-    if let Some(a) = phase_memory_govern::admit(&rt.profile, &node) {
-        match effect(&a, ctx) {
-            Effect::Deny => {
-                let mut o = Outcome::fail(
-                    Status::Denied,
-                    Diagnostic::error(
-                        "policy.admission",
-                        format!(
-                            "node.upsert refused by admission rule {}: {}",
-                            a.rule_id.as_deref().unwrap_or("admission"),
-                            a.reason
-                        ),
-                    ),
-                );
-                o.decision = "deny".into();
-                o.rule_id = a.rule_id;
-                return Err(o);
-            }
-            Effect::Review => review = Some(a),
-            Effect::Allow => {}
-        }
-    }
-    if let Some(ex) = &existing
-        && let Some(d) = check_node(rt, "node.upsert", ctx, &Target::of(ex))?
-    {
-        review = review.or(Some(d));
-    }
-    if let Some(d) = check_node(rt, "node.upsert", ctx, &Target::of(&node))? {
-        review = review.or(Some(d));
-    }
-    if let Some(d) = review {
+    check_upsertable(rt, &node)?;
+    if let Some(d) = upsert_review(rt, ctx, &node, existing.as_ref())? {
         return Ok(hold_for_review(
             rt,
             "node.upsert",
@@ -184,6 +107,113 @@ pub(crate) fn node_upsert(rt: &mut Runtime, req: &Value, ctx: &CallContext, now:
         ..Default::default()
     };
     Ok(o)
+}
+
+/// The request's node as an interchange record; record times are the service's
+/// clock for network clients.
+fn read_node_record(r: &NodeUpsertRequest, ctx: &CallContext) -> Result<NodeRecord, Outcome> {
+    let mut raw = r.node.clone();
+    if let Value::Object(m) = &mut raw {
+        m.remove("record");
+        m.remove("tokens");
+        if ctx.origin.is_remote() {
+            // Record times are the service's clock for network clients.
+            m.remove("created_at");
+            m.remove("updated_at");
+        }
+    }
+    serde_json::from_value(raw).map_err(|e| {
+        Outcome::invalid("import.invalid_record", format!("node: {e}"))
+            .with(Diagnostic::info("request.invalid", "see the interchange node record").at("node"))
+    })
+}
+
+/// An existing node the actor may not see, or a forgotten one, cannot be written.
+fn check_existing(rt: &Runtime, ctx: &CallContext, existing: Option<&Node>) -> Result<(), Outcome> {
+    if let Some(ex) = existing {
+        if !support::sees_for_read(rt, ctx, ex) {
+            // Ids are global: the actor learns the id is taken, nothing else.
+            let mut o = Outcome::fail(
+                Status::Denied,
+                Diagnostic::error(
+                    "policy.denied",
+                    "node.upsert denied: this id is not available to the actor",
+                ),
+            );
+            o.decision = "deny".into();
+            o.rule_id = Some("scope".into());
+            return Err(o);
+        }
+        if ex.tombstone.is_some() {
+            return Err(Outcome::fail(
+                Status::Conflict,
+                Diagnostic::error(
+                    "node.forgotten",
+                    format!("node {:?} was forgotten; its id stays a tombstone", ex.id),
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `node.upsert` never forgets a node nor writes a tombstone.
+fn check_upsertable(rt: &Runtime, node: &Node) -> Result<(), Outcome> {
+    if rt.profile.forgotten_phase() == Some(node.phase.as_str()) {
+        return Err(Outcome::invalid(
+            "graph.unknown_phase",
+            "a node enters the forgetting phase through lifecycle.apply or node.delete, not node.upsert",
+        ));
+    }
+    if node.tombstone.is_some() {
+        return Err(Outcome::invalid(
+            "import.invalid_record",
+            "node.upsert cannot write a tombstone",
+        ));
+    }
+    Ok(())
+}
+
+/// Admission, then policy on the node as it is and as it would be: a deny is an
+/// error, a review the decision to hold.
+fn upsert_review(
+    rt: &Runtime,
+    ctx: &CallContext,
+    node: &Node,
+    existing: Option<&Node>,
+) -> Result<Option<phase_memory_govern::Decision>, Outcome> {
+    let mut review = None;
+    if let Some(a) = phase_memory_govern::admit(&rt.profile, node) {
+        match effect(&a, ctx) {
+            Effect::Deny => {
+                let mut o = Outcome::fail(
+                    Status::Denied,
+                    Diagnostic::error(
+                        "policy.admission",
+                        format!(
+                            "node.upsert refused by admission rule {}: {}",
+                            a.rule_id.as_deref().unwrap_or("admission"),
+                            a.reason
+                        ),
+                    ),
+                );
+                o.decision = "deny".into();
+                o.rule_id = a.rule_id;
+                return Err(o);
+            }
+            Effect::Review => review = Some(a),
+            Effect::Allow => {}
+        }
+    }
+    if let Some(ex) = existing
+        && let Some(d) = check_node(rt, "node.upsert", ctx, &Target::of(ex))?
+    {
+        review = review.or(Some(d));
+    }
+    if let Some(d) = check_node(rt, "node.upsert", ctx, &Target::of(node))? {
+        review = review.or(Some(d));
+    }
+    Ok(review)
 }
 
 /// `node.delete`: forgets the node (erases its content, leaves a tombstone and an

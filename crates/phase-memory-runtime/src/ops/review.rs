@@ -10,6 +10,7 @@ use super::support::{self, check_operation, parse};
 use crate::context::CallContext;
 use crate::outcome::{AuditDraft, OpResult, Outcome};
 use crate::request::{ReviewDecideRequest, ReviewListRequest};
+use crate::response::{ReviewDecide, ReviewList, ReviewSummary, WithheldCount};
 use crate::state::Runtime;
 
 /// Whether the actor may see every subject of a review.
@@ -22,15 +23,6 @@ fn sees(rt: &Runtime, r: &Review, actor: &Actor, op: &str) -> bool {
         }
         _ => true,
     })
-}
-
-fn review_json(r: &Review, now: Time) -> Value {
-    let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-    v["status"] = json!(review_status(r, now));
-    if let Value::Object(m) = &mut v {
-        m.remove("request");
-    }
-    v
 }
 
 /// `review.list`.
@@ -54,14 +46,15 @@ pub(crate) fn list(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) 
             continue;
         }
         if sees(rt, &rev, &ctx.actor, "review.list") {
-            out.push(review_json(&rev, now));
+            out.push(ReviewSummary::of(&rev, now));
         } else {
             withheld += 1;
         }
     }
-    Ok(Outcome::ok(
-        json!({"reviews": out, "withheld": {"count": withheld}}),
-    ))
+    Ok(Outcome::ok_with(&ReviewList {
+        reviews: out,
+        withheld: WithheldCount { count: withheld },
+    }))
 }
 
 /// `review.decide`: read the review, check the decider may decide it, then
@@ -109,7 +102,10 @@ pub(crate) fn decide(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     let mut o = if approve {
         apply_approved(rt, &rev, ctx, now)?
     } else {
-        Outcome::ok(json!({"review": review_json(&rev, now)}))
+        Outcome::ok_with(&ReviewDecide {
+            review: ReviewSummary::of(&rev, now),
+            applied: None,
+        })
     };
     o.subjects = rev.subjects.clone();
     o.decision = if approve { "approve" } else { "reject" }.into();
@@ -233,6 +229,9 @@ fn apply_approved(rt: &mut Runtime, rev: &Review, ctx: &CallContext, now: Time) 
         subjects: rev.subjects.clone(),
         details: json!({"review": rev.id, "approved_by": ctx.actor.id, "applied": o.details.clone()}),
     });
-    o.data = json!({"review": review_json(rev, now), "applied": o.data});
-    Ok(o)
+    let applied = std::mem::take(&mut o.data);
+    Ok(o.with_data(&ReviewDecide {
+        review: ReviewSummary::of(rev, now),
+        applied: Some(applied),
+    }))
 }

@@ -16,26 +16,40 @@ use super::support::{self, check_operation, parse};
 use crate::context::CallContext;
 use crate::outcome::{OpResult, Outcome};
 use crate::request::{Empty, ExportRequest, ImportRequest, RepairRequest};
-use crate::response::{DumpCounts, StoreImport};
+use crate::response::{
+    AuditHead, DumpCounts, Finding, Health, IndexHealth, ProfileRef, RepairAction, StoreCounts,
+    StoreExport, StoreImport, StoreMigrate, StoreRepair, StoreStatus,
+};
 use crate::state::Runtime;
 
 /// Format name of a full-store dump.
 pub const DUMP_FORMAT: &str = "phase-memory-store-dump/1";
 
-fn counts(rt: &Runtime) -> Result<Value, Outcome> {
+fn counts(rt: &Runtime) -> Result<StoreCounts, Outcome> {
     let pending = rt
         .store
         .reviews()?
         .iter()
         .filter(|r| r.status == phase_memory_model::ReviewStatus::Pending)
         .count();
-    Ok(json!({
-        "nodes": rt.store.node_count()?,
-        "edges": rt.store.edge_count()?,
-        "events": rt.store.event_head()?,
-        "audit_records": rt.store.audit_records(0)?.len(),
-        "reviews_pending": pending,
-    }))
+    Ok(StoreCounts {
+        nodes: rt.store.node_count()? as u64,
+        edges: rt.store.edge_count()? as u64,
+        events: rt.store.event_head()?,
+        audit_records: rt.store.audit_records(0)?.len() as u64,
+        reviews_pending: pending as u64,
+    })
+}
+
+fn profile_ref(rt: &Runtime) -> ProfileRef {
+    ProfileRef {
+        name: rt.profile.name.clone(),
+        digest: rt.profile_digest.clone(),
+    }
+}
+
+fn manifest_value<T: serde::Serialize>(m: &T) -> Value {
+    serde_json::to_value(m).unwrap_or(Value::Null)
 }
 
 /// `health.check`.
@@ -46,17 +60,26 @@ pub(crate) fn health(rt: &mut Runtime, req: &Value, _ctx: &CallContext, _now: Ti
     let head = rt.store.audit_head()?;
     let fresh = rt.index_fresh();
     let manifest = rt.store.manifest();
-    let mut o = Outcome::ok(json!({
-        "ok": pending.is_empty() && fresh,
-        "adapter": manifest,
-        "adapters": [phase_memory_store::MemoryStore::adapter_manifest(), phase_memory_store_file::FileStore::adapter_manifest(), phase_memory_store_sqlite::SqliteStore::adapter_manifest()],
-        "schema_version": meta.schema_version,
-        "current_schema_version": SCHEMA_VERSION,
-        "pending_migrations": pending,
-        "audit_head": head,
-        "index": {"fresh": fresh, "generation": rt.index.generation(), "store_generation": rt.store.generation(), "documents": rt.index.doc_count()},
-        "profile": {"name": rt.profile.name, "digest": rt.profile_digest},
-    }));
+    let mut o = Outcome::ok_with(&Health {
+        ok: pending.is_empty() && fresh,
+        adapter: manifest_value(&manifest),
+        adapters: vec![
+            manifest_value(&phase_memory_store::MemoryStore::adapter_manifest()),
+            manifest_value(&phase_memory_store_file::FileStore::adapter_manifest()),
+            manifest_value(&phase_memory_store_sqlite::SqliteStore::adapter_manifest()),
+        ],
+        schema_version: meta.schema_version,
+        current_schema_version: SCHEMA_VERSION,
+        pending_migrations: pending.clone(),
+        audit_head: head,
+        index: IndexHealth {
+            fresh,
+            generation: rt.index.generation(),
+            store_generation: rt.store.generation(),
+            documents: rt.index.doc_count(),
+        },
+        profile: profile_ref(rt),
+    });
     if !pending.is_empty() {
         o.diagnostics.push(Diagnostic::warning(
             "store.migration_needed",
@@ -80,19 +103,21 @@ pub(crate) fn status(rt: &mut Runtime, req: &Value, _ctx: &CallContext, _now: Ti
     let _: Empty = parse(req)?;
     let meta = rt.store.meta()?;
     let pending = rt.store.pending_migrations()?;
-    let mut o = Outcome::ok(json!({
-        "adapter": rt.store.manifest().name,
-        "location": rt.store.location(),
-        "schema_version": meta.schema_version,
-        "current_schema_version": SCHEMA_VERSION,
-        "applied_migrations": meta.applied_migrations,
-        "pending_migrations": pending,
-        "created_at": meta.created_at,
-        "counts": counts(rt)?,
-        "audit": {"head": rt.store.audit_head()?},
-        "retention": super::audit::retention(rt)?,
-        "profile": {"name": rt.profile.name, "digest": rt.profile_digest},
-    }));
+    let mut o = Outcome::ok_with(&StoreStatus {
+        adapter: rt.store.manifest().name.to_string(),
+        location: rt.store.location().to_string(),
+        schema_version: meta.schema_version,
+        current_schema_version: SCHEMA_VERSION,
+        applied_migrations: meta.applied_migrations.clone(),
+        pending_migrations: pending.clone(),
+        created_at: meta.created_at,
+        counts: counts(rt)?,
+        audit: AuditHead {
+            head: rt.store.audit_head()?,
+        },
+        retention: super::audit::retention(rt)?,
+        profile: profile_ref(rt),
+    });
     if !pending.is_empty() {
         o.diagnostics.push(Diagnostic::warning("store.migration_needed", format!("the store's schema version {} is older than {SCHEMA_VERSION}; it refuses writes until `phase-memory migrate` applies {}", meta.schema_version, pending.join(", "))));
     }
@@ -107,15 +132,19 @@ pub(crate) fn migrate(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
     }
     let pending = rt.store.pending_migrations()?;
     if pending.is_empty() {
-        let mut o =
-            Outcome::ok(json!({"applied": [], "schema_version": rt.store.meta()?.schema_version}));
+        let mut o = Outcome::ok_with(&StoreMigrate {
+            applied: Vec::new(),
+            schema_version: rt.store.meta()?.schema_version,
+        });
         o.skip_audit = true;
         return Ok(o);
     }
     let applied = rt.store.migrate()?;
     let seq = rt.store.event_head()? + 1;
-    let mut o =
-        Outcome::ok(json!({"applied": applied, "schema_version": rt.store.meta()?.schema_version}));
+    let mut o = Outcome::ok_with(&StoreMigrate {
+        applied: applied.clone(),
+        schema_version: rt.store.meta()?.schema_version,
+    });
     o.details = json!({"applied": applied});
     o.change.events.push(support::new_event(
         seq,
@@ -129,63 +158,50 @@ pub(crate) fn migrate(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Tim
     Ok(o)
 }
 
-/// `store.repair`.
+/// `store.repair`: what is wrong (integrity findings, dangling edges, pending
+/// migrations, a stale index, chain breaks); with `apply`, fixes what can be fixed.
 pub(crate) fn repair(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
     let r: RepairRequest = parse(req)?;
     if let Some(d) = check_operation(rt, "store.repair", ctx)? {
         return Err(support::denied(&d, "store.repair (held for review)"));
     }
-    let mut findings: Vec<Value> = Vec::new();
-    for f in rt.store.check_integrity()? {
-        findings.push(json!({"code": f.code, "location": f.location, "message": f.message, "fixable": f.fixable}));
-    }
-    let mut nodes = BTreeSet::new();
-    rt.store.for_each_node(&mut |n| {
-        nodes.insert(n.id.clone());
-    })?;
-    let mut dangling = Vec::new();
-    rt.store.for_each_edge(&mut |e| {
-        if !nodes.contains(&e.from) || !nodes.contains(&e.to) {
-            dangling.push(e.clone());
-        }
-    })?;
-    for e in &dangling {
-        findings.push(json!({"code": "graph.missing_reference", "location": format!("edge {} -{}-> {}", e.from, e.edge_type, e.to), "message": "the edge names a node that does not exist", "fixable": true}));
-    }
-    let pending = rt.store.pending_migrations()?;
-    for m in &pending {
-        findings.push(json!({"code": "store.migration_needed", "location": "meta", "message": format!("migration {m} is pending"), "fixable": true}));
-    }
-    if !rt.index_fresh() {
-        findings.push(json!({"code": "store.stale_index", "location": "index/", "message": "the full-text index is behind the store", "fixable": true}));
-    }
-    let cp = rt.store.audit_checkpoint()?;
-    for b in verify_chain(&cp, &rt.store.audit_records(0)?) {
-        findings.push(json!({"code": "audit.chain_broken", "location": format!("audit seq {}", b.seq), "message": b.reason, "fixable": false}));
-    }
+    let Survey {
+        findings,
+        dangling,
+        pending,
+    } = repair_findings(rt)?;
     let mut o = Outcome::ok(Value::Null);
     for f in &findings {
-        o.diagnostics.push(
-            Diagnostic::warning(
-                f["code"].as_str().unwrap_or("store.io"),
-                f["message"].as_str().unwrap_or("").to_string(),
-            )
-            .at(f["location"].as_str().unwrap_or("").to_string()),
-        );
+        o.diagnostics
+            .push(Diagnostic::warning(&f.code, f.message.clone()).at(f.location.clone()));
     }
     if !r.apply {
-        o.data = json!({"clean": findings.is_empty(), "findings": findings, "applied": false});
+        o = o.with_data(&StoreRepair {
+            clean: findings.is_empty(),
+            findings,
+            applied: false,
+            actions: None,
+        });
         o.skip_audit = true;
         return Ok(o);
     }
-    let mut actions: Vec<Value> = Vec::new();
+    let mut actions: Vec<RepairAction> = Vec::new();
+    let action = |code: &str, location: String, action: String| RepairAction {
+        code: code.to_string(),
+        location,
+        action,
+    };
     rt.lock_for_write()?;
     for f in rt.store.repair_integrity(now)? {
-        actions.push(json!({"code": f.code, "location": f.location, "action": f.message}));
+        actions.push(action(&f.code, f.location, f.message));
     }
     if !pending.is_empty() {
         let applied = rt.store.migrate()?;
-        actions.push(json!({"code": "store.migration_needed", "location": "meta", "action": format!("applied {}", applied.join(", "))}));
+        actions.push(action(
+            "store.migration_needed",
+            "meta".into(),
+            format!("applied {}", applied.join(", ")),
+        ));
     }
     if !dangling.is_empty() {
         let lines: String = dangling
@@ -201,17 +217,100 @@ pub(crate) fn repair(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
             }
             None => "memory".into(),
         };
-        actions.push(json!({"code": "graph.missing_reference", "location": file, "action": format!("moved {} dangling edge(s) to quarantine", dangling.len())}));
+        actions.push(action(
+            "graph.missing_reference",
+            file,
+            format!("moved {} dangling edge(s) to quarantine", dangling.len()),
+        ));
         o.change.delete_edges = dangling.iter().map(|e| e.key()).collect();
     }
     o.index.rebuild = true;
     if !rt.index_fresh() {
-        actions.push(json!({"code": "store.stale_index", "location": "index/", "action": "rebuilt the full-text index"}));
+        actions.push(action(
+            "store.stale_index",
+            "index/".into(),
+            "rebuilt the full-text index".into(),
+        ));
     }
+    o.details = json!({ "actions": &actions });
     // `clean`: the store had nothing to repair (a clean store stays clean).
-    o.data = json!({"clean": findings.is_empty(), "findings": findings, "applied": true, "actions": actions});
-    o.details = json!({"actions": actions});
-    Ok(o)
+    Ok(o.with_data(&StoreRepair {
+        clean: findings.is_empty(),
+        findings,
+        applied: true,
+        actions: Some(actions),
+    }))
+}
+
+/// What `store.repair` found, with the dangling edges and pending migrations it
+/// would fix.
+struct Survey {
+    findings: Vec<Finding>,
+    dangling: Vec<phase_memory_model::Edge>,
+    pending: Vec<String>,
+}
+
+/// Everything `store.repair` reports.
+fn repair_findings(rt: &Runtime) -> Result<Survey, Outcome> {
+    let finding = |code: &str, location: String, message: String, fixable: bool| Finding {
+        code: code.to_string(),
+        location,
+        message,
+        fixable,
+    };
+    let mut findings = Vec::new();
+    for f in rt.store.check_integrity()? {
+        findings.push(finding(&f.code, f.location, f.message, f.fixable));
+    }
+    let mut nodes = BTreeSet::new();
+    rt.store.for_each_node(&mut |n| {
+        nodes.insert(n.id.clone());
+    })?;
+    let mut dangling = Vec::new();
+    rt.store.for_each_edge(&mut |e| {
+        if !nodes.contains(&e.from) || !nodes.contains(&e.to) {
+            dangling.push(e.clone());
+        }
+    })?;
+    for e in &dangling {
+        findings.push(finding(
+            "graph.missing_reference",
+            format!("edge {} -{}-> {}", e.from, e.edge_type, e.to),
+            "the edge names a node that does not exist".into(),
+            true,
+        ));
+    }
+    let pending = rt.store.pending_migrations()?;
+    for m in &pending {
+        findings.push(finding(
+            "store.migration_needed",
+            "meta".into(),
+            format!("migration {m} is pending"),
+            true,
+        ));
+    }
+    if !rt.index_fresh() {
+        findings.push(finding(
+            "store.stale_index",
+            "index/".into(),
+            "the full-text index is behind the store".into(),
+            true,
+        ));
+    }
+    let cp = rt.store.audit_checkpoint()?;
+    for b in verify_chain(&cp, &rt.store.audit_records(0)?) {
+        findings.push(finding(
+            "audit.chain_broken",
+            format!("audit seq {}", b.seq),
+            b.reason,
+            false,
+        ));
+    }
+    Ok(Survey {
+        findings,
+        dangling,
+        pending,
+    })
 }
 
 /// `store.export`: the whole store as a dump (meta, profile, nodes, edges, events,
@@ -274,18 +373,29 @@ pub(crate) fn export(rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Tim
         out.push_str(&canonical_json_exact(&val));
         out.push('\n');
     }
-    let c = json!({"nodes": n, "edges": e, "events": v, "reviews": reviews.len(), "audit_records": audit.len()});
-    let mut data = json!({"format": DUMP_FORMAT, "counts": c});
-    match &r.path {
+    let counts = DumpCounts {
+        nodes: n,
+        edges: e,
+        events: v,
+        reviews: reviews.len() as u64,
+        audit_records: audit.len() as u64,
+    };
+    let details = json!({ "counts": &counts });
+    let (path, jsonl) = match &r.path {
         Some(p) => {
             let target = crate::files::resolve(ctx, p, crate::files::Access::Write)?;
             crate::files::write_text(&target, &out)?;
-            data["path"] = json!(p);
+            (Some(p.clone()), None)
         }
-        None => data["jsonl"] = json!(out),
-    }
-    let mut o = Outcome::ok(data);
-    o.details = json!({"counts": c});
+        None => (None, Some(out)),
+    };
+    let mut o = Outcome::ok_with(&StoreExport {
+        format: DUMP_FORMAT.to_string(),
+        counts,
+        path,
+        jsonl,
+    });
+    o.details = details;
     Ok(o)
 }
 

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::context::CallContext;
 use crate::outcome::{AuditDraft, Outcome};
+use crate::response::HeldReview;
 use crate::state::Runtime;
 
 /// Parses a request into its type; errors name the JSON path.
@@ -138,6 +139,20 @@ pub(crate) fn hold_for_review(
     subjects: Vec<String>,
     now: Time,
 ) -> Outcome {
+    let (o, review) = hold(rt, op, request, ctx, decision, subjects, now);
+    o.with_data(&review)
+}
+
+/// [`hold_for_review`]'s outcome (its data not set) and the review it names.
+pub(crate) fn hold(
+    rt: &Runtime,
+    op: &str,
+    request: Value,
+    ctx: &CallContext,
+    decision: &Decision,
+    subjects: Vec<String>,
+    now: Time,
+) -> (Outcome, HeldReview) {
     let mut held = match request {
         Value::Object(m) => m,
         other => {
@@ -207,9 +222,13 @@ pub(crate) fn hold_for_review(
             r
         }
     };
-    o.data = json!({"review": review.id, "operation": op, "expires_at": review.expires_at});
     o.details = json!({"review": review.id});
-    o
+    let held = HeldReview {
+        review: review.id,
+        operation: op.to_string(),
+        expires_at: review.expires_at,
+    };
+    (o, held)
 }
 
 /// Resolves an interchange node record into a node with the profile's defaults.

@@ -580,6 +580,26 @@ fn another_instance_learns_which_nodes_changed() {
         b.nodes_changed_since(g - 1).expect("changes"),
         Some(vec!["y".to_string(), "z".into()])
     );
+    // An edge changes the arcs of both its ends: both are named, and the
+    // `Store` method the runtime uses answers the same.
+    a.commit(ChangeSet {
+        put_edges: vec![edge("x", "z", "relates_to")],
+        ..Default::default()
+    })
+    .expect("edge");
+    let g2 = b.refresh_generation().expect("refresh");
+    assert_eq!(
+        b.nodes_changed_since(g).expect("changes"),
+        Some(vec!["x".to_string(), "z".into()])
+    );
+    assert_eq!(
+        phase_memory_store::Store::data_changes_since(&b, g).expect("changes"),
+        Some(vec!["x".to_string(), "z".into()])
+    );
+    assert_eq!(
+        phase_memory_store::Store::data_changes_since(&b, g2).expect("changes"),
+        Some(vec![])
+    );
     // A new profile (every node indexed anew) or a bulk commit: rebuild.
     a.commit(ChangeSet {
         profile: Some("name = \"p\"\n".into()),

@@ -130,7 +130,9 @@ pub fn serve(a: &ServeArgs) -> Result<Value> {
         "pm-bench: mixed load, {} clients, {} % upserts",
         a.mixed_clients, a.upsert_percent
     );
+    let figures_before_mixed = runtime_figures(&url)?;
     let mixed = http_mixed(&url, &auth, &texts, &as_of, a)?;
+    let figures_after_mixed = runtime_figures(&url)?;
     let rss_end = server.rss()?;
     // Stop the server the hard way: an acknowledged write must survive kill -9.
     server.kill();
@@ -173,7 +175,10 @@ pub fn serve(a: &ServeArgs) -> Result<Value> {
         "setup": setup,
         "fts5_build": fts_build,
         "cold_cli_activation": {"phase_memory_fresh_process": cold, "fts5_fresh_connection": cold_fts},
-        "server": {"warm_up_s": secs(warm_up), "rss_after_warm_up": rss_after_warm_up, "rss_end": rss_end},
+        "server": {
+            "warm_up_s": secs(warm_up), "rss_after_warm_up": rss_after_warm_up, "rss_end": rss_end,
+            "metrics_before_mixed": figures_before_mixed, "metrics_after_mixed": figures_after_mixed,
+        },
         "activation": phases,
         "mixed": {"clients": a.mixed_clients, "upsert_percent": a.upsert_percent, "phase_memory_http": mixed, "fts5": fts_mixed},
         "audit_verify_after_kill_9": verify,
@@ -226,6 +231,38 @@ fn post(
     let text = r.body_mut().read_to_string().unwrap_or_default();
     let env: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     Ok((status == 200 && env["status"] == "ok", env))
+}
+
+/// The server's own figures of how it kept derived state in step and committed
+/// (`/metrics`: group commits, store commits, snapshot and index refreshes).
+fn runtime_figures(url: &str) -> Result<Value> {
+    const SERIES: [&str; 6] = [
+        "phase_memory_group_commit",
+        "phase_memory_store_commits",
+        "phase_memory_snapshot_refresh",
+        "phase_memory_index_refreshes",
+        "phase_memory_store_generation",
+        "phase_memory_in_flight",
+    ];
+    let text = agent()
+        .get(format!("{url}/metrics"))
+        .call()
+        .context("GET /metrics")?
+        .body_mut()
+        .read_to_string()
+        .context("reading /metrics")?;
+    let mut out = serde_json::Map::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((name, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        if SERIES.iter().any(|p| name.starts_with(p))
+            && let Ok(v) = value.parse::<f64>()
+        {
+            out.insert(name.to_string(), json!(v));
+        }
+    }
+    Ok(Value::Object(out))
 }
 
 fn summary(lat: &Latencies, requests: u64, errors: u64, wall: Duration) -> Value {
