@@ -16,8 +16,10 @@ mod telemetry;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The binary under test.
+/// The binary under test (the semantic index's model installed first: the
+/// built-in profile's activation uses it).
 pub fn bin() -> PathBuf {
+    phase_memory_embed::testing::ensure_model();
     PathBuf::from(env!("CARGO_BIN_EXE_phase-memory"))
 }
 

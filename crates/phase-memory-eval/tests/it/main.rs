@@ -220,6 +220,8 @@ fn family<'a>(r: &'a EvalReport, name: &str) -> &'a phase_memory_eval::FamilySum
 
 #[test]
 fn every_fixture_gate_passes_and_activation_beats_bm25_where_structure_matters() {
+    // The built-in profile's activation uses the semantic index's model.
+    phase_memory_embed::testing::ensure_model();
     let r = run_dir(Path::new(FIXTURES), None).expect("fixtures run");
     assert!(r.passed(), "{}", r.table());
     for name in [

@@ -24,6 +24,8 @@ pub const T0: &str = "2026-03-01T00:00:00Z";
 
 /// An in-memory runtime with the built-in profile at T0.
 pub fn mem() -> Runtime {
+    // The built-in profile's activation uses the semantic index's model.
+    phase_memory_embed::testing::ensure_model();
     memory_runtime(
         phase_memory_profile::DEFAULT_PROFILE_TOML,
         Clock::Fixed(t(T0)),
@@ -33,6 +35,7 @@ pub fn mem() -> Runtime {
 
 /// A runtime over a fresh store of an adapter in a temp dir.
 pub fn on_disk(adapter: Adapter, profile: Option<&str>) -> (tempfile::TempDir, Runtime) {
+    phase_memory_embed::testing::ensure_model();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("store");
     let env = init_store(&store, adapter, profile.map(|p| ("test.toml", p)), t(T0));

@@ -129,8 +129,10 @@ impl Server {
         Server::start_with(Options::default())
     }
 
-    /// Starts a server on a free loopback port.
+    /// Starts a server on a free loopback port (the semantic index's model
+    /// installed first: the built-in profile's activation uses it).
     pub fn start_with(opts: Options) -> Server {
+        phase_memory_embed::testing::ensure_model();
         let dir = tempfile::tempdir().expect("tempdir");
         let store = dir.path().join("store");
         let scratch = dir.path().join("scratch");
