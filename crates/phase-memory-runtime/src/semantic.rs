@@ -111,6 +111,24 @@ impl Runtime {
             return Ok(Vec::new());
         }
         let unavailable = |m: String| Diagnostic::warning("activation.semantic_unavailable", m);
+        let skipped = |count: usize, what: &str| {
+            Diagnostic::info(
+                "activation.semantic_skipped",
+                format!(
+                    "{what} {count} nodes, more than semantic_max_nodes ({}): lexical seeds only",
+                    params.semantic_max_nodes
+                ),
+            )
+        };
+        // A store past the bound is not even read: the entries are refreshed by
+        // reading every node, which must not happen on each write of a big store.
+        let total = self
+            .store
+            .node_count()
+            .map_err(|e| unavailable(format!("counting the nodes: {e}")))?;
+        if total > params.semantic_max_nodes as usize {
+            return Err(skipped(total, "the store holds"));
+        }
         self.refresh_semantic_entries()
             .map_err(|e| unavailable(format!("reading the nodes to embed: {e}")))?;
         let Some((_, entries)) = &self.semantic.entries else {
@@ -119,13 +137,7 @@ impl Runtime {
         let in_scope = |e: &Entry| scopes.is_none_or(|s| s.contains(&e.scope));
         let count = entries.iter().filter(|e| in_scope(e)).count();
         if count > params.semantic_max_nodes as usize {
-            return Err(Diagnostic::info(
-                "activation.semantic_skipped",
-                format!(
-                    "the searched scopes hold {count} nodes, more than semantic_max_nodes ({}): lexical seeds only",
-                    params.semantic_max_nodes
-                ),
-            ));
+            return Err(skipped(count, "the searched scopes hold"));
         }
         let embedder = model().map_err(|e| {
             unavailable(format!(

@@ -175,3 +175,42 @@ fn vectors_are_kept_in_the_store_folder_and_not_computed_again() {
         16 + 5 * (32 + 384 * 4)
     );
 }
+
+#[test]
+fn a_store_past_semantic_max_nodes_gets_lexical_seeds_and_a_note() {
+    phase_memory_embed::testing::ensure_model();
+    // Four nodes, a bound of three: the store is not read for vectors.
+    let source: String = profile(1.0)
+        .lines()
+        .filter(|l| !l.starts_with("semantic_max_nodes"))
+        .map(|l| match l {
+            "[activation]" => "[activation]\nsemantic_max_nodes = 3\n".to_string(),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let mut rt = memory_runtime(&source, Clock::Fixed(t(T0))).expect("runtime");
+    load(&mut rt);
+    let env = check(
+        &mut rt,
+        &owner(),
+        "activation.run",
+        json!({"cue": {"text": "tax return"}, "explain": true, "limit": 5}),
+        Status::Ok,
+    );
+    let notes: Vec<&str> = env
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .filter(|c| c.starts_with("activation.semantic"))
+        .collect();
+    assert_eq!(notes, ["activation.semantic_skipped"], "{}", env.to_json());
+    assert!(
+        env.diagnostics
+            .iter()
+            .any(|d| d.message.contains("the store holds 4 nodes")),
+        "{}",
+        env.to_json()
+    );
+    // Lexical seeds still answer.
+    assert_eq!(ids(&env.data).first().map(String::as_str), Some("tax"));
+}
