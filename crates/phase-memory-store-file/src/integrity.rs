@@ -61,6 +61,7 @@ fn orphans(dir: &Path, m: &Manifest) -> StoreResult<Vec<String>> {
         layout::MANIFEST,
         layout::LOCK,
         layout::INDEX,
+        layout::SEMANTIC,
         layout::QUARANTINE,
         layout::TOKENS,
         phase_memory_store::CONFIG_FILE,

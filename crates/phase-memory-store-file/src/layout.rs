@@ -30,6 +30,9 @@ pub const AUDIT_NEXT: &str = "audit.next.jsonl";
 pub const QUARANTINE: &str = "quarantine";
 /// Reserved for the runtime's full-text index; the adapter never touches it.
 pub const INDEX: &str = "index";
+/// Reserved for the runtime's semantic-index vectors (a cache); the adapter never
+/// touches it.
+pub const SEMANTIC: &str = "semantic";
 /// Reserved for the HTTP service's tokens file (hashes only), kept beside the data.
 pub const TOKENS: &str = "tokens.json";
 /// The manifest's `format` value.

@@ -287,6 +287,13 @@ fn kill_9_server_mid_group_commit_loses_no_answered_read() {
         let owner = add_token(&s, &tokens, "owner", &["owner"], &["*"]);
         let srv = Served::start(&s, &tokens);
         let addr = srv.addr().to_string();
+        // One read first, so the kill times count from a warm server (the first
+        // activation loads the semantic index's model).
+        let warm = json!({"cue": {"text": "Paris"}, "as_of": AS_OF}).to_string();
+        let (status, text) =
+            crate::support::http(&addr, "POST", "/v1/ops/activation.run", Some(&owner), &warm)
+                .expect("warm-up read");
+        assert_eq!(status, 200, "{text}");
         let down = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..16)
             .map(|c| {
