@@ -19,7 +19,7 @@ use phase_memory_embed::{Embedder, VectorCache, text_key, top_k};
 use phase_memory_model::{Diagnostic, Node};
 use phase_memory_profile::ActivationSpec;
 
-use crate::state::Runtime;
+use phase_memory_store::{Store, StoreError};
 
 /// The model, loaded once per process on first use.
 static MODEL: OnceLock<Result<Arc<Embedder>, String>> = OnceLock::new();
@@ -87,21 +87,22 @@ impl SemanticIndex {
     }
 }
 
-impl Runtime {
-    /// Keeps the semantic index's vectors in `path` (e.g. for a store in memory
-    /// that is built again from the same data: its texts are not embedded again).
-    pub fn set_vector_cache_file(&mut self, path: &Path) {
-        self.semantic.file = Some(path.to_path_buf());
-        self.semantic.cache = None;
-        self.semantic.entries = None;
+impl SemanticIndex {
+    /// Keeps the vectors in `path` (e.g. for a store in memory that is built
+    /// again from the same data: its texts are not embedded again).
+    pub(crate) fn set_cache_file(&mut self, path: &Path) {
+        self.file = Some(path.to_path_buf());
+        self.cache = None;
+        self.entries = None;
     }
 
     /// The semantic-index hits of `text` among the nodes of `scopes` (all when
     /// `None`), best first: `(node id, cosine)`. Empty when the profile's
     /// `semantic_weight` is 0. A missing model, too many nodes or an unusable
     /// cache give a diagnostic (the caller answers with lexical seeds only).
-    pub(crate) fn semantic_hits(
+    pub(crate) fn hits(
         &mut self,
+        store: &dyn Store,
         text: &str,
         scopes: Option<&[String]>,
         params: &ActivationSpec,
@@ -122,16 +123,15 @@ impl Runtime {
         };
         // A store past the bound is not even read: the entries are refreshed by
         // reading every node, which must not happen on each write of a big store.
-        let total = self
-            .store
+        let total = store
             .node_count()
             .map_err(|e| unavailable(format!("counting the nodes: {e}")))?;
         if total > params.semantic_max_nodes as usize {
             return Err(skipped(total, "the store holds"));
         }
-        self.refresh_semantic_entries()
+        self.refresh_entries(store)
             .map_err(|e| unavailable(format!("reading the nodes to embed: {e}")))?;
-        let Some((_, entries)) = &self.semantic.entries else {
+        let Some((_, entries)) = &self.entries else {
             return Ok(Vec::new());
         };
         let in_scope = |e: &Entry| scopes.is_none_or(|s| s.contains(&e.scope));
@@ -144,16 +144,14 @@ impl Runtime {
                 "the profile asks for semantic seeds (semantic_weight > 0) but {e}; lexical seeds only"
             ))
         })?;
-        if self.semantic.cache.is_none() {
-            let cache = match &self.semantic.file {
+        if self.cache.is_none() {
+            let cache = match &self.file {
                 Some(f) => VectorCache::open(f).unwrap_or_else(|_| VectorCache::in_memory()),
                 None => VectorCache::in_memory(),
             };
-            self.semantic.cache = Some(cache);
+            self.cache = Some(cache);
         }
-        let (Some(cache), Some((_, entries))) =
-            (&mut self.semantic.cache, &mut self.semantic.entries)
-        else {
+        let (Some(cache), Some((_, entries))) = (&mut self.cache, &mut self.entries) else {
             return Ok(Vec::new());
         };
         let mut failed = None;
@@ -180,21 +178,20 @@ impl Runtime {
         // Best effort: a cache that cannot be written only costs embedding again.
         let _ = cache.flush();
         let qkey = text_key(text);
-        let query = match self.semantic.queries.get(&qkey) {
+        let query = match self.queries.get(&qkey) {
             Some(q) => q.clone(),
             None => {
                 let q = embedder
                     .embed_one(text)
                     .map_err(|err| unavailable(err.to_string()))?;
-                if self.semantic.queries.len() >= QUERY_CACHE {
-                    self.semantic.queries.clear();
+                if self.queries.len() >= QUERY_CACHE {
+                    self.queries.clear();
                 }
-                self.semantic.queries.insert(qkey, q.clone());
+                self.queries.insert(qkey, q.clone());
                 q
             }
         };
-        let (Some(cache), Some((_, entries))) = (&self.semantic.cache, &self.semantic.entries)
-        else {
+        let (Some(cache), Some((_, entries))) = (&self.cache, &self.entries) else {
             return Ok(Vec::new());
         };
         let scoped: Vec<(&str, &[f32])> = entries
@@ -213,33 +210,53 @@ impl Runtime {
             .collect())
     }
 
-    /// Reads the nodes (id, scope, text digest) when the data generation moved.
-    fn refresh_semantic_entries(&mut self) -> Result<(), phase_memory_store::StoreError> {
-        let generation = self.store.data_generation();
-        if self
-            .semantic
-            .entries
-            .as_ref()
-            .is_some_and(|(g, _)| *g == generation)
-        {
+    /// Brings the entries (id, scope, text digest) to the store's data
+    /// generation: only the nodes changed since when the store can tell which
+    /// ([`Store::data_changes_since`]), else every node.
+    fn refresh_entries(&mut self, store: &dyn Store) -> Result<(), StoreError> {
+        let generation = store.data_generation();
+        let held = self.entries.as_ref().map(|(g, _)| *g);
+        if held == Some(generation) {
             return Ok(());
         }
-        let cache = self.semantic.cache.as_ref();
+        if let Some(since) = held
+            && since < generation
+            && let Some(ids) = store.data_changes_since(since)?
+        {
+            let mut fresh = Vec::with_capacity(ids.len());
+            for id in &ids {
+                if let Some(n) = store.node(id)? {
+                    fresh.push(self.entry(&n));
+                }
+            }
+            if let Some((g, entries)) = &mut self.entries {
+                let changed: std::collections::HashSet<&str> =
+                    ids.iter().map(String::as_str).collect();
+                entries.retain(|e| !changed.contains(e.id.as_str()));
+                entries.extend(fresh);
+                entries.sort_by(|a, b| a.id.cmp(&b.id));
+                *g = generation;
+                return Ok(());
+            }
+        }
         let mut entries = Vec::new();
-        self.store.for_each_node(&mut |n| {
-            let text = embed_text(n);
-            let key = text_key(&text);
-            let cached = cache.is_some_and(|c| c.get(&key).is_some());
-            entries.push(Entry {
-                id: n.id.clone(),
-                scope: n.scope.clone(),
-                key,
-                text: (!cached).then_some(text),
-            });
-        })?;
+        store.for_each_node(&mut |n| entries.push(self.entry(n)))?;
         // By id, so equal cosines are broken the same way every time.
         entries.sort_by(|a, b| a.id.cmp(&b.id));
-        self.semantic.entries = Some((generation, entries));
+        self.entries = Some((generation, entries));
         Ok(())
+    }
+
+    /// The entry of one node; its text is kept only when its vector is not cached.
+    fn entry(&self, n: &Node) -> Entry {
+        let text = embed_text(n);
+        let key = text_key(&text);
+        let cached = self.cache.as_ref().is_some_and(|c| c.get(&key).is_some());
+        Entry {
+            id: n.id.clone(),
+            scope: n.scope.clone(),
+            key,
+            text: (!cached).then_some(text),
+        }
     }
 }

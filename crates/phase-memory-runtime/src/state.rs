@@ -75,6 +75,24 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
+    /// Keeps the semantic index's vectors in `path` (e.g. for a store in memory
+    /// that is built again from the same data: its texts are not embedded again).
+    pub fn set_vector_cache_file(&mut self, path: &std::path::Path) {
+        self.semantic.set_cache_file(path);
+    }
+
+    /// The semantic-index hits of `text` among the nodes of `scopes` (see
+    /// `semantic.rs`).
+    pub(crate) fn semantic_hits(
+        &mut self,
+        text: &str,
+        scopes: Option<&[String]>,
+        params: &phase_memory_profile::ActivationSpec,
+    ) -> Result<Vec<(String, f32)>, phase_memory_model::Diagnostic> {
+        self.semantic
+            .hits(self.store.as_ref(), text, scopes, params)
+    }
+
     /// The active profile.
     pub fn profile(&self) -> &Profile {
         &self.profile

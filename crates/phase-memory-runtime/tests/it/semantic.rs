@@ -214,3 +214,32 @@ fn a_store_past_semantic_max_nodes_gets_lexical_seeds_and_a_note() {
     // Lexical seeds still answer.
     assert_eq!(ids(&env.data).first().map(String::as_str), Some("tax"));
 }
+
+#[test]
+fn writes_after_the_first_activation_are_followed_like_a_fresh_process_sees_them() {
+    phase_memory_embed::testing::ensure_model();
+    let (dir, mut rt) = on_disk(Adapter::File, Some(&profile(1.0)));
+    load(&mut rt);
+    ask(&mut rt, &owner(), "camping trip");
+    // A new node, a changed one and a forgotten one after the entries were read.
+    check(
+        &mut rt,
+        &owner(),
+        "node.upsert",
+        json!({"node": {"id": "swim", "kind": "note", "title": "Pool", "body": "Forty laps of freestyle in the swimming pool.", "scope": "team"}}),
+        Status::Ok,
+    );
+    check(
+        &mut rt,
+        &owner(),
+        "node.upsert",
+        json!({"node": {"id": "hike", "kind": "note", "title": "Weekend", "body": "We baked bread and read novels at home.", "scope": "team"}}),
+        Status::Ok,
+    );
+    let questions = ["swimming exercise", "camping trip", "cooking at home"];
+    let followed = questions.map(|q| ask(&mut rt, &owner(), q));
+    assert_eq!(ids(&followed[0]).first().map(String::as_str), Some("swim"));
+    drop(rt);
+    let mut fresh = open_runtime(&dir.path().join("store"), Clock::Fixed(t(T0))).expect("open");
+    assert_eq!(followed, questions.map(|q| ask(&mut fresh, &owner(), q)));
+}
