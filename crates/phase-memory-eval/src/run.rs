@@ -12,8 +12,8 @@ use phase_memory_model::{Actor, Event, Node, Status};
 use phase_memory_runtime::{CallContext, Clock, Runtime, memory_runtime};
 use serde_json::{Value, json};
 
-use crate::envelope::{errors, import, item_ids};
 use crate::baseline::{Bm25Baseline, RecencyBaseline};
+use crate::envelope::{errors, import, item_ids};
 use crate::metrics::{ndcg_at_k, percentile, precision_at_k, recall_at_k, reciprocal_rank, round4};
 use crate::report::{
     Baselines, CueReport, CueScores, GateResult, Latency, LifecycleMetrics, Metrics, RankingSums,
