@@ -14,6 +14,7 @@ use phase_memory_store::{ChangeSet, StoreError, StoreResult};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Transaction};
+use rayon::prelude::*;
 
 use crate::record::{PgContext, backend, checksum, encode, seq_from_sql, seq_to_sql};
 use crate::schema::{self, Head, key};
@@ -548,8 +549,10 @@ fn apply_nodes(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
     for (i, n) in c.put_nodes.iter().enumerate() {
         last.insert(n.id.as_str(), i);
     }
-    let rows = last
-        .values()
+    // Rows are encoded (JSON and checksum) in parallel, kept in key order.
+    let order: Vec<usize> = last.into_values().collect();
+    let rows = order
+        .par_iter()
         .map(|&i| {
             let n = &c.put_nodes[i];
             let json = encode("node", n)?;
@@ -587,8 +590,9 @@ fn apply_edges(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
     for (i, e) in c.put_edges.iter().enumerate() {
         last.insert((&e.from, &e.to, &e.edge_type), i);
     }
-    let rows = last
-        .values()
+    let order: Vec<usize> = last.into_values().collect();
+    let rows = order
+        .par_iter()
         .map(|&i| {
             let e = &c.put_edges[i];
             let json = encode("edge", e)?;

@@ -145,6 +145,11 @@ impl<C: GenericClient> MetaTable for Meta<'_, C> {
 }
 
 /// One meta value (stored as JSON).
+pub(crate) fn meta_raw(c: &mut impl GenericClient, k: &str) -> StoreResult<Option<String>> {
+    Meta(c).get_raw(k)
+}
+
+/// One meta value, decoded.
 pub(crate) fn meta_get<T: DeserializeOwned>(
     c: &mut impl GenericClient,
     k: &str,

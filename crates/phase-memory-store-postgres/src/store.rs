@@ -6,29 +6,28 @@ use std::time::Duration;
 
 use phase_memory_model::Time;
 use phase_memory_store::{
-    AdapterKind, AdapterManifest, ChangeSet, IntegrityFinding, OpenMode, Store, StoreConfig,
-    StoreError, StoreMeta, StoreResult, meta,
+    AdapterKind, ChangeSet, IntegrityFinding, OpenMode, Store, StoreConfig, StoreError, StoreMeta,
+    StoreResult, meta,
 };
 
 use crate::record::decode;
-use crate::schema::{self, key};
+use crate::schema;
 use crate::{PgLocation, PgStore, commit, folder};
 
+impl meta::MetaStore for PgStore {
+    fn meta_value(&self, key: &str) -> StoreResult<Option<String>> {
+        self.read(|c| schema::meta_raw(c, key))
+    }
+    fn meta_record(&self) -> StoreResult<StoreMeta> {
+        self.read(schema::read_meta)
+    }
+    fn migrations_after(&self, version: u32) -> Vec<String> {
+        schema::pending(version)
+    }
+}
+
 impl Store for PgStore {
-    fn manifest(&self) -> AdapterManifest {
-        Self::adapter_manifest()
-    }
-
-    fn meta(&self) -> StoreResult<StoreMeta> {
-        Ok(meta::with_pending(
-            self.read(schema::read_meta)?,
-            self.pending_migrations()?,
-        ))
-    }
-
-    fn profile_source(&self) -> StoreResult<Option<String>> {
-        self.read(|c| schema::meta_get(c, key::PROFILE))
-    }
+    phase_memory_store::meta_store_methods!();
 
     fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
@@ -145,11 +144,6 @@ impl Store for PgStore {
             self.begin_snapshot()?;
         }
         Ok(before.into_iter().filter(|f| f.fixable).collect())
-    }
-
-    fn pending_migrations(&self) -> StoreResult<Vec<String>> {
-        let version: u32 = self.read(|c| schema::meta_require(c, key::SCHEMA_VERSION))?;
-        Ok(schema::pending(version))
     }
 
     fn migrate(&mut self) -> StoreResult<Vec<String>> {

@@ -157,6 +157,11 @@ impl MetaTable for Meta<'_> {
 }
 
 /// One meta value (stored as JSON).
+pub(crate) fn meta_raw(conn: &Connection, k: &str) -> StoreResult<Option<String>> {
+    Meta(conn).get_raw(k)
+}
+
+/// One meta value, decoded.
 pub(crate) fn meta_get<T: DeserializeOwned>(conn: &Connection, k: &str) -> StoreResult<Option<T>> {
     Meta(conn).get(k)
 }

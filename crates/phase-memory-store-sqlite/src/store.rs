@@ -7,26 +7,25 @@ use std::time::Duration;
 
 use phase_memory_model::Time;
 use phase_memory_store::{
-    AdapterManifest, ChangeSet, IntegrityFinding, OpenMode, Store, StoreMeta, StoreResult, meta,
+    ChangeSet, IntegrityFinding, OpenMode, Store, StoreMeta, StoreResult, meta,
 };
 
 use crate::{DB_FILE, SqliteStore, commit, integrity, migrate, open_conn, schema, take_lock};
 
+impl meta::MetaStore for SqliteStore {
+    fn meta_value(&self, key: &str) -> StoreResult<Option<String>> {
+        self.read(|c| schema::meta_raw(c, key))
+    }
+    fn meta_record(&self) -> StoreResult<StoreMeta> {
+        self.read(schema::read_meta)
+    }
+    fn migrations_after(&self, version: u32) -> Vec<String> {
+        migrate::pending(version)
+    }
+}
+
 impl Store for SqliteStore {
-    fn manifest(&self) -> AdapterManifest {
-        Self::adapter_manifest()
-    }
-
-    fn meta(&self) -> StoreResult<StoreMeta> {
-        Ok(meta::with_pending(
-            self.read(schema::read_meta)?,
-            self.pending_migrations()?,
-        ))
-    }
-
-    fn profile_source(&self) -> StoreResult<Option<String>> {
-        self.read(|c| schema::meta_get(c, schema::key::PROFILE))
-    }
+    phase_memory_store::meta_store_methods!();
 
     fn generation(&self) -> u64 {
         if self.mode == OpenMode::ReadOnly
@@ -101,11 +100,6 @@ impl Store for SqliteStore {
             self.begin_snapshot()?;
         }
         Ok(done)
-    }
-
-    fn pending_migrations(&self) -> StoreResult<Vec<String>> {
-        let version: u32 = self.read(|c| schema::meta_require(c, schema::key::SCHEMA_VERSION))?;
-        Ok(migrate::pending(version))
     }
 
     fn migrate(&mut self) -> StoreResult<Vec<String>> {

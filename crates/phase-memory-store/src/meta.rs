@@ -44,23 +44,12 @@ pub trait MetaTable {
 
     /// One meta value; a value that does not parse is a corrupt record.
     fn get<T: DeserializeOwned>(&mut self, k: &str) -> StoreResult<Option<T>> {
-        match self.get_raw(k)? {
-            None => Ok(None),
-            Some(raw) => serde_json::from_str(&raw)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt {
-                    location: format!("meta/{k}"),
-                    detail: format!("value does not parse: {e}"),
-                }),
-        }
+        decode_value(k, self.get_raw(k)?)
     }
 
     /// A meta value that must be there.
     fn require<T: DeserializeOwned>(&mut self, k: &str) -> StoreResult<T> {
-        self.get(k)?.ok_or_else(|| StoreError::Corrupt {
-            location: format!("meta/{k}"),
-            detail: "missing".into(),
-        })
+        require_value(k, self.get_raw(k)?)
     }
 
     /// Writes one meta value as JSON.
@@ -96,6 +85,81 @@ pub trait MetaTable {
     fn read_checkpoint(&mut self) -> StoreResult<AuditCheckpoint> {
         Ok(self.get(key::CHECKPOINT)?.unwrap_or_default())
     }
+}
+
+/// The raw JSON of meta key `k` decoded; a value that does not parse is a
+/// corrupt record.
+pub fn decode_value<T: DeserializeOwned>(k: &str, raw: Option<String>) -> StoreResult<Option<T>> {
+    match raw {
+        None => Ok(None),
+        Some(raw) => serde_json::from_str(&raw)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                location: format!("meta/{k}"),
+                detail: format!("value does not parse: {e}"),
+            }),
+    }
+}
+
+/// Like [`decode_value`], for a key that must be there.
+pub fn require_value<T: DeserializeOwned>(k: &str, raw: Option<String>) -> StoreResult<T> {
+    decode_value(k, raw)?.ok_or_else(|| StoreError::Corrupt {
+        location: format!("meta/{k}"),
+        detail: "missing".into(),
+    })
+}
+
+/// A store keeping its metadata, profile and schema version in a [`MetaTable`],
+/// read in the handle's own snapshot. The `Store` methods that only read them
+/// (`manifest`, `meta`, `profile_source`, `pending_migrations`) then have one
+/// body for every such adapter: [`meta_store_methods!`](crate::meta_store_methods).
+pub trait MetaStore {
+    /// The raw JSON of one meta key, if any.
+    fn meta_value(&self, key: &str) -> StoreResult<Option<String>>;
+    /// The store metadata, read at once (one snapshot).
+    fn meta_record(&self) -> StoreResult<StoreMeta>;
+    /// The migrations a store at schema `version` still needs, in order.
+    fn migrations_after(&self, version: u32) -> Vec<String>;
+
+    /// The stored profile source.
+    fn stored_profile(&self) -> StoreResult<Option<String>> {
+        decode_value(key::PROFILE, self.meta_value(key::PROFILE)?)
+    }
+
+    /// The migrations still pending.
+    fn pending(&self) -> StoreResult<Vec<String>> {
+        let version: u32 =
+            require_value(key::SCHEMA_VERSION, self.meta_value(key::SCHEMA_VERSION)?)?;
+        Ok(self.migrations_after(version))
+    }
+
+    /// `meta` as `Store::meta` reports it (see [`with_pending`]).
+    fn reported_meta(&self) -> StoreResult<StoreMeta> {
+        Ok(with_pending(self.meta_record()?, self.pending()?))
+    }
+}
+
+/// The `Store` methods of a [`MetaStore`](crate::meta::MetaStore) whose type also
+/// has an inherent `adapter_manifest()`; used inside `impl Store for …`.
+#[macro_export]
+macro_rules! meta_store_methods {
+    () => {
+        fn manifest(&self) -> $crate::AdapterManifest {
+            Self::adapter_manifest()
+        }
+
+        fn meta(&self) -> $crate::StoreResult<$crate::StoreMeta> {
+            $crate::meta::MetaStore::reported_meta(self)
+        }
+
+        fn profile_source(&self) -> $crate::StoreResult<::std::option::Option<String>> {
+            $crate::meta::MetaStore::stored_profile(self)
+        }
+
+        fn pending_migrations(&self) -> $crate::StoreResult<::std::vec::Vec<String>> {
+            $crate::meta::MetaStore::pending(self)
+        }
+    };
 }
 
 /// `meta` as `Store::meta` reports it: the migrations still pending replace the

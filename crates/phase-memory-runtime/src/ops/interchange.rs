@@ -170,8 +170,11 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     let op_review = check_operation(rt, "graph.import", ctx)?;
     let (origin, parsed) = read_records(&r, ctx)?;
     refuse_duplicate_nodes(&parsed.nodes, &origin)?;
-    let nodes = resolve_nodes(rt, &parsed.nodes, &origin, now)?;
-    let edges = resolve_edges(rt, &parsed.edges, &nodes, &origin, now)?;
+    // An empty store has no node to look up: importing into it (the common
+    // case, and the bulk one) asks the store nothing per record.
+    let empty = rt.store.node_count()? == 0;
+    let nodes = resolve_nodes(rt, parsed.nodes, &origin, now, empty)?;
+    let edges = resolve_edges(rt, &parsed.edges, &nodes, &origin, now, empty)?;
     let events = resolve_events(rt, &parsed.events, &origin, ctx)?;
     if let Some(d) = decide_import(rt, ctx, &nodes, op_review)? {
         let records = held_records(&nodes, &edges, &events);
@@ -230,16 +233,21 @@ fn refuse_duplicate_nodes(nodes: &[(usize, NodeRecord)], origin: &str) -> Result
 /// parallel; the first invalid record in file order is the refusal.
 fn resolve_nodes(
     rt: &Runtime,
-    records: &[(usize, NodeRecord)],
+    records: Vec<(usize, NodeRecord)>,
     origin: &str,
     now: Time,
+    empty_store: bool,
 ) -> Result<Vec<Node>, Outcome> {
     let resolved: Vec<Result<Node, Outcome>> = records
-        .par_iter()
+        .into_par_iter()
         .map(|(line, rec)| {
-            let existing = rt.store.node(&rec.id).ok().flatten();
-            resolve_node(rt, rec.clone(), existing.as_ref(), now, true)
-                .map_err(|(code, msg)| refused(origin, *line, code, msg))
+            let existing = if empty_store {
+                None
+            } else {
+                rt.store.node(&rec.id).ok().flatten()
+            };
+            resolve_node(rt, rec, existing.as_ref(), now, true)
+                .map_err(|(code, msg)| refused(origin, line, code, msg))
         })
         .collect();
     resolved.into_iter().collect()
@@ -252,6 +260,7 @@ fn resolve_edges(
     nodes: &[Node],
     origin: &str,
     now: Time,
+    empty_store: bool,
 ) -> Result<Vec<Edge>, Outcome> {
     let in_file: HashMap<&str, Time> = nodes
         .iter()
@@ -280,6 +289,7 @@ fn resolve_edges(
             }
             let known = match in_file.get(end.as_str()) {
                 Some(t) => Some(*t),
+                None if empty_store => None,
                 None => rt.store.node(end)?.map(|n| n.created_at),
             };
             times.push(known);

@@ -28,6 +28,60 @@ fn import_export_round_trip_is_byte_identical() {
     assert_eq!(export(&mut b), first);
 }
 
+#[test]
+fn import_resolves_references_against_the_store_only_when_it_holds_nodes() {
+    // An empty store: a reference to a node not in the file is refused, nothing kept.
+    let mut rt = mem();
+    let env = check(
+        &mut rt,
+        &owner(),
+        "graph.import",
+        json!({"records": [
+            {"record": "node", "id": "fresh", "kind": "fact"},
+            {"record": "edge", "from": "fresh", "to": "paris", "type": "relates_to"},
+        ]}),
+        Status::Invalid,
+    );
+    assert!(
+        env.diagnostics
+            .iter()
+            .any(|d| d.code == "graph.missing_reference"),
+        "{}",
+        env.to_json()
+    );
+    assert_eq!(
+        export(&mut rt),
+        "",
+        "a refused import changed an empty store"
+    );
+    // A store with nodes: edge ends found in the store, edge times from them.
+    import_small(&mut rt);
+    check(
+        &mut rt,
+        &owner(),
+        "graph.import",
+        json!({"records": [
+            {"record": "node", "id": "rome", "kind": "fact", "created_at": "2026-03-01T00:00:00Z"},
+            {"record": "edge", "from": "rome", "to": "paris", "type": "relates_to"},
+            {"record": "edge", "from": "louvre", "to": "france", "type": "relates_to"},
+        ]}),
+        Status::Ok,
+    );
+    let text = export(&mut rt);
+    for (from, to) in [("rome", "paris"), ("louvre", "france")] {
+        let line = text
+            .lines()
+            .find(|l| {
+                l.contains("\"record\":\"edge\"")
+                    && l.contains(&format!("\"from\":\"{from}\""))
+                    && l.contains(&format!("\"to\":\"{to}\""))
+            })
+            .unwrap_or_else(|| panic!("edge {from} -> {to} missing:\n{text}"));
+        // Its time is its later end's creation, so the export leaves it out.
+        assert!(!line.contains("created_at"), "{line}");
+    }
+}
+
 fn refused(records: Vec<serde_json::Value>, code: &str, line: usize) {
     let mut rt = mem();
     import_small(&mut rt);
