@@ -35,5 +35,5 @@ pub use open::{
 pub use outcome::{Extension, Outcome};
 pub use phase_memory_store::StoreConfig;
 pub use registry::{OperationSpec, service_contracts};
-pub use sharing::{DerivedStats, WriteGate, derived_stats};
+pub use sharing::{DerivedStats, SharedSnapshot, WriteGate, derived_stats};
 pub use state::{Runtime, build_snapshot};

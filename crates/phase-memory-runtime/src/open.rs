@@ -334,6 +334,7 @@ fn build(
         sharing: Sharing::new(wait, source),
         group: Default::default(),
         semantic,
+        shared_snapshot: None,
     };
     rt.ensure_index().map_err(|e| {
         fail(

@@ -44,6 +44,46 @@ impl WriteGate {
     }
 }
 
+/// The activation snapshots shared by the runtimes of one process over one store
+/// (a server's pool): one copy in memory instead of one per runtime, brought
+/// forward once per data generation by whichever runtime needs it first. It
+/// keeps the newest [`SHARED_VERSIONS`] generations, so a runtime whose store
+/// handle is one commit behind another's still finds its own.
+#[derive(Debug, Default)]
+pub struct SharedSnapshot {
+    pub(crate) versions: Mutex<Vec<SnapshotVersion>>,
+}
+
+impl SharedSnapshot {
+    /// A new, empty share.
+    pub fn new() -> Arc<SharedSnapshot> {
+        Arc::new(SharedSnapshot::default())
+    }
+
+    /// How many generations it holds now (for tests).
+    pub fn versions(&self) -> usize {
+        self.versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+}
+
+/// Generations a [`SharedSnapshot`] keeps.
+pub(crate) const SHARED_VERSIONS: usize = 2;
+
+/// One generation of a [`SharedSnapshot`].
+#[derive(Debug, Clone)]
+pub(crate) struct SnapshotVersion {
+    /// Digest of the profile it was derived under.
+    pub(crate) profile_digest: String,
+    /// The data generation it reflects.
+    pub(crate) data_generation: u64,
+    /// The sequence number of the last event it holds.
+    pub(crate) events: u64,
+    pub(crate) snapshot: Arc<phase_memory_activate::snapshot::Snapshot>,
+}
+
 /// The shared-access state of a runtime (see [`Runtime::begin_request`]).
 #[derive(Debug)]
 pub(crate) struct Sharing {

@@ -54,6 +54,9 @@ pub struct Runtime {
     pub(crate) group: crate::sharing::GroupState,
     /// Sentence vectors of the nodes (see `semantic.rs`).
     pub(crate) semantic: crate::semantic::SemanticIndex,
+    /// The activation snapshot shared with the other runtimes of this process
+    /// (then `snapshot` holds one only during a call).
+    pub(crate) shared_snapshot: Option<Arc<crate::sharing::SharedSnapshot>>,
 }
 
 impl Drop for Runtime {
@@ -204,6 +207,63 @@ impl Runtime {
     /// [`Store::data_changes_since`]); built from the whole store only on first
     /// use, after a new profile, or when the adapter cannot tell what changed.
     pub(crate) fn snapshot(&mut self) -> Result<Arc<Snapshot>, StoreError> {
+        self.with_shared_snapshot(Runtime::own_snapshot)
+    }
+
+    /// Shares the activation snapshot with the other runtimes of this process
+    /// that were given the same `shared` (a server's pool): one copy in memory,
+    /// brought forward once per generation.
+    pub fn share_snapshot(&mut self, shared: Arc<crate::sharing::SharedSnapshot>) {
+        self.shared_snapshot = Some(shared);
+    }
+
+    /// Runs `f` on the runtime's snapshot state; with a shared snapshot, first
+    /// takes the newest shared generation this runtime's store handle can use,
+    /// and afterwards publishes what `f` left (holding the share's lock
+    /// throughout, so one runtime brings a generation forward and the others
+    /// wait for it rather than repeat the work).
+    fn with_shared_snapshot<R>(&mut self, f: impl FnOnce(&mut Runtime) -> R) -> R {
+        let Some(shared) = self.shared_snapshot.clone() else {
+            return f(self);
+        };
+        let mut versions = shared.versions.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = self.store.data_generation();
+        let held = self.snapshot.as_ref().map_or(0, |(g, _)| *g);
+        if let Some(v) = versions
+            .iter()
+            .rev()
+            .find(|v| v.profile_digest == self.profile_digest && v.data_generation <= generation)
+            && (self.snapshot.is_none() || v.data_generation >= held)
+        {
+            self.snapshot = Some((v.data_generation, v.snapshot.clone()));
+            self.snapshot_events = v.events;
+        }
+        let out = f(self);
+        if let Some((g, s)) = self.snapshot.take() {
+            let newest = versions.last().map(|v| v.data_generation);
+            let same_profile = versions
+                .last()
+                .is_none_or(|v| v.profile_digest == self.profile_digest);
+            if !same_profile {
+                versions.clear();
+            }
+            if newest.is_none_or(|n| g > n) || !same_profile {
+                versions.push(crate::sharing::SnapshotVersion {
+                    profile_digest: self.profile_digest.clone(),
+                    data_generation: g,
+                    events: self.snapshot_events,
+                    snapshot: s,
+                });
+                let extra = versions
+                    .len()
+                    .saturating_sub(crate::sharing::SHARED_VERSIONS);
+                versions.drain(..extra);
+            }
+        }
+        out
+    }
+
+    fn own_snapshot(&mut self) -> Result<Arc<Snapshot>, StoreError> {
         let generation = self.store.data_generation();
         if let Some((valid_for, s)) = &self.snapshot
             && *valid_for == generation
@@ -316,6 +376,10 @@ impl Runtime {
     /// change set when it was at `before` (the generation the commit started
     /// from); a new profile drops it.
     pub(crate) fn snapshot_after_commit(&mut self, before: u64, own: OwnCommit) {
+        self.with_shared_snapshot(|rt| rt.own_snapshot_after_commit(before, own));
+    }
+
+    fn own_snapshot_after_commit(&mut self, before: u64, own: OwnCommit) {
         if own.profile {
             self.snapshot = None;
             return;

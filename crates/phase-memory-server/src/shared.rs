@@ -22,7 +22,7 @@ use anyhow::anyhow;
 use phase_memory_model::{AuditRef, Diagnostic, Envelope, Status};
 use phase_memory_runtime::{
     CallContext, Clock, DEFAULT_WRITE_WAIT, DeferredAudit, Extension, Outcome, Ran, Runtime,
-    WriteGate, open_runtime_waiting,
+    SharedSnapshot, WriteGate, open_runtime_waiting,
 };
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
@@ -139,11 +139,14 @@ pub struct Drained {
 }
 
 impl SharedRuntime {
-    /// Wraps open runtimes (at least one) into a pool; they share one write gate.
+    /// Wraps open runtimes (at least one) into a pool; they share one write gate
+    /// and one activation snapshot.
     pub fn from_runtimes(mut runtimes: Vec<Runtime>) -> Self {
         let gate = WriteGate::new();
+        let snapshot = SharedSnapshot::new();
         for rt in &mut runtimes {
             rt.share_write_gate(gate.clone());
+            rt.share_snapshot(snapshot.clone());
         }
         let size = runtimes.len().max(1) as u32;
         SharedRuntime {

@@ -11,8 +11,8 @@ use phase_memory_store::{ChangeSet, IntegrityFinding, MemoryState, StoreError, S
 use crate::FileStore;
 use crate::fs::Fs;
 use crate::layout::{
-    self, LogEntry, Manifest, ProfileEntry, SegmentEntry, blake3_hex, io_err, pretty_json,
-    segment_name, segment_number, write_atomic,
+    self, Compaction, LogEntry, Manifest, ProfileEntry, SegmentEntry, blake3_hex, io_err,
+    pretty_json, segment_name, segment_number, write_atomic,
 };
 use crate::load::resolve_log;
 use crate::record::{SegmentRef, count_lines, encode_lines};
@@ -38,6 +38,40 @@ pub(crate) fn write_segment(
         bytes: bytes.len() as u64,
     })
 }
+
+/// The segments after the first, then `delta`, as one segment (bytes and record
+/// count): what a compaction writes instead of the whole image while that tail
+/// stays under a quarter of the first segment. `None` (rewrite the whole image)
+/// when it would not, or when a segment does not read back as the manifest
+/// names it.
+fn folded_tail(
+    dir: &Path,
+    segments: &[SegmentEntry],
+    delta: &[u8],
+    delta_records: u64,
+) -> Option<(Vec<u8>, u64)> {
+    let (base, rest) = segments.split_first()?;
+    let size: u64 = rest.iter().map(|s| s.bytes).sum::<u64>() + delta.len() as u64;
+    if size.saturating_mul(TAIL_SHARE) > base.bytes {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).ok()?);
+    let mut records = delta_records;
+    for s in rest {
+        let b = std::fs::read(dir.join(layout::SEGMENTS).join(&s.file)).ok()?;
+        if b.len() as u64 != s.bytes || blake3_hex(&b) != s.blake3 {
+            return None;
+        }
+        bytes.extend_from_slice(&b);
+        records += s.records;
+    }
+    bytes.extend_from_slice(delta);
+    Some((bytes, records))
+}
+
+/// A compaction folds the recent segments into one while they stay under
+/// `1 / TAIL_SHARE` of the first segment's bytes; beyond, it rewrites the image.
+const TAIL_SHARE: u64 = 4;
 
 /// Every node, edge and review of an image as put records, in key order.
 pub(crate) fn full_image<'a>(
@@ -157,10 +191,50 @@ impl FileStore {
         let delta = delta(c);
         let compact =
             c.purge || m.segments.len() + usize::from(!delta.is_empty()) > crate::MAX_SEGMENTS;
+        m.compaction = None;
         if compact {
-            let image = merged_image(&self.state, c);
-            let entry = write_segment(fs, dir, m.next_segment, &image)?;
-            m.segments = vec![entry];
+            let base_next_segment = m.next_segment;
+            let delta_bytes = encode(&delta)?;
+            // The delta too (unless purging, which handles reload anyway): a handle
+            // at the old manifest follows with it instead of reloading everything.
+            if !c.purge && !delta.is_empty() {
+                let file = segment_name(m.next_segment);
+                write_atomic(fs, &dir.join(layout::SEGMENTS).join(&file), &delta_bytes)?;
+                m.next_segment += 1;
+                m.compaction = Some(Compaction {
+                    base_next_segment,
+                    delta: SegmentEntry {
+                        file,
+                        blake3: blake3_hex(&delta_bytes),
+                        records: delta.len() as u64,
+                        bytes: delta_bytes.len() as u64,
+                    },
+                });
+            }
+            let tail = if c.purge {
+                None
+            } else {
+                folded_tail(dir, &m.segments, &delta_bytes, delta.len() as u64)
+            };
+            if let Some((bytes, records)) = tail {
+                // Tiered: the first segment stays; the others and this delta are
+                // folded into one (their records in order, so replaying it is
+                // replaying them).
+                let file = segment_name(m.next_segment);
+                write_atomic(fs, &dir.join(layout::SEGMENTS).join(&file), &bytes)?;
+                let entry = SegmentEntry {
+                    file,
+                    blake3: blake3_hex(&bytes),
+                    records,
+                    bytes: bytes.len() as u64,
+                };
+                m.segments.truncate(1);
+                m.segments.push(entry);
+            } else {
+                let image = merged_image(&self.state, c);
+                let entry = write_segment(fs, dir, m.next_segment, &image)?;
+                m.segments = vec![entry];
+            }
             m.next_segment += 1;
         } else if !delta.is_empty() {
             let entry = write_segment(fs, dir, m.next_segment, &delta)?;
@@ -344,7 +418,7 @@ pub(crate) fn settle(fs: &dyn Fs, dir: &Path, m: &mut Manifest, purge: bool) -> 
         }
     }
 
-    let named: BTreeSet<&str> = m.segments.iter().map(|s| s.file.as_str()).collect();
+    let named: BTreeSet<&str> = m.named_segments();
     let seg_dir = dir.join(layout::SEGMENTS);
     if let Ok(entries) = std::fs::read_dir(&seg_dir) {
         for entry in entries.flatten() {
@@ -387,7 +461,7 @@ pub(crate) fn settle(fs: &dyn Fs, dir: &Path, m: &mut Manifest, purge: bool) -> 
 /// them was ever committed, and the next commit would overwrite them; only the
 /// writer (holding the lock) calls this.
 pub(crate) fn clear_uncommitted(fs: &dyn Fs, dir: &Path, m: &Manifest) -> StoreResult<()> {
-    let named: BTreeSet<&str> = m.segments.iter().map(|s| s.file.as_str()).collect();
+    let named: BTreeSet<&str> = m.named_segments();
     let remove = |p: &Path| fs.remove_file(p).map_err(|e| io_err("removing", p, e));
     if let Ok(entries) = std::fs::read_dir(dir.join(layout::SEGMENTS)) {
         for entry in entries.flatten() {

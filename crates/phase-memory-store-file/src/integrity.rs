@@ -85,7 +85,7 @@ fn orphans(dir: &Path, m: &Manifest) -> StoreResult<Vec<String>> {
             out.push(name);
         }
     }
-    let named: BTreeSet<&str> = m.segments.iter().map(|s| s.file.as_str()).collect();
+    let named: BTreeSet<&str> = m.named_segments();
     let seg_dir = dir.join(layout::SEGMENTS);
     if let Ok(entries) = std::fs::read_dir(&seg_dir) {
         for entry in entries {
@@ -223,6 +223,7 @@ fn repair_v2(s: &mut FileStore, m: Manifest) -> StoreResult<Vec<IntegrityFinding
             let image = full_image(st.nodes.values(), st.edges.values(), st.reviews.values());
             new.segments = vec![write_segment(fs, &dir, new.next_segment, &image)?];
             new.next_segment += 1;
+            new.compaction = None;
         }
         let enc = |e: Result<Vec<u8>, String>| {
             e.map_err(|e| StoreError::Backend(format!("encoding records: {e}")))

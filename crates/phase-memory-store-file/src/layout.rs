@@ -102,6 +102,34 @@ pub struct Manifest {
     pub profile: Option<ProfileEntry>,
     /// Store metadata (authoritative; `meta.json` is a copy).
     pub meta: StoreMeta,
+    /// Set when this manifest's commit compacted the segments (see [`Compaction`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compaction: Option<Compaction>,
+}
+
+/// What a commit that compacted the segments keeps besides the compacted segment:
+/// its own delta, so that a handle holding exactly the image the compaction
+/// merged follows with that delta (as after any other commit, keeping its change
+/// feed) instead of reloading the whole store. The delta is not replayed on open
+/// (the compacted segment holds it); the next commit supersedes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compaction {
+    /// `next_segment` of the manifest the compaction replaced: a handle at a
+    /// manifest with this value holds the image the compaction merged.
+    pub base_next_segment: u64,
+    /// The commit's own delta segment.
+    pub delta: SegmentEntry,
+}
+
+impl Manifest {
+    /// Every segment file the manifest names: its segments and a compaction's delta.
+    pub fn named_segments(&self) -> std::collections::BTreeSet<&str> {
+        self.segments
+            .iter()
+            .chain(self.compaction.as_ref().map(|c| &c.delta))
+            .map(|s| s.file.as_str())
+            .collect()
+    }
 }
 
 impl Manifest {
@@ -126,6 +154,7 @@ impl Manifest {
             audit_checkpoint: AuditCheckpoint::default(),
             profile: None,
             meta,
+            compaction: None,
         }
     }
 }

@@ -5,8 +5,11 @@
 //! `manifest.json` (the cheap generation check) and, when it moved, only what is
 //! new: segments appended to the manifest's list, the bytes appended to each log
 //! since the committed length the handle knew, and a changed profile. A commit that
-//! rewrote what the handle holds (a compaction or purge replacing the segment list,
-//! an audit prune rewriting the audit log) reloads that part. Everything is read
+//! rewrote what the handle holds (a purge replacing the segment list, an audit
+//! prune rewriting the audit log, a compaction that merged commits the handle has
+//! not read) reloads that part. A compaction of exactly the image the handle
+//! holds is followed through the commit's own delta, kept beside the compacted
+//! segment (see [`layout::Compaction`]). Everything is read
 //! before anything is applied, so a failed refresh leaves the handle on its old,
 //! consistent generation.
 
@@ -152,11 +155,21 @@ fn read_update(
     }
     let appended = m.segments.len() >= have.segments.len()
         && m.segments[..have.segments.len()] == have.segments[..];
-    if !appended || m.generation < have.generation {
+    // A compaction merged exactly the image this handle holds: its delta is all
+    // that is new (the handle keeps its change feed).
+    let compacted_from_here = m
+        .compaction
+        .as_ref()
+        .filter(|c| c.base_next_segment == have.next_segment);
+    if m.generation < have.generation || !(appended || compacted_from_here.is_some()) {
         return load::load(dir, m, false).map(|l| Update::Full(Box::new(l.state)));
     }
+    let new_segments: Vec<&layout::SegmentEntry> = match compacted_from_here {
+        Some(c) => vec![&c.delta],
+        None => m.segments[have.segments.len()..].iter().collect(),
+    };
     let mut segments = Vec::new();
-    for s in &m.segments[have.segments.len()..] {
+    for s in new_segments {
         let (records, damage) = load::load_segment(dir, s)?;
         if let Some(d) = damage {
             return Err(damage_error(&d));

@@ -3,8 +3,10 @@
 //! of the store (and answers activations alike), without being rebuilt from the
 //! whole store where the adapter can tell what changed.
 
+use std::sync::Arc;
+
 use phase_memory_model::Status;
-use phase_memory_runtime::{Adapter, Clock, Runtime, build_snapshot, open_runtime};
+use phase_memory_runtime::{Adapter, Clock, Runtime, SharedSnapshot, build_snapshot, open_runtime};
 use serde_json::{Value, json};
 
 use crate::{T0, check, mem, on_disk, owner, t};
@@ -155,4 +157,66 @@ fn another_handles_commits_are_applied_not_reloaded_on_a_file_store() {
             _ => assert_eq!(stats.snapshot_builds, 2, "{stats:?}"),
         }
     }
+}
+
+#[test]
+fn runtimes_sharing_a_snapshot_build_it_once_and_bring_it_forward_once() {
+    let (dir, mut writer) = on_disk(Adapter::File, None);
+    seeded(&mut writer);
+    let path = dir.path().join("store");
+    let shared = SharedSnapshot::new();
+    let mut pool: Vec<Runtime> = (0..2)
+        .map(|_| {
+            let mut rt = open_runtime(&path, Clock::Fixed(t(T0))).expect("open");
+            rt.share_snapshot(shared.clone());
+            rt
+        })
+        .collect();
+    let mut alone = open_runtime(&path, Clock::Fixed(t(T0))).expect("open");
+    let total = |pool: &[Runtime]| {
+        pool.iter().fold((0, 0), |(b, u), rt| {
+            let s = rt.derived_stats();
+            (b + s.snapshot_builds, u + s.snapshot_updates)
+        })
+    };
+    for rt in &mut pool {
+        activation(rt);
+    }
+    assert_eq!(total(&pool), (1, 0), "one build for the pool");
+    let a = pool[0].activation_snapshot().expect("snapshot");
+    let b = pool[1].activation_snapshot().expect("snapshot");
+    assert!(Arc::ptr_eq(&a, &b), "one snapshot in memory");
+    drop((a, b));
+
+    writes(&mut writer);
+    let mut answers = Vec::new();
+    for rt in pool.iter_mut().chain([&mut alone]) {
+        let mut v = activation(rt);
+        if let Some(o) = v.as_object_mut() {
+            o.remove("request_id");
+        }
+        answers.push(v);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(
+        answers[0], answers[2],
+        "the same answer as a runtime of its own"
+    );
+    let (builds, updates) = total(&pool);
+    assert_eq!(builds, 1, "no rebuild");
+    assert!(updates >= 1, "brought forward");
+    assert_eq!(
+        pool[1].derived_stats().snapshot_updates,
+        0,
+        "found it brought forward"
+    );
+    for rt in &mut pool {
+        let (snap, fresh) = dumps(rt);
+        assert_eq!(snap, fresh);
+    }
+    assert!(
+        (1..=2).contains(&shared.versions()),
+        "{}",
+        shared.versions()
+    );
 }

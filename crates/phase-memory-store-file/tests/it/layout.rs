@@ -379,3 +379,84 @@ fn awkward_ids_never_leave_the_store_folder() {
     }
     assert!(!tmp.path().join("x").exists() && !tmp.path().join("box/x").exists());
 }
+
+#[test]
+fn a_handle_follows_a_compaction_of_its_image_with_its_change_feed() {
+    let (_tmp, dir, mut w) = new_store();
+    // `near` refreshes after every commit; `far` only every fifth one.
+    let mut near = FileStore::open(&dir, OpenMode::Shared).expect("open shared");
+    let mut far = FileStore::open(&dir, OpenMode::Shared).expect("open shared");
+    let mut compactions = 0;
+    for i in 0..80u64 {
+        let id = format!("n{}", i % 7);
+        let before = near.data_generation();
+        w.commit(ChangeSet {
+            put_nodes: vec![node(&id, &format!("v{i}"))],
+            events: vec![event(i + 1, "node.updated", &[&id])],
+            ..Default::default()
+        })
+        .expect("commit");
+        let manifest = std::fs::read_to_string(dir.join("manifest.json")).expect("manifest");
+        if manifest.contains("\"compaction\"") {
+            compactions += 1;
+            // The compacting commit's delta is part of the store, not an orphan.
+            assert_eq!(w.check_integrity().expect("check"), Vec::new());
+        }
+        near.refresh().expect("refresh");
+        let changed = near
+            .data_changes_since(before)
+            .expect("changes")
+            .unwrap_or_else(|| panic!("commit {i}: the change feed was reset"));
+        assert_eq!(changed, vec![id.clone()], "commit {i}");
+        assert_eq!(snapshot_state(near.state()), snapshot_state(w.state()));
+        if i % 5 == 4 {
+            far.refresh().expect("refresh");
+            assert_eq!(snapshot_state(far.state()), snapshot_state(w.state()));
+        }
+    }
+    assert!(compactions >= 2, "{compactions} compactions");
+    drop((w, near, far));
+    let s = FileStore::open(&dir, OpenMode::Write).expect("reopen");
+    assert_eq!(s.check_integrity().expect("check"), Vec::new());
+    assert_eq!(
+        s.node("n3").expect("read").map(|n| n.body),
+        Some("v73".into())
+    );
+}
+
+#[test]
+fn compaction_folds_recent_segments_and_keeps_the_first() {
+    let (_tmp, dir, mut s) = new_store();
+    s.commit(ChangeSet {
+        put_nodes: (0..400)
+            .map(|i| node(&format!("big{i:04}"), &"words ".repeat(40)))
+            .collect(),
+        ..Default::default()
+    })
+    .expect("commit");
+    let first = segment_files(&dir);
+    assert_eq!(first.len(), 1);
+    for i in 0..70u64 {
+        let mut c = ChangeSet {
+            put_nodes: vec![node(&format!("n{}", i % 7), &format!("v{i}"))],
+            events: vec![event(i + 1, "node.updated", &[])],
+            ..Default::default()
+        };
+        if i % 9 == 8 {
+            c.delete_nodes = vec![format!("big{i:04}")];
+        }
+        s.commit(c).expect("commit");
+    }
+    let now = segment_files(&dir);
+    // The first segment was never rewritten; the rest were folded.
+    for (name, bytes) in &first {
+        assert_eq!(now.get(name), Some(bytes), "{name} kept as it was");
+    }
+    assert!(now.len() < 32, "{} segment files", now.len());
+    let snap = snapshot_state(s.state());
+    drop(s);
+    let s = FileStore::open(&dir, OpenMode::Write).expect("open");
+    assert_eq!(snapshot_state(s.state()), snap);
+    assert_eq!(s.node("big0008").expect("read"), None, "deletes replayed");
+    assert!(s.check_integrity().expect("check").is_empty());
+}

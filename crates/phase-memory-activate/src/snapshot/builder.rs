@@ -1,0 +1,271 @@
+//! [`SnapshotBuilder`]: a snapshot built from a whole store.
+
+use phase_memory_model::{Edge, Event, Node, Time};
+use phase_memory_profile::{Direction, Profile};
+use rustc_hash::FxHashMap;
+
+use super::csr::csr_offsets;
+use super::dict::{Dict, Row};
+use super::{EVENT_PATH_TYPES, Snapshot};
+use crate::tokens::TokenCounter;
+
+/// Builds a [`Snapshot`]. Nodes, edges and events may be added in any order; edges
+/// and events that name a node never added are ignored at [`SnapshotBuilder::finish`].
+/// Adding a node id twice keeps the last.
+pub struct SnapshotBuilder {
+    generation: u64,
+    dict: Dict,
+    ids: Vec<Box<str>>,
+    map: FxHashMap<Box<str>, u32>,
+    rows: Vec<Option<Row>>,
+    arcs: Vec<(u32, u32, f32)>,
+    access: Vec<(u32, i64)>,
+    touches: Vec<(i64, u32)>,
+    counter: Option<TokenCounter>,
+}
+
+impl std::fmt::Debug for SnapshotBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotBuilder")
+            .field("generation", &self.generation)
+            .field("ids", &self.ids.len())
+            .field("arcs", &self.arcs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SnapshotBuilder {
+    /// A builder for the graph of a store configured by `profile` (its phases, phase
+    /// weights, edge types and tokenizer).
+    pub fn new(profile: &Profile) -> SnapshotBuilder {
+        SnapshotBuilder {
+            generation: 0,
+            dict: Dict::new(profile),
+            ids: Vec::new(),
+            map: FxHashMap::default(),
+            rows: Vec::new(),
+            arcs: Vec::new(),
+            access: Vec::new(),
+            touches: Vec::new(),
+            counter: None,
+        }
+    }
+
+    /// Sets the store generation the snapshot reflects.
+    pub fn with_generation(mut self, generation: u64) -> SnapshotBuilder {
+        self.generation = generation;
+        self
+    }
+
+    /// Sets the store generation the snapshot reflects.
+    pub fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+    }
+
+    fn intern_id(&mut self, id: &str) -> u32 {
+        if let Some(i) = self.map.get(id) {
+            return *i;
+        }
+        let i = self.ids.len() as u32;
+        let boxed: Box<str> = id.into();
+        self.ids.push(boxed.clone());
+        self.map.insert(boxed, i);
+        self.rows.push(None);
+        i
+    }
+
+    /// Adds (or replaces) a node. Its token count is `node.tokens`, or counted with
+    /// the profile's tokenizer when the record has none and the node has text.
+    pub fn add_node(&mut self, node: &Node) {
+        let i = self.intern_id(&node.id) as usize;
+        let row = self.dict.row(node, &mut self.counter);
+        self.rows[i] = Some(row);
+    }
+
+    /// Adds an edge: spreading arcs per its type's direction (forward: from → to,
+    /// backward: to → from, both: both), weighted `edge.weight × type weight`.
+    /// Edges of undeclared types, with a non-positive or non-finite weight, or from
+    /// a node to itself spread nothing and are ignored.
+    pub fn add_edge(&mut self, edge: &Edge) {
+        let Some((w, direction)) = self.dict.spread(edge) else {
+            return;
+        };
+        let from = self.intern_id(&edge.from);
+        let to = self.intern_id(&edge.to);
+        if matches!(direction, Direction::Forward | Direction::Both) {
+            self.arcs.push((from, to, w));
+        }
+        if matches!(direction, Direction::Backward | Direction::Both) {
+            self.arcs.push((to, from, w));
+        }
+    }
+
+    /// Adds an event: every subject gets an access time at `event.at` (for the base
+    /// level); subjects of `observation` and `node.accessed` events also become
+    /// event-path seed candidates.
+    pub fn add_event(&mut self, event: &Event) {
+        let path = EVENT_PATH_TYPES.contains(&event.event_type.as_str());
+        for s in &event.subjects {
+            let i = self.intern_id(s);
+            self.access.push((i, event.at.millis()));
+            if path {
+                self.touches.push((event.at.millis(), i));
+            }
+        }
+    }
+
+    /// Freezes the snapshot.
+    pub fn finish(self) -> Snapshot {
+        let SnapshotBuilder {
+            generation,
+            dict,
+            ids,
+            rows,
+            mut arcs,
+            mut access,
+            mut touches,
+            map,
+            ..
+        } = self;
+        drop(map);
+        // Final order: defined nodes sorted by id.
+        let mut order: Vec<u32> = (0..ids.len() as u32)
+            .filter(|&i| rows[i as usize].is_some())
+            .collect();
+        order.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
+        let n = order.len();
+        let mut remap = vec![u32::MAX; ids.len()];
+        for (new, &old) in order.iter().enumerate() {
+            remap[old as usize] = new as u32;
+        }
+
+        let mut s = Snapshot {
+            generation,
+            id_bytes: String::new(),
+            id_offsets: Vec::with_capacity(n + 1),
+            kind: Vec::with_capacity(n),
+            phase: Vec::with_capacity(n),
+            sensitivity: Vec::with_capacity(n),
+            scope: Vec::with_capacity(n),
+            label_offsets: Vec::with_capacity(n + 1),
+            label_ids: Vec::new(),
+            title_bytes: String::new(),
+            title_offsets: Vec::with_capacity(n + 1),
+            valid_from: Vec::with_capacity(n),
+            valid_to: Vec::with_capacity(n),
+            tokens: Vec::with_capacity(n),
+            created_at: Vec::with_capacity(n),
+            signature: Vec::with_capacity(n),
+            arc_offsets: Vec::new(),
+            arc_targets: Vec::new(),
+            arc_weights: Vec::new(),
+            arc_max: Vec::new(),
+            access_offsets: Vec::new(),
+            access_times: Vec::new(),
+            created_extra: Vec::new(),
+            touches: Vec::new(),
+            orphan_access: FxHashMap::default(),
+            orphan_touches: FxHashMap::default(),
+            edge_count: 0,
+            dict,
+        };
+        s.id_offsets.push(0);
+        s.label_offsets.push(0);
+        s.title_offsets.push(0);
+        for &old in &order {
+            let Some(row) = &rows[old as usize] else {
+                continue;
+            };
+            s.id_bytes.push_str(&ids[old as usize]);
+            s.id_offsets.push(s.id_bytes.len());
+            s.kind.push(row.kind);
+            s.phase.push(row.phase);
+            s.sensitivity.push(row.sensitivity);
+            s.scope.push(row.scope);
+            s.label_ids.extend_from_slice(&row.labels);
+            s.label_offsets.push(s.label_ids.len());
+            s.title_bytes.push_str(&row.title);
+            s.title_offsets.push(s.title_bytes.len());
+            s.valid_from.push(row.valid_from);
+            s.valid_to.push(row.valid_to);
+            s.tokens.push(row.tokens);
+            s.created_at.push(row.created_at);
+            s.signature.push(row.signature);
+        }
+        drop(rows);
+        s.id_bytes.shrink_to_fit();
+        s.title_bytes.shrink_to_fit();
+        s.label_ids.shrink_to_fit();
+
+        // Spreading arcs as CSR, targets ascending within a node.
+        arcs.retain_mut(|(a, b, _)| {
+            *a = remap[*a as usize];
+            *b = remap[*b as usize];
+            *a != u32::MAX && *b != u32::MAX
+        });
+        arcs.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
+        s.arc_offsets = csr_offsets(n, arcs.iter().map(|a| a.0));
+        s.arc_targets = arcs.iter().map(|a| a.1).collect();
+        s.arc_weights = arcs.iter().map(|a| a.2).collect();
+        s.arc_max = vec![0.0; n];
+        for &(a, _, w) in &arcs {
+            let m = &mut s.arc_max[a as usize];
+            *m = m.max(w);
+        }
+        s.edge_count = arcs.len() as u64;
+        drop(arcs);
+
+        // Access times: events' subjects plus each node's creation, deduplicated.
+        // Accesses and touches of ids with no node are kept aside: they join the
+        // node if it is added later ([`Snapshot::apply`]).
+        access.retain_mut(|(i, t)| {
+            let old = *i as usize;
+            *i = remap[old];
+            if *i == u32::MAX {
+                s.orphan_access
+                    .entry(ids[old].clone())
+                    .or_default()
+                    .push(*t);
+                return false;
+            }
+            true
+        });
+        access.sort_unstable();
+        access.dedup();
+        s.created_extra = (0..n)
+            .map(|i| access.binary_search(&(i as u32, s.created_at[i])).is_err())
+            .collect();
+        access.extend(s.created_at.iter().enumerate().map(|(i, &t)| (i as u32, t)));
+        access.sort_unstable();
+        access.dedup();
+        s.access_offsets = csr_offsets(n, access.iter().map(|a| a.0));
+        s.access_times = access.iter().map(|a| Time(a.1)).collect();
+        drop(access);
+
+        touches.retain_mut(|(t, i)| {
+            let old = *i as usize;
+            *i = remap[old];
+            if *i == u32::MAX {
+                s.orphan_touches
+                    .entry(ids[old].clone())
+                    .or_default()
+                    .push(*t);
+                return false;
+            }
+            true
+        });
+        touches.sort_unstable();
+        touches.dedup();
+        touches.shrink_to_fit();
+        s.touches = touches;
+        for v in s
+            .orphan_access
+            .values_mut()
+            .chain(s.orphan_touches.values_mut())
+        {
+            v.sort_unstable();
+            v.dedup();
+        }
+        s
+    }
+}
