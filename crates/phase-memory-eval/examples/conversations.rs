@@ -59,9 +59,7 @@ fn main() -> anyhow::Result<()> {
     print!("{}", r.table());
     eprintln!("took {:.1} s", started.elapsed().as_secs_f64());
     if let Some(path) = report {
-        let json = serde_json::to_string_pretty(&r).context("serializing the report")?;
-        std::fs::write(&path, json + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+        phase_memory_eval::write_report(&path, &r)?;
     }
     Ok(())
 }

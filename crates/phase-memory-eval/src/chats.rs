@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use phase_memory_model::{Actor, Status, Time};
+use phase_memory_model::{Actor, Time};
 use phase_memory_runtime::{CallContext, Clock, Runtime, memory_runtime};
 use serde_json::{Value, json};
 
@@ -507,24 +507,8 @@ pub fn import_with(chats: &[Chat], profile_source: &str, entities: bool) -> Resu
         .context("creating the evaluation store")?;
     for chat in chats {
         let ctx = CallContext::owner().at(as_of);
-        let env = rt.run(
-            "graph.import",
-            json!({"records": records_with(chat, entities)}),
-            &ctx,
-        );
-        if env.status != Status::Ok {
-            let why: Vec<String> = env
-                .diagnostics
-                .iter()
-                .map(|d| format!("{}: {}", d.code, d.message))
-                .collect();
-            bail!(
-                "importing {}: graph.import answered {}: {}",
-                chat.id,
-                env.status.as_str(),
-                why.join("; ")
-            );
-        }
+        let what = format!("importing {}", chat.id);
+        crate::envelope::import(&mut rt, &records_with(chat, entities), &ctx, &what)?;
     }
     Ok(rt)
 }

@@ -11,6 +11,7 @@
 pub mod baseline;
 pub mod chats;
 pub mod conversation;
+mod envelope;
 pub mod generate;
 pub mod metrics;
 pub mod report;
@@ -25,6 +26,7 @@ use phase_memory_model::{Diagnostic, Status};
 use phase_memory_runtime::{CallContext, Extension, Outcome};
 use serde_json::Value;
 
+pub use envelope::write_report;
 pub use report::{EvalReport, FamilySummary, GateResult, Ranking, ScenarioReport};
 pub use run::run_scenario;
 pub use scenario::{Scenario, load};
@@ -48,13 +50,7 @@ pub fn run_dir(dir: &Path, report: Option<&Path>) -> Result<EvalReport> {
     }
     let out = EvalReport::new(dir.display().to_string(), scenarios);
     if let Some(path) = report {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        let json = serde_json::to_string_pretty(&out).context("serializing the report")?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("writing the report {}", path.display()))?;
+        write_report(path, &out)?;
     }
     Ok(out)
 }

@@ -8,25 +8,18 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use phase_memory_model::{Actor, Envelope, Event, Node, Status};
+use phase_memory_model::{Actor, Event, Node, Status};
 use phase_memory_runtime::{CallContext, Clock, Runtime, memory_runtime};
 use serde_json::{Value, json};
 
 use crate::baseline::{Bm25Baseline, RecencyBaseline};
+use crate::envelope::{errors, import, item_ids};
 use crate::metrics::{ndcg_at_k, percentile, precision_at_k, recall_at_k, reciprocal_rank, round4};
 use crate::report::{
     Baselines, CueReport, CueScores, GateResult, Latency, LifecycleMetrics, Metrics, RankingSums,
     ScenarioReport, TransitionReport, lifecycle_accuracy,
 };
 use crate::scenario::{CueCase, ExpectedTransition, Scenario};
-
-fn envelope_error(env: &Envelope) -> String {
-    env.diagnostics
-        .iter()
-        .map(|d| format!("{}: {}", d.code, d.message))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
 
 /// Builds the scenario's runtime and imports its graph.
 fn prepare(s: &Scenario) -> Result<Runtime> {
@@ -35,15 +28,8 @@ fn prepare(s: &Scenario) -> Result<Runtime> {
         .with_context(|| format!("creating the store of scenario {}", s.dir.display()))?;
     if !s.records.is_empty() {
         let ctx = CallContext::owner().at(s.spec.as_of);
-        let env = rt.run("graph.import", json!({"records": s.records}), &ctx);
-        if env.status != Status::Ok {
-            bail!(
-                "{}: graph.import answered {}: {}",
-                s.dir.join("graph.jsonl").display(),
-                env.status.as_str(),
-                envelope_error(&env)
-            );
-        }
+        let what = s.dir.join("graph.jsonl").display().to_string();
+        import(&mut rt, &s.records, &ctx, &what)?;
     }
     Ok(rt)
 }
@@ -62,19 +48,6 @@ fn scores(ranked: &[String], relevant: &BTreeSet<String>, k: usize) -> CueScores
 fn mentions(envelope_json: &str, id: &str) -> bool {
     let quoted = serde_json::to_string(id).unwrap_or_default();
     envelope_json.contains(&quoted)
-}
-
-fn item_ids(env: &Envelope) -> Vec<String> {
-    env.data
-        .get("items")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i.get("node").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn u64_at(v: &Value, path: &[&str]) -> Option<u64> {
@@ -198,7 +171,7 @@ fn run_transitions(
                 s.dir.join("transitions.jsonl").display(),
                 line + 1,
                 env.status.as_str(),
-                envelope_error(&env)
+                errors(&env)
             );
         }
         let planned: BTreeSet<ExpectedTransition> = env

@@ -10,7 +10,7 @@ use phase_memory_index::{Analysis, FullTextIndex, IndexOptions, Search};
 use phase_memory_model::{Node, Status};
 use phase_memory_runtime::{CallContext, Runtime};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Chat, day_words, import_with, load_dir, question_time, reader};
 use crate::metrics::{recall_at_k, reciprocal_rank, round4};
@@ -259,17 +259,7 @@ fn activation_ids(
     {
         bail!("{}", d.message);
     }
-    Ok(env
-        .data
-        .get("items")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i.get("node").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default())
+    Ok(crate::envelope::item_ids(&env))
 }
 
 /// Runs the conversation benchmark over the chat files in `dir`.
