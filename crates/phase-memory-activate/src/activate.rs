@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use phase_memory_model::{Time, actr, round_score};
 use phase_memory_profile::ActivationSpec;
 use rustc_hash::FxHashMap;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::snapshot::{NodeView, Snapshot, signature_similarity};
@@ -67,7 +68,9 @@ pub enum Visibility {
 }
 
 /// Where a seed came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SeedKind {
     /// A BM25 match of the cue text.
@@ -83,7 +86,7 @@ pub enum SeedKind {
 }
 
 /// One source of a node's seed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SeedSource {
     /// The source.
     pub kind: SeedKind,
@@ -95,7 +98,7 @@ pub struct SeedSource {
 }
 
 /// The score breakdown of one item.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Explain {
     /// The seed: the lexical and semantic values summed (fusion), or the largest
     /// other weighted seed source if that is larger.
@@ -126,7 +129,7 @@ pub struct Explain {
 }
 
 /// One packed item.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ActivatedItem {
     /// Node id.
     pub node: String,

@@ -6,6 +6,8 @@
 use schemars::{JsonSchema, schema_for};
 use serde_json::{Value, json};
 
+mod shape;
+
 use crate::context::CallContext;
 use crate::ops;
 use crate::outcome::Outcome;
@@ -46,10 +48,12 @@ pub struct OperationSpec {
     pub summary: &'static str,
     /// The request's JSON Schema.
     pub request_schema: fn() -> Value,
-    /// What `data` holds in the response.
-    pub response: &'static str,
-    /// The JSON Schema of `data` in an `ok` envelope.
+    /// The JSON Schema of `data` in an `ok` envelope (from the response type).
     pub response_schema: fn() -> Value,
+    /// The command line's text for `data`: read back into the response type and
+    /// shown by its [`response::Human`] impl (`Ok(None)`: shown as JSON; `Err`:
+    /// `data` is not of the response type, e.g. a refusal's empty data).
+    pub human: fn(&Value) -> Result<Option<String>, String>,
     /// How policy applies.
     pub policy: &'static str,
     /// Audit behaviour.
@@ -87,6 +91,12 @@ pub enum StoreUse {
 }
 
 impl OperationSpec {
+    /// What `data` holds, in one line generated from the response schema
+    /// (`{budget{limit,used}, items[{…}], path?}`: `?` marks a field that can be
+    /// absent or null), for people: `contracts`, MCP tool descriptions, docs.
+    pub fn response_shape(&self) -> String {
+        shape::line(&(self.response_schema)())
+    }
     /// Whether a network or tool client may choose this operation's time with
     /// `as_of`: only for reads (public, read and audit classes that change nothing);
     /// everything else runs on the service's clock.
@@ -103,13 +113,13 @@ fn schema<T: JsonSchema>() -> Value {
 }
 
 macro_rules! op {
-    ($name:literal, $req:ty, $resp:ty, $summary:literal, $response:literal, $policy:literal, $audit:ident, $writes:literal, [$($cap:ident),*], $class:ident, $handler:path, $store:ident) => {
+    ($name:literal, $req:ty, $resp:ty, $summary:literal, $policy:literal, $audit:ident, $writes:literal, [$($cap:ident),*], $class:ident, $handler:path, $store:ident) => {
         OperationSpec {
             name: $name,
             summary: $summary,
             request_schema: schema::<$req>,
-            response: $response,
             response_schema: schema::<$resp>,
+            human: response::render::<$resp>,
             policy: $policy,
             audit: AuditBehaviour::$audit,
             writes: $writes,
@@ -128,7 +138,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         ActivationRequest,
         response::Activation,
         "cue → ranked working set under a token budget",
-        "{items[{node,kind,phase,title,score,tokens,explain?}], budget{limit,used}, withheld{count,rules}, considered}",
         "each node passes decide(activation.run) inside the traversal; withheld nodes are counted per rule, never shown",
         Reads,
         false,
@@ -142,7 +151,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         AuditPruneRequest,
         response::AuditPrune,
         "drop audit records past retention behind a checkpoint",
-        "{pruned, checkpoint, retention_days}",
         "operation-level decide(audit.prune)",
         Always,
         true,
@@ -156,7 +164,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         AuditQueryRequest,
         response::AuditQuery,
         "audit records by time, actor, operation, status, subject",
-        "{records[] in chain order, retention{audit_days, checkpoint}}",
         "operation-level decide(audit.query)",
         Never,
         false,
@@ -170,7 +177,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Empty,
         response::AuditVerify,
         "verify the hash chain and erasure receipts",
-        "{ok, records, breaks[], receipts_checked}",
         "operation-level decide(audit.verify)",
         Never,
         false,
@@ -184,7 +190,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         EdgeDeleteRequest,
         response::EdgeDelete,
         "delete one edge",
-        "{edge, deleted}",
         "decide(edge.delete) on both end nodes",
         Always,
         true,
@@ -198,7 +203,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         EdgeUpsertRequest,
         response::EdgeUpsert,
         "insert or replace one edge",
-        "{edge, created}",
         "decide(edge.upsert) on both end nodes",
         Always,
         true,
@@ -212,7 +216,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         EvalRequest,
         response::EvalRun,
         "run evaluation scenarios and gates",
-        "{format, passed, root, families[], scenarios[]}",
         "operation-level decide(eval.run)",
         Never,
         false,
@@ -226,7 +229,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         EventAppendRequest,
         response::EventAppend,
         "append an observation or access event",
-        "{event}",
         "decide(event.append) on each subject",
         Always,
         true,
@@ -240,7 +242,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         EventQueryRequest,
         response::EventQuery,
         "query the event history",
-        "{events[]}",
         "events naming a node the actor may not see are withheld",
         Reads,
         false,
@@ -254,7 +255,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         ExportRequest,
         response::GraphExport,
         "export nodes, edges and events as JSONL",
-        "{path?, jsonl?, counts}",
         "operation-level decide(graph.export)",
         Reads,
         false,
@@ -268,7 +268,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         ImportRequest,
         response::GraphImport,
         "bulk JSONL import, all-or-nothing",
-        "{nodes, edges, events}",
         "operation-level decide(graph.import); admission rules on every node",
         Always,
         true,
@@ -282,7 +281,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Empty,
         response::Health,
         "store reachable, schema current, audit head, index fresh, adapter capabilities",
-        "{ok, adapter, adapters[], schema_version, current_schema_version, pending_migrations[], audit_head, index, profile}",
         "none",
         Never,
         false,
@@ -296,7 +294,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         LifecycleRequest,
         response::LifecycleApply,
         "apply the lifecycle plan; review-gated transitions become reviews",
-        "{applied[], reviews[], blocked[]}",
         "decide(lifecycle.apply) with target_phase per transition",
         Always,
         true,
@@ -310,7 +307,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         LifecycleRequest,
         response::LifecyclePlan,
         "evaluate lifecycle rules at as_of",
-        "{transitions[{node,from,to,rule_id,review}], blocked[]}",
         "nodes outside the actor's scopes are skipped",
         Never,
         false,
@@ -324,7 +320,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         NodeRef,
         response::NodeDelete,
         "delete one node and its edges",
-        "{node, deleted_edges}",
         "decide(node.delete) on the node; legal hold blocks",
         Always,
         true,
@@ -338,7 +333,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         NodeRef,
         response::NodeGet,
         "read one node",
-        "{node}",
         "decide(node.get) on the node; a withheld node is not_found",
         Reads,
         false,
@@ -352,7 +346,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         NodeUpsertRequest,
         response::NodeUpsert,
         "insert or replace one node",
-        "{node, created}",
         "admission rules, then decide(node.upsert)",
         Always,
         true,
@@ -366,13 +359,12 @@ pub const OPERATIONS: &[OperationSpec] = &[
         CompileRequest,
         response::Compile,
         "activation → Markitect package folder or .tar",
-        "{out, id, items, budget, withheld}",
         "as activation.run, with operation package.compile",
         Reads,
         false,
         [Graph, Events],
         Read,
-        ops::activation::compile,
+        ops::package::compile,
         Open
     ),
     op!(
@@ -380,13 +372,12 @@ pub const OPERATIONS: &[OperationSpec] = &[
         PackageVerifyRequest,
         response::PackageVerify,
         "re-hash a package folder or .tar",
-        "{id, items, problems[]}",
         "none",
         Never,
         false,
         [],
         Read,
-        ops::activation::verify,
+        ops::package::verify,
         None
     ),
     op!(
@@ -394,7 +385,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         ProfileRequest,
         response::ProfileApply,
         "validate and activate a profile",
-        "{name, digest, previous_digest}",
         "operation-level decide(profile.apply)",
         Always,
         true,
@@ -408,7 +398,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Empty,
         response::ProfileShow,
         "the active profile",
-        "{name, digest, profile, source}",
         "none",
         Never,
         false,
@@ -422,7 +411,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         ProfileRequest,
         response::ProfileValidate,
         "validate a profile without applying it",
-        "{name, digest}",
         "none",
         Never,
         false,
@@ -436,7 +424,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         ReviewDecideRequest,
         response::ReviewDecide,
         "approve or reject a pending review",
-        "{review, applied?}",
         "the requester cannot decide its own review; operation-level decide(review.decide)",
         Always,
         true,
@@ -450,7 +437,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         ReviewListRequest,
         response::ReviewList,
         "the review queue",
-        "{reviews[]}",
         "reviews on nodes the actor may not see are withheld",
         Never,
         false,
@@ -464,7 +450,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         ExportRequest,
         response::StoreExport,
         "dump the whole store (graph, events, audit, reviews, profile) for another adapter",
-        "{path?, jsonl?, counts}",
         "operation-level decide(store.export)",
         Reads,
         false,
@@ -478,7 +463,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         ImportRequest,
         response::StoreImport,
         "restore a store dump into an empty store",
-        "{counts}",
         "operation-level decide(store.import)",
         Always,
         true,
@@ -492,7 +476,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         StoreInitRequest,
         response::StoreInit,
         "create a store (handled before a store is open; the first audit record is written by the first operation)",
-        "{adapter, location, profile}",
         "none",
         Never,
         true,
@@ -506,7 +489,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Empty,
         response::StoreMigrate,
         "apply pending migrations in order",
-        "{applied[], schema_version}",
         "operation-level decide(store.migrate)",
         Always,
         true,
@@ -520,7 +502,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         RepairRequest,
         response::StoreRepair,
         "diagnose (and with apply, fix) corrupt records, missing references, orphaned paths, stale indexes, migration needs",
-        "{findings[], applied}",
         "operation-level decide(store.repair)",
         Always,
         false,
@@ -534,7 +515,6 @@ pub const OPERATIONS: &[OperationSpec] = &[
         Empty,
         response::StoreStatus,
         "schema version, migrations, counts, heads, retention",
-        "{adapter, schema_version, pending_migrations, counts, audit, retention}",
         "none",
         Never,
         false,
@@ -571,7 +551,7 @@ pub fn service_contracts() -> Value {
                 "name": o.name,
                 "summary": o.summary,
                 "request_schema": (o.request_schema)(),
-                "response": {"envelope": "phase-memory/v1", "data": o.response, "data_schema": (o.response_schema)()},
+                "response": {"envelope": "phase-memory/v1", "data": o.response_shape(), "data_schema": (o.response_schema)()},
                 "policy": o.policy,
                 "audit": o.audit.as_str(),
                 "writes": o.writes,

@@ -260,27 +260,13 @@ impl Runtime {
         env.data = std::mem::take(&mut outcome.data);
         env.diagnostics = std::mem::take(&mut outcome.diagnostics);
         let wants_audit = self.wants_audit(&outcome, audit);
-        let mut change = std::mem::take(&mut outcome.change);
-        if ctx.origin.is_remote() && ctx.as_of.is_some() {
-            // Events a read records (accesses) happen now, whatever it evaluated.
-            for e in &mut change.events {
-                e.at = now;
-            }
-        }
-        if outcome.status != Status::Ok && outcome.status != Status::ReviewRequired {
-            // Only successful operations (and the reviews they create) change state;
-            // a refusal writes nothing but its audit record.
-            change = ChangeSet::default();
-            outcome.index = IndexUpdate::default();
-            outcome.new_profile = None;
-        }
+        let mut change = settled_change(&mut outcome, ctx, now);
         // Group commit (group.rs): a read may leave its record for the front end.
         if wants_audit
             && self.defer_audit(&env, &change, &outcome, operation, request_digest, ctx, now)
         {
             return env;
         }
-        let mut main_ref = None;
         // A read that records itself writes: take the writer lock (and the latest
         // audit head) now, unless the operation already holds it.
         if (wants_audit || !change.is_empty())
@@ -288,39 +274,65 @@ impl Runtime {
         {
             return self.error_envelope(env, &e);
         }
+        let mut main_ref = None;
         if wants_audit {
-            let own = AuditDraft {
-                operation: operation.to_string(),
-                actor: None,
-                status: env.status,
-                decision: outcome.decision.clone(),
-                rule_id: outcome.rule_id.clone(),
-                subjects: outcome.subjects.clone(),
-                details: outcome.details.clone(),
-            };
-            let mut tail = match self.chain_tail(&change, ctx, request_digest, now) {
-                Ok(t) => t,
+            match self.seal_audit(&env, &mut change, &outcome, ctx, request_digest, now) {
+                Ok(r) => main_ref = Some(r),
                 Err(e) => return self.error_envelope(env, &e),
-            };
-            for d in &outcome.extra_audit {
-                let r = tail.seal(d, String::new());
-                change.audit.push(r);
             }
-            let r = tail.seal(&own, env.digest_without_audit());
-            main_ref = Some(AuditRef {
-                seq: r.seq,
-                hash: r.hash.clone(),
-            });
+        }
+        let index_in_step = self.index_fresh();
+        if let Err(e) = self.commit_change(change) {
+            return self.error_envelope(env, &e);
+        }
+        env.audit = main_ref;
+        self.after_commit(&mut env, &mut outcome, index_in_step);
+        env
+    }
+
+    /// Seals the outcome's extra audit records and the operation's own into the
+    /// change set; the reference of the operation's own record.
+    fn seal_audit(
+        &self,
+        env: &Envelope,
+        change: &mut ChangeSet,
+        outcome: &Outcome,
+        ctx: &CallContext,
+        request_digest: &str,
+        now: Time,
+    ) -> Result<AuditRef, StoreError> {
+        let own = AuditDraft {
+            operation: env.operation.clone(),
+            actor: None,
+            status: env.status,
+            decision: outcome.decision.clone(),
+            rule_id: outcome.rule_id.clone(),
+            subjects: outcome.subjects.clone(),
+            details: outcome.details.clone(),
+        };
+        let mut tail = self.chain_tail(change, ctx, request_digest, now)?;
+        for d in &outcome.extra_audit {
+            let r = tail.seal(d, String::new());
             change.audit.push(r);
         }
+        let r = tail.seal(&own, env.digest_without_audit());
+        let main_ref = AuditRef {
+            seq: r.seq,
+            hash: r.hash.clone(),
+        };
+        change.audit.push(r);
+        Ok(main_ref)
+    }
+
+    /// Commits the change set (if any) and keeps the activation snapshot in step:
+    /// still valid when nothing it reads changed, patched with this commit's own
+    /// writes otherwise.
+    fn commit_change(&mut self, mut change: ChangeSet) -> Result<(), StoreError> {
         let before = self.store.data_generation();
-        let index_in_step = self.index_fresh();
         let snapshot_unchanged = !changes_activation_input(&mut change);
         let own = (!snapshot_unchanged).then(|| OwnCommit::of(&change));
         if !change.is_empty() {
-            if let Err(e) = self.store.commit(change) {
-                return self.error_envelope(env, &e);
-            }
+            self.store.commit(change)?;
             crate::sharing::stats::record_commit();
         }
         if snapshot_unchanged
@@ -332,7 +344,13 @@ impl Runtime {
         if let Some(own) = own {
             self.snapshot_after_commit(before, own);
         }
-        env.audit = main_ref;
+        Ok(())
+    }
+
+    /// After the commit: activate a new profile and update the full-text index
+    /// (a failed index update is a diagnostic, the commit stands). `index_in_step`:
+    /// the index was fresh before the commit.
+    fn after_commit(&mut self, env: &mut Envelope, outcome: &mut Outcome, index_in_step: bool) {
         if let Some(p) = outcome.new_profile.take() {
             self.profile_digest = p.digest();
             self.profile = *p;
@@ -350,7 +368,6 @@ impl Runtime {
         } else if let Err(d) = self.update_index(u) {
             env.diagnostics.push(d);
         }
-        env
     }
 
     /// Whether this outcome is audited: refusals by policy always, invalid input
@@ -469,6 +486,24 @@ impl ChainTail<'_> {
 
 /// Whether a change set touches what an activation snapshot is built from (nodes,
 /// edges, events, the profile). Audit records, audit pruning and reviews do not.
+/// The change set an outcome may commit: events a remote read records happen
+/// now, whatever time it evaluated; a refusal commits nothing (only its audit
+/// record), and changes neither the index nor the profile.
+fn settled_change(outcome: &mut Outcome, ctx: &CallContext, now: Time) -> ChangeSet {
+    let mut change = std::mem::take(&mut outcome.change);
+    if ctx.origin.is_remote() && ctx.as_of.is_some() {
+        for e in &mut change.events {
+            e.at = now;
+        }
+    }
+    if outcome.status != Status::Ok && outcome.status != Status::ReviewRequired {
+        change = ChangeSet::default();
+        outcome.index = IndexUpdate::default();
+        outcome.new_profile = None;
+    }
+    change
+}
+
 fn changes_activation_input(change: &mut ChangeSet) -> bool {
     let audit = std::mem::take(&mut change.audit);
     let prune = change.prune_audit.take();

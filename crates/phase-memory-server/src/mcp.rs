@@ -109,7 +109,9 @@ fn specs() -> Vec<ToolSpec> {
             target: Target::Op(op.name),
             description: format!(
                 "{} (operation {}). Returns the phase-memory/v1 envelope; data: {}.",
-                op.summary, op.name, op.response
+                op.summary,
+                op.name,
+                op.response_shape()
             ),
         });
     }

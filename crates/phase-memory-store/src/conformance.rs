@@ -14,7 +14,7 @@ macro_rules! ensure {
 
 mod audit;
 mod durability;
-mod fixtures;
+pub mod fixtures;
 mod records;
 mod shared;
 

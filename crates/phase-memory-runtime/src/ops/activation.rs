@@ -1,37 +1,35 @@
 //! Activation and packages: cue → BM25 seeds from the full-text index → activation
 //! on the snapshot with the policy filter inside the traversal → budget packing →
-//! the envelope, or a Markitect package.
+//! the envelope (packages are built on it in `package.rs`).
 
 use phase_memory_activate::activate::{ActivationInput, Cue, Visibility, WorkingSet, activate};
 use phase_memory_govern::Target;
-use phase_memory_model::{Diagnostic, Status, Time};
+use phase_memory_model::{Diagnostic, Time};
 use phase_memory_profile::Effect;
 use serde_json::{Value, json};
 
 use super::support::{self, parse};
 use crate::context::CallContext;
 use crate::outcome::{OpResult, Outcome};
-use crate::request::{
-    ActivationFields, ActivationRequest, CompileRequest, CueRequest, PackageVerifyRequest,
-};
-use crate::response::{Activation, Compile, PackageProblem, PackageVerify};
+use crate::request::{ActivationFields, ActivationRequest, CueRequest};
+use crate::response::Activation;
 use crate::state::Runtime;
 
 /// How many BM25 hits seed an activation.
 const LEXICAL_SEEDS: usize = 200;
 
-struct Activated {
-    set: WorkingSet,
+pub(super) struct Activated {
+    pub(super) set: WorkingSet,
     /// Items that passed only because a review approved them or that need review.
-    needs_review: Vec<(String, String)>,
+    pub(super) needs_review: Vec<(String, String)>,
     /// Why the semantic index gave no seeds, when the profile asks for them.
-    semantic_note: Option<Diagnostic>,
+    pub(super) semantic_note: Option<Diagnostic>,
 }
 
 /// One activation for `op`: check the request, seed from the full-text index,
 /// drop hidden seeds, activate with the policy inside the traversal, and keep the
 /// review needs of the items that were packed.
-fn run_activation(
+pub(super) fn run_activation(
     rt: &mut Runtime,
     op: &str,
     fields: ActivationFields<'_>,
@@ -302,7 +300,7 @@ fn drop_hidden_seeds(
     Ok(())
 }
 
-fn diagnostics(set: &WorkingSet, o: &mut Outcome) {
+pub(super) fn diagnostics(set: &WorkingSet, o: &mut Outcome) {
     if set.not_fitted > 0 {
         o.diagnostics.push(Diagnostic::warning(
             "budget.exhausted",
@@ -361,7 +359,7 @@ fn seed_hints(cue: &CueRequest, set: &WorkingSet, o: &mut Outcome) {
 }
 
 /// Access events for returned items when the profile records accesses.
-fn access_events(
+pub(super) fn access_events(
     rt: &Runtime,
     set: &WorkingSet,
     ctx: &CallContext,
@@ -394,219 +392,5 @@ pub(crate) fn run(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -
     o.subjects = a.set.items.iter().map(|i| i.node.clone()).collect();
     o.details = json!({"items": a.set.items.len(), "withheld": a.set.withheld_count, "budget_used": a.set.budget_used});
     access_events(rt, &a.set, ctx, now, &mut o)?;
-    Ok(o)
-}
-
-/// The audit record of the latest operation that changed memory: a package's
-/// provenance. Reads (audited when the profile records reads) do not move it, so
-/// compiling twice gives byte-identical packages.
-fn last_write_audit(rt: &Runtime) -> Result<Option<phase_memory_model::AuditRef>, Outcome> {
-    let Some(head) = rt.store.audit_head()? else {
-        return Ok(None);
-    };
-    let floor = rt.store.audit_checkpoint()?.last_pruned_seq;
-    let mut window = 64u64;
-    loop {
-        let after = head.seq.saturating_sub(window).max(floor);
-        let records = rt.store.audit_records(after)?;
-        let write = records
-            .iter()
-            .rev()
-            .find(|r| r.status != "ok" || !rt.is_registered_read(&r.operation));
-        if let Some(r) = write {
-            return Ok(Some(phase_memory_model::AuditRef {
-                seq: r.seq,
-                hash: r.hash.clone(),
-            }));
-        }
-        if after <= floor {
-            return Ok(Some(head));
-        }
-        window *= 4;
-    }
-}
-
-/// `package.compile`.
-pub(crate) fn compile(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time) -> OpResult {
-    let r: CompileRequest = parse(req)?;
-    if r.out.as_deref().is_some_and(|o| o.trim().is_empty()) {
-        return Err(Outcome::invalid(
-            "request.invalid",
-            "`out` must name a folder (or a .tar file with archive), or be left out to get the files in the response",
-        ));
-    }
-    let target = match &r.out {
-        Some(o) => Some(crate::files::resolve(ctx, o, crate::files::Access::Write)?),
-        None => None,
-    };
-    let provenance_head = last_write_audit(rt)?;
-    let a = run_activation(rt, "package.compile", r.fields(), ctx, now)?;
-    if !a.needs_review.is_empty() && ctx.approved_review.is_none() {
-        let rule = a.needs_review[0].1.clone();
-        let d = phase_memory_govern::Decision {
-            effect: Effect::Review,
-            rule_id: Some(rule),
-            reason: format!(
-                "{} item(s) of the package need review before they are compiled",
-                a.needs_review.len()
-            ),
-        };
-        let subjects = a.needs_review.iter().map(|(id, _)| id.clone()).collect();
-        return Ok(support::hold_for_review(
-            rt,
-            "package.compile",
-            req.clone(),
-            ctx,
-            &d,
-            subjects,
-            now,
-        ));
-    }
-    let mut items = Vec::with_capacity(a.set.items.len());
-    for i in &a.set.items {
-        let node = rt.store.node(&i.node)?.ok_or_else(|| {
-            Outcome::error(
-                "store.corrupt_record",
-                format!("activated node {} is missing from the store", i.node),
-            )
-        })?;
-        items.push(phase_memory_package::PackageItem {
-            node,
-            score: i.score,
-            tokens: i.tokens,
-        });
-    }
-    let meta = rt.store.meta()?;
-    let head = provenance_head.unwrap_or(phase_memory_model::AuditRef {
-        seq: 0,
-        hash: phase_memory_model::audit::GENESIS_HASH.into(),
-    });
-    let input = phase_memory_package::PackageInput {
-        title: rt.profile.package.title.clone(),
-        cue: serde_json::to_value(&r.cue).unwrap_or(Value::Null),
-        as_of: now,
-        profile_digest: rt.profile_digest.clone(),
-        budget_limit: a.set.budget_limit,
-        budget_used: a.set.budget_used,
-        items,
-        withheld_count: a.set.withheld_count,
-        withheld_rules: a.set.withheld.clone(),
-        store: format!("{}:{}", meta.adapter, meta.created_at),
-        audit_seq: head.seq,
-        audit_hash: head.hash,
-    };
-    let pkg = phase_memory_package::render(&input);
-    let (out, contents) = match (&target, &r.out) {
-        (Some(out), Some(given)) => {
-            write_package(&pkg, out, r.archive, given, ctx)?;
-            (Some(given.clone()), None)
-        }
-        _ => {
-            let contents = pkg
-                .files
-                .iter()
-                .map(|(p, b)| (p.clone(), String::from_utf8_lossy(b).into_owned()))
-                .collect();
-            (None, Some(contents))
-        }
-    };
-    let Activation {
-        items,
-        budget,
-        withheld,
-        considered,
-        not_fitted,
-    } = Activation::of(&a.set, false);
-    let mut o = Outcome::ok_with(&Compile {
-        items,
-        budget,
-        withheld,
-        considered,
-        not_fitted,
-        out,
-        contents,
-        id: pkg.id.clone(),
-        archive: r.archive,
-        files: pkg.files.len() as u64,
-    });
-    diagnostics(&a.set, &mut o);
-    o.diagnostics.extend(a.semantic_note.clone());
-    o.subjects = a.set.items.iter().map(|i| i.node.clone()).collect();
-    o.details =
-        json!({"package": pkg.id, "items": a.set.items.len(), "withheld": a.set.withheld_count});
-    access_events(rt, &a.set, ctx, now, &mut o)?;
-    Ok(o)
-}
-
-/// Writes a package to a folder or a .tar; a remote caller learns why only when
-/// the writer refused the target.
-fn write_package(
-    pkg: &phase_memory_package::Package,
-    out: &std::path::Path,
-    archive: bool,
-    given: &str,
-    ctx: &CallContext,
-) -> Result<(), Outcome> {
-    let written = if archive {
-        phase_memory_package::write_tar(pkg, out)
-    } else {
-        phase_memory_package::write_dir(pkg, out)
-    };
-    written.map_err(|e| {
-        let why = match &e {
-            _ if !ctx.origin.is_remote() => e.to_string(),
-            phase_memory_package::PackageError::Refused { reason, .. } => reason.clone(),
-            _ => "the write failed".to_string(),
-        };
-        Outcome::invalid(
-            "package.invalid",
-            format!("writing the package to {given}: {why}"),
-        )
-    })
-}
-
-/// `package.verify`.
-pub(crate) fn verify(_rt: &mut Runtime, req: &Value, ctx: &CallContext, _now: Time) -> OpResult {
-    let r: PackageVerifyRequest = parse(req)?;
-    let path = crate::files::resolve(ctx, &r.path, crate::files::Access::Read)?;
-    let report = phase_memory_package::verify_limited(&path, &crate::files::package_limits(ctx))
-        .map_err(|e| match e {
-            // Limits and read errors name the path the client gave, never a
-            // server path it did not (the error's own path is the resolved one).
-            phase_memory_package::PackageError::Invalid(m) => {
-                Outcome::invalid("package.invalid", format!("{}: {m}", r.path))
-            }
-            phase_memory_package::PackageError::NotFound(_) => Outcome::invalid(
-                "package.invalid",
-                format!("{}: no such file or folder", r.path),
-            ),
-            _ if ctx.origin.is_remote() => Outcome::invalid(
-                "package.invalid",
-                format!("{}: cannot be read as a package", r.path),
-            ),
-            other => Outcome::invalid("package.invalid", format!("{}: {other}", r.path)),
-        })?;
-    let problems: Vec<PackageProblem> = report
-        .problems
-        .iter()
-        .map(|p| PackageProblem {
-            code: p.code.clone(),
-            path: p.path.clone(),
-            message: p.message.clone(),
-        })
-        .collect();
-    let mut o = Outcome::ok_with(&PackageVerify {
-        id: report.id.clone(),
-        items: report.items as u64,
-        ok: problems.is_empty(),
-        problems,
-    });
-    for p in &report.problems {
-        o.diagnostics
-            .push(Diagnostic::error(&p.code, p.message.clone()).at(p.path.clone()));
-    }
-    if !report.problems.is_empty() {
-        o.status = Status::Invalid;
-    }
     Ok(o)
 }

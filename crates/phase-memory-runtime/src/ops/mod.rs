@@ -13,6 +13,7 @@ pub(crate) mod event;
 pub(crate) mod interchange;
 pub(crate) mod lifecycle;
 pub(crate) mod node;
+pub(crate) mod package;
 pub(crate) mod profile;
 pub(crate) mod review;
 pub(crate) mod store;

@@ -2,7 +2,7 @@
 //! invalid request: it works or answers with an explicit diagnostic, never panics.
 
 use phase_memory_model::Status;
-use phase_memory_runtime::registry::OPERATIONS;
+use phase_memory_runtime::registry::{OPERATIONS, find};
 use serde_json::json;
 
 use crate::*;
@@ -153,6 +153,10 @@ fn fits_schema(name: &str, data: &serde_json::Value) {
             "{name}: required field {r:?} missing from {data}"
         );
     }
+    // The command line reads the data back into the response type to show it.
+    if let Err(e) = (spec.human)(data) {
+        panic!("{name}: data does not read back into its response type: {e}\n{data}");
+    }
 }
 
 /// Every registered operation declares its class, and the class is the one the
@@ -277,62 +281,32 @@ fn the_runner_checks_the_class_before_the_handler() {
     assert!(env.to_json().contains("access.roles.owner"));
 }
 
-/// The top-level field names of a registry entry's one-line `data` shape
-/// (`{items[{node,…}], budget{limit,used}, considered?}` → items, budget, considered).
-fn shape_fields(shape: &str) -> Vec<String> {
-    let inner = shape
-        .trim()
-        .strip_prefix('{')
-        .and_then(|s| s.strip_suffix('}'))
-        .unwrap_or("");
-    let mut fields = Vec::new();
-    let (mut depth, mut current) = (0usize, String::new());
-    for ch in inner.chars() {
-        match ch {
-            '{' | '[' | '(' => depth += 1,
-            '}' | ']' | ')' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                fields.push(std::mem::take(&mut current));
-                continue;
-            }
-            _ => {}
-        }
-        if depth == 0 {
-            current.push(ch);
-        }
-    }
-    fields.push(current);
-    fields
-        .iter()
-        .map(|f| {
-            f.trim()
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect::<String>()
-        })
-        .filter(|f| !f.is_empty())
-        .collect()
-}
-
 #[test]
-fn every_shape_line_names_fields_of_its_response_type() {
-    // The one-line shape in the registry is read by people (contracts, MCP tool
-    // descriptions); the response type is what the schemas are generated from.
-    // They must not drift apart.
-    let mut drift = Vec::new();
+fn shape_lines_are_generated_from_the_response_types() {
+    // The one-line shape people read (contracts, MCP tool descriptions, docs)
+    // comes from the same schema as the published data schema.
+    let shape = |name: &str| find(name).expect("registered").response_shape();
+    assert_eq!(
+        shape("activation.run"),
+        "{budget{limit,used}, considered, items[{explain?,kind,node,phase,score,title,tokens}], not_fitted, withheld{count,rules}}"
+    );
+    assert_eq!(shape("node.get"), "{node}");
+    assert_eq!(
+        shape("graph.export"),
+        "{counts{edges,events,nodes,withheld?}, jsonl?, path?}"
+    );
+    assert_eq!(shape("review.decide"), "{applied?, review}");
     for op in OPERATIONS {
+        let line = op.response_shape();
         let schema = (op.response_schema)();
-        let Some(props) = schema.get("properties").and_then(|p| p.as_object()) else {
-            continue;
-        };
-        for f in shape_fields(op.response) {
-            if !props.contains_key(&f) {
-                drift.push(format!(
-                    "{}: `{f}` is not a field of its response type",
-                    op.name
-                ));
-            }
+        let props = schema["properties"].as_object().expect("an object schema");
+        assert!(!props.is_empty(), "{}: no fields", op.name);
+        for field in props.keys() {
+            assert!(
+                line.contains(field.as_str()),
+                "{}: {line} misses {field}",
+                op.name
+            );
         }
     }
-    assert!(drift.is_empty(), "{}", drift.join("\n"));
 }

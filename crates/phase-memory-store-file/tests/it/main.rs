@@ -10,114 +10,38 @@ mod roundtrip;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use phase_memory_model::audit::GENESIS_HASH;
-use phase_memory_model::{AuditRecord, Edge, Event, Node, Review, ReviewStatus, Time};
+use phase_memory_model::{AuditRecord, Edge, Node};
+use phase_memory_store::conformance::fixtures as shared;
 use phase_memory_store::conformance::{self, StoreFactory};
 use phase_memory_store::{ChangeSet, GraphStore, MemoryState, Store, StoreError, StoreMeta};
 use phase_memory_store_file::{FileStore, OpenMode};
-use serde_json::json;
 use tempfile::TempDir;
 
-/// A time `s` seconds into 2026.
-pub fn t(s: i64) -> Time {
-    Time::from_millis(1_767_225_600_000 + s * 1000)
-}
+pub use shared::{event, review, t};
 
-/// A node with a given body.
+/// A node with a given body (the frozen fixtures' node: the shared sample node
+/// with their body, one label, no validity start and 5 tokens).
 pub fn node(id: &str, body: &str) -> Node {
     Node {
-        id: id.into(),
-        kind: "fact".into(),
-        phase: "active".into(),
-        title: format!("title of {id}"),
         body: body.into(),
         labels: vec!["geo".into()],
-        scope: "default".into(),
-        sensitivity: "internal".into(),
-        attrs: [("k".to_string(), json!({"n": 1.5}))].into_iter().collect(),
-        created_at: t(0),
-        updated_at: t(1),
         valid_from: None,
-        valid_to: None,
         tokens: 5,
-        tombstone: None,
-        implicit_time: false,
+        ..shared::sample_node(id)
     }
 }
 
-/// An edge.
+/// An edge (the frozen fixtures' weight).
 pub fn edge(from: &str, to: &str, ty: &str) -> Edge {
     Edge {
-        from: from.into(),
-        to: to.into(),
-        edge_type: ty.into(),
         weight: 0.5,
-        attrs: Default::default(),
-        created_at: t(2),
-    }
-}
-
-/// An event.
-pub fn event(seq: u64, ty: &str, subjects: &[&str]) -> Event {
-    Event {
-        seq,
-        id: format!("ev-{seq}"),
-        at: t(seq as i64 * 10),
-        actor: "alice".into(),
-        event_type: ty.into(),
-        subjects: subjects.iter().map(|s| s.to_string()).collect(),
-        payload: json!({"seq": seq}),
-    }
-}
-
-/// A review.
-pub fn review(id: &str) -> Review {
-    Review {
-        id: id.into(),
-        operation: "lifecycle.apply".into(),
-        subjects: vec!["a".into()],
-        requested_by: "alice".into(),
-        reason: "forget needs review".into(),
-        rule_id: Some("forget-review".into()),
-        status: ReviewStatus::Pending,
-        decided_by: None,
-        decided_at: None,
-        decision_reason: None,
-        created_at: t(0),
-        expires_at: None,
-        request: json!({"nodes": ["a"]}),
+        ..shared::edge(from, to, ty)
     }
 }
 
 /// `n` audit records continuing the chain of `store`.
 pub fn audit_after(store: &dyn Store, n: u64) -> Vec<AuditRecord> {
-    let head = store.audit_head().expect("audit head");
-    let (mut seq, mut prev) = head
-        .map(|h| (h.seq, h.hash))
-        .unwrap_or((0, GENESIS_HASH.to_string()));
-    (0..n)
-        .map(|_| {
-            seq += 1;
-            let r = AuditRecord {
-                seq,
-                at: t(seq as i64),
-                actor: "alice".into(),
-                operation: "node.upsert".into(),
-                status: "ok".into(),
-                decision: "allow".into(),
-                rule_id: None,
-                subjects: vec!["a".into()],
-                request_digest: "blake3:req".into(),
-                envelope_digest: "blake3:env".into(),
-                details: serde_json::Value::Null,
-                prev_hash: String::new(),
-                hash: String::new(),
-            }
-            .seal(&prev);
-            prev = r.hash.clone();
-            r
-        })
-        .collect()
+    shared::chain_after(store, n).expect("audit head")
 }
 
 /// Fresh store metadata.

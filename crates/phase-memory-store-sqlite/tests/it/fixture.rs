@@ -4,13 +4,47 @@
 use std::path::{Path, PathBuf};
 
 use phase_memory_model::audit::{GENESIS_HASH, verify_chain};
-use phase_memory_store::conformance::sample_node;
+use phase_memory_model::{AuditRecord, Edge, Event, Review};
+use phase_memory_store::conformance::fixtures::{self as shared, sample_node, t};
 use phase_memory_store::{
     AuditStore, ChangeSet, EventQuery, EventStore, GraphStore, ReviewStore, Store, StoreError,
 };
 use phase_memory_store_sqlite::{DB_FILE, OpenMode, SqliteStore};
 
-use crate::{audit, edge, event, review, t};
+/// What the frozen fixture holds differs from today's shared sample records in
+/// a few fields; these are its records.
+fn edge(from: &str, to: &str, ty: &str) -> Edge {
+    Edge {
+        weight: 0.5,
+        created_at: t(1),
+        ..shared::edge(from, to, ty)
+    }
+}
+
+fn event(seq: u64, ty: &str, subjects: &[&str]) -> Event {
+    Event {
+        at: t(seq as i64),
+        ..shared::event(seq, ty, subjects)
+    }
+}
+
+fn audit(seq: u64, prev: &str) -> AuditRecord {
+    AuditRecord {
+        rule_id: None,
+        subjects: vec!["a".into()],
+        ..shared::audit_draft(seq)
+    }
+    .seal(prev)
+}
+
+fn review(id: &str) -> Review {
+    Review {
+        reason: "needs a second pair of eyes".into(),
+        rule_id: None,
+        request: serde_json::json!({}),
+        ..shared::review(id)
+    }
+}
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/stores/sqlite-v1")

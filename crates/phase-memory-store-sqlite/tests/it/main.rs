@@ -6,22 +6,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use phase_memory_model::audit::GENESIS_HASH;
-use phase_memory_model::{
-    AuditCheckpoint, AuditRecord, Edge, Event, Node, Review, ReviewStatus, Time, Tombstone,
+use phase_memory_model::{AuditCheckpoint, AuditRecord, Edge, Node, Tombstone};
+use phase_memory_store::conformance::fixtures::{
+    audit_record, edge, event, review, sample_node, t,
 };
-use phase_memory_store::conformance::{self, StoreFactory, sample_node};
+use phase_memory_store::conformance::{self, StoreFactory};
 use phase_memory_store::{
     AuditStore, ChangeSet, EventQuery, EventStore, GraphStore, Store, StoreError, StoreMeta,
 };
 use phase_memory_store_sqlite::{DB_FILE, OpenMode, SqliteStore};
-use serde_json::json;
 
 mod fixture;
 mod roundtrip;
-
-fn t(s: i64) -> Time {
-    Time::from_millis(1_767_225_600_000 + s * 1000)
-}
 
 fn meta() -> StoreMeta {
     StoreMeta::new("sqlite", t(0))
@@ -33,64 +29,9 @@ fn new_store() -> (tempfile::TempDir, SqliteStore) {
     (tmp, store)
 }
 
-fn edge(from: &str, to: &str, ty: &str) -> Edge {
-    Edge {
-        from: from.into(),
-        to: to.into(),
-        edge_type: ty.into(),
-        weight: 0.5,
-        attrs: Default::default(),
-        created_at: t(1),
-    }
-}
-
-fn event(seq: u64, ty: &str, subjects: &[&str]) -> Event {
-    Event {
-        seq,
-        id: format!("ev-{seq}"),
-        at: t(seq as i64),
-        actor: "alice".into(),
-        event_type: ty.into(),
-        subjects: subjects.iter().map(|s| s.to_string()).collect(),
-        payload: json!({"seq": seq}),
-    }
-}
-
+/// `audit_record` under the name these tests use.
 fn audit(seq: u64, prev: &str) -> AuditRecord {
-    AuditRecord {
-        seq,
-        at: t(seq as i64),
-        actor: "alice".into(),
-        operation: "node.upsert".into(),
-        status: "ok".into(),
-        decision: "allow".into(),
-        rule_id: None,
-        subjects: vec!["a".into()],
-        request_digest: "blake3:req".into(),
-        envelope_digest: "blake3:env".into(),
-        details: serde_json::Value::Null,
-        prev_hash: String::new(),
-        hash: String::new(),
-    }
-    .seal(prev)
-}
-
-fn review(id: &str) -> Review {
-    Review {
-        id: id.into(),
-        operation: "lifecycle.apply".into(),
-        subjects: vec!["a".into()],
-        requested_by: "alice".into(),
-        reason: "needs a second pair of eyes".into(),
-        rule_id: None,
-        status: ReviewStatus::Pending,
-        decided_by: None,
-        decided_at: None,
-        decision_reason: None,
-        created_at: t(0),
-        expires_at: None,
-        request: json!({}),
-    }
+    audit_record(seq, prev)
 }
 
 /// Temp-dir stores for the conformance suite; the dirs live as long as the factory.

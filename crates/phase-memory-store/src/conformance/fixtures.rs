@@ -1,12 +1,15 @@
-//! Sample records and small helpers the checks share.
+//! Sample records and small helpers the checks share, and the adapters' own
+//! tests with them (an adapter's frozen-format fixtures override the few fields
+//! their frozen content holds differently, with struct update syntax).
 
 use phase_memory_model::audit::GENESIS_HASH;
-use phase_memory_model::{AuditRecord, Edge, Event, Node, Time};
+use phase_memory_model::{AuditRecord, Edge, Event, Node, Review, ReviewStatus, Time};
 use serde_json::json;
 
 use crate::{ChangeSet, Store};
 
-pub(super) fn t(s: i64) -> Time {
+/// A time `s` seconds into 2026.
+pub fn t(s: i64) -> Time {
     Time::from_millis(1_767_225_600_000 + s * 1000)
 }
 
@@ -32,7 +35,8 @@ pub fn sample_node(id: &str) -> Node {
     }
 }
 
-pub(super) fn edge(from: &str, to: &str, ty: &str) -> Edge {
+/// A sample edge.
+pub fn edge(from: &str, to: &str, ty: &str) -> Edge {
     Edge {
         from: from.into(),
         to: to.into(),
@@ -43,7 +47,8 @@ pub(super) fn edge(from: &str, to: &str, ty: &str) -> Edge {
     }
 }
 
-pub(super) fn event(seq: u64, ty: &str, subjects: &[&str]) -> Event {
+/// A sample event at `10 * seq` seconds.
+pub fn event(seq: u64, ty: &str, subjects: &[&str]) -> Event {
     Event {
         seq,
         id: format!("ev-{seq}"),
@@ -55,7 +60,8 @@ pub(super) fn event(seq: u64, ty: &str, subjects: &[&str]) -> Event {
     }
 }
 
-pub(super) fn audit_record(seq: u64, prev: &str) -> AuditRecord {
+/// A sample audit record, not yet sealed into a chain.
+pub fn audit_draft(seq: u64) -> AuditRecord {
     AuditRecord {
         seq,
         at: t(seq as i64),
@@ -71,10 +77,34 @@ pub(super) fn audit_record(seq: u64, prev: &str) -> AuditRecord {
         prev_hash: String::new(),
         hash: String::new(),
     }
-    .seal(prev)
 }
 
-pub(super) fn chain_after(store: &dyn Store, n: u64) -> Result<Vec<AuditRecord>, String> {
+/// A sample audit record sealed after `prev`.
+pub fn audit_record(seq: u64, prev: &str) -> AuditRecord {
+    audit_draft(seq).seal(prev)
+}
+
+/// A pending review.
+pub fn review(id: &str) -> Review {
+    Review {
+        id: id.into(),
+        operation: "lifecycle.apply".into(),
+        subjects: vec!["a".into()],
+        requested_by: "alice".into(),
+        reason: "forget needs review".into(),
+        rule_id: Some("forget-review".into()),
+        status: ReviewStatus::Pending,
+        decided_by: None,
+        decided_at: None,
+        decision_reason: None,
+        created_at: t(0),
+        expires_at: None,
+        request: json!({"nodes": ["a"]}),
+    }
+}
+
+/// `n` sample audit records continuing the chain of `store`.
+pub fn chain_after(store: &dyn Store, n: u64) -> Result<Vec<AuditRecord>, String> {
     let head = store.audit_head().map_err(|e| e.to_string())?;
     let (mut seq, mut prev) = head
         .map(|h| (h.seq, h.hash))
@@ -89,6 +119,7 @@ pub(super) fn chain_after(store: &dyn Store, n: u64) -> Result<Vec<AuditRecord>,
     Ok(out)
 }
 
-pub(super) fn commit(store: &mut dyn Store, c: ChangeSet) -> Result<u64, String> {
+/// Commits, the error as text.
+pub fn commit(store: &mut dyn Store, c: ChangeSet) -> Result<u64, String> {
     store.commit(c).map_err(|e| format!("commit failed: {e}"))
 }

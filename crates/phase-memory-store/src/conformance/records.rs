@@ -1,7 +1,6 @@
 //! Round trips of every record kind: nodes, edges, events, reviews, profile and meta.
 
 use phase_memory_model::{Node, Review, ReviewStatus};
-use serde_json::json;
 
 use super::StoreFactory;
 use super::fixtures::*;
@@ -188,19 +187,8 @@ pub(super) fn event_sequence(f: &dyn StoreFactory) -> Result<(), String> {
 pub(super) fn reviews_round_trip(f: &dyn StoreFactory) -> Result<(), String> {
     let mut s = f.create();
     let mut r = Review {
-        id: "rev-1".into(),
-        operation: "lifecycle.apply".into(),
-        subjects: vec!["a".into()],
-        requested_by: "alice".into(),
-        reason: "forget needs review".into(),
-        rule_id: Some("forget-review".into()),
-        status: ReviewStatus::Pending,
-        decided_by: None,
-        decided_at: None,
-        decision_reason: None,
-        created_at: t(0),
         expires_at: Some(t(1000)),
-        request: json!({"nodes": ["a"]}),
+        ..review("rev-1")
     };
     commit(
         s.as_mut(),

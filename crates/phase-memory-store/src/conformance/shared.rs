@@ -1,22 +1,33 @@
 //! Two handles on one store: the shared-access protocol.
 
+use std::time::{Duration, Instant};
+
 use phase_memory_model::AuditCheckpoint;
 
 use super::fixtures::*;
-use crate::{ChangeSet, Store};
+use crate::{ChangeSet, Store, StoreError};
+
+fn e(e: StoreError) -> String {
+    e.to_string()
+}
 
 /// Shared access between two handles of one store (the protocol in the crate
 /// docs), for adapters that support [`crate::OpenMode::Shared`]. `open_shared`
 /// opens a new shared handle on the same, already initialised, empty store. Every
 /// durable adapter's test binary runs it.
 pub fn shared_access(open_shared: &dyn Fn() -> Box<dyn Store>) -> Result<(), String> {
-    use std::time::{Duration, Instant};
-    let e = |e: crate::StoreError| e.to_string();
     let mut a = open_shared();
     let mut b = open_shared();
     let g0 = b.generation();
+    writing_needs_the_lock(a.as_mut(), b.as_mut())?;
+    let g1 = a_commit_shows_on_refresh(a.as_mut(), b.as_mut(), g0)?;
+    audit_only_commits_keep_the_data_generation(a.as_mut(), b.as_mut(), g1)?;
+    let mut b = the_lock_passes_to_a_waiter(a.as_mut(), b)?;
+    a_reader_catches_up(a.as_mut(), b.as_mut())
+}
 
-    // Writing needs the lock; a second writer waits, then gets store.locked.
+/// Writing needs the lock; a second writer waits, then gets store.locked.
+fn writing_needs_the_lock(a: &mut dyn Store, b: &mut dyn Store) -> Result<(), String> {
     ensure!(!a.holds_writer(), "a shared handle holds the lock at open");
     ensure!(
         a.commit(ChangeSet {
@@ -37,15 +48,19 @@ pub fn shared_access(open_shared: &dyn Fn() -> Box<dyn Store>) -> Result<(), Str
         "the second writer did not wait ({:?})",
         started.elapsed()
     );
+    Ok(())
+}
 
-    // A commit is invisible to the other handle until it refreshes, then whole.
+/// A commit is invisible to the other handle until it refreshes, then whole;
+/// the generation the reader reached.
+fn a_commit_shows_on_refresh(a: &mut dyn Store, b: &mut dyn Store, g0: u64) -> Result<u64, String> {
     let mut c = ChangeSet {
         put_nodes: vec![sample_node("n1"), sample_node("n2")],
         put_edges: vec![edge("n1", "n2", "supports")],
         events: vec![event(1, "note", &["n1"]), event(2, "note", &["n2"])],
         ..Default::default()
     };
-    c.audit = chain_after(a.as_ref(), 1)?;
+    c.audit = chain_after(a, 1)?;
     a.commit(c).map_err(e)?;
     ensure!(
         b.node("n1").map_err(e)?.is_none() && b.generation() == g0,
@@ -68,11 +83,18 @@ pub fn shared_access(open_shared: &dyn Fn() -> Box<dyn Store>) -> Result<(), Str
         b.refresh().map_err(e)? == g1,
         "a refresh without commits moved"
     );
+    Ok(g1)
+}
 
-    // Audit-only commits move the generation but not the data generation.
+/// Audit-only commits move the generation but not the data generation.
+fn audit_only_commits_keep_the_data_generation(
+    a: &mut dyn Store,
+    b: &mut dyn Store,
+    g1: u64,
+) -> Result<(), String> {
     let data = b.data_generation();
     let c = ChangeSet {
-        audit: chain_after(a.as_ref(), 2)?,
+        audit: chain_after(a, 2)?,
         ..Default::default()
     };
     a.commit(c).map_err(e)?;
@@ -82,15 +104,21 @@ pub fn shared_access(open_shared: &dyn Fn() -> Box<dyn Store>) -> Result<(), Str
         "an audit-only commit moved the data generation ({data} -> {})",
         b.data_generation()
     );
+    Ok(())
+}
 
-    // The lock passes to a waiting writer once released.
+/// The lock passes to a waiting writer once released.
+fn the_lock_passes_to_a_waiter(
+    a: &mut dyn Store,
+    mut b: Box<dyn Store>,
+) -> Result<Box<dyn Store>, String> {
     let waiter = std::thread::spawn(move || {
         let r = b.lock_writer(Duration::from_secs(10)).map(|_| ());
         (b, r)
     });
     std::thread::sleep(Duration::from_millis(100));
     a.unlock_writer();
-    let (mut b, r) = waiter
+    let (b, r) = waiter
         .join()
         .map_err(|_| "the waiting writer panicked".to_string())?;
     r.map_err(e)?;
@@ -98,9 +126,12 @@ pub fn shared_access(open_shared: &dyn Fn() -> Box<dyn Store>) -> Result<(), Str
         b.holds_writer(),
         "the waiting writer does not hold the lock"
     );
+    Ok(b)
+}
 
-    // Many commits (enough to make the file adapter compact), then a prune: the
-    // other handle catches up with all of them.
+/// Many commits (enough to make the file adapter compact), then a prune: the
+/// other handle catches up with all of them.
+fn a_reader_catches_up(a: &mut dyn Store, b: &mut dyn Store) -> Result<(), String> {
     for i in 0..40u64 {
         let mut c = ChangeSet {
             put_nodes: vec![sample_node(&format!("m{i:02}"))],
@@ -112,7 +143,7 @@ pub fn shared_access(open_shared: &dyn Fn() -> Box<dyn Store>) -> Result<(), Str
             events: vec![event(3 + i, "note", &["m"])],
             ..Default::default()
         };
-        c.audit = chain_after(b.as_ref(), 1)?;
+        c.audit = chain_after(b, 1)?;
         b.commit(c).map_err(e)?;
     }
     let head = b.audit_head().map_err(e)?.ok_or("no audit head")?;
