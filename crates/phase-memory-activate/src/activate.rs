@@ -354,7 +354,78 @@ pub fn activate(
     };
 
     // 1. Seeds: every source, then the maximum per node.
-    let mut sources = collect_seed_sources(snapshot, params, input);
+    let (mut sources, mut touched, frontier) = seed(&mut run, params, input);
+    if !input.explain {
+        sources = Vec::new();
+    }
+
+    // 2. Spreading.
+    spread(&mut run, params, frontier, &mut touched);
+
+    // 3. Score every candidate.
+    let factors = Factors::new(params, input);
+    let (heap, considered) = queue_candidates(snapshot, params, &factors, &touched);
+
+    // 4. Greedy packing under the budget with the redundancy penalty.
+    let penalty = redundancy_penalty(params);
+    let mut packing = pack(snapshot, params, input, &factors, &touched, heap, penalty);
+
+    // 5. Items in descending (wire) score, ties by id.
+    packing.packed.sort_by(|a, b| {
+        round_score(b.1)
+            .total_cmp(&round_score(a.1))
+            .then(a.0.cmp(&b.0))
+    });
+    let explained = Explained {
+        snapshot,
+        params,
+        factors: &factors,
+        touched: &touched,
+        scored: &packing.scored,
+        sources: &sources,
+        penalty,
+    };
+    let items = packing
+        .packed
+        .iter()
+        .map(|&(i, score, penalised)| {
+            let explain = input.explain.then(|| explained.explain(i, penalised));
+            ActivatedItem {
+                node: snapshot.id(i).to_string(),
+                kind: snapshot.kind_name(i).to_string(),
+                phase: snapshot.phase_name(i).to_string(),
+                title: snapshot.title(i).to_string(),
+                score: round_score(score),
+                tokens: snapshot.tokens_of(i),
+                explain,
+            }
+        })
+        .collect();
+
+    WorkingSet {
+        items,
+        budget_limit: input.budget_tokens,
+        budget_used: packing.used,
+        withheld: run.withheld,
+        withheld_count: run.withheld_count,
+        considered,
+        not_fitted: packing.not_fitted,
+    }
+}
+
+/// A spreading frontier entry: `(node, activation it passes on, origin seed)`.
+type Frontier = Vec<(u32, f64, u32)>;
+
+/// Step 1: collects the seed sources, keeps the strongest of each kind per node,
+/// fuses them into one seed per node and admits the seeded nodes. Returns the
+/// sorted, deduplicated sources (for explain), the touched nodes and the first
+/// spreading frontier.
+fn seed(
+    run: &mut Run<'_, '_>,
+    params: &ActivationSpec,
+    input: &ActivationInput<'_>,
+) -> (Vec<(u32, SeedSource)>, FxHashMap<u32, Touch>, Frontier) {
+    let mut sources = collect_seed_sources(run.snap, params, input);
     sources.sort_by(|a, b| {
         (a.0, a.1.kind)
             .cmp(&(b.0, b.1.kind))
@@ -362,22 +433,8 @@ pub fn activate(
     });
     // Keep the strongest source of each kind per node.
     sources.dedup_by(|later, first| later.0 == first.0 && later.1.kind == first.1.kind);
-    // Fusion: the lexical and semantic values of a node add up; any other source
-    // (explicit, hint, event) competes with that sum by maximum.
-    let fused = |group: &[(u32, SeedSource)]| -> f64 {
-        let sum: f64 = group
-            .iter()
-            .filter(|s| matches!(s.1.kind, SeedKind::Lexical | SeedKind::Semantic))
-            .map(|s| s.1.value)
-            .sum();
-        group
-            .iter()
-            .filter(|s| !matches!(s.1.kind, SeedKind::Lexical | SeedKind::Semantic))
-            .map(|s| s.1.value)
-            .fold(sum, f64::max)
-    };
     let mut touched: FxHashMap<u32, Touch> = FxHashMap::default();
-    let mut frontier: Vec<(u32, f64, u32)> = Vec::new();
+    let mut frontier: Frontier = Vec::new();
     let mut k = 0;
     while k < sources.len() {
         let node = sources[k].0;
@@ -397,13 +454,34 @@ pub fn activate(
             frontier.push((node, seed, node));
         }
     }
-    if !input.explain {
-        sources = Vec::new();
-    }
+    (sources, touched, frontier)
+}
 
-    // 2. Spreading: best path (max, not sum) of at most max_hops arcs; each hop
-    // multiplies by the arc weight and hop_decay and divides by the source's
-    // out-degree; nothing below spread_threshold is passed on or enqueued.
+/// Fusion: the lexical and semantic values of a node add up; any other source
+/// (explicit, hint, event) competes with that sum by maximum.
+fn fused(group: &[(u32, SeedSource)]) -> f64 {
+    let sum: f64 = group
+        .iter()
+        .filter(|s| matches!(s.1.kind, SeedKind::Lexical | SeedKind::Semantic))
+        .map(|s| s.1.value)
+        .sum();
+    group
+        .iter()
+        .filter(|s| !matches!(s.1.kind, SeedKind::Lexical | SeedKind::Semantic))
+        .map(|s| s.1.value)
+        .fold(sum, f64::max)
+}
+
+/// Step 2, spreading: best path (max, not sum) of at most max_hops arcs; each hop
+/// multiplies by the arc weight and hop_decay and divides by the source's
+/// out-degree; nothing below spread_threshold is passed on or enqueued.
+fn spread(
+    run: &mut Run<'_, '_>,
+    params: &ActivationSpec,
+    mut frontier: Frontier,
+    touched: &mut FxHashMap<u32, Touch>,
+) {
+    let snapshot = run.snap;
     let threshold = if params.spread_threshold.is_finite() {
         params.spread_threshold.max(f64::MIN_POSITIVE)
     } else {
@@ -451,8 +529,20 @@ pub fn activate(
             .filter_map(|v| touched.get(&v).map(|t| (v, t.spread, t.origin)))
             .collect();
     }
+}
 
-    // 3. Score every candidate.
+/// Step 3: queues every candidate (a node with a seed or spread) by an upper bound
+/// of its score. Returns the queue and the number of candidates.
+///
+/// The base-level term is bounded by base_level_weight, so candidates are queued
+/// by an upper bound and scored exactly only when they reach the top (a lazy
+/// heap): an exact score at the top is at least every other candidate's bound.
+fn queue_candidates(
+    snapshot: &Snapshot,
+    params: &ActivationSpec,
+    factors: &Factors,
+    touched: &FxHashMap<u32, Touch>,
+) -> (BinaryHeap<Queued>, u64) {
     let mut candidates: Vec<(u32, Touch)> = touched
         .iter()
         .filter(|(_, t)| t.seed > 0.0 || t.spread > 0.0)
@@ -460,11 +550,7 @@ pub fn activate(
         .collect();
     candidates.sort_unstable_by_key(|c| c.0);
     let considered = candidates.len() as u64;
-    // The base-level term is bounded by base_level_weight, so candidates are queued
-    // by an upper bound and scored exactly only when they reach the top (a lazy
-    // heap): an exact score at the top is at least every other candidate's bound.
     let bound_extra = params.base_level_weight.max(0.0);
-    let factors = Factors::new(params, input);
     let mut heap = BinaryHeap::with_capacity(candidates.len());
     for &(i, t) in &candidates {
         heap.push(Queued {
@@ -475,14 +561,41 @@ pub fn activate(
             exact: false,
         });
     }
-    let mut scored: FxHashMap<u32, Option<f64>> = FxHashMap::default();
+    (heap, considered)
+}
 
-    // 4. Greedy packing under the budget with the redundancy penalty.
-    let penalty = if params.redundancy_penalty.is_finite() {
+/// The redundancy penalty factor: non-negative, 1 (none) when not finite.
+fn redundancy_penalty(params: &ActivationSpec) -> f64 {
+    if params.redundancy_penalty.is_finite() {
         params.redundancy_penalty.max(0.0)
     } else {
         1.0
-    };
+    }
+}
+
+/// The outcome of packing.
+struct Packing {
+    /// `(node, score, penalised)` in packing order.
+    packed: Vec<(u32, f64, bool)>,
+    /// Tokens of the packed items.
+    used: u64,
+    /// Candidates that did not fit the remaining budget.
+    not_fitted: u64,
+    /// Base level of every candidate scored exactly.
+    scored: FxHashMap<u32, Option<f64>>,
+}
+
+/// Step 4: greedy packing under the budget with the redundancy penalty.
+fn pack(
+    snapshot: &Snapshot,
+    params: &ActivationSpec,
+    input: &ActivationInput<'_>,
+    factors: &Factors,
+    touched: &FxHashMap<u32, Touch>,
+    mut heap: BinaryHeap<Queued>,
+    penalty: f64,
+) -> Packing {
+    let mut scored: FxHashMap<u32, Option<f64>> = FxHashMap::default();
     let mut packed: Vec<(u32, f64, bool)> = Vec::new();
     let mut used: u64 = 0;
     let mut not_fitted: u64 = 0;
@@ -533,66 +646,62 @@ pub fn activate(
         used += tokens;
         packed.push((q.index, q.score, q.penalised));
     }
-
-    // 5. Items in descending (wire) score, ties by id.
-    packed.sort_by(|a, b| {
-        round_score(b.1)
-            .total_cmp(&round_score(a.1))
-            .then(a.0.cmp(&b.0))
-    });
-    let items = packed
-        .iter()
-        .map(|&(i, score, penalised)| {
-            let explain = input.explain.then(|| {
-                let t = touched.get(&i).copied().unwrap_or_default();
-                let base = scored.get(&i).copied().flatten();
-                let lo = sources.partition_point(|s| s.0 < i);
-                let own = sources[lo..].iter().take_while(|s| s.0 == i);
-                let semantic = own
-                    .clone()
-                    .filter(|s| s.1.kind == SeedKind::Semantic)
-                    .map(|s| s.1.value)
-                    .fold(0.0, f64::max);
-                let seed_sources = own
-                    .map(|s| SeedSource {
-                        kind: s.1.kind,
-                        raw: round_score(s.1.raw),
-                        value: round_score(s.1.value),
-                    })
-                    .collect();
-                Explain {
-                    seed: round_score(t.seed),
-                    semantic: round_score(semantic),
-                    seed_sources,
-                    spread: round_score(t.spread),
-                    base_level: base.map(round_score),
-                    phase_weight: round_score(snapshot.phase_weight(i)),
-                    redundancy_penalty: if penalised { round_score(penalty) } else { 1.0 },
-                    hub_factor: round_score(factors.hub(snapshot, i)),
-                    time_factor: round_score(factors.time(snapshot, i)),
-                    path: path_to(snapshot, &touched, i, params.max_hops),
-                }
-            });
-            ActivatedItem {
-                node: snapshot.id(i).to_string(),
-                kind: snapshot.kind_name(i).to_string(),
-                phase: snapshot.phase_name(i).to_string(),
-                title: snapshot.title(i).to_string(),
-                score: round_score(score),
-                tokens: snapshot.tokens_of(i),
-                explain,
-            }
-        })
-        .collect();
-
-    WorkingSet {
-        items,
-        budget_limit: input.budget_tokens,
-        budget_used: used,
-        withheld: run.withheld,
-        withheld_count: run.withheld_count,
-        considered,
+    Packing {
+        packed,
+        used,
         not_fitted,
+        scored,
+    }
+}
+
+/// Step 5: what the score breakdown of a packed item is built from.
+struct Explained<'a> {
+    snapshot: &'a Snapshot,
+    params: &'a ActivationSpec,
+    factors: &'a Factors,
+    touched: &'a FxHashMap<u32, Touch>,
+    scored: &'a FxHashMap<u32, Option<f64>>,
+    /// Seed sources sorted by node, then kind.
+    sources: &'a [(u32, SeedSource)],
+    penalty: f64,
+}
+
+impl Explained<'_> {
+    /// The score breakdown of packed item `i`.
+    fn explain(&self, i: u32, penalised: bool) -> Explain {
+        let snapshot = self.snapshot;
+        let t = self.touched.get(&i).copied().unwrap_or_default();
+        let base = self.scored.get(&i).copied().flatten();
+        let lo = self.sources.partition_point(|s| s.0 < i);
+        let own = self.sources[lo..].iter().take_while(|s| s.0 == i);
+        let semantic = own
+            .clone()
+            .filter(|s| s.1.kind == SeedKind::Semantic)
+            .map(|s| s.1.value)
+            .fold(0.0, f64::max);
+        let seed_sources = own
+            .map(|s| SeedSource {
+                kind: s.1.kind,
+                raw: round_score(s.1.raw),
+                value: round_score(s.1.value),
+            })
+            .collect();
+        Explain {
+            seed: round_score(t.seed),
+            semantic: round_score(semantic),
+            seed_sources,
+            spread: round_score(t.spread),
+            base_level: base.map(round_score),
+            phase_weight: round_score(snapshot.phase_weight(i)),
+            redundancy_penalty: if penalised {
+                round_score(self.penalty)
+            } else {
+                1.0
+            },
+            hub_factor: round_score(self.factors.hub(snapshot, i)),
+            time_factor: round_score(self.factors.time(snapshot, i)),
+            path: path_to(snapshot, self.touched, i, self.params.max_hops),
+        }
     }
 }
 
