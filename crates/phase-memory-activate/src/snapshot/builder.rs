@@ -121,151 +121,181 @@ impl SnapshotBuilder {
             dict,
             ids,
             rows,
-            mut arcs,
-            mut access,
-            mut touches,
+            arcs,
+            access,
+            touches,
             map,
             ..
         } = self;
         drop(map);
-        // Final order: defined nodes sorted by id.
-        let mut order: Vec<u32> = (0..ids.len() as u32)
-            .filter(|&i| rows[i as usize].is_some())
-            .collect();
-        order.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
+        let (order, remap) = final_order(&ids, &rows);
         let n = order.len();
-        let mut remap = vec![u32::MAX; ids.len()];
-        for (new, &old) in order.iter().enumerate() {
-            remap[old as usize] = new as u32;
-        }
-
-        let mut s = Snapshot {
-            generation,
-            id_bytes: String::new(),
-            id_offsets: Vec::with_capacity(n + 1),
-            kind: Vec::with_capacity(n),
-            phase: Vec::with_capacity(n),
-            sensitivity: Vec::with_capacity(n),
-            scope: Vec::with_capacity(n),
-            label_offsets: Vec::with_capacity(n + 1),
-            label_ids: Vec::new(),
-            title_bytes: String::new(),
-            title_offsets: Vec::with_capacity(n + 1),
-            valid_from: Vec::with_capacity(n),
-            valid_to: Vec::with_capacity(n),
-            tokens: Vec::with_capacity(n),
-            created_at: Vec::with_capacity(n),
-            signature: Vec::with_capacity(n),
-            arc_offsets: Vec::new(),
-            arc_targets: Vec::new(),
-            arc_weights: Vec::new(),
-            arc_max: Vec::new(),
-            access_offsets: Vec::new(),
-            access_times: Vec::new(),
-            created_extra: Vec::new(),
-            touches: Vec::new(),
-            orphan_access: FxHashMap::default(),
-            orphan_touches: FxHashMap::default(),
-            edge_count: 0,
-            dict,
-        };
-        s.id_offsets.push(0);
-        s.label_offsets.push(0);
-        s.title_offsets.push(0);
-        for &old in &order {
-            let Some(row) = &rows[old as usize] else {
-                continue;
-            };
-            s.id_bytes.push_str(&ids[old as usize]);
-            s.id_offsets.push(s.id_bytes.len());
-            s.kind.push(row.kind);
-            s.phase.push(row.phase);
-            s.sensitivity.push(row.sensitivity);
-            s.scope.push(row.scope);
-            s.label_ids.extend_from_slice(&row.labels);
-            s.label_offsets.push(s.label_ids.len());
-            s.title_bytes.push_str(&row.title);
-            s.title_offsets.push(s.title_bytes.len());
-            s.valid_from.push(row.valid_from);
-            s.valid_to.push(row.valid_to);
-            s.tokens.push(row.tokens);
-            s.created_at.push(row.created_at);
-            s.signature.push(row.signature);
-        }
-        drop(rows);
-        s.id_bytes.shrink_to_fit();
-        s.title_bytes.shrink_to_fit();
-        s.label_ids.shrink_to_fit();
-
-        // Spreading arcs as CSR, targets ascending within a node.
-        arcs.retain_mut(|(a, b, _)| {
-            *a = remap[*a as usize];
-            *b = remap[*b as usize];
-            *a != u32::MAX && *b != u32::MAX
-        });
-        arcs.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
-        s.arc_offsets = csr_offsets(n, arcs.iter().map(|a| a.0));
-        s.arc_targets = arcs.iter().map(|a| a.1).collect();
-        s.arc_weights = arcs.iter().map(|a| a.2).collect();
-        s.arc_max = vec![0.0; n];
-        for &(a, _, w) in &arcs {
-            let m = &mut s.arc_max[a as usize];
-            *m = m.max(w);
-        }
-        s.edge_count = arcs.len() as u64;
-        drop(arcs);
-
-        // Access times: events' subjects plus each node's creation, deduplicated.
-        // Accesses and touches of ids with no node are kept aside: they join the
-        // node if it is added later ([`Snapshot::apply`]).
-        access.retain_mut(|(i, t)| {
-            let old = *i as usize;
-            *i = remap[old];
-            if *i == u32::MAX {
-                s.orphan_access
-                    .entry(ids[old].clone())
-                    .or_default()
-                    .push(*t);
-                return false;
-            }
-            true
-        });
-        access.sort_unstable();
-        access.dedup();
-        s.created_extra = (0..n)
-            .map(|i| access.binary_search(&(i as u32, s.created_at[i])).is_err())
-            .collect();
-        access.extend(s.created_at.iter().enumerate().map(|(i, &t)| (i as u32, t)));
-        access.sort_unstable();
-        access.dedup();
-        s.access_offsets = csr_offsets(n, access.iter().map(|a| a.0));
-        s.access_times = access.iter().map(|a| Time(a.1)).collect();
-        drop(access);
-
-        touches.retain_mut(|(t, i)| {
-            let old = *i as usize;
-            *i = remap[old];
-            if *i == u32::MAX {
-                s.orphan_touches
-                    .entry(ids[old].clone())
-                    .or_default()
-                    .push(*t);
-                return false;
-            }
-            true
-        });
-        touches.sort_unstable();
-        touches.dedup();
-        touches.shrink_to_fit();
-        s.touches = touches;
-        for v in s
-            .orphan_access
-            .values_mut()
-            .chain(s.orphan_touches.values_mut())
-        {
-            v.sort_unstable();
-            v.dedup();
-        }
+        let mut s = empty_snapshot(generation, dict, n);
+        push_rows(&mut s, &order, &ids, rows);
+        set_arcs(&mut s, arcs, &remap, n);
+        set_access(&mut s, access, &remap, &ids, n);
+        set_touches(&mut s, touches, &remap, &ids);
         s
+    }
+}
+
+/// Final order: defined nodes sorted by id. Returns the order (old indices) and
+/// the map from old to new index (`u32::MAX` for ids with no node).
+fn final_order(ids: &[Box<str>], rows: &[Option<Row>]) -> (Vec<u32>, Vec<u32>) {
+    let mut order: Vec<u32> = (0..ids.len() as u32)
+        .filter(|&i| rows[i as usize].is_some())
+        .collect();
+    order.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
+    let mut remap = vec![u32::MAX; ids.len()];
+    for (new, &old) in order.iter().enumerate() {
+        remap[old as usize] = new as u32;
+    }
+    (order, remap)
+}
+
+/// A snapshot of `n` nodes with nothing in it yet, its columns reserved.
+fn empty_snapshot(generation: u64, dict: Dict, n: usize) -> Snapshot {
+    Snapshot {
+        generation,
+        id_bytes: String::new(),
+        id_offsets: Vec::with_capacity(n + 1),
+        kind: Vec::with_capacity(n),
+        phase: Vec::with_capacity(n),
+        sensitivity: Vec::with_capacity(n),
+        scope: Vec::with_capacity(n),
+        label_offsets: Vec::with_capacity(n + 1),
+        label_ids: Vec::new(),
+        title_bytes: String::new(),
+        title_offsets: Vec::with_capacity(n + 1),
+        valid_from: Vec::with_capacity(n),
+        valid_to: Vec::with_capacity(n),
+        tokens: Vec::with_capacity(n),
+        created_at: Vec::with_capacity(n),
+        signature: Vec::with_capacity(n),
+        arc_offsets: Vec::new(),
+        arc_targets: Vec::new(),
+        arc_weights: Vec::new(),
+        arc_max: Vec::new(),
+        access_offsets: Vec::new(),
+        access_times: Vec::new(),
+        created_extra: Vec::new(),
+        touches: Vec::new(),
+        orphan_access: FxHashMap::default(),
+        orphan_touches: FxHashMap::default(),
+        edge_count: 0,
+        dict,
+    }
+}
+
+/// The node columns, in the final order.
+fn push_rows(s: &mut Snapshot, order: &[u32], ids: &[Box<str>], rows: Vec<Option<Row>>) {
+    s.id_offsets.push(0);
+    s.label_offsets.push(0);
+    s.title_offsets.push(0);
+    for &old in order {
+        let Some(row) = &rows[old as usize] else {
+            continue;
+        };
+        s.id_bytes.push_str(&ids[old as usize]);
+        s.id_offsets.push(s.id_bytes.len());
+        s.kind.push(row.kind);
+        s.phase.push(row.phase);
+        s.sensitivity.push(row.sensitivity);
+        s.scope.push(row.scope);
+        s.label_ids.extend_from_slice(&row.labels);
+        s.label_offsets.push(s.label_ids.len());
+        s.title_bytes.push_str(&row.title);
+        s.title_offsets.push(s.title_bytes.len());
+        s.valid_from.push(row.valid_from);
+        s.valid_to.push(row.valid_to);
+        s.tokens.push(row.tokens);
+        s.created_at.push(row.created_at);
+        s.signature.push(row.signature);
+    }
+    drop(rows);
+    s.id_bytes.shrink_to_fit();
+    s.title_bytes.shrink_to_fit();
+    s.label_ids.shrink_to_fit();
+}
+
+/// Spreading arcs as CSR, targets ascending within a node.
+fn set_arcs(s: &mut Snapshot, mut arcs: Vec<(u32, u32, f32)>, remap: &[u32], n: usize) {
+    arcs.retain_mut(|(a, b, _)| {
+        *a = remap[*a as usize];
+        *b = remap[*b as usize];
+        *a != u32::MAX && *b != u32::MAX
+    });
+    arcs.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
+    s.arc_offsets = csr_offsets(n, arcs.iter().map(|a| a.0));
+    s.arc_targets = arcs.iter().map(|a| a.1).collect();
+    s.arc_weights = arcs.iter().map(|a| a.2).collect();
+    s.arc_max = vec![0.0; n];
+    for &(a, _, w) in &arcs {
+        let m = &mut s.arc_max[a as usize];
+        *m = m.max(w);
+    }
+    s.edge_count = arcs.len() as u64;
+}
+
+/// Access times: events' subjects plus each node's creation, deduplicated.
+/// Accesses of ids with no node are kept aside: they join the node if it is added
+/// later ([`Snapshot::apply`]).
+fn set_access(
+    s: &mut Snapshot,
+    mut access: Vec<(u32, i64)>,
+    remap: &[u32],
+    ids: &[Box<str>],
+    n: usize,
+) {
+    access.retain_mut(|(i, t)| {
+        let old = *i as usize;
+        *i = remap[old];
+        if *i == u32::MAX {
+            s.orphan_access
+                .entry(ids[old].clone())
+                .or_default()
+                .push(*t);
+            return false;
+        }
+        true
+    });
+    access.sort_unstable();
+    access.dedup();
+    s.created_extra = (0..n)
+        .map(|i| access.binary_search(&(i as u32, s.created_at[i])).is_err())
+        .collect();
+    access.extend(s.created_at.iter().enumerate().map(|(i, &t)| (i as u32, t)));
+    access.sort_unstable();
+    access.dedup();
+    s.access_offsets = csr_offsets(n, access.iter().map(|a| a.0));
+    s.access_times = access.iter().map(|a| Time(a.1)).collect();
+}
+
+/// Event-path touches, ordered by time. Touches of ids with no node are kept aside
+/// like accesses; the kept-aside lists are sorted and deduplicated.
+fn set_touches(s: &mut Snapshot, mut touches: Vec<(i64, u32)>, remap: &[u32], ids: &[Box<str>]) {
+    touches.retain_mut(|(t, i)| {
+        let old = *i as usize;
+        *i = remap[old];
+        if *i == u32::MAX {
+            s.orphan_touches
+                .entry(ids[old].clone())
+                .or_default()
+                .push(*t);
+            return false;
+        }
+        true
+    });
+    touches.sort_unstable();
+    touches.dedup();
+    touches.shrink_to_fit();
+    s.touches = touches;
+    for v in s
+        .orphan_access
+        .values_mut()
+        .chain(s.orphan_touches.values_mut())
+    {
+        v.sort_unstable();
+        v.dedup();
     }
 }
