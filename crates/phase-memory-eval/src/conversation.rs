@@ -359,6 +359,10 @@ fn line(v: &Value) -> String {
     s
 }
 
+/// One turn: the speaker, the text and its role in the story (`anchor`, `answer`)
+/// if any.
+type Turn = (Who, String, Option<&'static str>);
+
 /// Generates every dialogue of the family for `seed`.
 pub fn generate(seed: u64) -> Result<Vec<ConversationScenario>> {
     let mut rng = Rng::new(seed);
@@ -370,147 +374,25 @@ pub fn generate(seed: u64) -> Result<Vec<ConversationScenario>> {
             .start
             .parse()
             .with_context(|| format!("dialogue start {}", d.start))?;
-        let mut graph = String::new();
+        let mut graph = people_graph(d, start);
         let mut cues = String::new();
-        let person = |who: Who| match who {
-            Who::A => format!("person:{}", d.a.to_lowercase()),
-            Who::B => format!("person:{}", d.b.to_lowercase()),
-        };
-        let name = |who: Who| match who {
-            Who::A => d.a,
-            Who::B => d.b,
-        };
-        for (who, about) in [(Who::A, d.a_about), (Who::B, d.b_about)] {
-            graph += &line(&json!({
-                "record": "node", "id": person(who), "kind": "entity", "title": name(who),
-                "body": about, "labels": ["person"], "created_at": start,
-            }));
-        }
         let mut session_at = start;
         let mut prev_session: Option<String> = None;
         let mut last_at = start;
         for s in 1..=SESSIONS {
             let arc = &ARCS[arcs[(di * SESSIONS + s - 1) % arcs.len()]];
             let session = format!("{}/S{s}", d.slug);
-            let date = session_at.to_string();
-            let day = date.get(..10).unwrap_or(&date);
-            graph += &line(&json!({
-                "record": "node", "id": session, "kind": "episode",
-                "title": format!("Session {s} of {} and {}, {day}", d.a, d.b),
-                "body": format!("A conversation between {} and {} on {day}.", d.a, d.b),
-                "labels": ["session"], "created_at": session_at,
-            }));
-            if let Some(p) = &prev_session {
-                graph +=
-                    &line(&json!({"record": "edge", "from": session, "to": p, "type": "follows"}));
-            }
-            // Small talk, the story (anchor, answer, reaction), more small talk.
-            let before = 2 + rng.below(4);
-            let after = 3 + rng.below(4);
-            let mut turns: Vec<(Who, String, Option<&'static str>)> = Vec::new();
-            let mut speaker = if rng.chance(0.5) { Who::A } else { Who::B };
-            let filler =
-                |rng: &mut Rng, who: Who| (who, FILLER[rng.below(FILLER.len())].to_string(), None);
-            for _ in 0..before {
-                turns.push(filler(&mut rng, speaker));
-                speaker = if speaker == Who::A { Who::B } else { Who::A };
-            }
-            turns.push((arc.anchor.0, fill(arc.anchor.1, d), Some("anchor")));
-            turns.push((arc.answer.0, fill(arc.answer.1, d), Some("answer")));
-            let other = if arc.answer.0 == Who::A {
-                Who::B
-            } else {
-                Who::A
-            };
-            turns.push((other, arc.reaction.to_string(), None));
-            speaker = arc.answer.0;
-            for _ in 0..after {
-                turns.push(filler(&mut rng, speaker));
-                speaker = if speaker == Who::A { Who::B } else { Who::A };
-            }
-            let mut evidence = Vec::new();
-            let mut prev_turn: Option<String> = None;
-            for (t, (who, text, role)) in turns.iter().enumerate() {
-                let id = format!("{session}:T{:02}", t + 1);
-                let at = session_at.plus_seconds(60 * (t as i64 + 1));
-                last_at = at;
-                graph += &line(&json!({
-                    "record": "node", "id": id, "kind": "episode",
-                    "title": format!("{day} {}", at.to_string().get(11..16).unwrap_or("")),
-                    "body": text, "labels": ["turn"], "created_at": at,
-                }));
-                graph +=
-                    &line(&json!({"record": "edge", "from": id, "to": session, "type": "part_of"}));
-                graph += &line(
-                    &json!({"record": "edge", "from": id, "to": person(*who), "type": "mentions"}),
-                );
-                if let Some(p) = &prev_turn {
-                    graph +=
-                        &line(&json!({"record": "edge", "from": id, "to": p, "type": "follows"}));
-                }
-                if role.is_some() {
-                    evidence.push(id.clone());
-                }
-                prev_turn = Some(id);
-            }
-            let case = CueCase {
-                id: format!("{}-q{s}", d.slug),
-                cue: CueSpec {
-                    text: Some(fill(arc.question, d)),
-                    ..CueSpec::default()
-                },
-                actor: None,
-                budget_tokens: None,
-                limit: None,
-                as_of: None,
-                expect: evidence,
-                forbid: Vec::new(),
-                note: Some(arc.answer_note.to_string()),
-            };
-            cues += &line(&serde_json::to_value(&case).context("serializing a cue")?);
+            graph += &session_node(d, s, &session, session_at, prev_session.as_deref());
+            let turns = story_turns(&mut rng, d, arc);
+            let evidence = turns_graph(&mut graph, d, &session, session_at, &turns, &mut last_at);
+            cues += &cue_line(d, s, arc, evidence)?;
             prev_session = Some(session);
             session_at = session_at.plus_seconds(86_400 * (14 + rng.below(21) as i64));
         }
         let as_of = last_at.plus_seconds(86_400);
-        let mut toml = String::new();
-        let _ = writeln!(
-            toml,
-            "# Generated by `cargo run -p phase-memory-eval --example generate_conversational`; do not edit."
-        );
-        let _ = writeln!(toml, "name = \"{}\"", d.slug);
-        let _ = writeln!(toml, "family = \"conversational\"");
-        let _ = writeln!(
-            toml,
-            "description = \"{} sessions between {} and {} over months; each question names a story's topic and asks for what the next turn says (multi-hop over follows).\"",
-            SESSIONS, d.a, d.b
-        );
-        let _ = writeln!(toml, "as_of = \"{as_of}\"");
-        let _ = writeln!(toml, "k = 5");
-        let _ = writeln!(toml, "profile = \"../dialogue-profile.toml\"");
-        let _ = writeln!(toml);
-        let _ = writeln!(toml, "[gates]");
-        let _ = writeln!(toml, "recall_at_k_min = 0.8");
-        let _ = writeln!(toml, "ndcg_at_k_min = 0.7");
-        let _ = writeln!(toml, "beats_bm25 = true");
+        let toml = scenario_toml(d, as_of);
         if di == 0 {
-            // The same dialogue under the built-in profile, ungated on ranking: the
-            // honest reference for what the dialogue profile contributes.
-            let builtin = toml
-                .replace(
-                    &format!("name = \"{}\"", d.slug),
-                    &format!("name = \"{}-builtin-profile\"", d.slug),
-                )
-                .replace("profile = \"../dialogue-profile.toml\"\n", "")
-                .replace(
-                    "[gates]\nrecall_at_k_min = 0.8\nndcg_at_k_min = 0.7\nbeats_bm25 = true\n",
-                    "# Reference run under the built-in profile: leaks and budget gated only.\n[gates]\n",
-                );
-            out.push(ConversationScenario {
-                dir: format!("{}-builtin-profile", d.slug),
-                scenario_toml: builtin,
-                graph_jsonl: graph.clone(),
-                cues_jsonl: cues.clone(),
-            });
+            out.push(builtin_reference(d, &toml, &graph, &cues));
         }
         out.push(ConversationScenario {
             dir: d.slug.to_string(),
@@ -520,6 +402,190 @@ pub fn generate(seed: u64) -> Result<Vec<ConversationScenario>> {
         });
     }
     Ok(out)
+}
+
+/// The node id of a speaker.
+fn person(d: &Dialogue, who: Who) -> String {
+    match who {
+        Who::A => format!("person:{}", d.a.to_lowercase()),
+        Who::B => format!("person:{}", d.b.to_lowercase()),
+    }
+}
+
+/// The two speakers' nodes.
+fn people_graph(d: &Dialogue, start: Time) -> String {
+    let name = |who: Who| match who {
+        Who::A => d.a,
+        Who::B => d.b,
+    };
+    let mut graph = String::new();
+    for (who, about) in [(Who::A, d.a_about), (Who::B, d.b_about)] {
+        graph += &line(&json!({
+            "record": "node", "id": person(d, who), "kind": "entity", "title": name(who),
+            "body": about, "labels": ["person"], "created_at": start,
+        }));
+    }
+    graph
+}
+
+/// The day (`YYYY-MM-DD`) of an instant.
+fn day_of(at: Time) -> String {
+    let date = at.to_string();
+    date.get(..10).unwrap_or(&date).to_string()
+}
+
+/// Session `s`'s node, and its `follows` edge to the previous session.
+fn session_node(
+    d: &Dialogue,
+    s: usize,
+    session: &str,
+    session_at: Time,
+    prev_session: Option<&str>,
+) -> String {
+    let day = day_of(session_at);
+    let mut graph = line(&json!({
+        "record": "node", "id": session, "kind": "episode",
+        "title": format!("Session {s} of {} and {}, {day}", d.a, d.b),
+        "body": format!("A conversation between {} and {} on {day}.", d.a, d.b),
+        "labels": ["session"], "created_at": session_at,
+    }));
+    if let Some(p) = prev_session {
+        graph += &line(&json!({"record": "edge", "from": session, "to": p, "type": "follows"}));
+    }
+    graph
+}
+
+/// A session's turns: small talk, the story (anchor, answer, reaction), more small
+/// talk.
+fn story_turns(rng: &mut Rng, d: &Dialogue, arc: &StoryArc) -> Vec<Turn> {
+    let before = 2 + rng.below(4);
+    let after = 3 + rng.below(4);
+    let mut turns: Vec<Turn> = Vec::new();
+    let mut speaker = if rng.chance(0.5) { Who::A } else { Who::B };
+    let filler = |rng: &mut Rng, who: Who| (who, FILLER[rng.below(FILLER.len())].to_string(), None);
+    for _ in 0..before {
+        turns.push(filler(rng, speaker));
+        speaker = if speaker == Who::A { Who::B } else { Who::A };
+    }
+    turns.push((arc.anchor.0, fill(arc.anchor.1, d), Some("anchor")));
+    turns.push((arc.answer.0, fill(arc.answer.1, d), Some("answer")));
+    let other = if arc.answer.0 == Who::A {
+        Who::B
+    } else {
+        Who::A
+    };
+    turns.push((other, arc.reaction.to_string(), None));
+    speaker = arc.answer.0;
+    for _ in 0..after {
+        turns.push(filler(rng, speaker));
+        speaker = if speaker == Who::A { Who::B } else { Who::A };
+    }
+    turns
+}
+
+/// Appends the turns' nodes and edges to `graph`, one minute apart after
+/// `session_at`; sets `last_at` to each turn's time. Returns the ids of the story's
+/// turns (the evidence).
+fn turns_graph(
+    graph: &mut String,
+    d: &Dialogue,
+    session: &str,
+    session_at: Time,
+    turns: &[Turn],
+    last_at: &mut Time,
+) -> Vec<String> {
+    let day = day_of(session_at);
+    let mut evidence = Vec::new();
+    let mut prev_turn: Option<String> = None;
+    for (t, (who, text, role)) in turns.iter().enumerate() {
+        let id = format!("{session}:T{:02}", t + 1);
+        let at = session_at.plus_seconds(60 * (t as i64 + 1));
+        *last_at = at;
+        *graph += &line(&json!({
+            "record": "node", "id": id, "kind": "episode",
+            "title": format!("{day} {}", at.to_string().get(11..16).unwrap_or("")),
+            "body": text, "labels": ["turn"], "created_at": at,
+        }));
+        *graph += &line(&json!({"record": "edge", "from": id, "to": session, "type": "part_of"}));
+        *graph += &line(
+            &json!({"record": "edge", "from": id, "to": person(d, *who), "type": "mentions"}),
+        );
+        if let Some(p) = &prev_turn {
+            *graph += &line(&json!({"record": "edge", "from": id, "to": p, "type": "follows"}));
+        }
+        if role.is_some() {
+            evidence.push(id.clone());
+        }
+        prev_turn = Some(id);
+    }
+    evidence
+}
+
+/// Session `s`'s question, expecting the story's turns.
+fn cue_line(d: &Dialogue, s: usize, arc: &StoryArc, evidence: Vec<String>) -> Result<String> {
+    let case = CueCase {
+        id: format!("{}-q{s}", d.slug),
+        cue: CueSpec {
+            text: Some(fill(arc.question, d)),
+            ..CueSpec::default()
+        },
+        actor: None,
+        budget_tokens: None,
+        limit: None,
+        as_of: None,
+        expect: evidence,
+        forbid: Vec::new(),
+        note: Some(arc.answer_note.to_string()),
+    };
+    Ok(line(
+        &serde_json::to_value(&case).context("serializing a cue")?,
+    ))
+}
+
+/// The dialogue's `scenario.toml`.
+fn scenario_toml(d: &Dialogue, as_of: Time) -> String {
+    let mut toml = String::new();
+    let _ = writeln!(
+        toml,
+        "# Generated by `cargo run -p phase-memory-eval --example generate_conversational`; do not edit."
+    );
+    let _ = writeln!(toml, "name = \"{}\"", d.slug);
+    let _ = writeln!(toml, "family = \"conversational\"");
+    let _ = writeln!(
+        toml,
+        "description = \"{} sessions between {} and {} over months; each question names a story's topic and asks for what the next turn says (multi-hop over follows).\"",
+        SESSIONS, d.a, d.b
+    );
+    let _ = writeln!(toml, "as_of = \"{as_of}\"");
+    let _ = writeln!(toml, "k = 5");
+    let _ = writeln!(toml, "profile = \"../dialogue-profile.toml\"");
+    let _ = writeln!(toml);
+    let _ = writeln!(toml, "[gates]");
+    let _ = writeln!(toml, "recall_at_k_min = 0.8");
+    let _ = writeln!(toml, "ndcg_at_k_min = 0.7");
+    let _ = writeln!(toml, "beats_bm25 = true");
+    toml
+}
+
+/// The same dialogue under the built-in profile, ungated on ranking: the honest
+/// reference for what the dialogue profile contributes.
+fn builtin_reference(d: &Dialogue, toml: &str, graph: &str, cues: &str) -> ConversationScenario {
+    let builtin = toml
+        .replace(
+            &format!("name = \"{}\"", d.slug),
+            &format!("name = \"{}-builtin-profile\"", d.slug),
+        )
+        .replace("profile = \"../dialogue-profile.toml\"\n", "")
+        .replace(
+            "[gates]\nrecall_at_k_min = 0.8\nndcg_at_k_min = 0.7\nbeats_bm25 = true\n",
+            "# Reference run under the built-in profile: leaks and budget gated only.\n[gates]\n",
+        );
+    ConversationScenario {
+        dir: format!("{}-builtin-profile", d.slug),
+        scenario_toml: builtin,
+        graph_jsonl: graph.to_string(),
+        cues_jsonl: cues.to_string(),
+    }
 }
 
 /// Writes the generated scenarios under `family_dir` (one folder each).
