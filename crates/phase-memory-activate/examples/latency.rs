@@ -13,7 +13,7 @@
 use std::time::Instant;
 
 use phase_memory_activate::{
-    ActivationInput, Cue, SnapshotBuilder, TokenCounter, Visibility, activate,
+    ActivationInput, Cue, Snapshot, SnapshotBuilder, TokenCounter, Visibility, activate,
 };
 use phase_memory_index::FullTextIndex;
 use phase_memory_model::{Edge, Event, Node, Time};
@@ -173,7 +173,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[k.min(sorted.len() - 1)]
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// The command line.
+struct Args {
+    n: u64,
+    cues: usize,
+    chars4: bool,
+    index_dir: Option<std::path::PathBuf>,
+    events_since_hours: Option<i64>,
+}
+
+fn parse_args() -> BoxResult<Args> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut positional = args.iter().filter(|a| !a.starts_with("--"));
     let n: u64 = positional.next().map_or(Ok(100_000), |s| s.parse())?;
@@ -190,29 +201,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|k| args.get(k + 1))
         .map(|s| s.parse())
         .transpose()?;
+    Ok(Args {
+        n,
+        cues,
+        chars4,
+        index_dir,
+        events_since_hours,
+    })
+}
 
-    let profile = Profile::builtin();
-    let zipf = Zipf::new(VOCABULARY, 1.0);
-    let counter = if chars4 {
-        TokenCounter::chars4()
-    } else {
-        TokenCounter::new(&profile.tokenizer.encoding)?
-    };
-
-    // Token counting alone, over every node text.
+/// Token counting alone, over every node text: `(total tokens, milliseconds)`.
+fn count_tokens(n: u64, zipf: &Zipf, counter: &TokenCounter) -> (u64, f64) {
     let t = Instant::now();
     let mut total_tokens = 0u64;
     for i in 0..n {
-        total_tokens += u64::from(make_node(i, &zipf, &counter).tokens);
+        total_tokens += u64::from(make_node(i, zipf, counter).tokens);
     }
-    let generate_and_count_ms = t.elapsed().as_secs_f64() * 1e3;
+    (total_tokens, t.elapsed().as_secs_f64() * 1e3)
+}
 
-    // Full-text index.
+/// The full-text index of every node, and the milliseconds it took.
+fn build_index(
+    n: u64,
+    zipf: &Zipf,
+    counter: &TokenCounter,
+    index_dir: Option<&std::path::Path>,
+) -> BoxResult<(FullTextIndex, f64)> {
     let t = Instant::now();
-    let mut index = FullTextIndex::open_or_create(index_dir.as_deref())?;
+    let mut index = FullTextIndex::open_or_create(index_dir)?;
     let mut batch = Vec::with_capacity(10_000);
     for i in 0..n {
-        batch.push(make_node(i, &zipf, &counter));
+        batch.push(make_node(i, zipf, counter));
         if batch.len() == 10_000 {
             index.upsert(&batch)?;
             batch.clear();
@@ -221,56 +240,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     index.upsert(&batch)?;
     batch.clear();
     index.commit(1)?;
-    let index_ms = t.elapsed().as_secs_f64() * 1e3;
-    let rss_before_snapshot_kb = status_kb("VmRSS:");
+    Ok((index, t.elapsed().as_secs_f64() * 1e3))
+}
 
-    // Snapshot: nodes, 5N edges, 10N events.
-    // Only the builder's own work is timed, not generating the records.
+/// Snapshot: nodes, 5N edges, 10N events, and the milliseconds the builder took.
+/// Only the builder's own work is timed, not generating the records.
+fn build_snapshot(
+    n: u64,
+    zipf: &Zipf,
+    counter: &TokenCounter,
+    profile: &Profile,
+) -> (Snapshot, f64) {
     let mut build_time = std::time::Duration::ZERO;
-    let mut builder = SnapshotBuilder::new(&profile).with_generation(1);
+    let mut builder = SnapshotBuilder::new(profile).with_generation(1);
     for i in 0..n {
-        let node = make_node(i, &zipf, &counter);
+        let node = make_node(i, zipf, counter);
         let t = Instant::now();
         builder.add_node(&node);
         build_time += t.elapsed();
     }
     let mut rng = Rng::new(SEED ^ 0xed9e);
     for k in 0..5 * n {
-        let from = rng.below(n);
-        let to = if rng.below(2) == 0 {
-            (from + 1 + rng.below(200)) % n
-        } else {
-            rng.below(n)
-        };
-        let edge = Edge {
-            from: format!("n{from:07}"),
-            to: format!("n{to:07}"),
-            edge_type: EDGE_TYPES[(k % 6) as usize].into(),
-            weight: 1.0,
-            attrs: Default::default(),
-            created_at: Time(AS_OF - DAY_MS),
-        };
+        let edge = make_edge(&mut rng, n, k);
         let t = Instant::now();
         builder.add_edge(&edge);
         build_time += t.elapsed();
     }
     for k in 0..10 * n {
-        let subject = format!("n{:07}", rng.below(n));
-        let at = AS_OF - (rng.below(365 * 24) as i64) * 3_600_000;
-        let event = Event {
-            seq: k + 1,
-            id: format!("ev-{}", k + 1),
-            at: Time(at),
-            actor: "bench".into(),
-            event_type: if rng.below(5) == 0 {
-                "observation"
-            } else {
-                "node.accessed"
-            }
-            .into(),
-            subjects: vec![subject],
-            payload: serde_json::Value::Null,
-        };
+        let event = make_event(&mut rng, n, k);
         let t = Instant::now();
         builder.add_event(&event);
         build_time += t.elapsed();
@@ -278,10 +275,63 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let snapshot = builder.finish();
     build_time += t.elapsed();
-    let snapshot_build_ms = build_time.as_secs_f64() * 1e3;
-    let rss_after_snapshot_kb = status_kb("VmRSS:");
+    (snapshot, build_time.as_secs_f64() * 1e3)
+}
 
-    // Cues.
+fn make_edge(rng: &mut Rng, n: u64, k: u64) -> Edge {
+    let from = rng.below(n);
+    let to = if rng.below(2) == 0 {
+        (from + 1 + rng.below(200)) % n
+    } else {
+        rng.below(n)
+    };
+    Edge {
+        from: format!("n{from:07}"),
+        to: format!("n{to:07}"),
+        edge_type: EDGE_TYPES[(k % 6) as usize].into(),
+        weight: 1.0,
+        attrs: Default::default(),
+        created_at: Time(AS_OF - DAY_MS),
+    }
+}
+
+fn make_event(rng: &mut Rng, n: u64, k: u64) -> Event {
+    let subject = format!("n{:07}", rng.below(n));
+    let at = AS_OF - (rng.below(365 * 24) as i64) * 3_600_000;
+    Event {
+        seq: k + 1,
+        id: format!("ev-{}", k + 1),
+        at: Time(at),
+        actor: "bench".into(),
+        event_type: if rng.below(5) == 0 {
+            "observation"
+        } else {
+            "node.accessed"
+        }
+        .into(),
+        subjects: vec![subject],
+        payload: serde_json::Value::Null,
+    }
+}
+
+/// Per-cue latencies (sorted, milliseconds) and result totals.
+struct CueRuns {
+    total: Vec<f64>,
+    search: Vec<f64>,
+    act: Vec<f64>,
+    items: usize,
+    considered: u64,
+}
+
+/// Runs `cues` two-word text cues: full-text search, then activation.
+fn run_cues(
+    args: &Args,
+    zipf: &Zipf,
+    index: &FullTextIndex,
+    snapshot: &Snapshot,
+    profile: &Profile,
+) -> BoxResult<CueRuns> {
+    let cues = args.cues;
     let visible = |v: phase_memory_activate::NodeView<'_>| {
         if v.sensitivity() == "secret" {
             Visibility::Withheld("secret-owner-only".into())
@@ -301,13 +351,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             text: Some(text.clone()),
             nodes: vec![],
             hints: vec![],
-            events_since: events_since_hours.map(|h| Time(AS_OF - h * 3_600_000)),
+            events_since: args.events_since_hours.map(|h| Time(AS_OF - h * 3_600_000)),
         };
         let t0 = Instant::now();
         let hits = index.search(&text, 100)?;
         let t1 = Instant::now();
         let ws = activate(
-            &snapshot,
+            snapshot,
             &profile.activation,
             &ActivationInput {
                 cue: &cue,
@@ -331,6 +381,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for v in [&mut total, &mut search, &mut act] {
         v.sort_by(f64::total_cmp);
     }
+    Ok(CueRuns {
+        total,
+        search,
+        act,
+        items,
+        considered,
+    })
+}
+
+/// A percentile in milliseconds, rounded to the microsecond.
+fn ms3(sorted: &[f64], p: f64) -> f64 {
+    (percentile(sorted, p) * 1000.0).round() / 1000.0
+}
+
+fn main() -> BoxResult<()> {
+    let args = parse_args()?;
+    let n = args.n;
+    let cues = args.cues;
+    let profile = Profile::builtin();
+    let zipf = Zipf::new(VOCABULARY, 1.0);
+    let counter = if args.chars4 {
+        TokenCounter::chars4()
+    } else {
+        TokenCounter::new(&profile.tokenizer.encoding)?
+    };
+
+    let (total_tokens, generate_and_count_ms) = count_tokens(n, &zipf, &counter);
+    let (index, index_ms) = build_index(n, &zipf, &counter, args.index_dir.as_deref())?;
+    let rss_before_snapshot_kb = status_kb("VmRSS:");
+    let (snapshot, snapshot_build_ms) = build_snapshot(n, &zipf, &counter, &profile);
+    let rss_after_snapshot_kb = status_kb("VmRSS:");
+    let runs = run_cues(&args, &zipf, &index, &snapshot, &profile)?;
+
     let report = serde_json::json!({
         "nodes": snapshot.node_count(),
         "spreading_arcs": snapshot.edge_count(),
@@ -346,15 +429,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "rss_before_snapshot_mb": rss_before_snapshot_kb / 1024,
         "rss_after_snapshot_mb": rss_after_snapshot_kb / 1024,
         "cues": cues,
-        "events_since_hours": events_since_hours,
-        "p50_ms": (percentile(&total, 0.5) * 1000.0).round() / 1000.0,
-        "p99_ms": (percentile(&total, 0.99) * 1000.0).round() / 1000.0,
-        "search_p50_ms": (percentile(&search, 0.5) * 1000.0).round() / 1000.0,
-        "search_p99_ms": (percentile(&search, 0.99) * 1000.0).round() / 1000.0,
-        "activate_p50_ms": (percentile(&act, 0.5) * 1000.0).round() / 1000.0,
-        "activate_p99_ms": (percentile(&act, 0.99) * 1000.0).round() / 1000.0,
-        "mean_items": items as f64 / cues.max(1) as f64,
-        "mean_considered": considered as f64 / cues.max(1) as f64,
+        "events_since_hours": args.events_since_hours,
+        "p50_ms": ms3(&runs.total, 0.5),
+        "p99_ms": ms3(&runs.total, 0.99),
+        "search_p50_ms": ms3(&runs.search, 0.5),
+        "search_p99_ms": ms3(&runs.search, 0.99),
+        "activate_p50_ms": ms3(&runs.act, 0.5),
+        "activate_p99_ms": ms3(&runs.act, 0.99),
+        "mean_items": runs.items as f64 / cues.max(1) as f64,
+        "mean_considered": runs.considered as f64 / cues.max(1) as f64,
         "peak_rss_mb": status_kb("VmHWM:") / 1024,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
