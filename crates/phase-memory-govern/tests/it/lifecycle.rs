@@ -52,6 +52,13 @@ fn check(when: &str, labels: &[&str], facts: NodeFacts, as_of: &str, fires: bool
 
 #[test]
 fn each_condition_fires_and_does_not() {
+    age_and_idle_conditions();
+    access_conditions();
+    edge_conditions();
+    event_label_and_combined_conditions();
+}
+
+fn age_and_idle_conditions() {
     let none = NodeFacts::default;
     // Age: created 2026-01-01; 30 days is not more than 30.
     check("age_days_gt = 30", &[], none(), "2026-01-31", false);
@@ -94,6 +101,10 @@ fn each_condition_fires_and_does_not() {
     );
     check("idle_days_gt = 10", &[], accessed(&[]), "2026-01-11", false);
     check("idle_days_gt = 10", &[], accessed(&[]), "2026-01-12", true);
+}
+
+fn access_conditions() {
+    let none = NodeFacts::default;
     // Access counts.
     check(
         "access_count_gte = 3",
@@ -147,6 +158,10 @@ fn each_condition_fires_and_does_not() {
     );
     // No history at all counts as -infinity.
     check("base_level_lt = -100.0", &[], none(), "2026-01-02", true);
+}
+
+fn edge_conditions() {
+    let none = NodeFacts::default;
     // Edges.
     let incoming = NodeFacts {
         incoming_edge_types: set(&["supersedes"]),
@@ -183,6 +198,10 @@ fn each_condition_fires_and_does_not() {
         "2026-01-02",
         false,
     );
+}
+
+fn event_label_and_combined_conditions() {
+    let none = NodeFacts::default;
     // Events.
     let seen = NodeFacts {
         events_seen: set(&["observation"]),
