@@ -37,19 +37,18 @@ fn compliance_profile_review_gated_forget_and_tamper_detection() {
     );
     let (code, env) = pm_json(&s, &["--as-of", "2026-01-05T00:00:00Z", "import", &g]);
     assert_eq!(code, 0, "{env}");
+    plans_at_several_dates(&s);
+    let review = apply_holds_the_forget_for_review(&s);
+    only_a_compliance_officer_approves(&s, &review);
+    audit_is_clean_and_the_erased_text_gone(&s);
+    tampering_with_the_audit_is_named(&s);
+}
+
+fn plans_at_several_dates(s: &Path) {
     // Plans at several dates: nothing idle yet, then retention, then the case goes retained.
-    let (_, p1) = pm_json(
-        &s,
-        &["--as-of", "2026-01-05T00:00:00Z", "lifecycle", "plan"],
-    );
-    let (_, p2) = pm_json(
-        &s,
-        &["--as-of", "2026-09-01T00:00:00Z", "lifecycle", "plan"],
-    );
-    let (_, p3) = pm_json(
-        &s,
-        &["--as-of", "2027-09-01T00:00:00Z", "lifecycle", "plan"],
-    );
+    let (_, p1) = pm_json(s, &["--as-of", "2026-01-05T00:00:00Z", "lifecycle", "plan"]);
+    let (_, p2) = pm_json(s, &["--as-of", "2026-09-01T00:00:00Z", "lifecycle", "plan"]);
+    let (_, p3) = pm_json(s, &["--as-of", "2027-09-01T00:00:00Z", "lifecycle", "plan"]);
     assert_eq!(transitions(&p1), 1, "{p1}");
     assert_eq!(p1["data"]["transitions"][0]["rule_id"], "retention-expired");
     assert_eq!(p1["data"]["blocked"][0]["node"], "held", "{p1}");
@@ -57,9 +56,12 @@ fn compliance_profile_review_gated_forget_and_tamper_detection() {
         transitions(&p3) > transitions(&p2) || transitions(&p3) >= 2,
         "{p2}\n{p3}"
     );
+}
+
+fn apply_holds_the_forget_for_review(s: &Path) -> String {
     // Apply as the owner: the forget is held for review.
     let (code, env) = pm_json(
-        &s,
+        s,
         &["--as-of", "2026-01-05T00:00:00Z", "lifecycle", "apply"],
     );
     assert_eq!(code, 3, "{env}");
@@ -69,7 +71,7 @@ fn compliance_profile_review_gated_forget_and_tamper_detection() {
         .expect("review")
         .to_string();
     let (_, list) = pm_json(
-        &s,
+        s,
         &[
             "--as-of",
             "2026-01-05T00:00:00Z",
@@ -80,15 +82,19 @@ fn compliance_profile_review_gated_forget_and_tamper_detection() {
         ],
     );
     assert_eq!(list["data"]["reviews"][0]["id"], review.as_str());
+    review
+}
+
+fn only_a_compliance_officer_approves(s: &Path, review: &str) {
     // The requester cannot approve; an analyst may not decide; a compliance officer can.
     let (code, env) = pm_json(
-        &s,
+        s,
         &[
             "--as-of",
             "2026-01-06T00:00:00Z",
             "review",
             "approve",
-            &review,
+            review,
         ],
     );
     assert_eq!(
@@ -97,7 +103,7 @@ fn compliance_profile_review_gated_forget_and_tamper_detection() {
         "{env}"
     );
     let (code, ann) = pm_json(
-        &s,
+        s,
         &[
             "--actor",
             "ann",
@@ -109,12 +115,12 @@ fn compliance_profile_review_gated_forget_and_tamper_detection() {
             "2026-01-06T00:00:00Z",
             "review",
             "approve",
-            &review,
+            review,
         ],
     );
     assert_eq!(code, 3, "{ann}");
     let (code, env) = pm_json(
-        &s,
+        s,
         &[
             "--actor",
             "carol",
@@ -126,14 +132,14 @@ fn compliance_profile_review_gated_forget_and_tamper_detection() {
             "2026-01-06T00:00:00Z",
             "review",
             "approve",
-            &review,
+            review,
             "--reason",
             "retention period over",
         ],
     );
     assert_eq!(code, 0, "{env}");
     let (code, env) = pm_json(
-        &s,
+        s,
         &[
             "--actor",
             "carol",
@@ -143,7 +149,7 @@ fn compliance_profile_review_gated_forget_and_tamper_detection() {
             "*",
             "review",
             "approve",
-            &review,
+            review,
         ],
     );
     assert_eq!(
@@ -151,14 +157,17 @@ fn compliance_profile_review_gated_forget_and_tamper_detection() {
         (4, Some("conflict")),
         "{env}"
     );
-    let (_, node) = pm_json(&s, &["node", "get", "ledger-2015"]);
+    let (_, node) = pm_json(s, &["node", "get", "ledger-2015"]);
     assert_eq!(node["data"]["node"]["phase"], "forgotten");
     assert!(!node.to_string().contains("zebra-erase-me"));
+}
+
+fn audit_is_clean_and_the_erased_text_gone(s: &Path) {
     // Audit: clean, with the erasure receipt checked and the review traceable from the node.
-    let (code, v) = pm_json(&s, &["audit", "verify"]);
+    let (code, v) = pm_json(s, &["audit", "verify"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["data"]["receipts_checked"], 1);
-    let (_, q) = pm_json(&s, &["audit", "query", "--subject", "ledger-2015"]);
+    let (_, q) = pm_json(s, &["audit", "query", "--subject", "ledger-2015"]);
     let ops: Vec<&str> = q["data"]["records"]
         .as_array()
         .expect("records")
@@ -172,7 +181,7 @@ fn compliance_profile_review_gated_forget_and_tamper_detection() {
         "{ops:?}"
     );
     // The erased text is in no file of the store.
-    for f in walk(&s) {
+    for f in walk(s) {
         let bytes = std::fs::read(&f).expect("read");
         assert!(
             !bytes.windows(14).any(|w| w == b"zebra-erase-me"),
@@ -180,8 +189,11 @@ fn compliance_profile_review_gated_forget_and_tamper_detection() {
             f.display()
         );
     }
+}
+
+fn tampering_with_the_audit_is_named(s: &Path) {
     // Tamper with one audit line: verification names it and fails.
-    let audit = walk(&s)
+    let audit = walk(s)
         .into_iter()
         .find(|p| {
             p.file_name()
@@ -192,7 +204,7 @@ fn compliance_profile_review_gated_forget_and_tamper_detection() {
     let tampered = text.replacen("\"actor\":\"carol\"", "\"actor\":\"mallory\"", 1);
     assert_ne!(tampered, text, "no line by carol to tamper with");
     std::fs::write(&audit, tampered).expect("tamper");
-    let (code, v) = pm_json(&s, &["audit", "verify"]);
+    let (code, v) = pm_json(s, &["audit", "verify"]);
     assert_ne!(code, 0, "{v}");
     let named = v["diagnostics"].as_array().expect("diags").iter().any(|d| {
         let m = format!("{} {}", d["message"], d["path"]);

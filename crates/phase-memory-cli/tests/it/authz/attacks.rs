@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::support::{Reply, http_raw};
+use crate::support::{Reply, Served, http_raw};
 
 /// Hidden and missing look the same: status, code and message.
 fn same_answer(a: &Value, b: &Value, what: &str) {
@@ -34,6 +34,15 @@ fn the_attacks_of_the_security_review_fail_over_http() {
     let served = serve(&f, None);
     let m = Some(member.as_str());
 
+    exports_and_profile_apply(&served, m);
+    no_server_path_without_data_dir(&f, &served, m);
+    time_is_the_servers_on_writes(&served, m, &admin);
+    reviews_repair_and_eval_need_their_roles(&served, m, &admin);
+    hidden_and_missing_are_indistinguishable(&served, m);
+    reviewer_reads_and_admin_exports(&served, &reviewer, &admin);
+}
+
+fn exports_and_profile_apply(served: &Served, m: Option<&str>) {
     // Exports show the member only what it may see; store.export is admin-only.
     let (status, env, text) = served.post_text("graph.export", m, &json!({}));
     assert_eq!(status, 200, "{env}");
@@ -53,7 +62,9 @@ fn the_attacks_of_the_security_review_fail_over_http() {
     let (status, _, text) = served.post_text("node.get", m, &json!({"node": SECRET_ID}));
     assert_eq!(status, 404);
     assert_clean_for(Who::Member, "node.get", &text, &json!({"node": SECRET_ID}));
+}
 
+fn no_server_path_without_data_dir(f: &Fixture, served: &Served, m: Option<&str>) {
     // No server path without --data-dir: no write, no read, no existence oracle.
     let target = f.root.join("written-by-client.jsonl");
     for (op, req) in [
@@ -82,7 +93,9 @@ fn the_attacks_of_the_security_review_fail_over_http() {
     let (_, b, _) = served.post_text("graph.import", m, &json!({"path": "/does/not/exist"}));
     same_answer(&a, &b, "an existing and a missing server file");
     assert!(!target.exists(), "a client wrote a server file");
+}
 
+fn time_is_the_servers_on_writes(served: &Served, m: Option<&str>, admin: &str) {
     // Time: no as_of on writes; reads keep it; audit times never go backwards.
     for at in ["2099-01-01T00:00:00Z", "2001-01-01T00:00:00Z"] {
         let (status, env, _) = served.post_text(
@@ -111,14 +124,16 @@ fn the_attacks_of_the_security_review_fail_over_http() {
     assert_eq!(status, 200, "{env}");
     let (status, env, _) = served.post_text(
         "lifecycle.apply",
-        Some(&admin),
+        Some(admin),
         &json!({"as_of": "2099-01-01T00:00:00Z"}),
     );
     assert_eq!(status, 400, "{env}");
-    let (status, env, _) = served.post_text("audit.verify", Some(&admin), &json!({}));
+    let (status, env, _) = served.post_text("audit.verify", Some(admin), &json!({}));
     assert_eq!(status, 200, "{env}");
     assert_eq!(env["data"]["ok"], true, "{env}");
+}
 
+fn reviews_repair_and_eval_need_their_roles(served: &Served, m: Option<&str>, admin: &str) {
     // Reviews: a member cannot decide; repair and eval are admin-only.
     let (status, env, _) = served.post_text(
         "review.decide",
@@ -134,10 +149,12 @@ fn the_attacks_of_the_security_review_fail_over_http() {
         assert_eq!(status, 403, "{op}: {env}");
         assert!(has_code(&env, "auth.forbidden"), "{env}");
     }
-    let (status, env, _) = served.post_text("eval.run", Some(&admin), &json!({"dir": "/root"}));
+    let (status, env, _) = served.post_text("eval.run", Some(admin), &json!({"dir": "/root"}));
     assert_eq!(status, 403, "{env}");
     assert!(has_code(&env, "files.denied"), "{env}");
+}
 
+fn hidden_and_missing_are_indistinguishable(served: &Served, m: Option<&str>) {
     // Hidden and missing are indistinguishable, explicit seeds included.
     for (op, hidden, missing) in [
         (
@@ -198,15 +215,17 @@ fn the_attacks_of_the_security_review_fail_over_http() {
             "{op}"
         );
     }
+}
 
+fn reviewer_reads_and_admin_exports(served: &Served, reviewer: &str, admin: &str) {
     // The reviewer reads but does not write; the admin may export the whole store.
     let (status, env, _) = served.post_text(
         "node.upsert",
-        Some(&reviewer),
+        Some(reviewer),
         &json!({"node": {"id": "by-reviewer", "kind": "fact"}}),
     );
     assert_eq!(status, 403, "{env}");
-    let (status, env, text) = served.post_text("store.export", Some(&admin), &json!({}));
+    let (status, env, text) = served.post_text("store.export", Some(admin), &json!({}));
     assert_eq!(status, 200, "{env}");
     assert!(text.contains(SECRET_BODY), "admin exports the whole store");
 }
