@@ -280,122 +280,41 @@ fn three_instances_on_one_database_lose_no_acknowledged_write() {
     let dir = tempfile::tempdir().expect("tmp");
     let (s, _) = pg_store(dir.path(), "pg");
     let tokens = dir.path().join("tokens.json");
-    let out = pm(
-        &s,
-        &[
-            "--actor",
-            "owner",
-            "--role",
-            "owner",
-            "--scope",
-            "*",
-            "token",
-            "add",
-            "--tokens",
-            tokens.to_str().expect("utf8"),
-        ],
-    );
-    ok(&out, "token add");
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let token = add_owner_token(&s, &tokens);
     // Three instances on the same folder: nothing in it is locked.
     let instances: Vec<Served> = (0..3).map(|_| Served::start(&s, &tokens)).collect();
-    let addrs: Vec<String> = instances.iter().map(|i| i.addr.clone()).collect();
-    let dead = Arc::new(AtomicBool::new(false));
-    // (id, instance that acknowledged it, whether instance 0 was already killed)
-    let acked: Arc<Mutex<Vec<(String, usize, bool)>>> = Arc::new(Mutex::new(Vec::new()));
-    let refusals: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
-    let stop_at = Instant::now() + Duration::from_secs(14);
+    let shared = Clients {
+        addrs: instances.iter().map(|i| i.addr.clone()).collect(),
+        token: token.clone(),
+        dead: Arc::new(AtomicBool::new(false)),
+        acked: Arc::new(Mutex::new(Vec::new())),
+        refusals: Arc::new(Mutex::new(Vec::new())),
+        stop_at: Instant::now() + Duration::from_secs(14),
+    };
     const CLIENTS: usize = 16;
     let workers: Vec<_> = (0..CLIENTS)
         .map(|c| {
-            let (addrs, token, acked, dead, refusals) = (
-                addrs.clone(),
-                token.clone(),
-                acked.clone(),
-                dead.clone(),
-                refusals.clone(),
-            );
-            std::thread::spawn(move || {
-                let mut i = 0usize;
-                let mut failures = 0usize;
-                while Instant::now() < stop_at && i < 10_000 {
-                    // Clients spread over the instances; instance 0 may be dead.
-                    let mut target = (c + i) % addrs.len();
-                    if target == 0 && dead.load(Ordering::SeqCst) {
-                        target = 1 + i % 2;
-                    }
-                    let id = format!("c{c}-{i}");
-                    let req = json!({"node": {"id": id, "kind": "fact", "title": format!("write {id}"), "body": "written by a client"}});
-                    match http_post(&addrs[target], "/v1/ops/node.upsert", &token, &req.to_string()) {
-                        Ok((200, body)) => {
-                            let env: Value = serde_json::from_str(&body).expect("envelope");
-                            assert_eq!(env["status"], "ok", "{env}");
-                            let after_kill = dead.load(Ordering::SeqCst);
-                            acked
-                                .lock()
-                                .expect("acked")
-                                .push((id.clone(), target, after_kill));
-                            // Read it back through another instance at once.
-                            let other = if target == 1 { 2 } else { 1 };
-                            let (code, body) = http_post(
-                                &addrs[other],
-                                "/v1/ops/node.get",
-                                &token,
-                                &json!({"node": id}).to_string(),
-                            )
-                            .expect("read through another instance");
-                            assert_eq!(code, 200, "{body}");
-                        }
-                        Ok((code, body)) => {
-                            failures += 1;
-                            refusals.lock().expect("refusals").push(format!("{code} {}", &body[..body.len().min(300)]));
-                            assert!(failures < 1000, "too many refusals: {code} {body}");
-                        }
-                        // The killed instance: not acknowledged, so nothing is owed.
-                        Err(e) => {
-                            failures += 1;
-                            refusals
-                                .lock()
-                                .expect("refusals")
-                                .push(format!("instance {target}: {e}"));
-                        }
-                    }
-                    i += 1;
-                }
-                failures
-            })
+            let w = shared.clone();
+            std::thread::spawn(move || client_writes(c, &w))
         })
         .collect();
     // Kill -9 one instance mid-write.
     std::thread::sleep(Duration::from_secs(5));
     let mut instances = instances;
     let mut victim = instances.remove(0);
-    dead.store(true, Ordering::SeqCst);
+    shared.dead.store(true, Ordering::SeqCst);
     victim.child.kill().expect("kill -9");
     victim.child.wait().expect("reap");
     let failures: usize = workers.into_iter().map(|w| w.join().expect("client")).sum();
-    let acked = acked.lock().expect("acked").clone();
-    let refused = refusals.lock().expect("refusals").clone();
+    let acked = shared.acked.lock().expect("acked").clone();
+    let refused = shared.refusals.lock().expect("refusals").clone();
     eprintln!(
         "{} acknowledged, {} refused: {:?}",
         acked.len(),
         refused.len(),
         &refused[..refused.len().min(5)]
     );
-    // Writes were acknowledged by every instance, by the victim before the kill and
-    // by both survivors after it.
-    for target in 0..3 {
-        assert!(
-            acked.iter().any(|(_, t, after)| *t == target && !after),
-            "instance {target} acknowledged nothing before the kill: {refused:?}"
-        );
-    }
-    for target in 1..3 {
-        assert!(
-            acked.iter().any(|(_, t, after)| *t == target && *after),
-            "instance {target} acknowledged nothing after the kill: {refused:?}"
-        );
-    }
+    assert_every_instance_acknowledged(&acked, &refused);
     let acked: Vec<String> = acked.into_iter().map(|(id, _, _)| id).collect();
     // Every acknowledged write through every surviving instance.
     for inst in &instances {
@@ -411,11 +330,142 @@ fn three_instances_on_one_database_lose_no_acknowledged_write() {
         }
     }
     drop(instances);
-    // The audit chain is clean and no two records share a seq.
-    let (code, env) = pm_json(&s, &["audit", "verify"]);
+    let audit_records = assert_audit_chain_clean(&s, dir.path());
+    eprintln!(
+        "three instances: {} writes acknowledged, {failures} refused or lost with the killed instance, {} audit records",
+        acked.len(),
+        audit_records
+    );
+}
+
+/// Adds an owner token to `tokens` and returns it.
+fn add_owner_token(s: &Path, tokens: &Path) -> String {
+    let out = pm(
+        s,
+        &[
+            "--actor",
+            "owner",
+            "--role",
+            "owner",
+            "--scope",
+            "*",
+            "token",
+            "add",
+            "--tokens",
+            tokens.to_str().expect("utf8"),
+        ],
+    );
+    ok(&out, "token add");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// What the writing clients share.
+#[derive(Clone)]
+struct Clients {
+    addrs: Vec<String>,
+    token: String,
+    /// Instance 0 was killed.
+    dead: Arc<AtomicBool>,
+    /// (id, instance that acknowledged it, whether instance 0 was already killed)
+    acked: Arc<Mutex<Vec<(String, usize, bool)>>>,
+    refusals: Arc<Mutex<Vec<String>>>,
+    stop_at: Instant,
+}
+
+/// Client `c` writes until the deadline, reading each acknowledged write back
+/// through another instance; returns its failures.
+fn client_writes(c: usize, w: &Clients) -> usize {
+    let Clients {
+        addrs,
+        token,
+        dead,
+        acked,
+        refusals,
+        stop_at,
+    } = w;
+    let stop_at = *stop_at;
+    let mut i = 0usize;
+    let mut failures = 0usize;
+    while Instant::now() < stop_at && i < 10_000 {
+        // Clients spread over the instances; instance 0 may be dead.
+        let mut target = (c + i) % addrs.len();
+        if target == 0 && dead.load(Ordering::SeqCst) {
+            target = 1 + i % 2;
+        }
+        let id = format!("c{c}-{i}");
+        let req = json!({"node": {"id": id, "kind": "fact", "title": format!("write {id}"), "body": "written by a client"}});
+        match http_post(
+            &addrs[target],
+            "/v1/ops/node.upsert",
+            token,
+            &req.to_string(),
+        ) {
+            Ok((200, body)) => {
+                let env: Value = serde_json::from_str(&body).expect("envelope");
+                assert_eq!(env["status"], "ok", "{env}");
+                let after_kill = dead.load(Ordering::SeqCst);
+                acked
+                    .lock()
+                    .expect("acked")
+                    .push((id.clone(), target, after_kill));
+                // Read it back through another instance at once.
+                let other = if target == 1 { 2 } else { 1 };
+                let (code, body) = http_post(
+                    &addrs[other],
+                    "/v1/ops/node.get",
+                    token,
+                    &json!({"node": id}).to_string(),
+                )
+                .expect("read through another instance");
+                assert_eq!(code, 200, "{body}");
+            }
+            Ok((code, body)) => {
+                failures += 1;
+                refusals
+                    .lock()
+                    .expect("refusals")
+                    .push(format!("{code} {}", &body[..body.len().min(300)]));
+                assert!(failures < 1000, "too many refusals: {code} {body}");
+            }
+            // The killed instance: not acknowledged, so nothing is owed.
+            Err(e) => {
+                failures += 1;
+                refusals
+                    .lock()
+                    .expect("refusals")
+                    .push(format!("instance {target}: {e}"));
+            }
+        }
+        i += 1;
+    }
+    failures
+}
+
+/// Writes were acknowledged by every instance, by the victim before the kill and
+/// by both survivors after it.
+fn assert_every_instance_acknowledged(acked: &[(String, usize, bool)], refused: &[String]) {
+    // by both survivors after it.
+    for target in 0..3 {
+        assert!(
+            acked.iter().any(|(_, t, after)| *t == target && !after),
+            "instance {target} acknowledged nothing before the kill: {refused:?}"
+        );
+    }
+    for target in 1..3 {
+        assert!(
+            acked.iter().any(|(_, t, after)| *t == target && *after),
+            "instance {target} acknowledged nothing after the kill: {refused:?}"
+        );
+    }
+}
+
+/// The audit chain is clean and no two records share a seq; returns the number of
+/// audit records.
+fn assert_audit_chain_clean(s: &Path, dir: &Path) -> usize {
+    let (code, env) = pm_json(s, &["audit", "verify"]);
     assert_eq!(code, 0, "{env}");
     assert_eq!(env["data"]["ok"], true, "{env}");
-    let dump = export(&s, &dir.path().join("dump.jsonl"));
+    let dump = export(s, &dir.join("dump.jsonl"));
     let seqs: Vec<u64> = dump
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -429,9 +479,5 @@ fn three_instances_on_one_database_lose_no_acknowledged_write() {
         seqs.windows(2).all(|w| w[1] == w[0] + 1),
         "gap in the audit chain"
     );
-    eprintln!(
-        "three instances: {} writes acknowledged, {failures} refused or lost with the killed instance, {} audit records",
-        acked.len(),
-        seqs.len()
-    );
+    seqs.len()
 }
