@@ -247,18 +247,7 @@ fn set_access(
     ids: &[Box<str>],
     n: usize,
 ) {
-    access.retain_mut(|(i, t)| {
-        let old = *i as usize;
-        *i = remap[old];
-        if *i == u32::MAX {
-            s.orphan_access
-                .entry(ids[old].clone())
-                .or_default()
-                .push(*t);
-            return false;
-        }
-        true
-    });
+    access.retain_mut(|(i, t)| remap_or_keep_aside(i, *t, remap, ids, &mut s.orphan_access));
     access.sort_unstable();
     access.dedup();
     s.created_extra = (0..n)
@@ -274,18 +263,7 @@ fn set_access(
 /// Event-path touches, ordered by time. Touches of ids with no node are kept aside
 /// like accesses; the kept-aside lists are sorted and deduplicated.
 fn set_touches(s: &mut Snapshot, mut touches: Vec<(i64, u32)>, remap: &[u32], ids: &[Box<str>]) {
-    touches.retain_mut(|(t, i)| {
-        let old = *i as usize;
-        *i = remap[old];
-        if *i == u32::MAX {
-            s.orphan_touches
-                .entry(ids[old].clone())
-                .or_default()
-                .push(*t);
-            return false;
-        }
-        true
-    });
+    touches.retain_mut(|(t, i)| remap_or_keep_aside(i, *t, remap, ids, &mut s.orphan_touches));
     touches.sort_unstable();
     touches.dedup();
     touches.shrink_to_fit();
@@ -298,4 +276,23 @@ fn set_touches(s: &mut Snapshot, mut touches: Vec<(i64, u32)>, remap: &[u32], id
         v.sort_unstable();
         v.dedup();
     }
+}
+
+/// Moves a node index to its final position; an index with no node (its id
+/// only known from an access or a touch) is kept aside under its id with its
+/// time. True when the index stays.
+fn remap_or_keep_aside(
+    i: &mut u32,
+    t: i64,
+    remap: &[u32],
+    ids: &[Box<str>],
+    aside: &mut rustc_hash::FxHashMap<Box<str>, Vec<i64>>,
+) -> bool {
+    let old = *i as usize;
+    *i = remap[old];
+    if *i == u32::MAX {
+        aside.entry(ids[old].clone()).or_default().push(t);
+        return false;
+    }
+    true
 }
