@@ -215,6 +215,19 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Removes every persisted snapshot of the store (after a purge: they may
+    /// hold the title of an erased node). Best effort, like the writes.
+    pub(crate) fn remove_persisted(&self) {
+        let Some(dir) = self.persisted_dir() else {
+            return;
+        };
+        for (_, path) in candidates(&dir) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 fn count_load(started: Instant) {
     LOADS.fetch_add(1, Ordering::Relaxed);
     let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);

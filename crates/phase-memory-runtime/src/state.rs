@@ -141,6 +141,10 @@ impl Runtime {
     /// Brings the full-text index in step with the store after a commit.
     pub(crate) fn update_index(&mut self, u: IndexUpdate) -> Result<(), Diagnostic> {
         self.index_tag_lags = false;
+        if u.purge {
+            // Persisted snapshots hold titles: none may outlive an erasure.
+            self.remove_persisted();
+        }
         let generation = self.store.generation();
         let stale = |e: String| {
             Diagnostic::warning(
