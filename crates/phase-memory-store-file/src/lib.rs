@@ -8,8 +8,10 @@
 //! Every line carries a checksum of its content; every whole-file write goes through
 //! temp file, fsync, rename, folder fsync; every write goes through the [`Fs`] seam.
 //!
-//! The whole store is loaded into a [`MemoryState`] on open, so reads are in memory.
-//! A shared handle ([`OpenMode::Shared`]) catches up with other handles' commits in
+//! A writer open loads the whole store into a [`MemoryState`], so reads are in
+//! memory. A shared or read-only open starts with a lazy image (`lazy.rs`: the
+//! manifest, the profile, the logs' last lines, the node locator of `locator.rs`)
+//! and loads the whole store only on the first read that needs it. A shared handle ([`OpenMode::Shared`]) catches up with other handles' commits in
 //! [`Store::refresh`] by reading only what is new: the manifest first (the cheap
 //! generation check), then only the segments added since and the log bytes
 //! appended since; a compaction or an audit prune reloads what it rewrote.
