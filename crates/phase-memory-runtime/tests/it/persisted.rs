@@ -51,6 +51,12 @@ fn built(adapter: Adapter) -> (tempfile::TempDir, PathBuf, Value) {
         "{adapter:?}: written after the build: {:?}",
         files(&store)
     );
+    // The folder is the runtime's: the adapter's check does not report it.
+    let findings = first.store().check_integrity().expect("check");
+    assert!(
+        findings.iter().all(|f| !f.location.contains(SNAPSHOT_DIR)),
+        "{adapter:?}: {findings:?}"
+    );
     (dir, store, a)
 }
 
