@@ -189,8 +189,19 @@ fn activation(store: &Path, cfg: &GeneratorConfig, n: usize) -> Result<Value> {
         lat.push(t.elapsed());
         setup::expect_ok(&env)?;
     }
+    // A second instance opened now: its first call reads the snapshot the first
+    // one persisted in the store folder instead of building it.
+    let t = Instant::now();
+    let mut second = setup::open(store, setup::clock(cfg))?;
+    let opened = t.elapsed();
+    let t = Instant::now();
+    let env = second.run("activation.run", request("warm up"), &ctx);
+    let second_first = t.elapsed();
+    setup::expect_ok(&env)?;
     Ok(json!({
         "first_call_ms_including_snapshot_build": ms(first),
+        "second_instance_open_ms": ms(opened),
+        "second_instance_first_call_ms": ms(second_first),
         "latency": lat.summary(),
     }))
 }
