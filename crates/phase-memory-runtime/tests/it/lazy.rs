@@ -3,7 +3,8 @@
 //! process, as a persisted snapshot will), an audited activation with seeds — the
 //! refresh, the index check, relevance-feedback texts, seed visibility, the audit
 //! tail and the audited read's commit — and an audited `node.get` never load the
-//! whole store, and answer as a runtime that did.
+//! whole store, and answer as a runtime that did. (The semantic index still reads
+//! every node of a store under `semantic_max_nodes` in a fresh process.)
 
 use phase_memory_model::Status;
 use phase_memory_runtime::{Adapter, Clock, Runtime, SharedSnapshot, open_runtime};
@@ -27,9 +28,18 @@ fn run(rt: &mut Runtime, op: &str, req: Value) -> Value {
 
 #[test]
 fn a_fresh_runtime_answers_activations_and_node_reads_without_loading_the_store() {
-    let (dir, mut writer) = on_disk(Adapter::File, None);
+    // Semantic seeds stay off as on a store past `semantic_max_nodes` (20,000 by
+    // default): below it the semantic index reads every node in a fresh process.
+    let profile = phase_memory_profile::DEFAULT_PROFILE_TOML
+        .replace("semantic_max_nodes = 20000", "semantic_max_nodes = 10");
+    assert_ne!(profile, phase_memory_profile::DEFAULT_PROFILE_TOML);
+    let (dir, mut writer) = on_disk(Adapter::File, Some(&profile));
     for i in 0..40 {
-        let title = if i % 3 == 0 { "Paris museum" } else { "Lyon river" };
+        let title = if i % 3 == 0 {
+            "Paris museum"
+        } else {
+            "Lyon river"
+        };
         check(
             &mut writer,
             &owner(),
@@ -56,7 +66,9 @@ fn a_fresh_runtime_answers_activations_and_node_reads_without_loading_the_store(
     let cue = json!({"cue": {"text": "paris museum", "nodes": ["n01"]}, "explain": true});
     let want = run(&mut writer, "activation.run", cue.clone());
     assert!(
-        want["data"]["items"].as_array().is_some_and(|a| a.len() > 1),
+        want["data"]["items"]
+            .as_array()
+            .is_some_and(|a| a.len() > 1),
         "{want}"
     );
     let want_node = run(&mut writer, "node.get", json!({"node": "n03"}));
