@@ -54,7 +54,7 @@ fn damage_findings(d: &Damage) -> Vec<IntegrityFinding> {
 }
 
 /// Paths (relative to the store) that the manifest does not name. `index/`,
-/// `quarantine/` and the service's `tokens.json` are never reported.
+/// `semantic/`, `snapshot/`, `quarantine/` and the service's `tokens.json` are never reported.
 fn orphans(dir: &Path, m: &Manifest) -> StoreResult<Vec<String>> {
     let mut known: BTreeSet<&str> = [
         layout::META,
@@ -62,6 +62,7 @@ fn orphans(dir: &Path, m: &Manifest) -> StoreResult<Vec<String>> {
         layout::LOCK,
         layout::INDEX,
         layout::SEMANTIC,
+        layout::SNAPSHOT,
         layout::QUARANTINE,
         layout::TOKENS,
         phase_memory_store::CONFIG_FILE,

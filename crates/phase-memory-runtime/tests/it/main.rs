@@ -6,6 +6,7 @@ mod flows;
 mod incremental;
 mod layering;
 mod lazy;
+mod persisted;
 mod props;
 mod registry;
 mod semantic;
