@@ -95,7 +95,7 @@ fn candidates(dir: &Path) -> Vec<(u64, PathBuf)> {
             Some((g, e.path()))
         })
         .collect();
-    out.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    out.sort_unstable_by_key(|b| std::cmp::Reverse(b.0));
     out
 }
 
