@@ -54,6 +54,16 @@ pub use crate::layout::{
 use crate::layout::{Manifest, io_err, pretty_json, read_json, write_atomic};
 use crate::load::Damage;
 
+thread_local! {
+    static LOADS_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many times handles loaded the whole store on this thread so far (every
+/// handle of this process; tests of the layers above read it around a call).
+pub fn loads_on_this_thread() -> u64 {
+    LOADS_HERE.with(|c| c.get())
+}
+
 /// Segments beyond which a commit merges them all into one.
 pub const MAX_SEGMENTS: usize = 32;
 
@@ -219,15 +229,17 @@ impl FileStore {
             drop(tidy_lock.take());
             let lazy_mode = matches!(mode, OpenMode::Shared | OpenMode::ReadOnly);
             if lazy_mode && let Some((lazy, rewrite)) = lazy::Lazy::open(dir, &m)? {
-                if rewrite {
+                // A read-only handle never writes, not even the locator.
+                if rewrite && mode == OpenMode::Shared {
                     store.write_locator_bytes(&lazy.encode_locator(&m));
                 }
                 store.lazy = Some(Box::new(lazy));
                 store.manifest = Some(m);
                 return Ok(store);
             }
-            store.loads.fetch_add(1, Ordering::Relaxed);
-            match load::load_with(dir, &m, mode == OpenMode::Repair, None, lazy_mode) {
+            store.count_load();
+            let locate = mode == OpenMode::Shared;
+            match load::load_with(dir, &m, mode == OpenMode::Repair, None, locate) {
                 Ok(loaded) => {
                     if let Some(positions) = &loaded.positions {
                         let entries = positions.iter().map(|(id, p)| (id.as_str(), *p));
@@ -304,6 +316,12 @@ impl FileStore {
         self.state.get().is_none()
     }
 
+    /// Counts a load of the whole store by this handle (and on this thread).
+    pub(crate) fn count_load(&self) {
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        LOADS_HERE.with(|c| c.set(c.get() + 1));
+    }
+
     /// How many times this handle loaded the whole store (at open, on the first
     /// read that needed it, or in a refresh that had to reload).
     pub fn loads(&self) -> u64 {
@@ -347,7 +365,7 @@ impl FileStore {
         let (Some(lazy), Some(m)) = (&self.lazy, &self.manifest) else {
             return Err(StoreError::Backend("the store image is not loaded".into()));
         };
-        self.loads.fetch_add(1, Ordering::Relaxed);
+        self.count_load();
         let loaded = load::load_with(&self.dir, m, false, Some(&lazy.pins), false)?;
         let _ = self.state.set(loaded.state);
         self.state

@@ -92,8 +92,7 @@ impl FileStore {
         match update {
             Update::Same => {}
             Update::Full(state) => {
-                self.loads
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.count_load();
                 self.set_image(*state);
                 self.changes = Some(ChangeLog::new(m.data_generation.unwrap_or(m.generation)));
             }
@@ -187,8 +186,7 @@ impl FileStore {
         match crate::lazy::Lazy::open(&self.dir, m)? {
             Some((lazy, _)) => self.lazy = Some(Box::new(lazy)),
             None => {
-                self.loads
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.count_load();
                 let loaded = load::load(&self.dir, m, false)?;
                 self.set_image(loaded.state);
             }

@@ -5,6 +5,7 @@ mod authz;
 mod flows;
 mod incremental;
 mod layering;
+mod lazy;
 mod persisted;
 mod props;
 mod registry;
