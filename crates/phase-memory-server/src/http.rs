@@ -733,6 +733,7 @@ async fn metrics_scrape(State(st): State<AppState>) -> axum::response::Response 
     .map(|held| held.generation());
     st.metrics.update_runtime_figures(
         st.runtime().group_commits(),
+        st.runtime().grouped_writes(),
         phase_memory_runtime::derived_stats(),
     );
     crate::metrics::scrape_response(&st.metrics, generation)

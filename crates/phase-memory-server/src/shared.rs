@@ -42,7 +42,8 @@ struct GroupQueue {
     /// Group commits done and records they carried (for metrics and tests).
     commits: u64,
     records: u64,
-    /// Writes that shared a group commit.
+    /// Group commits that carried writes, and the writes they carried.
+    write_groups: u64,
     grouped_writes: u64,
 }
 
@@ -273,10 +274,10 @@ impl SharedRuntime {
         (q.commits, q.records)
     }
 
-    /// Writes that shared a group commit so far.
-    pub fn grouped_writes(&self) -> u64 {
+    /// Group commits that carried writes so far, and the writes they carried.
+    pub fn grouped_writes(&self) -> (u64, u64) {
         let q = self.pool.group.lock().unwrap_or_else(|e| e.into_inner());
-        q.grouped_writes
+        (q.write_groups, q.grouped_writes)
     }
 
     /// Runs one operation: a write that may share a commit ([`groups_writes`])
@@ -466,7 +467,10 @@ async fn commit_queued(shared: SharedRuntime) {
         };
         {
             let mut q = shared.pool.group.lock().unwrap_or_else(|e| e.into_inner());
-            q.grouped_writes += grouped as u64;
+            if grouped > 0 {
+                q.write_groups += 1;
+                q.grouped_writes += grouped as u64;
+            }
             if audits.is_ok() && n > 0 {
                 q.commits += 1;
                 q.records += n;
