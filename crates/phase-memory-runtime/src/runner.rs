@@ -376,6 +376,7 @@ impl Runtime {
     pub(crate) fn commit_change(&mut self, mut change: ChangeSet) -> Result<(), StoreError> {
         let before = self.store.data_generation();
         let snapshot_unchanged = !changes_activation_input(&mut change);
+        let new_profile = change.profile.is_some();
         let own = (!snapshot_unchanged).then(|| OwnCommit::of(&change));
         if !change.is_empty() {
             self.store.commit(change)?;
@@ -387,7 +388,9 @@ impl Runtime {
         {
             *valid_for = self.store.data_generation();
         }
-        if let Some(own) = own {
+        if let Some(own) = own
+            && (new_profile || !self.advance_spare_snapshot(before))
+        {
             self.snapshot_after_commit(before, own);
         }
         Ok(())

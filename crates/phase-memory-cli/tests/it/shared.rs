@@ -353,15 +353,7 @@ fn kill_9_server_mid_group_commit_loses_no_answered_read_or_write() {
         let (code, env) = pm_json(&s, &["audit", "verify"]);
         assert_eq!(code, 0, "{context}: {env}");
         assert_eq!(env["data"]["ok"], true, "{context}: {env}");
-        let (code, env) = pm_json(
-            &s,
-            &[
-                "audit",
-                "query",
-                "--limit",
-                "1000000",
-            ],
-        );
+        let (code, env) = pm_json(&s, &["audit", "query", "--limit", "1000000"]);
         assert_eq!(code, 0, "{context}: {env}");
         let on_chain: std::collections::HashMap<u64, String> = env["data"]["records"]
             .as_array()
@@ -382,11 +374,20 @@ fn kill_9_server_mid_group_commit_loses_no_answered_read_or_write() {
                 "{context}: the answered request with audit record {seq} is not on the chain"
             );
         }
-        let written: Vec<&String> = answered.iter().filter_map(|(_, _, id)| id.as_ref()).collect();
-        assert!(!written.is_empty(), "{context}: no write was answered before the kill");
+        let written: Vec<&String> = answered
+            .iter()
+            .filter_map(|(_, _, id)| id.as_ref())
+            .collect();
+        assert!(
+            !written.is_empty(),
+            "{context}: no write was answered before the kill"
+        );
         for id in written.iter().rev().take(3) {
             let (code, env) = pm_json(&s, &["node", "get", id.as_str()]);
-            assert_eq!(code, 0, "{context}: the acknowledged write {id} is lost: {env}");
+            assert_eq!(
+                code, 0,
+                "{context}: the acknowledged write {id} is lost: {env}"
+            );
         }
         let distinct: std::collections::HashSet<_> = answered.iter().map(|(s, _, _)| *s).collect();
         assert_eq!(

@@ -230,7 +230,10 @@ fn concurrent_writes_share_commits_and_a_bad_one_fails_alone() {
     let moved = |name: &str| at(&after, name) - at(&before, name);
     let writes = moved("phase_memory_grouped_writes_total");
     let groups = moved("phase_memory_write_group_commits_total");
-    assert_eq!(writes, 80.0, "every valid write went through a group: {after}");
+    assert_eq!(
+        writes, 80.0,
+        "every valid write went through a group: {after}"
+    );
     assert!(groups >= 1.0 && groups < writes, "{before}\n{after}");
     let (status, env) = s.op("audit.verify", &s.tokens.owner, json!({}));
     assert_eq!(status, 200, "{env}");
