@@ -18,7 +18,7 @@ use crate::outcome::{IndexUpdate, Outcome};
 use crate::state::Runtime;
 
 mod writes;
-pub use writes::{GroupResult, WriteRequest, groups_writes};
+pub use writes::{GroupResult, GroupTimings, WriteRequest, groups_writes};
 
 /// An audit record not yet on the chain: everything but its position, previous
 /// hash and hash (given when the group is sealed).

@@ -448,6 +448,7 @@ async fn commit_queued(shared: SharedRuntime) {
             envelopes,
             audits,
             grouped,
+            took,
         }) = result
         else {
             let lost = || {
@@ -465,6 +466,17 @@ async fn commit_queued(shared: SharedRuntime) {
             drop(write_replies);
             continue;
         };
+        tracing::debug!(
+            writes = write_replies.len(),
+            grouped,
+            records = n,
+            lock_ms = took.lock.as_secs_f64() * 1e3,
+            handlers_ms = took.handlers.as_secs_f64() * 1e3,
+            commit_ms = took.commit.as_secs_f64() * 1e3,
+            index_ms = took.index.as_secs_f64() * 1e3,
+            alone_ms = took.alone.as_secs_f64() * 1e3,
+            "group commit"
+        );
         {
             let mut q = shared.pool.group.lock().unwrap_or_else(|e| e.into_inner());
             if grouped > 0 {

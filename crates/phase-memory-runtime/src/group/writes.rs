@@ -19,6 +19,7 @@
 //! request is answered only after the commit holding it returned.
 
 use std::collections::HashSet;
+use std::time::Instant;
 
 use phase_memory_model::{AuditRef, Diagnostic, Envelope, Status, digest_value};
 use phase_memory_store::{ChangeLog, ChangeSet, StoreError};
@@ -60,6 +61,23 @@ pub struct GroupResult {
     pub audits: Result<Vec<AuditRef>, StoreError>,
     /// Writes that shared the group's commit.
     pub grouped: usize,
+    /// Where the time went.
+    pub took: GroupTimings,
+}
+
+/// Where a group commit's time went (for the front end's logs).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GroupTimings {
+    /// Taking the writer lock.
+    pub lock: std::time::Duration,
+    /// Running the handlers of the writes.
+    pub handlers: std::time::Duration,
+    /// The store commit and the activation snapshot's step.
+    pub commit: std::time::Duration,
+    /// The full-text index update.
+    pub index: std::time::Duration,
+    /// Writes run alone after the group.
+    pub alone: std::time::Duration,
 }
 
 /// Where one write of a group stands.
@@ -91,6 +109,8 @@ impl Runtime {
         writes: Vec<WriteRequest>,
         audits: Vec<DeferredAudit>,
     ) -> GroupResult {
+        let mut took = GroupTimings::default();
+        let started = Instant::now();
         if let Err(e) = self.begin_request(true) {
             self.end_request();
             let envelopes = writes.iter().map(|w| self.refused(w, &e)).collect();
@@ -98,15 +118,19 @@ impl Runtime {
                 envelopes,
                 audits: Err(e),
                 grouped: 0,
+                took,
             };
         }
+        took.lock = started.elapsed();
         let mut group = Group::default();
         for w in writes {
             self.stage(w, &mut group);
         }
         let audit_refs = self.seal_deferred(audits, &mut group.change);
-        let committed = self.commit_staged(&mut group);
+        took.handlers = started.elapsed() - took.lock;
+        let committed = self.commit_staged(&mut group, &mut took);
         self.end_request();
+        let alone = Instant::now();
         let mut envelopes = Vec::with_capacity(group.slots.len());
         let mut grouped = 0;
         for slot in group.slots {
@@ -128,10 +152,12 @@ impl Runtime {
             Ok(_) => audit_refs,
             Err(e) => Err(e),
         };
+        took.alone = alone.elapsed();
         GroupResult {
             envelopes,
             audits,
             grouped,
+            took,
         }
     }
 
@@ -214,16 +240,23 @@ impl Runtime {
 
     /// Commits the group's change set and brings derived state along; the
     /// diagnostics of the index update (the commit stands when it fails).
-    fn commit_staged(&mut self, group: &mut Group) -> Result<Vec<Diagnostic>, StoreError> {
+    fn commit_staged(
+        &mut self,
+        group: &mut Group,
+        took: &mut GroupTimings,
+    ) -> Result<Vec<Diagnostic>, StoreError> {
         if group.change.is_empty() {
             return Ok(Vec::new());
         }
+        let started = Instant::now();
         let index_in_step = self.index_fresh();
         self.commit_change(std::mem::take(&mut group.change))?;
+        took.commit = started.elapsed();
         let mut outcome = Outcome::ok(Value::Null);
         outcome.index = std::mem::take(&mut group.index);
         let mut env = Envelope::new("group", Status::Ok, "", "");
         self.after_commit(&mut env, &mut outcome, index_in_step);
+        took.index = started.elapsed() - took.commit;
         Ok(env.diagnostics)
     }
 
