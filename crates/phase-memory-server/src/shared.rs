@@ -21,8 +21,8 @@ use std::time::Duration;
 use anyhow::anyhow;
 use phase_memory_model::{AuditRef, Diagnostic, Envelope, Status};
 use phase_memory_runtime::{
-    CallContext, Clock, DEFAULT_WRITE_WAIT, DeferredAudit, Extension, GroupResult, Ran, Runtime,
-    SharedSnapshot, WriteGate, WriteRequest, groups_writes, open_runtime_waiting,
+    CallContext, Clock, DEFAULT_WRITE_WAIT, DeferredAudit, Extension, GroupResult, Outcome, Ran,
+    Runtime, SharedSnapshot, WriteGate, WriteRequest, groups_writes, open_runtime_waiting,
 };
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
@@ -438,10 +438,31 @@ async fn commit_queued(shared: SharedRuntime) {
         let (records, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let (writes, write_replies): (Vec<_>, Vec<_>) = writes.into_iter().unzip();
         let n = records.len() as u64;
+        // The reads are answered as soon as their records are durable (before
+        // the index update, which only the writes wait for).
+        let mut replies = Some(replies);
         let task = tokio::task::spawn_blocking(move || {
+            let mut answer = |audits: Result<&[AuditRef], &_>| {
+                let Some(replies) = replies.take() else {
+                    return;
+                };
+                match audits {
+                    Ok(refs) => {
+                        for (tx, r) in replies.into_iter().zip(refs) {
+                            let _ = tx.send(Ok(r.clone()));
+                        }
+                    }
+                    Err(e) => {
+                        let o = Outcome::store_error(e);
+                        for tx in replies {
+                            let _ = tx.send(Err((o.status, o.diagnostics.clone())));
+                        }
+                    }
+                }
+            };
             held.runtime
                 .as_mut()
-                .map(|rt| rt.commit_group(writes, records))
+                .map(|rt| rt.commit_group_then(writes, records, &mut answer))
         });
         let result = task.await.ok().flatten();
         let Some(GroupResult {
@@ -451,18 +472,8 @@ async fn commit_queued(shared: SharedRuntime) {
             took,
         }) = result
         else {
-            let lost = || {
-                (
-                    Status::Error,
-                    vec![Diagnostic::error(
-                        "internal.panic",
-                        "the group commit failed unexpectedly; the store commit is atomic, so it either fully applied or not at all",
-                    )],
-                )
-            };
-            for tx in replies {
-                let _ = tx.send(Err(lost()));
-            }
+            // A panic: the records' replies were dropped (their requests get
+            // `internal.panic`), and so were the writes'.
             drop(write_replies);
             continue;
         };
@@ -490,19 +501,6 @@ async fn commit_queued(shared: SharedRuntime) {
         }
         for (tx, env) in write_replies.into_iter().zip(envelopes) {
             let _ = tx.send(env);
-        }
-        match audits {
-            Ok(refs) => {
-                for (tx, r) in replies.into_iter().zip(refs) {
-                    let _ = tx.send(Ok(r));
-                }
-            }
-            Err(e) => {
-                let o = phase_memory_runtime::Outcome::store_error(&e);
-                for tx in replies {
-                    let _ = tx.send(Err((o.status, o.diagnostics.clone())));
-                }
-            }
         }
     }
 }

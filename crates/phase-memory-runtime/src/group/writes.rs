@@ -109,10 +109,24 @@ impl Runtime {
         writes: Vec<WriteRequest>,
         audits: Vec<DeferredAudit>,
     ) -> GroupResult {
+        self.commit_group_then(writes, audits, &mut |_| {})
+    }
+
+    /// [`Runtime::commit_group`], calling `durable` with the audit records'
+    /// references (or why they were not committed) as soon as the store commit
+    /// returned: before the full-text index update, which only the writes need
+    /// (a read whose record is durable may be answered then).
+    pub fn commit_group_then(
+        &mut self,
+        writes: Vec<WriteRequest>,
+        audits: Vec<DeferredAudit>,
+        durable: &mut dyn FnMut(Result<&[AuditRef], &StoreError>),
+    ) -> GroupResult {
         let mut took = GroupTimings::default();
         let started = Instant::now();
         if let Err(e) = self.begin_request(true) {
             self.end_request();
+            durable(Err(&e));
             let envelopes = writes.iter().map(|w| self.refused(w, &e)).collect();
             return GroupResult {
                 envelopes,
@@ -128,7 +142,11 @@ impl Runtime {
         }
         let audit_refs = self.seal_deferred(audits, &mut group.change);
         took.handlers = started.elapsed() - took.lock;
-        let committed = self.commit_staged(&mut group, &mut took);
+        let committed =
+            self.commit_staged(&mut group, &mut took, &mut |c| match (c, &audit_refs) {
+                (Ok(()), Ok(refs)) => durable(Ok(refs)),
+                (Ok(()), Err(e)) | (Err(e), _) => durable(Err(e)),
+            });
         self.end_request();
         let alone = Instant::now();
         let mut envelopes = Vec::with_capacity(group.slots.len());
@@ -240,17 +258,24 @@ impl Runtime {
 
     /// Commits the group's change set and brings derived state along; the
     /// diagnostics of the index update (the commit stands when it fails).
+    /// `durable` is called once the store commit returned (before the index).
     fn commit_staged(
         &mut self,
         group: &mut Group,
         took: &mut GroupTimings,
+        durable: &mut dyn FnMut(Result<(), &StoreError>),
     ) -> Result<Vec<Diagnostic>, StoreError> {
         if group.change.is_empty() {
+            durable(Ok(()));
             return Ok(Vec::new());
         }
         let started = Instant::now();
         let index_in_step = self.index_fresh();
-        self.commit_change(std::mem::take(&mut group.change))?;
+        if let Err(e) = self.commit_change(std::mem::take(&mut group.change)) {
+            durable(Err(&e));
+            return Err(e);
+        }
+        durable(Ok(()));
         took.commit = started.elapsed();
         let mut outcome = Outcome::ok(Value::Null);
         outcome.index = std::mem::take(&mut group.index);
