@@ -209,6 +209,8 @@ pub struct FullTextIndex {
     location: String,
     options: IndexOptions,
     generation: Option<u64>,
+    /// Documents were added or deleted since the last commit.
+    uncommitted: bool,
 }
 
 impl std::fmt::Debug for FullTextIndex {
@@ -312,6 +314,7 @@ impl FullTextIndex {
         Ok(FullTextIndex {
             index,
             writer: None,
+            uncommitted: false,
             reader,
             fields,
             location,
@@ -349,6 +352,7 @@ impl FullTextIndex {
         if let Some(writer) = self.writer.take() {
             let _ = writer.wait_merging_threads();
         }
+        self.uncommitted = false;
     }
 
     /// Shows what other handles committed since this one last looked: reloads the
@@ -385,11 +389,19 @@ impl FullTextIndex {
     /// (`tombstone.is_some()`) is removed instead of indexed.
     pub fn upsert(&mut self, nodes: &[Node]) -> Result<(), IndexError> {
         self.writer()?;
+        // Into an empty index (nothing committed by any handle, nothing pending),
+        // a node's first document replaces nothing: no delete to queue and apply
+        // (a bulk import into a new store).
+        let empty = !self.uncommitted && self.committed_docs()? == 0;
+        let mut added: std::collections::HashSet<&str> = Default::default();
         let Some(writer) = self.writer.as_ref() else {
             return Ok(());
         };
+        self.uncommitted = true;
         for node in nodes {
-            writer.delete_term(Term::from_field_text(self.fields.id, &node.id));
+            if !empty || !added.insert(node.id.as_str()) {
+                writer.delete_term(Term::from_field_text(self.fields.id, &node.id));
+            }
             if node.tombstone.is_none() {
                 writer
                     .add_document(self.document(node))
@@ -408,10 +420,18 @@ impl FullTextIndex {
         let Some(writer) = self.writer.as_ref() else {
             return Ok(());
         };
+        self.uncommitted = true;
         for id in ids {
             writer.delete_term(Term::from_field_text(self.fields.id, id));
         }
         Ok(())
+    }
+
+    /// Live documents of the last commit of any handle (read from the folder's
+    /// metadata, not from this handle's possibly older reader).
+    fn committed_docs(&self) -> Result<u64, IndexError> {
+        let metas = self.index.load_metas().map_err(self.err("upsert"))?;
+        Ok(metas.segments.iter().map(|s| u64::from(s.num_docs())).sum())
     }
 
     /// Makes pending writes durable and visible, recording the store generation the
@@ -439,6 +459,7 @@ impl FullTextIndex {
             prepared.commit()
         });
         res.map_err(self.err("commit"))?;
+        self.uncommitted = false;
         self.reader.reload().map_err(self.err("reload"))
     }
 
@@ -459,6 +480,7 @@ impl FullTextIndex {
             return Ok(());
         };
         writer.delete_all_documents().map_err(self.err("rebuild"))?;
+        self.uncommitted = true;
         for node in nodes {
             if node.tombstone.is_none() {
                 writer

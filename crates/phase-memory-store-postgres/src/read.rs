@@ -54,6 +54,25 @@ impl GraphStore for PgStore {
         Ok(out)
     }
 
+    fn nodes(&self, ids: &[&str]) -> StoreResult<Vec<Option<Node>>> {
+        if ids.len() < 2 {
+            return ids.iter().map(|id| self.node(id)).collect();
+        }
+        let mut found: std::collections::HashMap<String, Node> =
+            std::collections::HashMap::with_capacity(ids.len());
+        self.stream(
+            "reading nodes",
+            "SELECT id, json, checksum FROM nodes WHERE id = ANY($1)",
+            &[&ids],
+            node_row,
+            &mut |n| {
+                found.insert(n.id.clone(), n);
+                true
+            },
+        )?;
+        Ok(ids.iter().map(|id| found.get(*id).cloned()).collect())
+    }
+
     fn for_each_node(&self, f: &mut dyn FnMut(&Node)) -> StoreResult<()> {
         self.stream(
             "reading nodes",

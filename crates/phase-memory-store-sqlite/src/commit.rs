@@ -20,6 +20,7 @@ pub(crate) fn commit(conn: &mut Connection, c: &ChangeSet) -> StoreResult<u64> {
     validate(&tx, c)?;
     apply(&tx, c)?;
     let generation = schema::bump_generation(&tx, c.changes_data())?;
+    crate::changes::record(&tx, c, generation)?;
     tx.commit().ctx("committing")?;
     Ok(generation)
 }

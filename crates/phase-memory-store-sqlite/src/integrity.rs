@@ -369,6 +369,7 @@ pub(crate) fn repair(
         });
     }
     let generation = schema::bump_generation(&tx, true)?;
+    crate::changes::mark_rebuild(&tx, generation)?;
     tx.commit().ctx("committing a repair")?;
     Ok((done, generation))
 }

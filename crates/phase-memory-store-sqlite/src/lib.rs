@@ -18,6 +18,7 @@
 //! generation while other processes commit. [`Store::refresh`] ends that
 //! transaction and starts a new one at the latest commit (one small read).
 
+mod changes;
 mod commit;
 mod integrity;
 mod migrate;
@@ -43,6 +44,7 @@ use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior};
 
 use crate::record::{SqlContext, decode, edge_location, event_location, node_location, seq_to_sql};
 
+pub use changes::CHANGE_LIST_MAX;
 pub use commit::BULK_ROWS;
 pub use migrate::MIGRATIONS;
 pub use store::SqliteAdapter;

@@ -125,6 +125,14 @@ impl Store for SqliteStore {
         self.data_generation.load(Ordering::SeqCst)
     }
 
+    fn data_changes_since(&self, since: u64) -> StoreResult<Option<Vec<String>>> {
+        let upto = self.data_generation();
+        if since >= upto {
+            return Ok(Some(Vec::new()));
+        }
+        self.read(|c| crate::changes::since(c, since, upto))
+    }
+
     fn refresh(&mut self) -> StoreResult<u64> {
         match self.mode {
             OpenMode::Shared => {

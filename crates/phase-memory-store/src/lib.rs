@@ -196,6 +196,12 @@ impl ChangeSet {
 pub trait GraphStore {
     /// One node by id.
     fn node(&self, id: &str) -> StoreResult<Option<Node>>;
+    /// Several nodes by id, in the order asked (`None` where there is none). An
+    /// adapter behind a network round trip answers in one query; the default asks
+    /// [`GraphStore::node`] for each.
+    fn nodes(&self, ids: &[&str]) -> StoreResult<Vec<Option<Node>>> {
+        ids.iter().map(|id| self.node(id)).collect()
+    }
     /// Visits every node in id order.
     fn for_each_node(&self, f: &mut dyn FnMut(&Node)) -> StoreResult<()>;
     /// Number of nodes.

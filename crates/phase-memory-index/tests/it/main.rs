@@ -412,3 +412,35 @@ fn tantivy_schema_v1() -> tantivy::schema::SchemaBuilder {
     b.add_text_field("body", TEXT);
     b
 }
+
+/// Into an empty index the first document of a node is added without a delete;
+/// a node repeated in the batch, a second batch before the commit, and documents
+/// another handle committed (this handle's reader not reloaded) are still
+/// replaced, never duplicated.
+#[test]
+fn upserts_into_an_empty_index_never_duplicate() {
+    let mut idx = FullTextIndex::open_or_create_with(None, small()).expect("ram index");
+    let mut batch = corpus();
+    batch.push(node("paris", "Paris", "Paris again, the capital."));
+    idx.upsert(&batch).expect("upsert");
+    idx.upsert(&corpus()[..1])
+        .expect("second batch before the commit");
+    idx.commit(1).expect("commit");
+    assert_eq!(idx.doc_count(), corpus().len() as u64);
+    // The last upsert of "paris" (the corpus text) replaced "Paris again".
+    check(&idx, "again", &[]);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("index");
+    let mut stale = FullTextIndex::open_or_create_with(Some(&path), small()).expect("create");
+    let mut other = FullTextIndex::open_or_create_with(Some(&path), small()).expect("second");
+    other.upsert(&corpus()).expect("other writes");
+    other.commit(1).expect("commit");
+    other.release_writer();
+    // `stale` has not reloaded: its reader still sees an empty index.
+    stale
+        .upsert(&corpus())
+        .expect("upsert over the other's commit");
+    stale.commit(2).expect("commit");
+    assert_eq!(stale.doc_count(), corpus().len() as u64);
+}

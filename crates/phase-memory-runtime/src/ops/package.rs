@@ -114,8 +114,11 @@ fn package_input(
     now: Time,
 ) -> Result<PackageInput, Outcome> {
     let mut items = Vec::with_capacity(a.set.items.len());
-    for i in &a.set.items {
-        let node = rt.store.node(&i.node)?.ok_or_else(|| {
+    // One batched read (one round trip on a database behind a network).
+    let ids: Vec<&str> = a.set.items.iter().map(|i| i.node.as_str()).collect();
+    let nodes = rt.store.nodes(&ids)?;
+    for (i, node) in a.set.items.iter().zip(nodes) {
+        let node = node.ok_or_else(|| {
             Outcome::error(
                 "store.corrupt_record",
                 format!("activated node {} is missing from the store", i.node),

@@ -16,6 +16,7 @@ use phase_memory_store::{
 };
 use phase_memory_store_sqlite::{DB_FILE, OpenMode, SqliteStore};
 
+mod changes;
 mod fixture;
 mod roundtrip;
 

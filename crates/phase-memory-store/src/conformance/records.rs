@@ -29,6 +29,19 @@ pub(super) fn node_round_trip(f: &dyn StoreFactory) -> Result<(), String> {
     s.for_each_node(&mut |n| ids.push(n.id.clone()))
         .map_err(|e| e.to_string())?;
     ensure!(ids == ["a", "b"], "for_each_node order {ids:?}");
+    // The batched read answers in the order asked, a missing id (even repeated)
+    // as `None`.
+    let batch = s
+        .nodes(&["b", "zz", "a", "zz", "b"])
+        .map_err(|e| e.to_string())?;
+    let want = vec![
+        Some(sample_node("b")),
+        None,
+        Some(sample_node("a")),
+        None,
+        Some(sample_node("b")),
+    ];
+    ensure!(batch == want, "nodes() differs from node(): {batch:?}");
     let mut changed = sample_node("a");
     changed.title = "new title".into();
     commit(
@@ -77,6 +90,14 @@ pub(super) fn awkward_ids(f: &dyn StoreFactory) -> Result<(), String> {
             "id {id:?} did not round trip"
         );
     }
+    let batch = s.nodes(&ids).map_err(|e| e.to_string())?;
+    ensure!(
+        batch
+            .iter()
+            .zip(ids)
+            .all(|(n, id)| n.as_ref().is_some_and(|n| n.id == id)),
+        "nodes() of awkward ids did not round trip"
+    );
     Ok(())
 }
 
