@@ -17,6 +17,7 @@ pub use activate::{
     activate, score,
 };
 pub use snapshot::{
-    NodeView, Snapshot, SnapshotBuilder, SnapshotChanges, signature_similarity, simhash,
+    NodeView, PersistError, PersistKey, Snapshot, SnapshotBuilder, SnapshotChanges,
+    signature_similarity, simhash,
 };
 pub use tokens::{ENCODINGS, TokenCounter, TokenizerError};

@@ -15,6 +15,7 @@ mod apply;
 mod builder;
 mod csr;
 mod dict;
+mod persist;
 mod signature;
 mod view;
 
@@ -26,6 +27,7 @@ use rustc_hash::FxHashMap;
 pub use apply::SnapshotChanges;
 pub use builder::SnapshotBuilder;
 use dict::Dict;
+pub use persist::{FORMAT_VERSION, PersistError, PersistKey};
 pub use signature::{signature_similarity, simhash};
 pub use view::NodeView;
 

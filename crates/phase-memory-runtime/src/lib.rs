@@ -15,6 +15,7 @@ mod group;
 mod open;
 mod ops;
 mod outcome;
+mod persisted;
 pub mod registry;
 pub mod request;
 pub mod response;
@@ -33,6 +34,7 @@ pub use open::{
     open_runtime_waiting, open_store,
 };
 pub use outcome::{Extension, Outcome};
+pub use persisted::{KEEP, PersistedStats, SNAPSHOT_DIR, persisted_stats, snapshot_file};
 pub use phase_memory_store::StoreConfig;
 pub use registry::{OperationSpec, service_contracts};
 pub use sharing::{DerivedStats, SharedSnapshot, WriteGate, derived_stats};

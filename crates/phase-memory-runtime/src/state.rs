@@ -141,6 +141,10 @@ impl Runtime {
     /// Brings the full-text index in step with the store after a commit.
     pub(crate) fn update_index(&mut self, u: IndexUpdate) -> Result<(), Diagnostic> {
         self.index_tag_lags = false;
+        if u.purge {
+            // Persisted snapshots hold titles: none may outlive an erasure.
+            self.remove_persisted();
+        }
         let generation = self.store.generation();
         let stale = |e: String| {
             Diagnostic::warning(
@@ -205,7 +209,9 @@ impl Runtime {
     /// nothing activation reads changed; brought forward with the nodes, edges and
     /// events changed since (as the adapter reports them, see
     /// [`Store::data_changes_since`]); built from the whole store only on first
-    /// use, after a new profile, or when the adapter cannot tell what changed.
+    /// use, after a new profile, or when the adapter cannot tell what changed —
+    /// and then only when the store folder holds no persisted snapshot it can
+    /// use (see `persisted.rs`).
     pub(crate) fn snapshot(&mut self) -> Result<Arc<Snapshot>, StoreError> {
         self.with_shared_snapshot(Runtime::own_snapshot)
     }
@@ -287,6 +293,10 @@ impl Runtime {
                 return Ok(s);
             }
         }
+        if let Some(s) = self.load_persisted(generation) {
+            return Ok(s);
+        }
+        let started = Instant::now();
         let s = Arc::new(build_snapshot(
             self.store.as_ref(),
             &self.profile,
@@ -295,6 +305,7 @@ impl Runtime {
         self.snapshot_events = self.store.event_head()?;
         self.snapshot = Some((generation, s.clone()));
         self.count_snapshot(true, started.elapsed());
+        self.write_persisted(generation, &s);
         Ok(s)
     }
 

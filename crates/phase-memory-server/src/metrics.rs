@@ -19,9 +19,12 @@
 //! - `phase_memory_store_commits_total`: durable commits of this process (one
 //!   fsync each on the file and SQLite adapters): writes and group commits;
 //! - `phase_memory_snapshot_refreshes_total{kind}`: activation snapshots built from
-//!   the whole store (`full`) or brought forward with what commits changed
-//!   (`incremental`), and `phase_memory_snapshot_refresh_seconds_total` the time
-//!   spent on both;
+//!   the whole store (`full`), brought forward with what commits changed
+//!   (`incremental`) or read from the store folder's persisted snapshots
+//!   (`loaded`), and `phase_memory_snapshot_refresh_seconds_total` the time spent
+//!   on all three;
+//! - `phase_memory_snapshot_persist_writes_total{result}`: persisted snapshots
+//!   written (`ok`) and writes that failed (`failed`; the request went on);
 //! - `phase_memory_index_refreshes_total{kind}`: full-text index rebuilds (`full`)
 //!   and catch-ups with changed nodes (`incremental`).
 //!
@@ -40,7 +43,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use phase_memory_model::{Diagnostic, Status};
-use phase_memory_runtime::DerivedStats;
+use phase_memory_runtime::{DerivedStats, PersistedStats};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -76,12 +79,19 @@ struct KindLabel {
     kind: &'static str,
 }
 
+/// Labels of the persisted-snapshot write counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
 /// Runtime figures as of the last scrape (the counters move by the difference).
 #[derive(Debug, Default)]
 struct Seen {
     group: (u64, u64),
     writes: (u64, u64),
     derived: DerivedStats,
+    persisted: PersistedStats,
 }
 
 /// The service's metrics registry.
@@ -100,6 +110,7 @@ pub struct Metrics {
     snapshot_refreshes: Family<KindLabel, Counter>,
     snapshot_seconds: Counter<f64, AtomicU64>,
     index_refreshes: Family<KindLabel, Counter>,
+    persist_writes: Family<ResultLabel, Counter>,
     seen: Mutex<Seen>,
 }
 
@@ -186,9 +197,19 @@ impl Metrics {
             "Full-text index rebuilds (full) and catch-ups with changed nodes (incremental)",
             index_refreshes.clone(),
         );
+        let persist_writes = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "snapshot_persist_writes",
+            "Persisted activation snapshots written (ok) and writes that failed (failed)",
+            persist_writes.clone(),
+        );
         for kind in ["full", "incremental"] {
             let _ = snapshot_refreshes.get_or_create(&KindLabel { kind });
             let _ = index_refreshes.get_or_create(&KindLabel { kind });
+        }
+        let _ = snapshot_refreshes.get_or_create(&KindLabel { kind: "loaded" });
+        for result in ["ok", "failed"] {
+            let _ = persist_writes.get_or_create(&ResultLabel { result });
         }
         Metrics {
             registry,
@@ -204,6 +225,7 @@ impl Metrics {
             snapshot_refreshes,
             snapshot_seconds,
             index_refreshes,
+            persist_writes,
             seen: Mutex::new(Seen::default()),
         }
     }
@@ -248,13 +270,32 @@ impl Metrics {
             d.index_catch_ups,
             b.index_catch_ups,
         );
-        let nanos = d.snapshot_nanos.saturating_sub(b.snapshot_nanos);
+        let (p, q) = (phase_memory_runtime::persisted_stats(), seen.persisted);
+        up(
+            &self.snapshot_refreshes.get_or_create(&kind("loaded")),
+            p.loads,
+            q.loads,
+        );
+        let result = |result| ResultLabel { result };
+        up(
+            &self.persist_writes.get_or_create(&result("ok")),
+            p.writes,
+            q.writes,
+        );
+        up(
+            &self.persist_writes.get_or_create(&result("failed")),
+            p.write_failures,
+            q.write_failures,
+        );
+        let nanos = d.snapshot_nanos.saturating_sub(b.snapshot_nanos)
+            + p.load_nanos.saturating_sub(q.load_nanos);
         if nanos > 0 {
             self.snapshot_seconds.inc_by(nanos as f64 / 1e9);
         }
         seen.group = group;
         seen.writes = writes;
         seen.derived = derived;
+        seen.persisted = p;
     }
 
     fn observe(&self, operation: &str, code: StatusCode, elapsed: Duration) {

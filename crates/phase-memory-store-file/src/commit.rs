@@ -143,7 +143,10 @@ impl FileStore {
         if let Some(d) = self.damage.first() {
             return Err(crate::load::damage_error(d));
         }
-        self.state.validate(&change)?;
+        if self.lazy().is_some() && appends_only(&change) {
+            return self.commit_lazily(change);
+        }
+        self.image_mut()?.validate(&change)?;
         let old = match &self.manifest {
             Some(m) => m.clone(),
             None => return Err(StoreError::Poisoned),
@@ -156,18 +159,60 @@ impl FileStore {
             }
         };
         let purge = change.purge;
-        self.state.apply(change);
-        self.state.generation = new.generation;
-        self.state.data_generation = new.data_generation.unwrap_or(new.generation);
+        let state = self.image_mut()?;
+        state.apply(change);
+        state.generation = new.generation;
+        state.data_generation = new.data_generation.unwrap_or(new.generation);
+        let generation = state.generation;
         self.manifest = Some(new);
-        // The commit is durable; settling only tidies. If it fails the next writer
-        // open finishes it, and this handle refuses further writes.
+        self.settle_after(&old, purge);
+        Ok(generation)
+    }
+
+    /// The commit is durable; settling only tidies. If it fails the next writer
+    /// open finishes it, and this handle refuses further writes.
+    fn settle_after(&mut self, old: &Manifest, purge: bool) {
         let mut m = self.manifest.clone().unwrap_or_else(|| old.clone());
         match settle(self.fs.as_ref(), &self.dir, &mut m, purge) {
             Ok(()) => self.manifest = Some(m),
             Err(_) => self.poisoned = true,
         }
-        Ok(self.state.generation)
+    }
+
+    /// A commit of audit records and events alone on a handle without its whole
+    /// image: checked against the logs' ends the lazy image holds (the same
+    /// checks as [`MemoryState::validate`]), appended, the manifest switched.
+    fn commit_lazily(&mut self, change: ChangeSet) -> StoreResult<u64> {
+        let (Some(lazy), Some(old)) = (self.lazy(), self.manifest.clone()) else {
+            return Err(StoreError::Poisoned);
+        };
+        phase_memory_store::validate_change(
+            &change,
+            phase_memory_store::Heads {
+                event_head: lazy.event_head,
+                last_audit_seq: lazy.audit_tail.as_ref().map(|r| r.seq),
+                checkpoint_seq: old.audit_checkpoint.last_pruned_seq,
+            },
+        )?;
+        let new = match self.write_commit(&old, &change) {
+            Ok(m) => m,
+            Err(e) => {
+                self.poisoned = true;
+                return Err(e);
+            }
+        };
+        if let Some(lazy) = self.lazy.as_deref_mut() {
+            if let Some(e) = change.events.last() {
+                lazy.event_head = e.seq;
+            }
+            if let Some(r) = change.audit.into_iter().last() {
+                lazy.audit_tail = Some(r);
+            }
+        }
+        let generation = new.generation;
+        self.manifest = Some(new);
+        self.settle_after(&old, false);
+        Ok(generation)
     }
 
     /// Writes everything of a commit; returns the new manifest once it is durable.
@@ -179,6 +224,14 @@ impl FileStore {
             settle(fs, dir, &mut m, false)?;
         }
         self.notes.extend(cut_tails(fs, dir, &m)?);
+        let fs = self.fs.as_ref();
+        // Compaction and audit pruning rewrite from the image; a commit of a
+        // handle without it (`commit_lazily`) never does either.
+        let image = || {
+            self.state
+                .get()
+                .ok_or_else(|| StoreError::Backend("the store image is not loaded".into()))
+        };
         let data_before = m.data_generation.unwrap_or(m.generation);
         m.generation += 1;
         m.data_generation = Some(if c.changes_data() {
@@ -231,7 +284,7 @@ impl FileStore {
                 m.segments.truncate(1);
                 m.segments.push(entry);
             } else {
-                let image = merged_image(&self.state, c);
+                let image = merged_image(image()?, c);
                 let entry = write_segment(fs, dir, m.next_segment, &image)?;
                 m.segments = vec![entry];
             }
@@ -254,8 +307,7 @@ impl FileStore {
 
         // 3. Audit: append, or (when pruning) a staged rewrite.
         if let Some(cp) = &c.prune_audit {
-            let kept: Vec<_> = self
-                .state
+            let kept: Vec<_> = image()?
                 .audit
                 .iter()
                 .filter(|r| r.seq > cp.last_pruned_seq)
@@ -286,6 +338,20 @@ impl FileStore {
         write_atomic(fs, &dir.join(layout::MANIFEST), &pretty_json(&m)?)?;
         Ok(m)
     }
+}
+
+/// Whether a change set only appends to the logs (audit records, events): what a
+/// handle commits without its whole image.
+fn appends_only(c: &ChangeSet) -> bool {
+    c.put_nodes.is_empty()
+        && c.delete_nodes.is_empty()
+        && c.put_edges.is_empty()
+        && c.delete_edges.is_empty()
+        && c.put_reviews.is_empty()
+        && c.profile.is_none()
+        && c.meta.is_none()
+        && c.prune_audit.is_none()
+        && !c.purge
 }
 
 fn append_log(fs: &dyn Fs, dir: &Path, log: &mut LogEntry, bytes: &[u8]) -> StoreResult<()> {
@@ -432,6 +498,13 @@ pub(crate) fn settle(fs: &dyn Fs, dir: &Path, m: &mut Manifest, purge: bool) -> 
                 fs.remove_file(&p).map_err(|e| io_err("removing", &p, e))?;
             }
         }
+    }
+
+    // The locator names node ids; after a purge no file keeps an erased one.
+    let locator = dir.join(crate::locator::LOCATOR);
+    if purge && locator.exists() {
+        fs.remove_file(&locator)
+            .map_err(|e| io_err("removing", &locator, e))?;
     }
 
     let profile = m.profile.as_ref().map(|p| p.file.as_str());

@@ -54,7 +54,7 @@ fn damage_findings(d: &Damage) -> Vec<IntegrityFinding> {
 }
 
 /// Paths (relative to the store) that the manifest does not name. `index/`,
-/// `quarantine/` and the service's `tokens.json` are never reported.
+/// `semantic/`, `snapshot/`, `quarantine/` and the service's `tokens.json` are never reported.
 fn orphans(dir: &Path, m: &Manifest) -> StoreResult<Vec<String>> {
     let mut known: BTreeSet<&str> = [
         layout::META,
@@ -62,12 +62,14 @@ fn orphans(dir: &Path, m: &Manifest) -> StoreResult<Vec<String>> {
         layout::LOCK,
         layout::INDEX,
         layout::SEMANTIC,
+        layout::SNAPSHOT,
         layout::QUARANTINE,
         layout::TOKENS,
         phase_memory_store::CONFIG_FILE,
         layout::SEGMENTS,
         layout::EVENTS,
         layout::AUDIT,
+        crate::locator::LOCATOR,
     ]
     .into_iter()
     .collect();
@@ -129,7 +131,7 @@ pub(crate) fn check(s: &FileStore) -> StoreResult<Vec<IntegrityFinding>> {
             location: layout::META.into(),
             message: format!(
                 "format v{} needs migration {} to v{SCHEMA_VERSION}",
-                s.state.meta.schema_version,
+                s.state.get().map_or(1, |st| st.meta.schema_version),
                 layout::MIGRATION_0002
             ),
             fixable: false,
@@ -218,7 +220,7 @@ fn repair_v2(s: &mut FileStore, m: Manifest) -> StoreResult<Vec<IntegrityFinding
         }
     }
     if segs || events || audit || profile {
-        let st = &s.state;
+        let st = s.image()?;
         if segs {
             let image = full_image(st.nodes.values(), st.edges.values(), st.reviews.values());
             new.segments = vec![write_segment(fs, &dir, new.next_segment, &image)?];
@@ -260,8 +262,10 @@ fn repair_v2(s: &mut FileStore, m: Manifest) -> StoreResult<Vec<IntegrityFinding
             };
         }
         layout::write_atomic(fs, &dir.join(layout::MANIFEST), &pretty_json(&new)?)?;
-        s.state.generation = generation;
-        s.state.data_generation = generation;
+        if let Some(st) = s.state.get_mut() {
+            st.generation = generation;
+            st.data_generation = generation;
+        }
         for rel in &to_quarantine {
             let from = dir.join(rel);
             if from.exists() {

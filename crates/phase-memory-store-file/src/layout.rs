@@ -33,6 +33,9 @@ pub const INDEX: &str = "index";
 /// Reserved for the runtime's semantic-index vectors (a cache); the adapter never
 /// touches it.
 pub const SEMANTIC: &str = "semantic";
+/// Reserved for the runtime's persisted activation snapshots (a cache); the
+/// adapter never touches it.
+pub const SNAPSHOT: &str = "snapshot";
 /// Reserved for the HTTP service's tokens file (hashes only), kept beside the data.
 pub const TOKENS: &str = "tokens.json";
 /// The manifest's `format` value.

@@ -8,8 +8,10 @@
 //! Every line carries a checksum of its content; every whole-file write goes through
 //! temp file, fsync, rename, folder fsync; every write goes through the [`Fs`] seam.
 //!
-//! The whole store is loaded into a [`MemoryState`] on open, so reads are in memory.
-//! A shared handle ([`OpenMode::Shared`]) catches up with other handles' commits in
+//! A writer open loads the whole store into a [`MemoryState`], so reads are in
+//! memory. A shared or read-only open starts with a lazy image (`lazy.rs`: the
+//! manifest, the profile, the logs' last lines, the node locator of `locator.rs`)
+//! and loads the whole store only on the first read that needs it. A shared handle ([`OpenMode::Shared`]) catches up with other handles' commits in
 //! [`Store::refresh`] by reading only what is new: the manifest first (the cheap
 //! generation check), then only the segments added since and the log bytes
 //! appended since; a compaction or an audit prune reloads what it rewrote.
@@ -18,13 +20,18 @@ mod commit;
 mod fs;
 mod integrity;
 mod layout;
+mod lazy;
 mod load;
+mod locator;
 mod migrate;
+mod reads;
 mod record;
 mod refresh;
 pub mod v1;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use phase_memory_model::Time;
@@ -32,6 +39,10 @@ use phase_memory_store::{
     AdapterManifest, Capability, ChangeSet, IntegrityFinding, MemoryState, SCHEMA_VERSION, Store,
     StoreError, StoreMeta, StoreResult, WriterLock,
 };
+
+#[doc(hidden)]
+pub use crate::lazy::set_scan_limit_for_thread;
+pub use crate::locator::LOCATOR;
 
 pub use phase_memory_store::OpenMode;
 
@@ -51,7 +62,15 @@ pub struct FileStore {
     dir: PathBuf,
     mode: OpenMode,
     fs: Box<dyn Fs>,
-    state: MemoryState,
+    /// The whole image, once loaded. A shared or read-only handle opens without
+    /// it (see `lazy`) and loads it on the first read that needs it.
+    state: OnceLock<MemoryState>,
+    /// What the handle knows without the whole image (shared and read-only
+    /// handles); stale once `state` is set, and dropped at the next `&mut` use.
+    lazy: Option<Box<lazy::Lazy>>,
+    /// Loads of the whole image so far (opens, first reads that needed it,
+    /// refreshes that reloaded).
+    loads: AtomicU64,
     /// `None` for a v1 store (no manifest until it is migrated).
     manifest: Option<Manifest>,
     lock: Option<WriterLock>,
@@ -70,7 +89,8 @@ impl std::fmt::Debug for FileStore {
         f.debug_struct("FileStore")
             .field("dir", &self.dir)
             .field("mode", &self.mode)
-            .field("generation", &self.state.generation)
+            .field("generation", &self.generation())
+            .field("lazy", &self.is_lazy())
             .field("poisoned", &self.poisoned)
             .finish()
     }
@@ -118,7 +138,9 @@ impl FileStore {
             dir: dir.to_path_buf(),
             mode: OpenMode::Write,
             fs,
-            state: MemoryState::new(meta),
+            state: OnceLock::from(MemoryState::new(meta)),
+            lazy: None,
+            loads: AtomicU64::new(0),
             manifest: Some(manifest),
             lock: Some(lock),
             poisoned: false,
@@ -150,7 +172,9 @@ impl FileStore {
             dir: dir.to_path_buf(),
             mode,
             fs,
-            state: MemoryState::new(StoreMeta::new("file", phase_memory_model::Time::EPOCH)),
+            state: OnceLock::new(),
+            lazy: None,
+            loads: AtomicU64::new(0),
             manifest: None,
             lock,
             poisoned: false,
@@ -162,7 +186,7 @@ impl FileStore {
             let meta: StoreMeta = read_json(&dir.join(META), META)?;
             return match meta.schema_version {
                 1 => {
-                    store.state = v1::load(dir)?;
+                    store.set_image(v1::load(dir)?);
                     Ok(store)
                 }
                 v if v > SCHEMA_VERSION => Err(StoreError::TooNew {
@@ -193,9 +217,24 @@ impl FileStore {
             }
             // Loading needs no lock: writers may go on.
             drop(tidy_lock.take());
-            match load::load(dir, &m, mode == OpenMode::Repair) {
+            let lazy_mode = matches!(mode, OpenMode::Shared | OpenMode::ReadOnly);
+            if lazy_mode && let Some((lazy, rewrite)) = lazy::Lazy::open(dir, &m)? {
+                if rewrite {
+                    store.write_locator_bytes(&lazy.encode_locator(&m));
+                }
+                store.lazy = Some(Box::new(lazy));
+                store.manifest = Some(m);
+                return Ok(store);
+            }
+            store.loads.fetch_add(1, Ordering::Relaxed);
+            match load::load_with(dir, &m, mode == OpenMode::Repair, None, lazy_mode) {
                 Ok(loaded) => {
-                    store.state = loaded.state;
+                    if let Some(positions) = &loaded.positions {
+                        let entries = positions.iter().map(|(id, p)| (id.as_str(), *p));
+                        let data = m.data_generation.unwrap_or(m.generation);
+                        store.write_locator_bytes(&locator::encode(data, &m.segments, entries));
+                    }
+                    store.set_image(loaded.state);
                     store.damage = loaded.damage;
                     store.manifest = Some(m);
                     return Ok(store);
@@ -253,9 +292,91 @@ impl FileStore {
         self.mode
     }
 
-    /// The in-memory image of the store.
-    pub fn state(&self) -> &MemoryState {
-        &self.state
+    /// The in-memory image of the store (loaded now if the handle was opened
+    /// without it).
+    pub fn state(&self) -> StoreResult<&MemoryState> {
+        self.image()
+    }
+
+    /// Whether this handle answers without its whole image so far (a shared or
+    /// read-only open that found a usable locator, see `docs/storage.md`).
+    pub fn is_lazy(&self) -> bool {
+        self.state.get().is_none()
+    }
+
+    /// How many times this handle loaded the whole store (at open, on the first
+    /// read that needed it, or in a refresh that had to reload).
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
+
+    /// Writes the node locator for the handle's manifest (best effort: a
+    /// failure leaves the old one, which readers check before use). False when
+    /// nothing was written.
+    pub fn write_locator(&self) -> bool {
+        let Some(m) = &self.manifest else {
+            return false;
+        };
+        let bytes = match (self.state.get(), &self.lazy) {
+            (None, Some(l)) => l.encode_locator(m),
+            _ => match load::load_with(&self.dir, m, false, None, true) {
+                Ok(loaded) => match loaded.positions {
+                    Some(p) => locator::encode(
+                        m.data_generation.unwrap_or(m.generation),
+                        &m.segments,
+                        p.iter().map(|(id, p)| (id.as_str(), *p)),
+                    ),
+                    None => return false,
+                },
+                Err(_) => return false,
+            },
+        };
+        self.write_locator_bytes(&bytes)
+    }
+
+    fn write_locator_bytes(&self, bytes: &[u8]) -> bool {
+        write_atomic(self.fs.as_ref(), &self.dir.join(LOCATOR), bytes).is_ok()
+    }
+
+    /// The whole image, loading it now (through the files the lazy image holds
+    /// open, so exactly the handle's generation) if the handle has not yet.
+    pub(crate) fn image(&self) -> StoreResult<&MemoryState> {
+        if let Some(s) = self.state.get() {
+            return Ok(s);
+        }
+        let (Some(lazy), Some(m)) = (&self.lazy, &self.manifest) else {
+            return Err(StoreError::Backend("the store image is not loaded".into()));
+        };
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        let loaded = load::load_with(&self.dir, m, false, Some(&lazy.pins), false)?;
+        let _ = self.state.set(loaded.state);
+        self.state
+            .get()
+            .ok_or_else(|| StoreError::Backend("the store image is not loaded".into()))
+    }
+
+    /// The whole image for a change (loaded first if need be; the lazy image is
+    /// dropped).
+    pub(crate) fn image_mut(&mut self) -> StoreResult<&mut MemoryState> {
+        self.image()?;
+        self.lazy = None;
+        self.state
+            .get_mut()
+            .ok_or_else(|| StoreError::Backend("the store image is not loaded".into()))
+    }
+
+    /// Replaces the whole image (the lazy image is dropped).
+    pub(crate) fn set_image(&mut self, state: MemoryState) {
+        self.state = OnceLock::from(state);
+        self.lazy = None;
+    }
+
+    /// The lazy image, while the whole one is not loaded.
+    pub(crate) fn lazy(&self) -> Option<&lazy::Lazy> {
+        match self.state.get() {
+            Some(_) => None,
+            None => self.lazy.as_deref(),
+        }
     }
 
     /// Whether an I/O error poisoned this handle.
@@ -293,30 +414,38 @@ impl FileStore {
     fn writable(&self) -> StoreResult<&Manifest> {
         self.may_write("a commit")?;
         self.manifest.as_ref().ok_or(StoreError::MigrationNeeded {
-            found: self.state.meta.schema_version,
+            found: self.state.get().map_or(1, |s| s.meta.schema_version),
             want: SCHEMA_VERSION,
         })
     }
 }
-
-phase_memory_store::reads_from_image!(FileStore, state);
 
 impl Store for FileStore {
     fn manifest(&self) -> AdapterManifest {
         Self::adapter_manifest()
     }
     fn meta(&self) -> StoreResult<StoreMeta> {
-        Ok(self.state.meta.clone())
+        match (self.lazy(), &self.manifest) {
+            (Some(_), Some(m)) => Ok(m.meta.clone()),
+            _ => Ok(self.image()?.meta.clone()),
+        }
     }
     fn profile_source(&self) -> StoreResult<Option<String>> {
-        Ok(self.state.profile.clone())
+        match self.lazy() {
+            Some(l) => Ok(l.profile.clone()),
+            None => Ok(self.image()?.profile.clone()),
+        }
     }
     fn generation(&self) -> u64 {
-        self.state.generation
+        match (self.state.get(), &self.manifest) {
+            (Some(s), _) => s.generation,
+            (None, Some(m)) => m.generation,
+            (None, None) => 0,
+        }
     }
     fn commit(&mut self, change: ChangeSet) -> StoreResult<u64> {
         // Commits after the data generation changed no data: the log knows them.
-        let before = self.state.data_generation;
+        let before = self.data_generation();
         let profile = change.profile.is_some();
         let ids = phase_memory_store::ChangeLog::ids_of(&change);
         let g = self.commit_change(change)?;
@@ -350,20 +479,24 @@ impl Store for FileStore {
         self.dir.display().to_string()
     }
     fn data_generation(&self) -> u64 {
-        self.state.data_generation
+        match (self.state.get(), &self.manifest) {
+            (Some(s), _) => s.data_generation,
+            (None, Some(m)) => m.data_generation.unwrap_or(m.generation),
+            (None, None) => 0,
+        }
     }
     fn refresh(&mut self) -> StoreResult<u64> {
         self.catch_up()
     }
     fn data_changes_since(&self, since: u64) -> StoreResult<Option<Vec<String>>> {
-        if since >= self.state.data_generation {
+        if since >= self.data_generation() {
             return Ok(Some(Vec::new()));
         }
         Ok(self.changes.as_ref().and_then(|log| log.since(since)))
     }
     fn lock_writer(&mut self, wait: Duration) -> StoreResult<u64> {
         match self.mode {
-            OpenMode::Write | OpenMode::Repair => return Ok(self.state.generation),
+            OpenMode::Write | OpenMode::Repair => return Ok(self.generation()),
             OpenMode::ReadOnly => {
                 return Err(StoreError::InvalidChange(format!(
                     "store {} was opened read-only; writing needs a writer",

@@ -10,7 +10,8 @@ use phase_memory_store::{MemoryState, StoreResult};
 use rayon::prelude::*;
 
 use crate::layout::{self, LogEntry, Manifest, SegmentEntry, blake3_hex, corrupt, io_err};
-use crate::record::{BadLine, SegmentRecord, decode_lines};
+use crate::locator::Pos;
+use crate::record::{BadLine, SegmentRecord, decode_lines, line_spans};
 
 /// What is wrong with one file of the store.
 #[derive(Debug, Clone)]
@@ -43,6 +44,44 @@ pub(crate) struct Loaded {
     pub state: MemoryState,
     /// Damage found (always empty for strict loads, which fail instead).
     pub damage: Vec<Damage>,
+    /// Where each node's newest record is (ids sorted), when asked for and
+    /// nothing was damaged: what a locator holds.
+    pub positions: Option<Vec<(String, Pos)>>,
+}
+
+/// Files a lazy handle holds open: the segments and logs of the manifest it is
+/// at, so that loading its image later reads exactly those bytes even if another
+/// handle's commit has since removed or replaced the files (compaction, audit
+/// prune).
+#[derive(Debug, Default)]
+pub(crate) struct Pins {
+    /// Segment files by name.
+    pub segments: std::collections::HashMap<String, std::fs::File>,
+    /// The event log.
+    pub events: Option<std::fs::File>,
+    /// The audit log.
+    pub audit: Option<std::fs::File>,
+    /// The profile as read at the manifest (not read again).
+    pub profile: Option<Option<String>>,
+}
+
+/// Reads `len` bytes at `offset` of an open file (fewer at its end).
+pub(crate) fn read_at(f: &std::fs::File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut out = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+    let mut done = 0usize;
+    while done < out.len() {
+        #[cfg(unix)]
+        let n = std::os::unix::fs::FileExt::read_at(f, &mut out[done..], offset + done as u64)?;
+        #[cfg(windows)]
+        let n =
+            std::os::windows::fs::FileExt::seek_read(f, &mut out[done..], offset + done as u64)?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    out.truncate(done);
+    Ok(out)
 }
 
 /// Where a log named by the manifest lives: the named file, or — when a staged
@@ -73,9 +112,24 @@ pub(crate) fn load_segment(
     dir: &Path,
     s: &SegmentEntry,
 ) -> StoreResult<(Vec<SegmentRecord>, Option<Damage>)> {
+    load_segment_from(dir, s, None).map(|(r, d, _)| (r, d))
+}
+
+/// Records of one segment file (read through `pinned` when given), its damage,
+/// and the spans of its lines when it is undamaged.
+#[allow(clippy::type_complexity)]
+pub(crate) fn load_segment_from(
+    dir: &Path,
+    s: &SegmentEntry,
+    pinned: Option<&std::fs::File>,
+) -> StoreResult<(Vec<SegmentRecord>, Option<Damage>, Vec<(u64, u32)>)> {
     let rel = format!("{}/{}", layout::SEGMENTS, s.file);
     let path = dir.join(layout::SEGMENTS).join(&s.file);
-    let bytes = match std::fs::read(&path) {
+    let read = match pinned {
+        Some(f) => f.metadata().and_then(|md| read_at(f, 0, md.len())),
+        None => std::fs::read(&path),
+    };
+    let bytes = match read {
         Ok(b) => b,
         Err(e) if is_not_found(&e) => {
             return Ok((
@@ -84,6 +138,7 @@ pub(crate) fn load_segment(
                     rel,
                     kind: DamageKind::Missing,
                 }),
+                Vec::new(),
             ));
         }
         Err(e) => return Err(io_err("reading", &path, e)),
@@ -109,7 +164,12 @@ pub(crate) fn load_segment(
     } else {
         None
     };
-    Ok((records, damage.map(|kind| Damage { rel, kind })))
+    let spans = if damage.is_none() {
+        line_spans(&bytes)
+    } else {
+        Vec::new()
+    };
+    Ok((records, damage.map(|kind| Damage { rel, kind }), spans))
 }
 
 /// Lines of a log up to its committed length, or its damage.
@@ -119,12 +179,27 @@ pub(crate) fn load_log<T: serde::de::DeserializeOwned + Send>(
     canonical: &str,
     seq_of: fn(&T) -> u64,
 ) -> StoreResult<(Vec<T>, Option<Damage>)> {
+    load_log_from(dir, entry, canonical, seq_of, None)
+}
+
+/// [`load_log`] reading through `pinned` when given.
+pub(crate) fn load_log_from<T: serde::de::DeserializeOwned + Send>(
+    dir: &Path,
+    entry: &LogEntry,
+    canonical: &str,
+    seq_of: fn(&T) -> u64,
+    pinned: Option<&std::fs::File>,
+) -> StoreResult<(Vec<T>, Option<Damage>)> {
     let path = resolve_log(dir, entry, canonical);
     let rel = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| canonical.to_string());
-    let bytes = match read_prefix(&path, entry.bytes) {
+    let read = match pinned {
+        Some(f) => read_at(f, 0, entry.bytes),
+        None => read_prefix(&path, entry.bytes),
+    };
+    let bytes = match read {
         Ok(b) => b,
         Err(e) if is_not_found(&e) && entry.bytes == 0 => Vec::new(),
         Err(e) if is_not_found(&e) => {
@@ -202,31 +277,65 @@ pub(crate) fn damage_error(d: &Damage) -> phase_memory_store::StoreError {
 /// Loads the image a manifest describes. A strict load fails on the first damage;
 /// a tolerant one leaves damaged records out and reports them.
 pub(crate) fn load(dir: &Path, m: &Manifest, tolerant: bool) -> StoreResult<Loaded> {
+    load_with(dir, m, tolerant, None, false)
+}
+
+/// [`load`] reading through the files `pins` holds open (a lazy handle's), and
+/// with the positions of the nodes' newest records when `positions` is set.
+pub(crate) fn load_with(
+    dir: &Path,
+    m: &Manifest,
+    tolerant: bool,
+    pins: Option<&Pins>,
+    positions: bool,
+) -> StoreResult<Loaded> {
+    let seg_pin = |s: &SegmentEntry| pins.and_then(|p| p.segments.get(&s.file));
     let ((segments, events), (audit, profile)) = rayon::join(
         || {
             rayon::join(
                 || {
                     m.segments
                         .par_iter()
-                        .map(|s| load_segment(dir, s))
+                        .map(|s| load_segment_from(dir, s, seg_pin(s)))
                         .collect::<Vec<_>>()
                 },
-                || load_log::<Event>(dir, &m.events, layout::EVENTS, |e| e.seq),
+                || {
+                    load_log_from::<Event>(
+                        dir,
+                        &m.events,
+                        layout::EVENTS,
+                        |e| e.seq,
+                        pins.and_then(|p| p.events.as_ref()),
+                    )
+                },
             )
         },
         || {
             rayon::join(
-                || load_log::<AuditRecord>(dir, &m.audit, layout::AUDIT, |r| r.seq),
-                || load_profile(dir, m),
+                || {
+                    load_log_from::<AuditRecord>(
+                        dir,
+                        &m.audit,
+                        layout::AUDIT,
+                        |r| r.seq,
+                        pins.and_then(|p| p.audit.as_ref()),
+                    )
+                },
+                || match pins.and_then(|p| p.profile.clone()) {
+                    Some(p) => Ok((p, None)),
+                    None => load_profile(dir, m),
+                },
             )
         },
     );
     let mut damage = Vec::new();
     let mut seg_records = Vec::with_capacity(segments.len());
+    let mut spans = Vec::with_capacity(segments.len());
     for s in segments {
-        let (recs, d) = s?;
+        let (recs, d, sp) = s?;
         damage.extend(d);
         seg_records.push(recs);
+        spans.push(sp);
     }
     let (events, d) = events?;
     damage.extend(d);
@@ -237,6 +346,9 @@ pub(crate) fn load(dir: &Path, m: &Manifest, tolerant: bool) -> StoreResult<Load
     if !tolerant && let Some(d) = damage.first() {
         return Err(damage_error(d));
     }
+    let positions = (positions && damage.is_empty())
+        .then(|| node_positions(&seg_records, &spans))
+        .flatten();
 
     // Keys are cloned in parallel; the last record of a key wins (stable sorts keep
     // the replay order within a key).
@@ -277,7 +389,38 @@ pub(crate) fn load(dir: &Path, m: &Manifest, tolerant: bool) -> StoreResult<Load
     state.profile = profile;
     state.generation = m.generation;
     state.data_generation = m.data_generation.unwrap_or(m.generation);
-    Ok(Loaded { state, damage })
+    Ok(Loaded {
+        state,
+        damage,
+        positions,
+    })
+}
+
+/// Where the newest record of every existing node is, sorted by id (`None` when
+/// a segment's lines do not match its records).
+fn node_positions(
+    records: &[Vec<SegmentRecord>],
+    spans: &[Vec<(u64, u32)>],
+) -> Option<Vec<(String, Pos)>> {
+    let mut ops = Vec::new();
+    for (seg, (recs, sp)) in records.iter().zip(spans).enumerate() {
+        if recs.len() != sp.len() {
+            return None;
+        }
+        for (r, (offset, len)) in recs.iter().zip(sp) {
+            let pos = Pos {
+                seg: u32::try_from(seg).ok()?,
+                offset: *offset,
+                len: *len,
+            };
+            match r {
+                SegmentRecord::PutNode(n) => ops.push((n.id.clone(), Some(pos))),
+                SegmentRecord::DeleteNode(id) => ops.push((id.clone(), None)),
+                _ => {}
+            }
+        }
+    }
+    Some(last_wins(ops))
 }
 
 /// A segment record with its key split out (built in parallel).

@@ -21,9 +21,10 @@ pub(crate) fn migrate(s: &mut FileStore) -> StoreResult<Vec<String>> {
     s.may_write("migration")?;
     match write_v2(s) {
         Ok(m) => {
-            s.state.meta = m.meta.clone();
-            s.state.generation = m.generation;
-            s.state.data_generation = m.generation;
+            let st = s.image_mut()?;
+            st.meta = m.meta.clone();
+            st.generation = m.generation;
+            st.data_generation = m.generation;
             s.manifest = Some(m);
             Ok(vec![layout::MIGRATION_0002.to_string()])
         }
@@ -37,7 +38,7 @@ pub(crate) fn migrate(s: &mut FileStore) -> StoreResult<Vec<String>> {
 fn write_v2(s: &FileStore) -> StoreResult<Manifest> {
     let fs = s.fs.as_ref();
     let dir = s.dir.as_path();
-    let st = &s.state;
+    let st = s.image()?;
     let mut meta = st.meta.clone();
     meta.schema_version = SCHEMA_VERSION;
     meta.planned_migrations

@@ -253,3 +253,67 @@ impl<'de> Deserialize<'de> for SegmentRecord {
         })
     }
 }
+
+/// What one segment line names, read without building its record (a lazy open
+/// scans the segments its locator does not cover this way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LineKey {
+    /// A node put (`true`) or delete (`false`).
+    Node(String, bool),
+    /// The ends of an edge put or deleted.
+    Edge(String, String),
+    /// A review.
+    Review,
+}
+
+#[derive(Deserialize)]
+struct IdHead {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct EndsHead {
+    from: String,
+    to: String,
+}
+
+#[derive(Deserialize)]
+struct LineHead {
+    op: Op,
+    id: Option<String>,
+    key: Option<EndsHead>,
+    node: Option<IdHead>,
+    edge: Option<EndsHead>,
+}
+
+/// The key of a segment line (without its newline; the checksum is not checked).
+pub(crate) fn line_key(line: &[u8]) -> Result<LineKey, String> {
+    let h: LineHead = serde_json::from_slice(line).map_err(|e| format!("does not parse: {e}"))?;
+    let missing = |f: &str| format!("{:?} record lacks {f}", h.op);
+    Ok(match h.op {
+        Op::PutNode => LineKey::Node(h.node.ok_or_else(|| missing("node"))?.id, true),
+        Op::DeleteNode => LineKey::Node(h.id.clone().ok_or_else(|| missing("id"))?, false),
+        Op::PutEdge => {
+            let e = h.edge.ok_or_else(|| missing("edge"))?;
+            LineKey::Edge(e.from, e.to)
+        }
+        Op::DeleteEdge => {
+            let k = h.key.ok_or_else(|| missing("key"))?;
+            LineKey::Edge(k.from, k.to)
+        }
+        Op::PutReview => LineKey::Review,
+    })
+}
+
+/// Byte offset and length (without the newline) of every complete line.
+pub(crate) fn line_spans(bytes: &[u8]) -> Vec<(u64, u32)> {
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\n' {
+            out.push((start as u64, (i - start) as u32));
+            start = i + 1;
+        }
+    }
+    out
+}

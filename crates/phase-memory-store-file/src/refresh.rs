@@ -54,22 +54,26 @@ impl FileStore {
     /// [`phase_memory_store::Store::refresh`]: moves the image to the latest
     /// committed manifest and returns its generation.
     pub(crate) fn catch_up(&mut self) -> StoreResult<u64> {
+        use phase_memory_store::Store;
         let Some(have) = self.manifest.clone() else {
             // A v1 store has no manifest to follow; it is read once.
-            return Ok(self.state.generation);
+            return Ok(self.generation());
         };
+        if self.lazy().is_some() {
+            return self.catch_up_lazily(have);
+        }
         let mut attempts = 0;
         loop {
             attempts += 1;
             let m = self.read_manifest()?;
             if m == have {
-                return Ok(self.state.generation);
+                return Ok(self.generation());
             }
-            match read_update(&self.dir, &have, &m, &self.state) {
+            match read_update(&self.dir, &have, &m, self.image()?) {
                 Ok(update) => {
-                    self.apply_update(update, &m);
+                    self.apply_update(update, &m)?;
                     self.manifest = Some(m);
-                    return Ok(self.state.generation);
+                    return Ok(self.generation());
                 }
                 // A commit of another handle may have removed files the manifest we
                 // read named (compaction, settle): read the newer manifest and retry.
@@ -82,21 +86,24 @@ impl FileStore {
         }
     }
 
-    fn apply_update(&mut self, update: Update, m: &Manifest) {
+    fn apply_update(&mut self, update: Update, m: &Manifest) -> StoreResult<()> {
         // Commits after the data generation changed no data: the log knows them.
-        let before = self.state.data_generation;
+        let before = self.image_mut()?.data_generation;
         match update {
             Update::Same => {}
             Update::Full(state) => {
-                self.state = *state;
+                self.loads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.set_image(*state);
                 self.changes = Some(ChangeLog::new(m.data_generation.unwrap_or(m.generation)));
             }
             Update::Delta(d) => {
                 let mut ids = Vec::new();
+                let state = self.image_mut()?;
                 for records in d.segments {
                     for c in change_sets(records) {
                         ids.extend(ChangeLog::ids_of(&c));
-                        self.state.apply(c);
+                        state.apply(c);
                     }
                 }
                 ids.sort_unstable();
@@ -107,29 +114,98 @@ impl FileStore {
                 } else {
                     log.record_ids(m.generation, ids);
                 }
+                let state = self.image_mut()?;
                 match d.events {
-                    LogUpdate::Append(v) => self.state.events.extend(v),
-                    LogUpdate::Replace(v) => self.state.events = v,
+                    LogUpdate::Append(v) => state.events.extend(v),
+                    LogUpdate::Replace(v) => state.events = v,
                 }
                 match d.audit {
-                    LogUpdate::Append(v) => self.state.audit.extend(v),
-                    LogUpdate::Replace(v) => self.state.audit = v,
+                    LogUpdate::Append(v) => state.audit.extend(v),
+                    LogUpdate::Replace(v) => state.audit = v,
                 }
                 if let Some(p) = d.profile {
-                    self.state.profile = p;
+                    state.profile = p;
                 }
-                self.state.checkpoint = m.audit_checkpoint.clone();
-                self.state.meta = m.meta.clone();
+                state.checkpoint = m.audit_checkpoint.clone();
+                state.meta = m.meta.clone();
             }
         }
-        self.state.generation = m.generation;
-        self.state.data_generation = m.data_generation.unwrap_or(m.generation);
+        let state = self.image_mut()?;
+        state.generation = m.generation;
+        state.data_generation = m.data_generation.unwrap_or(m.generation);
+        Ok(())
+    }
+
+    /// [`FileStore::catch_up`] for a handle without its whole image: follows
+    /// appended segments and log lines in the lazy image; after a commit that
+    /// rewrote the segment list, opens the lazy image of the new manifest again
+    /// (or loads the whole store when no locator covers enough of it).
+    fn catch_up_lazily(&mut self, have: Manifest) -> StoreResult<u64> {
+        use phase_memory_store::Store;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let m = self.read_manifest()?;
+            if m == have {
+                return Ok(self.generation());
+            }
+            let before = self.data_generation();
+            let step = match self.lazy.as_deref_mut() {
+                Some(lazy) if m.generation > have.generation => lazy.advance(&self.dir, &have, &m),
+                _ => Ok(None),
+            };
+            let outcome = match step {
+                Ok(Some(ids)) => {
+                    let log = self.changes.get_or_insert_with(|| ChangeLog::new(before));
+                    if m.profile != have.profile {
+                        log.reset(m.generation);
+                    } else {
+                        log.record_ids(m.generation, ids);
+                    }
+                    Ok(())
+                }
+                Ok(None) => self.reopen_image(&m),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(()) => {
+                    self.manifest = Some(m);
+                    return Ok(self.generation());
+                }
+                Err(e) => {
+                    if attempts >= ATTEMPTS || self.read_manifest().is_ok_and(|again| again == m) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The image of manifest `m` from scratch: lazy when a locator covers
+    /// enough of it, else loaded. The change feed starts again at `m`.
+    fn reopen_image(&mut self, m: &Manifest) -> StoreResult<()> {
+        match crate::lazy::Lazy::open(&self.dir, m)? {
+            Some((lazy, _)) => self.lazy = Some(Box::new(lazy)),
+            None => {
+                self.loads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let loaded = load::load(&self.dir, m, false)?;
+                self.set_image(loaded.state);
+            }
+        }
+        self.changes = Some(ChangeLog::new(m.data_generation.unwrap_or(m.generation)));
+        Ok(())
     }
 
     /// What a writer open does, for a shared handle that just took the lock:
     /// finishes the tidying of the last commit, removes what an interrupted commit
     /// wrote before its commit point, and cuts uncommitted log tails.
     pub(crate) fn recover_under_lock(&mut self) -> StoreResult<()> {
+        // A lazy handle the whole image was loaded into (by a read) drops the
+        // lazy one now.
+        if self.state.get().is_some() {
+            self.lazy = None;
+        }
         if self.manifest.is_none() {
             return Ok(());
         }

@@ -10,7 +10,7 @@ use super::*;
 
 /// One write to the model store.
 #[derive(Clone, Debug)]
-enum Op {
+pub(super) enum Op {
     PutNode {
         k: usize,
         text: u8,
@@ -26,7 +26,7 @@ enum Op {
     Event(Vec<usize>, usize, i64),
 }
 
-const IDS: usize = 12;
+pub(super) const IDS: usize = 12;
 const LABELS: [&str; 3] = ["red", "green", "blue"];
 const EVENT_TYPES: [&str; 3] = ["observation", "node.accessed", "node.updated"];
 
@@ -34,7 +34,7 @@ fn id(k: usize) -> String {
     format!("n{k:02}")
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub(super) fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (
             0..IDS,
@@ -64,14 +64,14 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 #[derive(Default)]
-struct Model {
-    nodes: BTreeMap<String, Node>,
-    edges: BTreeMap<(String, String, String), Edge>,
-    events: Vec<Event>,
+pub(super) struct Model {
+    pub(super) nodes: BTreeMap<String, Node>,
+    pub(super) edges: BTreeMap<(String, String, String), Edge>,
+    pub(super) events: Vec<Event>,
 }
 
 impl Model {
-    fn build(&self, p: &Profile, generation: u64) -> Snapshot {
+    pub(super) fn build(&self, p: &Profile, generation: u64) -> Snapshot {
         let mut b = SnapshotBuilder::new(p).with_generation(generation);
         self.nodes.values().for_each(|n| b.add_node(n));
         self.edges.values().for_each(|e| b.add_edge(e));
@@ -79,7 +79,7 @@ impl Model {
         b.finish()
     }
 
-    fn edges_of(&self, id: &str) -> Vec<Edge> {
+    pub(super) fn edges_of(&self, id: &str) -> Vec<Edge> {
         self.edges
             .values()
             .filter(|e| e.from == id || e.to == id)
@@ -88,7 +88,7 @@ impl Model {
     }
 
     /// Applies one op to the model and records what it changed.
-    fn apply(&mut self, op: &Op, c: &mut SnapshotChanges) {
+    pub(super) fn apply(&mut self, op: &Op, c: &mut SnapshotChanges) {
         match op {
             Op::PutNode {
                 k,
@@ -141,7 +141,7 @@ impl Model {
     }
 }
 
-fn activations(s: &Snapshot, p: &Profile, cue_ids: &[usize], withheld: usize) -> String {
+pub(super) fn activations(s: &Snapshot, p: &Profile, cue_ids: &[usize], withheld: usize) -> String {
     let mut out = String::new();
     for (k, since) in [(0usize, 30i64), (1, 48), (2, 4)] {
         let cue = Cue {

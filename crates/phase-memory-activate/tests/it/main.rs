@@ -726,3 +726,4 @@ proptest! {
     }
 }
 mod incremental;
+mod persist;

@@ -122,16 +122,15 @@ fn drop_hidden_hits(
     ctx: &CallContext,
     hits: &mut Vec<(String, f32)>,
 ) -> Result<(), Outcome> {
-    let mut keep = Vec::with_capacity(hits.len());
-    for h in hits.drain(..) {
-        if rt
-            .store
-            .node(&h.0)?
-            .is_some_and(|n| support::sees(rt, op, ctx, &n))
-        {
-            keep.push(h);
-        }
-    }
+    // One batched read (one round trip on a database behind a network).
+    let ids: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
+    let nodes = rt.store.nodes(&ids)?;
+    let keep: Vec<(String, f32)> = hits
+        .drain(..)
+        .zip(nodes)
+        .filter(|(_, n)| n.as_ref().is_some_and(|n| support::sees(rt, op, ctx, n)))
+        .map(|(h, _)| h)
+        .collect();
     *hits = keep;
     Ok(())
 }
@@ -264,35 +263,47 @@ fn drop_hidden_seeds(
     cue: &mut Cue,
     lexical: &mut Vec<(String, f32)>,
 ) -> Result<(), Outcome> {
-    let mut seen = std::collections::BTreeMap::<String, bool>::new();
-    let mut visible = |id: &str| -> Result<bool, Outcome> {
-        if let Some(v) = seen.get(id) {
-            return Ok(*v);
-        }
-        let v = match rt.store.node(id)? {
-            Some(n) => support::sees(rt, op, ctx, &n),
-            None => true,
-        };
-        seen.insert(id.to_string(), v);
-        Ok(v)
-    };
+    // Every seed id is read in one batch (one round trip on a database behind a
+    // network) and decided once.
+    let mut ids: Vec<&str> = cue
+        .nodes
+        .iter()
+        .map(String::as_str)
+        .chain(cue.hints.iter().map(|h| h.0.as_str()))
+        .chain(lexical.iter().map(|h| h.0.as_str()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let nodes = rt.store.nodes(&ids)?;
+    let seen: std::collections::BTreeMap<String, bool> = ids
+        .iter()
+        .zip(nodes)
+        .map(|(id, n)| {
+            let v = match n {
+                Some(n) => support::sees(rt, op, ctx, &n),
+                None => true,
+            };
+            (id.to_string(), v)
+        })
+        .collect();
+    let visible = |id: &str| seen.get(id).copied().unwrap_or(true);
     let mut keep = Vec::with_capacity(cue.nodes.len());
     for id in &cue.nodes {
-        if visible(id)? {
+        if visible(id) {
             keep.push(id.clone());
         }
     }
     cue.nodes = keep;
     let mut keep = Vec::with_capacity(cue.hints.len());
     for h in &cue.hints {
-        if visible(&h.0)? {
+        if visible(&h.0) {
             keep.push(h.clone());
         }
     }
     cue.hints = keep;
     let mut keep = Vec::with_capacity(lexical.len());
     for h in lexical.iter() {
-        if visible(&h.0)? {
+        if visible(&h.0) {
             keep.push(h.clone());
         }
     }

@@ -287,11 +287,26 @@ fn review_gated_forget_needs_a_second_actor_and_applies_once() {
         &owner(),
         "graph.import",
         json!({"records": [
-            {"record":"node","id":"n1","kind":"fact","title":"Old note","body":"zanzibar-unique-text","created_at":"2026-01-01T00:00:00Z"},
+            {"record":"node","id":"n1","kind":"fact","title":"Old note zanzibar-unique-title","body":"zanzibar-unique-text","created_at":"2026-01-01T00:00:00Z"},
             {"record":"node","id":"n2","kind":"fact","title":"Held note","body":"kept for court","labels":["legal-hold"],"created_at":"2026-01-01T00:00:00Z"}
         ]}),
         Status::Ok,
     );
+    // An activation persists the snapshot (it holds titles) in the store folder.
+    check(
+        &mut rt,
+        &owner(),
+        "activation.run",
+        json!({"cue": {"text": "old note"}}),
+        Status::Ok,
+    );
+    let persisted = dir
+        .path()
+        .join("store")
+        .join(phase_memory_runtime::SNAPSHOT_DIR);
+    assert!(walk(&persisted).iter().any(|p| {
+        std::fs::read(p).is_ok_and(|b| b.windows(21).any(|w| w == b"zanzibar-unique-title"))
+    }));
     let alice = actor("alice", &["owner"], &["*"]);
     let bob = actor("bob", &["owner"], &["*"]);
     let plan = check(
@@ -358,7 +373,8 @@ fn review_gated_forget_needs_a_second_actor_and_applies_once() {
     for entry in walk(&dir.path().join("store")) {
         let bytes = std::fs::read(&entry).expect("read");
         assert!(
-            !bytes.windows(20).any(|w| w == b"zanzibar-unique-text"),
+            !bytes.windows(20).any(|w| w == b"zanzibar-unique-text")
+                && !bytes.windows(21).any(|w| w == b"zanzibar-unique-title"),
             "erased text survives in {}",
             entry.display()
         );

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::{T0, check, mem, on_disk, owner, t};
 
-fn upsert(rt: &mut Runtime, id: &str, title: &str) {
+pub(crate) fn upsert(rt: &mut Runtime, id: &str, title: &str) {
     check(
         rt,
         &owner(),
@@ -23,7 +23,7 @@ fn upsert(rt: &mut Runtime, id: &str, title: &str) {
 
 /// Every kind of write activation depends on, in an order that inserts ids
 /// before, between and after the existing ones.
-fn writes(rt: &mut Runtime) -> usize {
+pub(crate) fn writes(rt: &mut Runtime) -> usize {
     let ops: Vec<(&str, Value)> = vec![
         (
             "node.upsert",
@@ -75,7 +75,7 @@ fn writes(rt: &mut Runtime) -> usize {
     n
 }
 
-fn activation(rt: &mut Runtime) -> Value {
+pub(crate) fn activation(rt: &mut Runtime) -> Value {
     let env = check(
         rt,
         &owner(),
@@ -87,13 +87,13 @@ fn activation(rt: &mut Runtime) -> Value {
 }
 
 /// The runtime's snapshot and a fresh build of its store, as dumps.
-fn dumps(rt: &mut Runtime) -> (String, String) {
+pub(crate) fn dumps(rt: &mut Runtime) -> (String, String) {
     let snap = rt.activation_snapshot().expect("snapshot");
     let fresh = build_snapshot(rt.store(), rt.profile(), snap.generation()).expect("fresh");
     (snap.canonical_dump(), fresh.canonical_dump())
 }
 
-fn seeded(rt: &mut Runtime) {
+pub(crate) fn seeded(rt: &mut Runtime) {
     upsert(rt, "paris", "Paris");
     upsert(rt, "louvre", "Louvre");
     upsert(rt, "q-other", "Other");

@@ -5,6 +5,7 @@ mod authz;
 mod flows;
 mod incremental;
 mod layering;
+mod persisted;
 mod props;
 mod registry;
 mod semantic;

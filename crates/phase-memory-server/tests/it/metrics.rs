@@ -148,6 +148,9 @@ fn metrics_show_group_commits_store_commits_and_snapshot_refreshes() {
         "phase_memory_snapshot_refresh_seconds_total",
         r#"phase_memory_index_refreshes_total{kind="full"}"#,
         r#"phase_memory_index_refreshes_total{kind="incremental"}"#,
+        r#"phase_memory_snapshot_refreshes_total{kind="loaded"}"#,
+        r#"phase_memory_snapshot_persist_writes_total{result="ok"}"#,
+        r#"phase_memory_snapshot_persist_writes_total{result="failed"}"#,
     ];
     for name in series {
         assert!(sample(&before, name).is_some(), "{name} missing: {before}");
@@ -159,6 +162,10 @@ fn metrics_show_group_commits_store_commits_and_snapshot_refreshes() {
     assert!(
         at(&before, series[3]) >= 1.0,
         "the first activation built a snapshot: {before}"
+    );
+    assert!(
+        at(&before, series[9]) >= 1.0,
+        "the snapshot built was persisted: {before}"
     );
 
     for (i, title) in ["Louvre", "Orsay", "Rodin"].iter().enumerate() {

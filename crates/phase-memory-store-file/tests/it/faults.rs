@@ -75,11 +75,11 @@ fn reopen_and_repair(dir: &Path, context: &str) -> String {
         .unwrap_or_else(|e| panic!("{context}: repair failed: {e}"));
     let left = s.check_integrity().expect("check");
     assert!(left.is_empty(), "{context}: after repair: {left:?}");
-    let snap = snapshot_state(s.state());
+    let snap = snapshot_state(s.state().expect("image"));
     drop(s);
     let s = FileStore::open(dir, OpenMode::Write).expect("second reopen");
     assert_eq!(
-        snapshot_state(s.state()),
+        snapshot_state(s.state().expect("image")),
         snap,
         "{context}: repair changed content"
     );
@@ -98,10 +98,14 @@ fn a_commit_interrupted_at_any_write_leaves_before_or_after() {
                 let (before, after, c) = {
                     let s = FileStore::open(&dir, OpenMode::ReadOnly).expect("open");
                     let c = change(&s, variant);
-                    let mut img = s.state().clone();
+                    let mut img = s.state().expect("image").clone();
                     img.validate(&c).expect("valid change");
                     img.apply(c.clone());
-                    (snapshot_state(s.state()), snapshot_state(&img), c)
+                    (
+                        snapshot_state(s.state().expect("image")),
+                        snapshot_state(&img),
+                        c,
+                    )
                 };
                 let faulty = Arc::new(FaultyFs::new(n, fault));
                 let mut s =

@@ -1,10 +1,12 @@
 //! Integration tests of the file adapter: the shared conformance suite, locking,
 //! corruption and repair, orphans, purge erasure, delta segments, compaction,
-//! fault injection, migrations from the frozen v1 fixture, and a round-trip property.
+//! fault injection, migrations from the frozen v1 fixture, a round-trip property,
+//! and the lazy image of shared and read-only handles.
 
 mod faults;
 mod fixtures;
 mod layout;
+mod lazy;
 mod roundtrip;
 
 use std::path::{Path, PathBuf};
@@ -221,11 +223,15 @@ fn reopen_preserves_everything() {
         ..Default::default()
     })
     .expect("commit");
-    let before = snapshot_state(s.state());
+    let before = snapshot_state(s.state().expect("image"));
     drop(s);
     for mode in [OpenMode::ReadOnly, OpenMode::Write] {
         let s = FileStore::open(&dir, mode).expect("open");
-        assert_eq!(snapshot_state(s.state()), before, "{mode:?}");
+        assert_eq!(
+            snapshot_state(s.state().expect("image")),
+            before,
+            "{mode:?}"
+        );
         assert_eq!(s.generation(), 2);
     }
 }

@@ -11,7 +11,7 @@ use crate::{audit_after, edge, event, node, review, snapshot_state};
 
 /// A change set drawn without seqs; seqs are filled in against the current image.
 #[derive(Clone, Debug)]
-struct Draw {
+pub(crate) struct Draw {
     puts: Vec<(u8, String)>,
     deletes: Vec<u8>,
     edges: Vec<(u8, u8, bool)>,
@@ -24,7 +24,7 @@ struct Draw {
     prune: bool,
 }
 
-fn draw() -> impl Strategy<Value = Draw> {
+pub(crate) fn draw() -> impl Strategy<Value = Draw> {
     (
         prop::collection::vec((0u8..12, "[a-zA-Z0-9 éü/.]{0,24}"), 0..6),
         prop::collection::vec(0u8..12, 0..3),
@@ -55,7 +55,7 @@ fn draw() -> impl Strategy<Value = Draw> {
         )
 }
 
-fn id(i: u8) -> String {
+pub(crate) fn id(i: u8) -> String {
     match i {
         0 => "../x".into(),
         1 => "Ünïcode".into(),
@@ -63,8 +63,8 @@ fn id(i: u8) -> String {
     }
 }
 
-fn realize(d: &Draw, s: &FileStore) -> ChangeSet {
-    let st = s.state();
+pub(crate) fn realize(d: &Draw, s: &FileStore) -> ChangeSet {
+    let st = s.state().expect("image");
     let head = st.event_head();
     let prune_audit = (d.prune && !st.audit.is_empty()).then(|| {
         let r = &st.audit[st.audit.len() / 2];
@@ -121,7 +121,7 @@ proptest! {
         }
         drop(s);
         let back = FileStore::open(&dir, OpenMode::ReadOnly).expect("reopen");
-        prop_assert_eq!(snapshot_state(back.state()), snapshot_state(&reference));
+        prop_assert_eq!(snapshot_state(back.state().expect("image")), snapshot_state(&reference));
         let mut via_trait = Vec::new();
         back.for_each_edge(&mut |e| via_trait.push(e.key())).expect("edges");
         for k in &via_trait {
