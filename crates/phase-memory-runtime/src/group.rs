@@ -8,6 +8,8 @@
 //! only after the commit holding its record returned, so an answered request
 //! always has its durable record; a crash before that commit loses only
 //! records of requests that were never answered.
+//!
+//! Writes join the same groups: see `group/writes.rs` ([`Runtime::commit_group`]).
 
 use phase_memory_model::audit::GENESIS_HASH;
 use phase_memory_model::{AuditRecord, AuditRef, Envelope, Time};
