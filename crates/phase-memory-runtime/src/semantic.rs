@@ -53,6 +53,9 @@ pub(crate) struct SemanticIndex {
     entries: Option<(u64, Vec<Entry>)>,
     /// Vectors of recent cue texts (at most [`QUERY_CACHE`]; in memory only).
     queries: std::collections::HashMap<[u8; 32], Vec<f32>>,
+    /// The store's node count at one data generation (counting is a scan on a
+    /// database: not on every activation).
+    node_count: Option<(u64, usize)>,
 }
 
 /// Cue vectors kept per runtime.
@@ -123,9 +126,17 @@ impl SemanticIndex {
         };
         // A store past the bound is not even read: the entries are refreshed by
         // reading every node, which must not happen on each write of a big store.
-        let total = store
-            .node_count()
-            .map_err(|e| unavailable(format!("counting the nodes: {e}")))?;
+        let generation = store.data_generation();
+        let total = match self.node_count {
+            Some((g, n)) if g == generation => n,
+            _ => {
+                let n = store
+                    .node_count()
+                    .map_err(|e| unavailable(format!("counting the nodes: {e}")))?;
+                self.node_count = Some((generation, n));
+                n
+            }
+        };
         if total > params.semantic_max_nodes as usize {
             return Err(skipped(total, "the store holds"));
         }
