@@ -115,6 +115,7 @@ impl Runtime {
     /// fields, capabilities, the start of the request (refresh, and the writer
     /// lock for a write), authorization and the handler. An envelope when the
     /// request is malformed (nothing started).
+    #[allow(clippy::result_large_err)] // a malformed request's answer, off the hot path
     pub(crate) fn prepare(
         &mut self,
         operation: &str,

@@ -40,6 +40,10 @@ pub fn groups_writes(operation: &str) -> bool {
     GROUPED_WRITES.contains(&operation)
 }
 
+/// What [`Runtime::commit_group_then`] calls once the store commit returned:
+/// the audit records' references, or why they were not committed.
+pub type OnDurable<'a> = dyn FnMut(Result<&[AuditRef], &StoreError>) + 'a;
+
 /// One queued write.
 #[derive(Clone, Debug)]
 pub struct WriteRequest {
@@ -120,7 +124,7 @@ impl Runtime {
         &mut self,
         writes: Vec<WriteRequest>,
         audits: Vec<DeferredAudit>,
-        durable: &mut dyn FnMut(Result<&[AuditRef], &StoreError>),
+        durable: &mut OnDurable<'_>,
     ) -> GroupResult {
         let mut took = GroupTimings::default();
         let started = Instant::now();
