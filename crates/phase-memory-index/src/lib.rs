@@ -211,7 +211,15 @@ pub struct FullTextIndex {
     generation: Option<u64>,
     /// Documents were added or deleted since the last commit.
     uncommitted: bool,
+    /// The writer held is the configured (bulk) one, not the small one.
+    writer_bulk: bool,
 }
+
+/// Memory budget of the writer of small updates (tantivy's smallest).
+const SMALL_WRITER_BUDGET: usize = 15_000_000;
+
+/// Documents in one upsert from which the configured (bulk) writer is used.
+const BULK_DOCUMENTS: usize = 1_000;
 
 impl std::fmt::Debug for FullTextIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -315,6 +323,7 @@ impl FullTextIndex {
             index,
             writer: None,
             uncommitted: false,
+            writer_bulk: false,
             reader,
             fields,
             location,
@@ -331,15 +340,30 @@ impl FullTextIndex {
         }
     }
 
-    /// The writer, taken on first use.
-    fn writer(&mut self) -> Result<&IndexWriter, IndexError> {
+    /// The writer, taken on first use: a small one (one indexing thread, the
+    /// smallest memory budget) for the few documents of a write, so a commit of
+    /// one write does not start threads and allocate buffers sized for a bulk
+    /// import; the configured one for a rebuild or a large batch (`bulk`).
+    fn writer_for(&mut self, bulk: bool) -> Result<&IndexWriter, IndexError> {
+        if bulk && !self.writer_bulk && !self.uncommitted {
+            self.release_writer();
+        }
         if self.writer.is_none() {
-            let writer =
-                new_writer(&self.index, self.options).map_err(|source| IndexError::Open {
-                    location: self.location.clone(),
-                    source,
-                })?;
+            let options = if bulk {
+                self.options
+            } else {
+                IndexOptions {
+                    num_threads: 1,
+                    memory_budget_bytes: SMALL_WRITER_BUDGET,
+                    ..self.options
+                }
+            };
+            let writer = new_writer(&self.index, options).map_err(|source| IndexError::Open {
+                location: self.location.clone(),
+                source,
+            })?;
             self.writer = Some(writer);
+            self.writer_bulk = bulk;
         }
         self.writer.as_ref().ok_or_else(|| IndexError::WriterLost {
             location: self.location.clone(),
@@ -388,7 +412,7 @@ impl FullTextIndex {
     /// Replaces the documents of these nodes (by id). A forgotten node
     /// (`tombstone.is_some()`) is removed instead of indexed.
     pub fn upsert(&mut self, nodes: &[Node]) -> Result<(), IndexError> {
-        self.writer()?;
+        self.writer_for(nodes.len() >= BULK_DOCUMENTS)?;
         // Into an empty index (nothing committed by any handle, nothing pending),
         // a node's first document replaces nothing: no delete to queue and apply
         // (a bulk import into a new store).
@@ -416,7 +440,7 @@ impl FullTextIndex {
         if ids.is_empty() {
             return Ok(());
         }
-        self.writer()?;
+        self.writer_for(false)?;
         let Some(writer) = self.writer.as_ref() else {
             return Ok(());
         };
@@ -448,7 +472,7 @@ impl FullTextIndex {
             serde_json::json!({ "generation": g, "analyzer": ANALYZER_VERSION, "analysis": analysis })
                 .to_string()
         });
-        self.writer()?;
+        self.writer_for(false)?;
         let writer = self.writer.as_mut().ok_or_else(|| IndexError::WriterLost {
             location: self.location.clone(),
         })?;
@@ -475,7 +499,7 @@ impl FullTextIndex {
         nodes: impl Iterator<Item = &'a Node>,
         generation: u64,
     ) -> Result<(), IndexError> {
-        self.writer()?;
+        self.writer_for(true)?;
         let Some(writer) = self.writer.as_ref() else {
             return Ok(());
         };
@@ -520,6 +544,7 @@ impl FullTextIndex {
             .wait()
             .map_err(self.err("purge (garbage collection)"))?;
         self.writer = Some(writer);
+        self.writer_bulk = true;
         Ok(())
     }
 

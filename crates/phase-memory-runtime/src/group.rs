@@ -8,6 +8,8 @@
 //! only after the commit holding its record returned, so an answered request
 //! always has its durable record; a crash before that commit loses only
 //! records of requests that were never answered.
+//!
+//! Writes join the same groups: see `group/writes.rs` ([`Runtime::commit_group`]).
 
 use phase_memory_model::audit::GENESIS_HASH;
 use phase_memory_model::{AuditRecord, AuditRef, Envelope, Time};
@@ -16,6 +18,9 @@ use phase_memory_store::{ChangeSet, StoreError};
 use crate::context::CallContext;
 use crate::outcome::{IndexUpdate, Outcome};
 use crate::state::Runtime;
+
+mod writes;
+pub use writes::{GroupResult, GroupTimings, WriteRequest, groups_writes};
 
 /// An audit record not yet on the chain: everything but its position, previous
 /// hash and hash (given when the group is sealed).
@@ -114,26 +119,29 @@ impl Runtime {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let result = self
-            .begin_request(true)
-            .and_then(|()| self.seal_and_commit(records));
-        self.end_request();
-        result
+        self.commit_group(Vec::new(), records).audits
     }
 
-    fn seal_and_commit(
-        &mut self,
+    /// Seals `records` onto the end of the chain: after the last record of
+    /// `change`, or after the store's head, and adds them to `change`.
+    pub(crate) fn seal_deferred(
+        &self,
         records: Vec<DeferredAudit>,
+        change: &mut ChangeSet,
     ) -> Result<Vec<AuditRef>, StoreError> {
-        let head = self.store.audit_head()?;
-        let (mut seq, mut prev, mut last_at) = match head {
-            Some(h) => {
-                let last = self.store.audit_records(h.seq.saturating_sub(1))?;
-                (h.seq, h.hash, last.last().map(|r| r.at))
-            }
-            None => (0, GENESIS_HASH.to_string(), None),
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (mut seq, mut prev, mut last_at) = match change.audit.last() {
+            Some(r) => (r.seq, r.hash.clone(), Some(r.at)),
+            None => match self.store.audit_head()? {
+                Some(h) => {
+                    let last = self.store.audit_records(h.seq.saturating_sub(1))?;
+                    (h.seq, h.hash, last.last().map(|r| r.at))
+                }
+                None => (0, GENESIS_HASH.to_string(), None),
+            },
         };
-        let mut change = ChangeSet::default();
         let mut refs = Vec::with_capacity(records.len());
         for d in records {
             let mut r = d.record;
@@ -153,15 +161,6 @@ impl Runtime {
                 hash: r.hash.clone(),
             });
             change.audit.push(r);
-        }
-        let before = self.store.data_generation();
-        self.store.commit(change)?;
-        crate::sharing::stats::record_commit();
-        // Audit records do not change what activation sees: the snapshot carries over.
-        if let Some((valid_for, _)) = &mut self.snapshot
-            && *valid_for == before
-        {
-            *valid_for = self.store.data_generation();
         }
         Ok(refs)
     }
@@ -260,5 +259,93 @@ mod tests {
         );
         assert!(env.audit.is_some(), "{}", env.to_json());
         assert!(rt.commit_audit_group(Vec::new()).expect("empty").is_empty());
+    }
+
+    fn upsert(id: &str, title: &str) -> WriteRequest {
+        WriteRequest {
+            operation: "node.upsert".into(),
+            request: json!({"node": {"id": id, "kind": "fact", "title": title, "body": format!("{title} body")}}),
+            ctx: CallContext::owner(),
+        }
+    }
+
+    #[test]
+    fn a_group_of_writes_is_one_commit_and_a_bad_write_fails_alone() {
+        let mut rt = rt();
+        seed(&mut rt);
+        let generation = rt.store.generation();
+        let events = rt.store.event_head().expect("events");
+        let head = rt.store.audit_head().expect("head").expect("a record").seq;
+        let read = match rt.run_deferring_audit(
+            "activation.run",
+            json!({"cue": {"text": "Paris"}}),
+            &CallContext::owner(),
+        ) {
+            Ran::Pending(_, record) => *record,
+            Ran::Done(env) => panic!("not deferred: {}", env.to_json()),
+        };
+        let mut bad = upsert("bad", "Bad");
+        bad.request["node"]["kind"] = json!(42);
+        let writes = vec![
+            upsert("a", "Alpha"),
+            bad,
+            upsert("b", "Beta"),
+            // The same id as the first: runs alone, after the group, and sees it.
+            upsert("a", "Alpha again"),
+            upsert("c", "Gamma"),
+        ];
+        let out = rt.commit_group(writes, vec![read]);
+        let statuses: Vec<Status> = out.envelopes.iter().map(|e| e.status).collect();
+        assert_eq!(
+            statuses,
+            vec![
+                Status::Ok,
+                Status::Invalid,
+                Status::Ok,
+                Status::Ok,
+                Status::Ok
+            ]
+        );
+        assert_eq!(out.grouped, 3);
+        assert_eq!(out.envelopes[3].data["created"], false, "it saw the group");
+        assert!(out.envelopes[1].audit.is_none());
+        // One commit for the group, one for the write that ran alone.
+        assert_eq!(rt.store.generation(), generation + 2);
+        let refs = out.audits.expect("the read's record");
+        assert_eq!(refs.len(), 1);
+        let mut seqs: Vec<u64> = out
+            .envelopes
+            .iter()
+            .filter_map(|e| e.audit.as_ref().map(|a| a.seq))
+            .chain(refs.iter().map(|r| r.seq))
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (head + 1..=head + 5).collect::<Vec<_>>());
+        let all = rt
+            .store
+            .events(&phase_memory_store::EventQuery {
+                after_seq: events,
+                ..Default::default()
+            })
+            .expect("events");
+        let got: Vec<u64> = all.iter().map(|e| e.seq).collect();
+        assert_eq!(got, (events + 1..=events + 4).collect::<Vec<_>>());
+        for id in ["a", "b", "c"] {
+            assert!(rt.store.node(id).expect("read").is_some(), "{id}");
+        }
+        assert!(rt.store.node("bad").expect("read").is_none());
+        assert_eq!(
+            rt.store.node("a").expect("read").expect("a").title,
+            "Alpha again"
+        );
+        let env = rt.run("audit.verify", json!({}), &CallContext::owner());
+        assert_eq!(env.data["ok"], true, "{}", env.to_json());
+        // The index and the snapshot see every write of the group.
+        let env = rt.run(
+            "activation.run",
+            json!({"cue": {"text": "Gamma"}}),
+            &CallContext::owner(),
+        );
+        assert!(env.to_json().contains("\"c\""), "{}", env.to_json());
     }
 }

@@ -27,7 +27,7 @@ mod state;
 pub use clock::Clock;
 pub use context::{CallContext, Origin, Progress};
 pub mod files;
-pub use group::{DeferredAudit, Ran};
+pub use group::{DeferredAudit, GroupResult, GroupTimings, Ran, WriteRequest, groups_writes};
 pub use open::{
     ADAPTERS, Adapter, DEFAULT_WRITE_WAIT, StoreLocation, init_store, init_store_with,
     memory_runtime, open_for_operation, open_runtime, open_runtime_for_repair,

@@ -25,6 +25,19 @@ pub(crate) struct Common {
     pub as_of: Option<Time>,
 }
 
+/// A request whose handler ran, before its commit (see [`Runtime::prepare`]).
+pub(crate) struct Prepared {
+    pub request_id: String,
+    /// Digest of the operation and request, recorded in its audit record.
+    pub digest: String,
+    pub outcome: Outcome,
+    pub audit: AuditBehaviour,
+    /// The call context with the request's common fields applied.
+    pub ctx: CallContext,
+    /// The time recorded for what the request writes.
+    pub record_at: Time,
+}
+
 /// Splits the common fields off a request.
 pub(crate) fn split_common(request: Value) -> Result<(Value, Common), Diagnostic> {
     let mut map = match request {
@@ -81,6 +94,34 @@ pub(crate) fn split_common(request: Value) -> Result<(Value, Common), Diagnostic
 impl Runtime {
     /// Runs one operation: the only way in.
     pub fn run(&mut self, operation: &str, request: Value, ctx: &CallContext) -> Envelope {
+        let p = match self.prepare(operation, request, ctx) {
+            Ok(p) => p,
+            Err(env) => return env,
+        };
+        let env = self.finish(
+            operation,
+            &p.request_id,
+            &p.digest,
+            p.outcome,
+            p.audit,
+            &p.ctx,
+            p.record_at,
+        );
+        self.end_request();
+        env
+    }
+
+    /// Everything of [`Runtime::run`] before the commit: the request's common
+    /// fields, capabilities, the start of the request (refresh, and the writer
+    /// lock for a write), authorization and the handler. An envelope when the
+    /// request is malformed (nothing started).
+    #[allow(clippy::result_large_err)] // a malformed request's answer, off the hot path
+    pub(crate) fn prepare(
+        &mut self,
+        operation: &str,
+        request: Value,
+        ctx: &CallContext,
+    ) -> Result<Prepared, Envelope> {
         let digest = digest_value(&json!({"operation": operation, "request": request}));
         let default_id = format!("req-{}", digest.get(7..23).unwrap_or("0"));
         let (request, common) = match split_common(request) {
@@ -93,7 +134,7 @@ impl Runtime {
                     &self.profile_digest,
                 );
                 env.diagnostics.push(d);
-                return env;
+                return Err(env);
             }
         };
         let request_id = common.request_id.clone().unwrap_or(default_id);
@@ -108,41 +149,7 @@ impl Runtime {
             ctx.as_of = Some(t);
         }
         let now = ctx.as_of.unwrap_or_else(|| self.clock.now());
-        let outcome = match registry::find(operation) {
-            None => Outcome::invalid(
-                "operation.unknown",
-                format!("no operation named {operation:?}; `phase-memory contracts` lists them"),
-            ),
-            Some(spec) => {
-                let manifest = self.store.manifest();
-                if let Some(cap) = spec.needs.iter().find(|c| !manifest.has(**c)) {
-                    Outcome::error(
-                        "adapter.missing_capability",
-                        format!(
-                            "operation {operation} needs capability {} which adapter {} does not declare",
-                            cap.as_str(),
-                            manifest.name
-                        ),
-                    )
-                } else if let Err(e) = self.begin_request(spec.writes) {
-                    Outcome::store_error(&e)
-                } else if let Err(refused) = self.authorize(spec, &ctx, client_time) {
-                    refused
-                } else {
-                    let handler =
-                        AssertUnwindSafe(|| self.dispatch(operation, &request, &ctx, now));
-                    match catch_unwind(handler) {
-                        Ok(o) => o,
-                        Err(_) => Outcome::error(
-                            "internal.panic",
-                            format!(
-                                "operation {operation} failed unexpectedly; the store is unchanged"
-                            ),
-                        ),
-                    }
-                }
-            }
-        };
+        let outcome = self.handle(operation, &request, &ctx, client_time, now);
         let audit = registry::find(operation)
             .map(|s| s.audit)
             .unwrap_or(AuditBehaviour::Never);
@@ -153,17 +160,57 @@ impl Runtime {
         } else {
             now
         };
-        let env = self.finish(
-            operation,
-            &request_id,
-            &digest,
+        Ok(Prepared {
+            request_id,
+            digest,
             outcome,
             audit,
-            &ctx,
+            ctx,
             record_at,
-        );
-        self.end_request();
-        env
+        })
+    }
+
+    /// Finds the operation, checks the adapter's capabilities, starts the
+    /// request, authorizes and calls the handler.
+    fn handle(
+        &mut self,
+        operation: &str,
+        request: &Value,
+        ctx: &CallContext,
+        client_time: bool,
+        now: Time,
+    ) -> Outcome {
+        let Some(spec) = registry::find(operation) else {
+            return Outcome::invalid(
+                "operation.unknown",
+                format!("no operation named {operation:?}; `phase-memory contracts` lists them"),
+            );
+        };
+        let manifest = self.store.manifest();
+        if let Some(cap) = spec.needs.iter().find(|c| !manifest.has(**c)) {
+            return Outcome::error(
+                "adapter.missing_capability",
+                format!(
+                    "operation {operation} needs capability {} which adapter {} does not declare",
+                    cap.as_str(),
+                    manifest.name
+                ),
+            );
+        }
+        if let Err(e) = self.begin_request(spec.writes) {
+            return Outcome::store_error(&e);
+        }
+        if let Err(refused) = self.authorize(spec, ctx, client_time) {
+            return refused;
+        }
+        let handler = AssertUnwindSafe(|| self.dispatch(operation, request, ctx, now));
+        match catch_unwind(handler) {
+            Ok(o) => o,
+            Err(_) => Outcome::error(
+                "internal.panic",
+                format!("operation {operation} failed unexpectedly; the store is unchanged"),
+            ),
+        }
     }
 
     /// Whether a registered operation is a read (for handlers, which reach the
@@ -292,7 +339,7 @@ impl Runtime {
 
     /// Seals the outcome's extra audit records and the operation's own into the
     /// change set; the reference of the operation's own record.
-    fn seal_audit(
+    pub(crate) fn seal_audit(
         &self,
         env: &Envelope,
         change: &mut ChangeSet,
@@ -327,9 +374,10 @@ impl Runtime {
     /// Commits the change set (if any) and keeps the activation snapshot in step:
     /// still valid when nothing it reads changed, patched with this commit's own
     /// writes otherwise.
-    fn commit_change(&mut self, mut change: ChangeSet) -> Result<(), StoreError> {
+    pub(crate) fn commit_change(&mut self, mut change: ChangeSet) -> Result<(), StoreError> {
         let before = self.store.data_generation();
         let snapshot_unchanged = !changes_activation_input(&mut change);
+        let new_profile = change.profile.is_some();
         let own = (!snapshot_unchanged).then(|| OwnCommit::of(&change));
         if !change.is_empty() {
             self.store.commit(change)?;
@@ -341,7 +389,9 @@ impl Runtime {
         {
             *valid_for = self.store.data_generation();
         }
-        if let Some(own) = own {
+        if let Some(own) = own
+            && (new_profile || !self.advance_spare_snapshot(before))
+        {
             self.snapshot_after_commit(before, own);
         }
         Ok(())
@@ -350,7 +400,12 @@ impl Runtime {
     /// After the commit: activate a new profile and update the full-text index
     /// (a failed index update is a diagnostic, the commit stands). `index_in_step`:
     /// the index was fresh before the commit.
-    fn after_commit(&mut self, env: &mut Envelope, outcome: &mut Outcome, index_in_step: bool) {
+    pub(crate) fn after_commit(
+        &mut self,
+        env: &mut Envelope,
+        outcome: &mut Outcome,
+        index_in_step: bool,
+    ) {
         if let Some(p) = outcome.new_profile.take() {
             self.profile_digest = p.digest();
             self.profile = *p;
@@ -374,7 +429,7 @@ impl Runtime {
     /// never, errors only when they changed something, otherwise by the
     /// operation's audit behaviour (and the profile's `record_reads`). Nothing is
     /// audited while migrations are pending.
-    fn wants_audit(&self, outcome: &Outcome, audit: AuditBehaviour) -> bool {
+    pub(crate) fn wants_audit(&self, outcome: &Outcome, audit: AuditBehaviour) -> bool {
         let pending = self
             .store
             .pending_migrations()
@@ -435,7 +490,7 @@ impl Runtime {
         })
     }
 
-    fn error_envelope(&self, mut env: Envelope, e: &StoreError) -> Envelope {
+    pub(crate) fn error_envelope(&self, mut env: Envelope, e: &StoreError) -> Envelope {
         let o = Outcome::store_error(e);
         env.status = o.status;
         env.data = json!({});
@@ -489,7 +544,7 @@ impl ChainTail<'_> {
 /// The change set an outcome may commit: events a remote read records happen
 /// now, whatever time it evaluated; a refusal commits nothing (only its audit
 /// record), and changes neither the index nor the profile.
-fn settled_change(outcome: &mut Outcome, ctx: &CallContext, now: Time) -> ChangeSet {
+pub(crate) fn settled_change(outcome: &mut Outcome, ctx: &CallContext, now: Time) -> ChangeSet {
     let mut change = std::mem::take(&mut outcome.change);
     if ctx.origin.is_remote() && ctx.as_of.is_some() {
         for e in &mut change.events {

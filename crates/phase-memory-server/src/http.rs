@@ -566,10 +566,17 @@ async fn run_as(
     {
         m.remove("actor");
     }
+    let ctx = CallContext::remote(actor, st.data_dir.clone());
+    if phase_memory_runtime::groups_writes(&operation) {
+        // Joins the next group commit (no runtime is held while it queues).
+        return match timeout_at(deadline, st.runtime.run_write(&operation, request, ctx)).await {
+            Ok(env) => envelope_response(&env, http_status(env.status)),
+            Err(_) => timed_out(&operation, true),
+        };
+    }
     let Ok(held) = timeout_at(deadline, st.runtime.acquire()).await else {
         return timed_out(&operation, false);
     };
-    let ctx = CallContext::remote(actor, st.data_dir.clone());
     match timeout_at(deadline, run_held(held, operation.clone(), request, ctx)).await {
         Ok(env) if wants_tar && env.status == Status::Ok => tar_response(&env),
         Ok(env) => envelope_response(&env, http_status(env.status)),
@@ -726,6 +733,7 @@ async fn metrics_scrape(State(st): State<AppState>) -> axum::response::Response 
     .map(|held| held.generation());
     st.metrics.update_runtime_figures(
         st.runtime().group_commits(),
+        st.runtime().grouped_writes(),
         phase_memory_runtime::derived_stats(),
     );
     crate::metrics::scrape_response(&st.metrics, generation)

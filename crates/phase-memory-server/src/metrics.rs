@@ -13,6 +13,9 @@
 //! - `phase_memory_group_commits_total` and `phase_memory_group_commit_records_total`:
 //!   group commits of audit records and the records they carried (records per
 //!   commit = the second over the first); each group commit is one durable commit;
+//! - `phase_memory_write_group_commits_total` and `phase_memory_grouped_writes_total`:
+//!   group commits that carried writes (`node.upsert`) and the writes they
+//!   carried (writes per commit = the second over the first);
 //! - `phase_memory_store_commits_total`: durable commits of this process (one
 //!   fsync each on the file and SQLite adapters): writes and group commits;
 //! - `phase_memory_snapshot_refreshes_total{kind}`: activation snapshots built from
@@ -86,6 +89,7 @@ struct ResultLabel {
 #[derive(Debug, Default)]
 struct Seen {
     group: (u64, u64),
+    writes: (u64, u64),
     derived: DerivedStats,
     persisted: PersistedStats,
 }
@@ -100,6 +104,8 @@ pub struct Metrics {
     in_flight: Gauge,
     group_commits: Counter,
     group_records: Counter,
+    write_groups: Counter,
+    grouped_writes: Counter,
     store_commits: Counter,
     snapshot_refreshes: Family<KindLabel, Counter>,
     snapshot_seconds: Counter<f64, AtomicU64>,
@@ -155,6 +161,18 @@ impl Metrics {
             "Audit records carried by group commits",
             group_records.clone(),
         );
+        let write_groups = Counter::default();
+        registry.register(
+            "write_group_commits",
+            "Group commits that carried writes (one durable commit each)",
+            write_groups.clone(),
+        );
+        let grouped_writes = Counter::default();
+        registry.register(
+            "grouped_writes",
+            "Writes carried by group commits",
+            grouped_writes.clone(),
+        );
         let store_commits = Counter::default();
         registry.register(
             "store_commits",
@@ -201,6 +219,8 @@ impl Metrics {
             in_flight,
             group_commits,
             group_records,
+            write_groups,
+            grouped_writes,
             store_commits,
             snapshot_refreshes,
             snapshot_seconds,
@@ -211,15 +231,22 @@ impl Metrics {
     }
 
     /// Moves the runtime counters to the figures read now: group commits
-    /// `(commits, records)` of the front end's pool and the process's
-    /// derived-state counts.
-    pub fn update_runtime_figures(&self, group: (u64, u64), derived: DerivedStats) {
+    /// `(commits, records)` and `(commits, writes)` of the front end's pool and the
+    /// process's derived-state counts.
+    pub fn update_runtime_figures(
+        &self,
+        group: (u64, u64),
+        writes: (u64, u64),
+        derived: DerivedStats,
+    ) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let up = |c: &Counter, now: u64, before: u64| {
             c.inc_by(now.saturating_sub(before));
         };
         up(&self.group_commits, group.0, seen.group.0);
         up(&self.group_records, group.1, seen.group.1);
+        up(&self.write_groups, writes.0, seen.writes.0);
+        up(&self.grouped_writes, writes.1, seen.writes.1);
         let (d, b) = (derived, seen.derived);
         up(&self.store_commits, d.store_commits, b.store_commits);
         let kind = |kind| KindLabel { kind };
@@ -266,6 +293,7 @@ impl Metrics {
             self.snapshot_seconds.inc_by(nanos as f64 / 1e9);
         }
         seen.group = group;
+        seen.writes = writes;
         seen.derived = derived;
         seen.persisted = p;
     }

@@ -21,8 +21,8 @@ use std::time::Duration;
 use anyhow::anyhow;
 use phase_memory_model::{AuditRef, Diagnostic, Envelope, Status};
 use phase_memory_runtime::{
-    CallContext, Clock, DEFAULT_WRITE_WAIT, DeferredAudit, Extension, Outcome, Ran, Runtime,
-    SharedSnapshot, WriteGate, open_runtime_waiting,
+    CallContext, Clock, DEFAULT_WRITE_WAIT, DeferredAudit, Extension, GroupResult, Outcome, Ran,
+    Runtime, SharedSnapshot, WriteGate, WriteRequest, groups_writes, open_runtime_waiting,
 };
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
@@ -31,15 +31,20 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 /// group commit failed (status and diagnostic).
 type GroupReply = Result<AuditRef, (Status, Vec<Diagnostic>)>;
 
-/// Audit records waiting for the next group commit.
+/// Audit records and writes waiting for the next group commit.
 #[derive(Default)]
 struct GroupQueue {
     waiting: Vec<(DeferredAudit, oneshot::Sender<GroupReply>)>,
-    /// A commit task is running (it takes every record queued meanwhile).
+    /// Writes ([`groups_writes`]) waiting, with where to send their envelope.
+    writes: Vec<(WriteRequest, oneshot::Sender<Envelope>)>,
+    /// A commit task is running (it takes everything queued meanwhile).
     committing: bool,
     /// Group commits done and records they carried (for metrics and tests).
     commits: u64,
     records: u64,
+    /// Group commits that carried writes, and the writes they carried.
+    write_groups: u64,
+    grouped_writes: u64,
 }
 
 /// Runtimes of a pool by default: one per core, at least 2, at most 8.
@@ -244,7 +249,7 @@ impl SharedRuntime {
         for _ in 0..6_000 {
             let busy = {
                 let q = self.pool.group.lock().unwrap_or_else(|e| e.into_inner());
-                q.committing || !q.waiting.is_empty()
+                q.committing || !q.waiting.is_empty() || !q.writes.is_empty()
             };
             if !busy {
                 break;
@@ -269,10 +274,53 @@ impl SharedRuntime {
         (q.commits, q.records)
     }
 
-    /// Runs one operation: waits for a free runtime, then runs on the blocking pool.
+    /// Group commits that carried writes so far, and the writes they carried.
+    pub fn grouped_writes(&self) -> (u64, u64) {
+        let q = self.pool.group.lock().unwrap_or_else(|e| e.into_inner());
+        (q.write_groups, q.grouped_writes)
+    }
+
+    /// Runs one operation: a write that may share a commit ([`groups_writes`])
+    /// joins the group-commit queue; anything else waits for a free runtime,
+    /// then runs on the blocking pool.
     pub async fn run(&self, operation: &str, request: Value, ctx: CallContext) -> Envelope {
+        if groups_writes(operation) {
+            return self.run_write(operation, request, ctx).await;
+        }
         let held = self.acquire().await;
         run_held(held, operation.to_string(), request, ctx).await
+    }
+
+    /// Queues a write for the next group commit and waits for its envelope
+    /// (sent once the commit holding it returned). The write runs even if the
+    /// returned future is dropped.
+    pub async fn run_write(&self, operation: &str, request: Value, ctx: CallContext) -> Envelope {
+        let span = tracing::info_span!(
+            "operation",
+            operation = %operation,
+            status = tracing::field::Empty,
+            audit_seq = tracing::field::Empty,
+        );
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut q = self.pool.group.lock().unwrap_or_else(|e| e.into_inner());
+            let w = WriteRequest {
+                operation: operation.to_string(),
+                request,
+                ctx,
+            };
+            q.writes.push((w, tx));
+            if !q.committing {
+                q.committing = true;
+                tokio::spawn(commit_queued(self.clone()));
+            }
+        }
+        let env = rx.await.unwrap_or_else(|_| panicked(operation));
+        span.record("status", env.status.as_str());
+        if let Some(a) = &env.audit {
+            span.record("audit_seq", a.seq);
+        }
+        env
     }
 }
 
@@ -368,61 +416,91 @@ fn enqueue(
     rx
 }
 
-/// The commit task: commits everything queued, in groups, until the queue is
-/// empty (bounded by the records queued; each round takes them all).
+/// The commit task: commits everything queued (writes and audit records of
+/// reads), in groups, until the queue is empty (bounded by what was queued;
+/// each round takes it all).
 async fn commit_queued(shared: SharedRuntime) {
     loop {
-        // Take a runtime first, then every record queued until now: records that
-        // arrive while this waits for a runtime join this group.
+        // Take a runtime first, then everything queued until now: what arrives
+        // while this waits for a runtime joins this group.
         let mut held = shared.acquire().await;
-        let batch = {
+        let (batch, writes) = {
             let mut q = shared.pool.group.lock().unwrap_or_else(|e| e.into_inner());
-            if q.waiting.is_empty() {
+            if q.waiting.is_empty() && q.writes.is_empty() {
                 q.committing = false;
                 return;
             }
-            std::mem::take(&mut q.waiting)
+            (
+                std::mem::take(&mut q.waiting),
+                std::mem::take(&mut q.writes),
+            )
         };
         let (records, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let (writes, write_replies): (Vec<_>, Vec<_>) = writes.into_iter().unzip();
         let n = records.len() as u64;
-        let task = tokio::task::spawn_blocking(move || match held.runtime.as_mut() {
-            Some(rt) => rt.commit_audit_group(records).map_err(|e| {
-                let o = Outcome::store_error(&e);
-                (o.status, o.diagnostics)
-            }),
-            None => Err((
-                Status::Error,
-                vec![Diagnostic::error(
-                    "internal.panic",
-                    "the runtime was lost after a panic",
-                )],
-            )),
+        // The reads are answered as soon as their records are durable (before
+        // the index update, which only the writes wait for).
+        let mut replies = Some(replies);
+        let task = tokio::task::spawn_blocking(move || {
+            let mut answer = |audits: Result<&[AuditRef], &_>| {
+                let Some(replies) = replies.take() else {
+                    return;
+                };
+                match audits {
+                    Ok(refs) => {
+                        for (tx, r) in replies.into_iter().zip(refs) {
+                            let _ = tx.send(Ok(r.clone()));
+                        }
+                    }
+                    Err(e) => {
+                        let o = Outcome::store_error(e);
+                        for tx in replies {
+                            let _ = tx.send(Err((o.status, o.diagnostics.clone())));
+                        }
+                    }
+                }
+            };
+            held.runtime
+                .as_mut()
+                .map(|rt| rt.commit_group_then(writes, records, &mut answer))
         });
-        let result = task.await.unwrap_or_else(|_| {
-            Err((
-                Status::Error,
-                vec![Diagnostic::error(
-                    "internal.panic",
-                    "the group commit of audit records failed unexpectedly",
-                )],
-            ))
-        });
-        match result {
-            Ok(refs) => {
-                {
-                    let mut q = shared.pool.group.lock().unwrap_or_else(|e| e.into_inner());
-                    q.commits += 1;
-                    q.records += n;
-                }
-                for (tx, r) in replies.into_iter().zip(refs) {
-                    let _ = tx.send(Ok(r));
-                }
+        let result = task.await.ok().flatten();
+        let Some(GroupResult {
+            envelopes,
+            audits,
+            grouped,
+            took,
+        }) = result
+        else {
+            // A panic: the records' replies were dropped (their requests get
+            // `internal.panic`), and so were the writes'.
+            drop(write_replies);
+            continue;
+        };
+        tracing::debug!(
+            writes = write_replies.len(),
+            grouped,
+            records = n,
+            lock_ms = took.lock.as_secs_f64() * 1e3,
+            handlers_ms = took.handlers.as_secs_f64() * 1e3,
+            commit_ms = took.commit.as_secs_f64() * 1e3,
+            index_ms = took.index.as_secs_f64() * 1e3,
+            alone_ms = took.alone.as_secs_f64() * 1e3,
+            "group commit"
+        );
+        {
+            let mut q = shared.pool.group.lock().unwrap_or_else(|e| e.into_inner());
+            if grouped > 0 {
+                q.write_groups += 1;
+                q.grouped_writes += grouped as u64;
             }
-            Err(e) => {
-                for tx in replies {
-                    let _ = tx.send(Err(e.clone()));
-                }
+            if audits.is_ok() && n > 0 {
+                q.commits += 1;
+                q.records += n;
             }
+        }
+        for (tx, env) in write_replies.into_iter().zip(envelopes) {
+            let _ = tx.send(env);
         }
     }
 }

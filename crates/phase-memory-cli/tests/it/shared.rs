@@ -272,12 +272,14 @@ fn writers_started_together_all_land_and_readers_never_see_half_a_commit() {
     assert_eq!(env["data"]["ok"], true, "{env}");
 }
 
-/// Audited reads from 16 clients while the server is killed with SIGKILL: their
-/// audit records are group-committed, so the kill lands inside or between group
-/// commits. Every answered read's record (seq and hash) must be on the chain
-/// afterwards, and the chain must verify.
+/// Audited reads and writes (one request in four a `node.upsert`) from 16
+/// clients while the server is killed with SIGKILL: reads' audit records and
+/// writes are group-committed, so the kill lands inside or between group
+/// commits. Every answered request's record (seq and hash) must be on the chain
+/// afterwards (a write's record commits with the write), the last acknowledged
+/// writes must be readable, and the chain must verify.
 #[test]
-fn kill_9_server_mid_group_commit_loses_no_answered_read() {
+fn kill_9_server_mid_group_commit_loses_no_answered_read_or_write() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     for (round, kill_after_ms) in [(0u32, 150u64), (1, 400), (2, 900)] {
@@ -305,11 +307,18 @@ fn kill_9_server_mid_group_commit_loses_no_answered_read() {
                         if down.load(Ordering::SeqCst) {
                             break;
                         }
-                        let body = json!({"cue": {"text": if (c + i) % 2 == 0 { "Paris" } else { "France" }}, "as_of": AS_OF});
+                        // Every fourth request writes: writes are group-committed too.
+                        let write = i % 4 == 3;
+                        let (path, body) = if write {
+                            let id = format!("k{c}-{i}");
+                            ("/v1/ops/node.upsert", json!({"node": {"id": id, "kind": "note", "title": format!("Kill note {c} {i}"), "body": "written while the server is killed"}}))
+                        } else {
+                            ("/v1/ops/activation.run", json!({"cue": {"text": if (c + i) % 2 == 0 { "Paris" } else { "France" }}, "as_of": AS_OF}))
+                        };
                         let Ok((status, text)) = crate::support::http(
                             &addr,
                             "POST",
-                            "/v1/ops/activation.run",
+                            path,
                             Some(&owner),
                             &body.to_string(),
                         ) else {
@@ -320,9 +329,10 @@ fn kill_9_server_mid_group_commit_loses_no_answered_read() {
                         }
                         let env: Value = serde_json::from_str(&text).expect("envelope");
                         assert_eq!(env["status"], "ok", "{env}");
-                        let seq = env["audit"]["seq"].as_u64().expect("an answered read has its record");
+                        let seq = env["audit"]["seq"].as_u64().expect("an answered request has its record");
                         let hash = env["audit"]["hash"].as_str().expect("hash").to_string();
-                        answered.push((seq, hash));
+                        let id = write.then(|| format!("k{c}-{i}"));
+                        answered.push((seq, hash, id));
                     }
                     answered
                 })
@@ -338,22 +348,12 @@ fn kill_9_server_mid_group_commit_loses_no_answered_read() {
         let context = format!("round {round} (kill after {kill_after_ms} ms)");
         assert!(
             !answered.is_empty(),
-            "{context}: no read was answered before the kill"
+            "{context}: no request was answered before the kill"
         );
         let (code, env) = pm_json(&s, &["audit", "verify"]);
         assert_eq!(code, 0, "{context}: {env}");
         assert_eq!(env["data"]["ok"], true, "{context}: {env}");
-        let (code, env) = pm_json(
-            &s,
-            &[
-                "audit",
-                "query",
-                "--operation",
-                "activation.run",
-                "--limit",
-                "1000000",
-            ],
-        );
+        let (code, env) = pm_json(&s, &["audit", "query", "--limit", "1000000"]);
         assert_eq!(code, 0, "{context}: {env}");
         let on_chain: std::collections::HashMap<u64, String> = env["data"]["records"]
             .as_array()
@@ -366,22 +366,39 @@ fn kill_9_server_mid_group_commit_loses_no_answered_read() {
                 )
             })
             .collect();
-        for (seq, hash) in &answered {
+        // A write's record is committed with the write itself.
+        for (seq, hash, _) in &answered {
             assert_eq!(
                 on_chain.get(seq),
                 Some(hash),
-                "{context}: the answered read with audit record {seq} is not on the chain"
+                "{context}: the answered request with audit record {seq} is not on the chain"
             );
         }
-        let distinct: std::collections::HashSet<_> = answered.iter().map(|(s, _)| *s).collect();
+        let written: Vec<&String> = answered
+            .iter()
+            .filter_map(|(_, _, id)| id.as_ref())
+            .collect();
+        assert!(
+            !written.is_empty(),
+            "{context}: no write was answered before the kill"
+        );
+        for id in written.iter().rev().take(3) {
+            let (code, env) = pm_json(&s, &["node", "get", id.as_str()]);
+            assert_eq!(
+                code, 0,
+                "{context}: the acknowledged write {id} is lost: {env}"
+            );
+        }
+        let distinct: std::collections::HashSet<_> = answered.iter().map(|(s, _, _)| *s).collect();
         assert_eq!(
             distinct.len(),
             answered.len(),
             "{context}: two answers share a record"
         );
         eprintln!(
-            "{context}: {} answered reads, all on the chain",
-            answered.len()
+            "{context}: {} answered requests ({} writes), all on the chain",
+            answered.len(),
+            written.len()
         );
     }
 }

@@ -215,3 +215,47 @@ fn runtimes_sharing_a_snapshot_build_it_once_and_bring_it_forward_once() {
         shared.versions()
     );
 }
+
+/// A pool's writer brings the share's older generation forward in place (the
+/// newest stays for readers): from the second commit on, no commit copies the
+/// whole snapshot, and every generation equals a fresh build.
+#[test]
+fn a_pools_writes_reuse_the_older_shared_generation_in_place() {
+    let (dir, mut seed) = on_disk(Adapter::File, None);
+    seeded(&mut seed);
+    drop(seed);
+    let path = dir.path().join("store");
+    let shared = SharedSnapshot::new();
+    let mut pool: Vec<Runtime> = (0..2)
+        .map(|_| {
+            let mut rt = open_runtime(&path, Clock::Fixed(t(T0))).expect("open");
+            rt.share_snapshot(shared.clone());
+            rt
+        })
+        .collect();
+    activation(&mut pool[1]);
+    let mut pointers = Vec::new();
+    for (i, title) in ["Alpha", "Beta", "Gamma", "Delta", "Epsilon"]
+        .iter()
+        .enumerate()
+    {
+        upsert(&mut pool[0], &format!("n-{i}"), title);
+        // The reader moves to the newest generation.
+        activation(&mut pool[1]);
+        let (snap, fresh) = dumps(&mut pool[1]);
+        assert_eq!(snap, fresh, "after write {i}");
+        let s = pool[1].activation_snapshot().expect("snapshot");
+        pointers.push(Arc::as_ptr(&s) as usize);
+        assert!(shared.versions() <= 2);
+    }
+    // Two generations alternate in two allocations: each commit brought the
+    // older one forward instead of copying the newest.
+    assert_eq!(pointers[1], pointers[3], "{pointers:?}");
+    assert_eq!(pointers[2], pointers[4], "{pointers:?}");
+    assert_ne!(pointers[3], pointers[4], "{pointers:?}");
+    let builds: u64 = pool
+        .iter()
+        .map(|rt| rt.derived_stats().snapshot_builds)
+        .sum();
+    assert_eq!(builds, 1, "no rebuild");
+}

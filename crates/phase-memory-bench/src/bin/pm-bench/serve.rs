@@ -515,11 +515,17 @@ impl Server {
             .local_addr()?
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(cli)
-            .arg("--store")
+        let mut cmd = Command::new(cli);
+        cmd.arg("--store")
             .arg(store)
             .args(["serve", "--listen", &addr, "--tokens"])
-            .arg(tokens)
+            .arg(tokens);
+        // With a log filter in the environment, the server's logs (e.g. each
+        // group commit's timings at `debug`) go to standard error.
+        if std::env::var_os("PHASE_MEMORY_LOG").is_some() {
+            cmd.args(["--log", "text"]);
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
