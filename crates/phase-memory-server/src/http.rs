@@ -339,7 +339,11 @@ pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(async move {
+    // The pool is dropped here, after the async runtime is gone, never on one of
+    // its threads: a database client closes its connection with a blocking call
+    // that must not run inside an async runtime.
+    let pool = shared.clone();
+    let result = rt.block_on(async move {
         let listener = TcpListener::bind(&cfg.listen)
             .await
             .with_context(|| format!("listening on {}", cfg.listen))?;
@@ -366,7 +370,10 @@ pub fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         drop(shared.drain().await);
         eprintln!("phase-memory serve: shut down");
         anyhow::Ok(())
-    })
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(10));
+    drop(pool);
+    result
 }
 
 fn envelope_response(env: &Envelope, status: StatusCode) -> Response {
