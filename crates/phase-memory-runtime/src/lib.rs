@@ -22,6 +22,7 @@ pub mod response;
 mod runner;
 mod semantic;
 mod sharing;
+mod spare;
 mod state;
 
 pub use clock::Clock;
