@@ -296,10 +296,18 @@ fn kill_9_server_mid_group_commit_loses_no_answered_read_or_write() {
             crate::support::http(&addr, "POST", "/v1/ops/activation.run", Some(&owner), &warm)
                 .expect("warm-up read");
         assert_eq!(status, 200, "{text}");
+        // And one write (the first write of a runtime builds its edge index).
+        let warm = json!({"node": {"id": "warm-up", "kind": "note", "title": "Warm-up note", "body": "first write"}}).to_string();
+        let (status, text) =
+            crate::support::http(&addr, "POST", "/v1/ops/node.upsert", Some(&owner), &warm)
+                .expect("warm-up write");
+        assert_eq!(status, 200, "{text}");
         let down = Arc::new(AtomicBool::new(false));
+        let writes_answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let clients: Vec<_> = (0..16)
             .map(|c| {
                 let (addr, owner, down) = (addr.clone(), owner.clone(), down.clone());
+                let writes_answered = writes_answered.clone();
                 std::thread::spawn(move || {
                     let mut answered = Vec::new();
                     // Bounded: at most 2,000 requests per client.
@@ -332,12 +340,21 @@ fn kill_9_server_mid_group_commit_loses_no_answered_read_or_write() {
                         let seq = env["audit"]["seq"].as_u64().expect("an answered request has its record");
                         let hash = env["audit"]["hash"].as_str().expect("hash").to_string();
                         let id = write.then(|| format!("k{c}-{i}"));
+                        if write {
+                            writes_answered.fetch_add(1, Ordering::SeqCst);
+                        }
                         answered.push((seq, hash, id));
                     }
                     answered
                 })
             })
             .collect();
+        // The kill time counts from the first answered write (bounded wait), so
+        // a slow machine still kills mid-load with something acknowledged.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while writes_answered.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         std::thread::sleep(Duration::from_millis(kill_after_ms));
         srv.kill_9();
         down.store(true, Ordering::SeqCst);
