@@ -8,7 +8,7 @@
 //! so a question about earlier generations answers "unknown" (rebuild). An empty
 //! id means "too many to list, or changed outside a commit (repair): rebuild".
 
-use phase_memory_store::{ChangeSet, StoreResult};
+use phase_memory_store::{ChangeLog, ChangeSet, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::record::{SqlContext, seq_to_sql};
@@ -49,28 +49,11 @@ pub(crate) fn record(conn: &Connection, c: &ChangeSet, generation: u64) -> Store
         conn.execute_batch(CREATE).ctx("creating the change feed")?;
         schema::meta_put(conn, FROM_KEY, &generation.saturating_sub(1))?;
     }
-    let mut ids: Vec<&str> = c
-        .put_nodes
-        .iter()
-        .map(|n| n.id.as_str())
-        .chain(c.delete_nodes.iter().map(String::as_str))
-        .chain(
-            c.put_edges
-                .iter()
-                .flat_map(|e| [e.from.as_str(), e.to.as_str()]),
-        )
-        .chain(
-            c.delete_edges
-                .iter()
-                .flat_map(|k| [k.from.as_str(), k.to.as_str()]),
-        )
-        .collect();
-    // A new profile changes how every node is derived: rebuild.
+    // Too many ids, a new profile (every node derived anew) or a purge: rebuild.
+    let mut ids = ChangeLog::ids_of(c);
     if ids.len() > CHANGE_LIST_MAX || c.profile.is_some() || c.purge {
-        ids = vec![""];
+        ids = vec![String::new()];
     }
-    ids.sort_unstable();
-    ids.dedup();
     let g = seq_to_sql(generation)?;
     {
         let mut stmt = conn
