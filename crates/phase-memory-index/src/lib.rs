@@ -416,7 +416,11 @@ impl FullTextIndex {
         // Into an empty index (nothing committed by any handle, nothing pending),
         // a node's first document replaces nothing: no delete to queue and apply
         // (a bulk import into a new store).
-        let empty = !self.uncommitted && self.committed_docs()? == 0;
+        // The reader answers first (no disk read when it holds documents); only an
+        // empty-looking index is checked against the folder's last commit.
+        let empty = !self.uncommitted
+            && self.reader.searcher().num_docs() == 0
+            && self.committed_docs()? == 0;
         let mut added: std::collections::HashSet<&str> = Default::default();
         let Some(writer) = self.writer.as_ref() else {
             return Ok(());
