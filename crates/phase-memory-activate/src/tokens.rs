@@ -5,10 +5,25 @@
 //! Building a BPE tokenizer takes a few hundred milliseconds, so each encoding is
 //! built once per process, on the first count (a process that never counts
 //! tokens never pays for it), and shared: a [`TokenCounter`] is a cheap handle.
+//!
+//! ASCII text in `o200k_base` is counted by an exact fast path (`ascii.rs`) once
+//! the process has counted [`FAST_AFTER`] texts (a bulk import, a snapshot
+//! build): it splits text by hand instead of with the pattern's backtracking
+//! regular expression, and needs a map of the vocabulary built once.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use tiktoken_rs::CoreBPE;
+
+mod ascii;
+
+/// Counts after which ASCII `o200k_base` text takes the fast path (building its
+/// vocabulary map costs a few tens of milliseconds, worth it for many texts).
+pub const FAST_AFTER: u32 = 256;
+
+static COUNTED: AtomicU32 = AtomicU32::new(0);
+static O200K_ASCII: OnceLock<ascii::Ranks> = OnceLock::new();
 
 /// Encodings a profile may name.
 pub const ENCODINGS: [&str; 3] = ["o200k_base", "cl100k_base", "chars4"];
@@ -33,8 +48,13 @@ type Build = fn() -> Result<CoreBPE, String>;
 
 #[derive(Clone)]
 enum Engine {
-    /// A BPE vocabulary, built on first use in its process-wide cell.
-    Bpe(&'static Shared, Build),
+    /// A BPE vocabulary, built on first use in its process-wide cell (with the
+    /// cell of its ASCII fast path, when it has one).
+    Bpe(
+        &'static Shared,
+        Build,
+        Option<&'static OnceLock<ascii::Ranks>>,
+    ),
     Chars4,
 }
 
@@ -82,9 +102,11 @@ impl TokenCounter {
     /// vocabulary is loaded on the first count (or [`TokenCounter::load`]) and
     /// shared by every counter of the process.
     pub fn new(encoding: &str) -> Result<TokenCounter, TokenizerError> {
-        let (name, cell, build): (&'static str, &'static Shared, Build) = match encoding {
-            "o200k_base" => ("o200k_base", &O200K, o200k),
-            "cl100k_base" => ("cl100k_base", &CL100K, cl100k),
+        type Fast = Option<&'static OnceLock<ascii::Ranks>>;
+        let (name, cell, build, fast): (&'static str, &'static Shared, Build, Fast) = match encoding
+        {
+            "o200k_base" => ("o200k_base", &O200K, o200k, Some(&O200K_ASCII)),
+            "cl100k_base" => ("cl100k_base", &CL100K, cl100k, None),
             "chars4" => {
                 return Ok(TokenCounter {
                     encoding: "chars4",
@@ -95,7 +117,7 @@ impl TokenCounter {
         };
         Ok(TokenCounter {
             encoding: name,
-            engine: Engine::Bpe(cell, build),
+            engine: Engine::Bpe(cell, build, fast),
         })
     }
 
@@ -103,7 +125,7 @@ impl TokenCounter {
     pub fn load(&self) -> Result<(), TokenizerError> {
         match &self.engine {
             Engine::Chars4 => Ok(()),
-            Engine::Bpe(cell, build) => cell
+            Engine::Bpe(cell, build, _) => cell
                 .get_or_init(|| build().map(Arc::new))
                 .as_ref()
                 .map(|_| ())
@@ -119,7 +141,7 @@ impl TokenCounter {
     pub fn is_loaded(&self) -> bool {
         match &self.engine {
             Engine::Chars4 => true,
-            Engine::Bpe(cell, _) => cell.get().is_some(),
+            Engine::Bpe(cell, _, _) => cell.get().is_some(),
         }
     }
 
@@ -141,11 +163,37 @@ impl TokenCounter {
     /// the binary, so loading cannot fail in practice; if it ever did, the count
     /// falls back to the `chars4` estimate rather than failing the caller.
     pub fn count(&self, text: &str) -> u32 {
+        let fast = COUNTED.load(Ordering::Relaxed) >= FAST_AFTER;
+        if !fast {
+            COUNTED.fetch_add(1, Ordering::Relaxed);
+        }
+        self.count_with(text, fast)
+    }
+
+    /// [`TokenCounter::count`] always by tiktoken itself (no fast path): the
+    /// reference the fast path is tested against.
+    #[doc(hidden)]
+    pub fn count_reference(&self, text: &str) -> u32 {
+        self.count_with(text, false)
+    }
+
+    /// [`TokenCounter::count`] by the fast path whenever the text allows it.
+    #[doc(hidden)]
+    pub fn count_fast(&self, text: &str) -> u32 {
+        self.count_with(text, true)
+    }
+
+    fn count_with(&self, text: &str, fast: bool) -> u32 {
         let chars4 = |t: &str| t.chars().count().div_ceil(4);
         let n = match &self.engine {
             Engine::Chars4 => chars4(text),
-            Engine::Bpe(cell, build) => match cell.get_or_init(|| build().map(Arc::new)) {
-                Ok(bpe) => bpe.count_ordinary(text),
+            Engine::Bpe(cell, build, ranks) => match cell.get_or_init(|| build().map(Arc::new)) {
+                Ok(bpe) => ranks
+                    .filter(|_| fast && text.is_ascii())
+                    .and_then(|r| {
+                        ascii::count(text.as_bytes(), r.get_or_init(|| ascii::Ranks::of(bpe)))
+                    })
+                    .unwrap_or_else(|| bpe.count_ordinary(text)),
                 Err(_) => chars4(text),
             },
         };

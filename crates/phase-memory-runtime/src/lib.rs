@@ -9,6 +9,7 @@
 //! into the same change set → one atomic `Store::commit` → derived indexes updated
 //! → the [`phase_memory_model::Envelope`].
 
+mod bulk;
 mod clock;
 mod context;
 mod group;

@@ -77,6 +77,16 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+/// The warning of a full-text index update that failed (the commit stands).
+pub(crate) fn stale(e: String) -> Diagnostic {
+    Diagnostic::warning(
+        "store.stale_index",
+        format!(
+            "the full-text index could not be updated ({e}); `phase-memory repair --apply` rebuilds it"
+        ),
+    )
+}
+
 impl Runtime {
     /// Keeps the semantic index's vectors in `path` (e.g. for a store in memory
     /// that is built again from the same data: its texts are not embedded again).
@@ -146,14 +156,6 @@ impl Runtime {
             self.remove_persisted();
         }
         let generation = self.store.generation();
-        let stale = |e: String| {
-            Diagnostic::warning(
-                "store.stale_index",
-                format!(
-                    "the full-text index could not be updated ({e}); `phase-memory repair --apply` rebuilds it"
-                ),
-            )
-        };
         if u.rebuild {
             return self.rebuild_index().map_err(stale);
         }

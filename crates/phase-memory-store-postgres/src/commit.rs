@@ -7,7 +7,7 @@
 //! no longer continue it. The audit chain therefore has one total order, no fork,
 //! no gap and no duplicate seq, whatever the number of writers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use phase_memory_model::ReviewStatus;
 use phase_memory_store::{ChangeSet, StoreError, StoreResult};
@@ -122,8 +122,8 @@ pub(crate) fn commit(
     Ok((next, bulk))
 }
 
-/// From this many node ids in one commit, `node_changes` records "rebuild" instead
-/// of the ids.
+/// From more than this many distinct node ids in one commit, `node_changes`
+/// records "rebuild" instead of the ids.
 pub const CHANGE_LIST_MAX: usize = 10_000;
 
 /// How many generations of `node_changes` are kept.
@@ -135,7 +135,10 @@ fn record_node_changes(
     generation: u64,
 ) -> StoreResult<()> {
     let gen_sql = seq_to_sql(generation)?;
-    let mut ids: Vec<&str> = c
+    // The ids `ChangeLog::ids_of` names (nodes put or deleted, both ends of edges
+    // put or deleted), borrowed and counted distinct, up to the threshold: a bulk
+    // commit stops early instead of collecting and sorting every edge end.
+    let touched = c
         .put_nodes
         .iter()
         .map(|n| n.id.as_str())
@@ -149,17 +152,28 @@ fn record_node_changes(
             c.delete_edges
                 .iter()
                 .flat_map(|k| [k.from.as_str(), k.to.as_str()]),
-        )
-        .collect();
-    if ids.is_empty() && c.profile.is_none() {
+        );
+    // A new profile changes how every node is indexed: rebuild.
+    let mut rebuild = c.profile.is_some();
+    let mut distinct: HashSet<&str> = HashSet::new();
+    if !rebuild {
+        for id in touched {
+            distinct.insert(id);
+            if distinct.len() > CHANGE_LIST_MAX {
+                rebuild = true;
+                break;
+            }
+        }
+    }
+    if distinct.is_empty() && !rebuild {
         return Ok(());
     }
-    // A new profile changes how every node is indexed: rebuild.
-    if ids.len() > CHANGE_LIST_MAX || c.profile.is_some() {
-        ids = vec![""];
-    }
+    let mut ids: Vec<&str> = if rebuild {
+        vec![""]
+    } else {
+        distinct.into_iter().collect()
+    };
     ids.sort_unstable();
-    ids.dedup();
     tx.execute(
         "INSERT INTO node_changes (generation, id) SELECT $1, unnest($2::text[])",
         &[&gen_sql, &ids],

@@ -40,7 +40,7 @@ use postgres::types::ToSql;
 use crate::record::{PgContext, seq_to_sql};
 use crate::schema::key;
 
-pub use commit::{COPY_ROWS, NOTIFY_CHANNEL, REINDEX_ROWS};
+pub use commit::{CHANGE_LIST_MAX, COPY_ROWS, NOTIFY_CHANNEL, REINDEX_ROWS};
 pub use location::{PgLocation, redact};
 pub use schema::MIGRATIONS;
 pub use store::PgAdapter;

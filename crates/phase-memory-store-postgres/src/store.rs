@@ -49,10 +49,27 @@ impl Store for PgStore {
         }
         let purge = change.purge;
         let timeout = u64::try_from(self.lock_timeout.as_millis()).unwrap_or(u64::MAX);
+        // A bulk load into an empty table drops the table's indexes for the load,
+        // which needs the table to itself: this handle's own read snapshot (which
+        // has read the table) ends first. It begins again after the commit.
+        let bulk_load = change.put_nodes.len() >= commit::REINDEX_ROWS
+            || change.put_edges.len() >= commit::REINDEX_ROWS;
+        if bulk_load {
+            self.end_snapshot();
+        }
         let conn = self.writer()?;
         // A lost connection mid-commit rolls the transaction back on the server;
         // the next call reconnects.
-        let (head, bulk) = commit::commit(conn, &change, timeout)?;
+        let (head, bulk) = match commit::commit(conn, &change, timeout) {
+            Ok(done) => done,
+            Err(e) => {
+                if bulk_load && self.mode.is_some() {
+                    // Best effort: reads fall back to the latest commit without it.
+                    let _ = self.begin_snapshot();
+                }
+                return Err(e);
+            }
+        };
         // Fresh planner statistics after a bulk load (a failure here costs only
         // plan quality; autovacuum analyzes later anyway).
         for table in bulk {

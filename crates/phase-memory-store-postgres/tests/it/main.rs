@@ -611,6 +611,41 @@ fn another_instance_learns_which_nodes_changed() {
 }
 
 #[test]
+fn the_change_feed_counts_distinct_ids_against_its_threshold() {
+    use phase_memory_store_postgres::CHANGE_LIST_MAX;
+    let loc = testing::fresh_location();
+    let mut a = PgStore::init(&loc, meta()).expect("init");
+    let spokes = CHANGE_LIST_MAX * 3 / 5;
+    let names: Vec<String> = (0..spokes).map(|k| format!("n{k:05}")).collect();
+    let g0 = a.generation();
+    a.commit(ChangeSet {
+        put_nodes: names.iter().map(|n| sample_node(n)).collect(),
+        ..Default::default()
+    })
+    .expect("nodes");
+    // Edges from one hub: twice as many ends as the threshold, few distinct ids.
+    let g1 = a.generation();
+    a.commit(ChangeSet {
+        put_nodes: vec![sample_node("hub")],
+        put_edges: names.iter().map(|n| edge("hub", n, "relates_to")).collect(),
+        ..Default::default()
+    })
+    .expect("edges");
+    let mut want: Vec<String> = names.clone();
+    want.push("hub".into());
+    want.sort();
+    assert_eq!(a.nodes_changed_since(g1).expect("changes"), Some(want));
+    // Past the threshold of distinct ids: rebuild.
+    let many: Vec<String> = (0..=CHANGE_LIST_MAX).map(|k| format!("m{k:05}")).collect();
+    a.commit(ChangeSet {
+        put_nodes: many.iter().map(|n| sample_node(n)).collect(),
+        ..Default::default()
+    })
+    .expect("many");
+    assert_eq!(a.nodes_changed_since(g0).expect("changes"), None);
+}
+
+#[test]
 fn postgres_follows_the_shared_access_protocol() {
     let loc = testing::fresh_location();
     drop(PgStore::init(&loc, meta()).expect("init"));
