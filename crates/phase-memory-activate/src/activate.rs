@@ -98,7 +98,7 @@ struct Run<'s, 'f> {
     snap: &'s Snapshot,
     as_of: i64,
     include_invalid: bool,
-    visible: &'f dyn Fn(NodeView<'_>) -> Visibility,
+    visible: &'f dyn Fn(NodeView<'s>) -> Visibility,
     admitted: FxHashMap<u32, bool>,
     withheld: BTreeMap<String, u64>,
     withheld_count: u64,
@@ -175,11 +175,11 @@ fn finite_positive(x: f64) -> bool {
 /// seed or passes activation on; a withheld node neither appears nor spreads and is
 /// counted under its rule id. Pure and deterministic: the same snapshot, parameters,
 /// input and filter give the same working set.
-pub fn activate(
-    snapshot: &Snapshot,
+pub fn activate<'s>(
+    snapshot: &'s Snapshot,
     params: &ActivationSpec,
     input: &ActivationInput<'_>,
-    visible: &dyn Fn(NodeView<'_>) -> Visibility,
+    visible: &dyn Fn(NodeView<'s>) -> Visibility,
 ) -> WorkingSet {
     let mut run = Run {
         snap: snapshot,

@@ -29,7 +29,7 @@ pub use builder::SnapshotBuilder;
 use dict::Dict;
 pub use persist::{FORMAT_VERSION, PersistError, PersistKey};
 pub use signature::{signature_similarity, simhash};
-pub use view::NodeView;
+pub use view::{NodeView, PolicyKey};
 
 /// Event types whose subjects become event-path seeds (besides counting as accesses).
 pub const EVENT_PATH_TYPES: [&str; 2] = ["observation", "node.accessed"];

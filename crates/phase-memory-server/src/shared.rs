@@ -60,6 +60,10 @@ struct Pool {
     permits: Arc<Semaphore>,
     size: u32,
     group: Mutex<GroupQueue>,
+    /// The runtime the commit task uses, beside the pool, so a group commit
+    /// (its fsyncs) never holds a runtime reads are waiting for. `None` inside
+    /// after a panic lost it; without one the commit task takes a pool runtime.
+    committer: Option<Arc<Mutex<Option<Runtime>>>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -145,11 +149,23 @@ pub struct Drained {
 
 impl SharedRuntime {
     /// Wraps open runtimes (at least one) into a pool; they share one write gate
-    /// and one activation snapshot.
-    pub fn from_runtimes(mut runtimes: Vec<Runtime>) -> Self {
+    /// and one activation snapshot. Group commits take a runtime of the pool.
+    pub fn from_runtimes(runtimes: Vec<Runtime>) -> Self {
+        Self::pool_of(runtimes, None)
+    }
+
+    /// Wraps open runtimes (at least one) into a pool with `committer`, a
+    /// runtime of its own for group commits (audit records of reads, grouped
+    /// writes): a commit waiting on the disk then leaves every pool runtime to
+    /// reads. All share one write gate and one activation snapshot.
+    pub fn with_committer(runtimes: Vec<Runtime>, committer: Runtime) -> Self {
+        Self::pool_of(runtimes, Some(committer))
+    }
+
+    fn pool_of(mut runtimes: Vec<Runtime>, mut committer: Option<Runtime>) -> Self {
         let gate = WriteGate::new();
         let snapshot = SharedSnapshot::new();
-        for rt in &mut runtimes {
+        for rt in runtimes.iter_mut().chain(committer.as_mut()) {
             rt.share_write_gate(gate.clone());
             rt.share_snapshot(snapshot.clone());
         }
@@ -160,6 +176,7 @@ impl SharedRuntime {
                 idle: Mutex::new(runtimes),
                 size,
                 group: Mutex::new(GroupQueue::default()),
+                committer: committer.map(|c| Arc::new(Mutex::new(Some(c)))),
             }),
         }
     }
@@ -187,7 +204,8 @@ impl SharedRuntime {
     }
 
     /// [`SharedRuntime::open`] with the pool size and the time a write waits for
-    /// the store's writer lock before `store.locked`.
+    /// the store's writer lock before `store.locked`. One more runtime is opened
+    /// for group commits ([`SharedRuntime::with_committer`]).
     pub fn open_with(
         dir: &Path,
         clock: Clock,
@@ -196,7 +214,7 @@ impl SharedRuntime {
         write_wait: Duration,
     ) -> anyhow::Result<Self> {
         let mut runtimes = Vec::new();
-        for _ in 0..size.max(1) {
+        for _ in 0..size.max(1) + 1 {
             let mut runtime =
                 open_runtime_waiting(dir, clock, write_wait).map_err(|(status, d)| {
                     anyhow!(
@@ -212,7 +230,11 @@ impl SharedRuntime {
             }
             runtimes.push(runtime);
         }
-        Ok(Self::from_runtimes(runtimes))
+        let committer = runtimes.pop();
+        Ok(match committer {
+            Some(c) => Self::with_committer(runtimes, c),
+            None => Self::from_runtimes(runtimes),
+        })
     }
 
     /// Number of runtimes in the pool.
@@ -416,6 +438,45 @@ fn enqueue(
     rx
 }
 
+/// The runtime a group commit runs on: the pool's committer, or else one of
+/// the pool's runtimes (held like a read's).
+enum CommitRuntime {
+    Own(Arc<Mutex<Option<Runtime>>>),
+    Held(HeldRuntime),
+}
+
+impl CommitRuntime {
+    async fn take(shared: &SharedRuntime) -> Self {
+        if let Some(c) = &shared.pool.committer
+            && c.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        {
+            return CommitRuntime::Own(c.clone());
+        }
+        CommitRuntime::Held(shared.acquire().await)
+    }
+
+    /// Runs `f` on the runtime (blocking: call it on a blocking thread); `None`
+    /// when the runtime was lost after a panic.
+    fn with<R>(&mut self, f: impl FnOnce(&mut Runtime) -> R) -> Option<R> {
+        match self {
+            CommitRuntime::Own(c) => c.lock().unwrap_or_else(|e| e.into_inner()).as_mut().map(f),
+            CommitRuntime::Held(h) => h.runtime.as_mut().map(f),
+        }
+    }
+}
+
+impl SharedRuntime {
+    /// Drops the committer after a panic during a group commit (its store handle
+    /// may hold the writer lock; dropping it releases the lock): later commits
+    /// take a pool runtime.
+    fn lose_committer(&self) {
+        if let Some(c) = &self.pool.committer {
+            let lost = c.lock().unwrap_or_else(|e| e.into_inner()).take();
+            drop(lost);
+        }
+    }
+}
+
 /// The commit task: commits everything queued (writes and audit records of
 /// reads), in groups, until the queue is empty (bounded by what was queued;
 /// each round takes it all).
@@ -423,7 +484,7 @@ async fn commit_queued(shared: SharedRuntime) {
     loop {
         // Take a runtime first, then everything queued until now: what arrives
         // while this waits for a runtime joins this group.
-        let mut held = shared.acquire().await;
+        let mut held = CommitRuntime::take(&shared).await;
         let (batch, writes) = {
             let mut q = shared.pool.group.lock().unwrap_or_else(|e| e.into_inner());
             if q.waiting.is_empty() && q.writes.is_empty() {
@@ -460,11 +521,15 @@ async fn commit_queued(shared: SharedRuntime) {
                     }
                 }
             };
-            held.runtime
-                .as_mut()
-                .map(|rt| rt.commit_group_then(writes, records, &mut answer))
+            held.with(|rt| rt.commit_group_then(writes, records, &mut answer))
         });
-        let result = task.await.ok().flatten();
+        let result = match task.await {
+            Ok(r) => r,
+            Err(_) => {
+                shared.lose_committer();
+                None
+            }
+        };
         let Some(GroupResult {
             envelopes,
             audits,

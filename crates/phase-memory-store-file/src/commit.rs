@@ -143,7 +143,7 @@ impl FileStore {
         if let Some(d) = self.damage.first() {
             return Err(crate::load::damage_error(d));
         }
-        if self.lazy().is_some() && appends_only(&change) {
+        if self.lazy().is_some() && !change.purge && change.prune_audit.is_none() {
             return self.commit_lazily(change);
         }
         self.image_mut()?.validate(&change)?;
@@ -179,9 +179,12 @@ impl FileStore {
         }
     }
 
-    /// A commit of audit records and events alone on a handle without its whole
-    /// image: checked against the logs' ends the lazy image holds (the same
-    /// checks as [`MemoryState::validate`]), appended, the manifest switched.
+    /// A commit on a handle without its whole image (anything but a purge or an
+    /// audit prune, which rewrite from the image): checked against the logs'
+    /// ends the lazy image holds (the same checks as [`MemoryState::validate`]),
+    /// written, the manifest switched; then the lazy image follows its own
+    /// commit as it follows other handles' (the new segment scanned for its
+    /// keys, or after a compaction the lazy image of the new segment list).
     fn commit_lazily(&mut self, change: ChangeSet) -> StoreResult<u64> {
         let (Some(lazy), Some(old)) = (self.lazy(), self.manifest.clone()) else {
             return Err(StoreError::Poisoned);
@@ -201,18 +204,55 @@ impl FileStore {
                 return Err(e);
             }
         };
-        if let Some(lazy) = self.lazy.as_deref_mut() {
-            if let Some(e) = change.events.last() {
-                lazy.event_head = e.seq;
+        if appends_only(&change) {
+            if let Some(lazy) = self.lazy.as_deref_mut() {
+                if let Some(e) = change.events.last() {
+                    lazy.event_head = e.seq;
+                }
+                if let Some(r) = change.audit.into_iter().last() {
+                    lazy.audit_tail = Some(r);
+                }
             }
-            if let Some(r) = change.audit.into_iter().last() {
-                lazy.audit_tail = Some(r);
-            }
+        } else if self.follow_own_commit(&old, &new).is_err() {
+            // The commit is durable; this handle no longer knows where it is.
+            self.poisoned = true;
         }
         let generation = new.generation;
         self.manifest = Some(new);
         self.settle_after(&old, false);
         Ok(generation)
+    }
+
+    /// Moves the lazy image from manifest `old` to this handle's own commit `new`
+    /// without loading the store: the appended segment is scanned for its keys;
+    /// after a compaction, the lazy image of the new segment list is opened
+    /// (scanning what the locator does not cover, and writing a new locator when
+    /// that was much). The change feed is kept (the commit records its ids).
+    fn follow_own_commit(&mut self, old: &Manifest, new: &Manifest) -> StoreResult<()> {
+        if let Some(lazy) = self.lazy.as_deref_mut()
+            && lazy.advance(&self.dir, old, new)?.is_some()
+        {
+            return Ok(());
+        }
+        match crate::lazy::Lazy::open_scanning(&self.dir, new)? {
+            Some((lazy, rewrite)) => {
+                if rewrite && let Some(bytes) = lazy.encode_locator(new) {
+                    let _ = write_atomic(
+                        self.fs.as_ref(),
+                        &self.dir.join(crate::locator::LOCATOR),
+                        &bytes,
+                    );
+                }
+                self.lazy = Some(Box::new(lazy));
+                Ok(())
+            }
+            None => {
+                self.count_load();
+                let loaded = crate::load::load(&self.dir, new, false)?;
+                self.set_image(loaded.state);
+                Ok(())
+            }
+        }
     }
 
     /// Writes everything of a commit; returns the new manifest once it is durable.
@@ -284,7 +324,19 @@ impl FileStore {
                 m.segments.truncate(1);
                 m.segments.push(entry);
             } else {
-                let image = merged_image(image()?, c);
+                // A handle without its image loads it for this rewrite only
+                // (through the files it holds open: exactly `old`'s bytes).
+                let loaded;
+                let state = match (self.state.get(), self.lazy.as_deref()) {
+                    (Some(s), _) => s,
+                    (None, Some(lazy)) => {
+                        self.count_load();
+                        loaded = crate::load::load_with(dir, old, false, Some(&lazy.pins), false)?;
+                        &loaded.state
+                    }
+                    (None, None) => image()?,
+                };
+                let image = merged_image(state, c);
                 let entry = write_segment(fs, dir, m.next_segment, &image)?;
                 m.segments = vec![entry];
             }

@@ -1,7 +1,8 @@
 //! The lazy image of a shared or read-only handle: what a handle knows without
 //! loading the whole store — the manifest, the profile, the last record of each log
-//! (event head, audit head), the node locator (`locator.bin`, see [`crate::locator`])
-//! plus an overlay of the node records in segments the locator does not cover —
+//! (event head, audit head), the locator (`locator.bin`, see [`crate::locator`])
+//! plus an overlay of the node and edge records in segments the locator does not
+//! cover —
 //! and the files of its manifest held open, so that loading the whole image later
 //! reads exactly the bytes of that manifest even if another handle's commit has
 //! since removed or replaced them.
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
 
-use phase_memory_model::{AuditRecord, Event, Node};
+use phase_memory_model::{AuditRecord, Edge, EdgeKey, Event, Node};
 use phase_memory_store::{StoreError, StoreResult};
 use serde::de::DeserializeOwned;
 
@@ -66,6 +67,8 @@ pub(crate) struct Lazy {
     valid: usize,
     /// Nodes put (`Some`) or deleted (`None`) in the segments after `valid`.
     overlay: BTreeMap<String, Option<Pos>>,
+    /// Edges put (`Some`) or deleted (`None`) in the segments after `valid`.
+    edge_overlay: BTreeMap<EdgeKey, Option<Pos>>,
 }
 
 /// Opens a segment named by the manifest; `None` unless it has the manifest's length.
@@ -169,6 +172,17 @@ impl Lazy {
     /// enough of the segments, a file does not match the manifest, or a log's end
     /// does not read back.
     pub fn open(dir: &Path, m: &Manifest) -> StoreResult<Option<(Lazy, bool)>> {
+        Self::open_with(dir, m, false)
+    }
+
+    /// [`Lazy::open`] scanning every segment the locator does not cover, however
+    /// much (a handle following its own compaction, which would otherwise load
+    /// the whole store).
+    pub fn open_scanning(dir: &Path, m: &Manifest) -> StoreResult<Option<(Lazy, bool)>> {
+        Self::open_with(dir, m, true)
+    }
+
+    fn open_with(dir: &Path, m: &Manifest, scan_all: bool) -> StoreResult<Option<(Lazy, bool)>> {
         let mut pins = Pins::default();
         for s in &m.segments {
             let Some(f) = pin_segment(dir, s) else {
@@ -197,10 +211,11 @@ impl Lazy {
         });
         let covered: u64 = m.segments[..valid].iter().map(|s| s.bytes).sum();
         let uncovered: u64 = m.segments[valid..].iter().map(|s| s.bytes).sum();
-        if uncovered > scan_limit(covered) {
+        if !scan_all && uncovered > scan_limit(covered) {
             return Ok(None);
         }
         let mut overlay = BTreeMap::new();
+        let mut edge_overlay = BTreeMap::new();
         for (i, s) in m.segments.iter().enumerate().skip(valid) {
             let Some(keys) = pins
                 .segments
@@ -210,8 +225,14 @@ impl Lazy {
                 return Ok(None);
             };
             for (key, pos) in keys {
-                if let LineKey::Node(id, put) = key {
-                    overlay.insert(id, put.then_some(pos));
+                match key {
+                    LineKey::Node(id, put) => {
+                        overlay.insert(id, put.then_some(pos));
+                    }
+                    LineKey::Edge(k, put) => {
+                        edge_overlay.insert(k, put.then_some(pos));
+                    }
+                    LineKey::Review => {}
                 }
             }
         }
@@ -220,10 +241,15 @@ impl Lazy {
                 // Entries in segments the manifest no longer names must have been
                 // replaced by a record of the scanned ones (a folded tail holds
                 // every record of the segments it folded).
+                // Edge entries are not keyed by the whole edge key: those in
+                // dropped segments are taken as replaced by the scanned records of
+                // the same fold, which must then hold edge records at all.
                 let dropped = l
                     .iter()
                     .any(|(id, p)| p.seg as usize >= valid && !overlay.contains_key(id));
-                if dropped {
+                let edges_dropped =
+                    edge_overlay.is_empty() && l.ends().any(|(_, p)| p.seg as usize >= valid);
+                if dropped || edges_dropped {
                     return Ok(None);
                 }
                 Some(l)
@@ -239,6 +265,7 @@ impl Lazy {
             locator,
             valid,
             overlay,
+            edge_overlay,
         };
         Ok(Some((lazy, uncovered > REWRITE_AT)))
     }
@@ -265,6 +292,14 @@ impl Lazy {
         let Some(pos) = self.position(id)? else {
             return Some(None);
         };
+        match self.record(pos)? {
+            SegmentRecord::PutNode(n) if n.id == id => Some(Some(n)),
+            _ => None,
+        }
+    }
+
+    /// The record at `pos`, read with one `pread` and checked by its checksum.
+    fn record(&self, pos: Pos) -> Option<SegmentRecord> {
         let f = self.pins.segments.get(self.files.get(pos.seg as usize)?)?;
         let bytes = read_at(f, pos.offset, u64::from(pos.len) + 1).ok()?;
         let (line, nl) = bytes.split_at(pos.len as usize);
@@ -272,10 +307,47 @@ impl Lazy {
             return None;
         }
         check_line(line).ok()?;
-        match serde_json::from_slice::<SegmentRecord>(line).ok()? {
-            SegmentRecord::PutNode(n) if n.id == id => Some(Some(n)),
+        serde_json::from_slice::<SegmentRecord>(line).ok()
+    }
+
+    /// The edge put at `pos`, when it touches `id`.
+    fn edge_at(&self, pos: Pos, id: &str) -> Option<Edge> {
+        match self.record(pos)? {
+            SegmentRecord::PutEdge(e) if e.from == id || e.to == id => Some(e),
             _ => None,
         }
+    }
+
+    /// The edges touching node `id`, in key order (as the loaded image answers),
+    /// read with one `pread` each; `None` when the lazy image cannot answer.
+    pub fn edges_of(&self, id: &str) -> Option<Vec<Edge>> {
+        let mut out: BTreeMap<EdgeKey, Edge> = BTreeMap::new();
+        if let Some(l) = &self.locator {
+            for pos in l.edges_at(id) {
+                // Entries in segments the manifest no longer names were replaced
+                // by the overlay (see `open`).
+                if pos.seg as usize >= self.valid {
+                    continue;
+                }
+                let e = self.edge_at(pos, id)?;
+                let k = e.key();
+                if !self.edge_overlay.contains_key(&k) {
+                    out.insert(k, e);
+                }
+            }
+        }
+        for (k, p) in &self.edge_overlay {
+            if let Some(p) = p
+                && (k.from == id || k.to == id)
+            {
+                let e = self.edge_at(*p, id)?;
+                if e.key() != *k {
+                    return None;
+                }
+                out.insert(k.clone(), e);
+            }
+        }
+        Some(out.into_values().collect())
     }
 
     /// Number of nodes.
@@ -293,8 +365,9 @@ impl Lazy {
     }
 
     /// The locator of this image's segment list (`m`'s), merged from the
-    /// locator's entries and the overlay.
-    pub fn encode_locator(&self, m: &Manifest) -> Vec<u8> {
+    /// locator's entries and the overlays. `None` when an edge record the
+    /// overlay replaces does not read back.
+    pub fn encode_locator(&self, m: &Manifest) -> Option<Vec<u8>> {
         let mut merged: Vec<(&str, Pos)> = Vec::new();
         let mut base = self
             .locator
@@ -312,11 +385,38 @@ impl Lazy {
             }
         }
         merged.extend(base);
-        locator::encode(
+        // The older records of edges the overlay holds are left out.
+        let mut replaced = std::collections::HashSet::new();
+        if let Some(l) = &self.locator {
+            for k in self.edge_overlay.keys() {
+                for pos in l.edges_at(&k.from) {
+                    if (pos.seg as usize) < self.valid && self.edge_at(pos, &k.from)?.key() == *k {
+                        replaced.insert(pos);
+                    }
+                }
+            }
+        }
+        let mut ends: Vec<(&str, Pos)> = self
+            .locator
+            .iter()
+            .flat_map(|l| l.ends())
+            .filter(|(_, p)| (p.seg as usize) < self.valid && !replaced.contains(p))
+            .collect();
+        ends.extend(locator::edge_ends(
+            self.edge_overlay
+                .iter()
+                .filter_map(|(k, p)| p.map(|p| (k, p))),
+        ));
+        ends.sort_unstable_by(|a, b| {
+            a.0.cmp(b.0)
+                .then((a.1.seg, a.1.offset).cmp(&(b.1.seg, b.1.offset)))
+        });
+        Some(locator::encode(
             m.data_generation.unwrap_or(m.generation),
             &m.segments,
             merged.into_iter(),
-        )
+            ends.into_iter(),
+        ))
     }
 
     /// Follows commits from manifest `have` (this image's) to `m` when they only
@@ -368,7 +468,10 @@ impl Lazy {
                     ids.push(id.clone());
                     self.overlay.insert(id, put.then_some(pos));
                 }
-                LineKey::Edge(from, to) => ids.extend([from, to]),
+                LineKey::Edge(k, put) => {
+                    ids.extend([k.from.clone(), k.to.clone()]);
+                    self.edge_overlay.insert(k, put.then_some(pos));
+                }
                 LineKey::Review => {}
             }
         }

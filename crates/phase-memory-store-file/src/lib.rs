@@ -230,8 +230,11 @@ impl FileStore {
             let lazy_mode = matches!(mode, OpenMode::Shared | OpenMode::ReadOnly);
             if lazy_mode && let Some((lazy, rewrite)) = lazy::Lazy::open(dir, &m)? {
                 // A read-only handle never writes, not even the locator.
-                if rewrite && mode == OpenMode::Shared {
-                    store.write_locator_bytes(&lazy.encode_locator(&m));
+                if rewrite
+                    && mode == OpenMode::Shared
+                    && let Some(bytes) = lazy.encode_locator(&m)
+                {
+                    store.write_locator_bytes(&bytes);
                 }
                 store.lazy = Some(Box::new(lazy));
                 store.manifest = Some(m);
@@ -242,9 +245,7 @@ impl FileStore {
             match load::load_with(dir, &m, mode == OpenMode::Repair, None, locate) {
                 Ok(loaded) => {
                     if let Some(positions) = &loaded.positions {
-                        let entries = positions.iter().map(|(id, p)| (id.as_str(), *p));
-                        let data = m.data_generation.unwrap_or(m.generation);
-                        store.write_locator_bytes(&locator::encode(data, &m.segments, entries));
+                        store.write_locator_bytes(&positions.encode(&m));
                     }
                     store.set_image(loaded.state);
                     store.damage = loaded.damage;
@@ -336,14 +337,13 @@ impl FileStore {
             return false;
         };
         let bytes = match (self.state.get(), &self.lazy) {
-            (None, Some(l)) => l.encode_locator(m),
+            (None, Some(l)) => match l.encode_locator(m) {
+                Some(b) => b,
+                None => return false,
+            },
             _ => match load::load_with(&self.dir, m, false, None, true) {
                 Ok(loaded) => match loaded.positions {
-                    Some(p) => locator::encode(
-                        m.data_generation.unwrap_or(m.generation),
-                        &m.segments,
-                        p.iter().map(|(id, p)| (id.as_str(), *p)),
-                    ),
+                    Some(p) => p.encode(m),
                     None => return false,
                 },
                 Err(_) => return false,

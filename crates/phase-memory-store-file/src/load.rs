@@ -46,7 +46,27 @@ pub(crate) struct Loaded {
     pub damage: Vec<Damage>,
     /// Where each node's newest record is (ids sorted), when asked for and
     /// nothing was damaged: what a locator holds.
-    pub positions: Option<Vec<(String, Pos)>>,
+    pub positions: Option<Positions>,
+}
+
+/// Where the newest record of every node and edge that exists is (sorted by
+/// key): what a locator holds.
+pub(crate) struct Positions {
+    pub nodes: Vec<(String, Pos)>,
+    pub edges: Vec<(EdgeKey, Pos)>,
+}
+
+impl Positions {
+    /// The locator of these positions for manifest `m`'s segment list.
+    pub fn encode(&self, m: &Manifest) -> Vec<u8> {
+        let ends = crate::locator::edge_ends(self.edges.iter().map(|(k, p)| (k, *p)));
+        crate::locator::encode(
+            m.data_generation.unwrap_or(m.generation),
+            &m.segments,
+            self.nodes.iter().map(|(id, p)| (id.as_str(), *p)),
+            ends.into_iter(),
+        )
+    }
 }
 
 /// Files a lazy handle holds open: the segments and logs of the manifest it is
@@ -396,13 +416,11 @@ pub(crate) fn load_with(
     })
 }
 
-/// Where the newest record of every existing node is, sorted by id (`None` when
-/// a segment's lines do not match its records).
-fn node_positions(
-    records: &[Vec<SegmentRecord>],
-    spans: &[Vec<(u64, u32)>],
-) -> Option<Vec<(String, Pos)>> {
+/// Where the newest record of every existing node and edge is, sorted by key
+/// (`None` when a segment's lines do not match its records).
+fn node_positions(records: &[Vec<SegmentRecord>], spans: &[Vec<(u64, u32)>]) -> Option<Positions> {
     let mut ops = Vec::new();
+    let mut edge_ops = Vec::new();
     for (seg, (recs, sp)) in records.iter().zip(spans).enumerate() {
         if recs.len() != sp.len() {
             return None;
@@ -416,11 +434,14 @@ fn node_positions(
             match r {
                 SegmentRecord::PutNode(n) => ops.push((n.id.clone(), Some(pos))),
                 SegmentRecord::DeleteNode(id) => ops.push((id.clone(), None)),
-                _ => {}
+                SegmentRecord::PutEdge(e) => edge_ops.push((e.key(), Some(pos))),
+                SegmentRecord::DeleteEdge(k) => edge_ops.push((k.clone(), None)),
+                SegmentRecord::PutReview(_) => {}
             }
         }
     }
-    Some(last_wins(ops))
+    let (nodes, edges) = rayon::join(|| last_wins(ops), || last_wins(edge_ops));
+    Some(Positions { nodes, edges })
 }
 
 /// A segment record with its key split out (built in parallel).

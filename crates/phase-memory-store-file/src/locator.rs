@@ -1,8 +1,11 @@
-//! The node locator (`locator.bin`): for the segments of one committed segment
-//! list, the sorted ids of the nodes that exist and where the newest record of
-//! each is (segment, byte offset, line length). A shared or read-only handle opens
-//! with it instead of loading the whole store, and reads one node with one `pread`
-//! of its line (checked by the line's own checksum).
+//! The locator (`locator.bin`): for the segments of one committed segment list,
+//! the sorted ids of the nodes that exist and where the newest record of each is
+//! (segment, byte offset, line length), and, for every edge that exists, where its
+//! newest record is, listed under each of its two ends. A shared or read-only
+//! handle opens with it instead of loading the whole store, reads one node with
+//! one `pread` of its line and the edges touching a node with one `pread` per
+//! edge (each checked by the line's own checksum) — what a commit and the
+//! activation snapshot's bring-forward need.
 //!
 //! The locator is derived state: it is written (atomically, best effort) by a
 //! handle that knows every position — after loading the whole store, or after
@@ -10,28 +13,33 @@
 //! ignored when it does not decode, fails its checksum, or names segments that
 //! are not the manifest's. See `docs/storage.md`.
 //!
-//! Format (little-endian): the magic `PMLOC001`, the data generation (u64), the
+//! Format (little-endian): the magic `PMLOC002`, the data generation (u64), the
 //! covered segments (u32 count; each: file name and BLAKE3 as u32-length-prefixed
-//! strings, byte length u64), the entries (u64 count; each 24 bytes: line offset
-//! u64, id offset u32 and id length u32 into the id blob, segment index u32, line
-//! length u32), the id blob (u64 length, bytes), and BLAKE3 (32 bytes) of
-//! everything before it.
+//! strings, byte length u64), then two tables — nodes (ids strictly increasing),
+//! then edge ends (ids non-decreasing; an edge appears under its `from` and, when
+//! different, under its `to`) — each an entry count (u64), the entries (24 bytes:
+//! line offset u64, id offset u32 and id length u32 into the table's id blob,
+//! segment index u32, line length u32) and the id blob (u64 length, bytes); and
+//! BLAKE3 (32 bytes) of everything before it. A `PMLOC001` file (nodes only) is
+//! not read: the next full load writes the new format.
 
 use std::path::Path;
+
+use phase_memory_model::EdgeKey;
 
 use crate::layout::SegmentEntry;
 
 /// The locator's file name in the store folder.
 pub const LOCATOR: &str = "locator.bin";
 
-const MAGIC: &[u8; 8] = b"PMLOC001";
+const MAGIC: &[u8; 8] = b"PMLOC002";
 const ENTRY: usize = 24;
 const SUM: usize = 32;
 
 /// Where a node's newest record is: segment (an index into the segment list the
 /// positions were taken from), byte offset of its line, line length without the
 /// newline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Pos {
     pub seg: u32,
     pub offset: u64,
@@ -47,10 +55,82 @@ pub(crate) struct Locator {
     #[cfg_attr(not(test), allow(dead_code))]
     pub data_generation: u64,
     bytes: Vec<u8>,
+    nodes: Table,
+    ends: Table,
+}
+
+/// Where one table of entries and its id blob are in the locator's bytes.
+#[derive(Debug, Clone, Copy)]
+struct Table {
     entries_at: usize,
     count: usize,
     blob_at: usize,
     blob_len: usize,
+}
+
+impl Table {
+    /// Reads a table's extent at the cursor (its entries are checked by `check`).
+    fn read(c: &mut Cursor<'_>) -> Option<Table> {
+        let count = usize::try_from(c.u64()?).ok()?;
+        let entries_at = c.at;
+        c.take(count.checked_mul(ENTRY)?)?;
+        let blob_len = usize::try_from(c.u64()?).ok()?;
+        let blob_at = c.at;
+        c.take(blob_len)?;
+        Some(Table {
+            entries_at,
+            count,
+            blob_at,
+            blob_len,
+        })
+    }
+
+    /// The `i`th entry of the table in `b`: id bytes and position (`None` when
+    /// out of bounds).
+    fn entry<'b>(&self, b: &'b [u8], i: usize) -> Option<(&'b [u8], Pos)> {
+        if i >= self.count {
+            return None;
+        }
+        let at = self.entries_at + i * ENTRY;
+        let offset = le_u64(b, at);
+        let id_off = usize::try_from(le_u32(b, at + 8)).ok()?;
+        let id_len = usize::try_from(le_u32(b, at + 12)).ok()?;
+        let seg = le_u32(b, at + 16);
+        let len = le_u32(b, at + 20);
+        if id_off.checked_add(id_len)? > self.blob_len {
+            return None;
+        }
+        let start = self.blob_at + id_off;
+        Some((&b[start..start + id_len], Pos { seg, offset, len }))
+    }
+
+    /// Checks every entry: in bounds, a segment below `nseg`, ids increasing
+    /// (strictly when `strict`).
+    fn check(&self, b: &[u8], nseg: u32, strict: bool) -> Option<()> {
+        let mut prev: Option<&[u8]> = None;
+        for i in 0..self.count {
+            let (id, pos) = self.entry(b, i)?;
+            let bad_order = prev.is_some_and(|p| if strict { p >= id } else { p > id });
+            if pos.seg >= nseg || bad_order {
+                return None;
+            }
+            prev = Some(id);
+        }
+        Some(())
+    }
+
+    /// The first index whose id is not below `key`.
+    fn lower_bound(&self, b: &[u8], key: &[u8]) -> usize {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.entry(b, mid) {
+                Some((k, _)) if k < key => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        lo
+    }
 }
 
 struct Cursor<'a> {
@@ -117,100 +197,109 @@ impl Locator {
                 bytes: c.u64()?,
             });
         }
-        let count = usize::try_from(c.u64()?).ok()?;
-        let entries_at = c.at;
-        c.take(count.checked_mul(ENTRY)?)?;
-        let blob_len = usize::try_from(c.u64()?).ok()?;
-        let blob_at = c.at;
-        c.take(blob_len)?;
+        let nodes = Table::read(&mut c)?;
+        let ends = Table::read(&mut c)?;
         if c.at != body_len {
             return None;
         }
-        let loc = Locator {
+        nodes.check(&bytes, nseg, true)?;
+        ends.check(&bytes, nseg, false)?;
+        Some(Locator {
             segments,
             data_generation,
-            entries_at,
-            count,
-            blob_at,
-            blob_len,
             bytes,
-        };
-        let mut prev: Option<&[u8]> = None;
-        for i in 0..count {
-            let (id, pos) = loc.entry(i)?;
-            if pos.seg >= nseg || prev.is_some_and(|p| p >= id) {
-                return None;
-            }
-            prev = Some(id);
-        }
-        Some(loc)
-    }
-
-    /// The `i`th entry: id bytes and position (`None` when out of bounds).
-    fn entry(&self, i: usize) -> Option<(&[u8], Pos)> {
-        let at = self.entries_at + i * ENTRY;
-        let b = &self.bytes;
-        let offset = le_u64(b, at);
-        let id_off = usize::try_from(le_u32(b, at + 8)).ok()?;
-        let id_len = usize::try_from(le_u32(b, at + 12)).ok()?;
-        let seg = le_u32(b, at + 16);
-        let len = le_u32(b, at + 20);
-        if id_off.checked_add(id_len)? > self.blob_len {
-            return None;
-        }
-        let start = self.blob_at + id_off;
-        Some((&b[start..start + id_len], Pos { seg, offset, len }))
+            nodes,
+            ends,
+        })
     }
 
     /// Number of nodes it locates.
     pub fn len(&self) -> usize {
-        self.count
+        self.nodes.count
     }
 
     /// Where node `id`'s newest record is, if the node exists.
     pub fn get(&self, id: &str) -> Option<Pos> {
         let key = id.as_bytes();
-        let (mut lo, mut hi) = (0, self.count);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let (k, pos) = self.entry(mid)?;
-            match k.cmp(key) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(pos),
-            }
+        let i = self.nodes.lower_bound(&self.bytes, key);
+        match self.nodes.entry(&self.bytes, i) {
+            Some((k, pos)) if k == key => Some(pos),
+            _ => None,
         }
-        None
     }
 
-    /// Every entry, in id order.
+    /// Every node entry, in id order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Pos)> + '_ {
-        (0..self.count).filter_map(|i| {
-            let (k, p) = self.entry(i)?;
+        Self::all(&self.bytes, self.nodes)
+    }
+
+    /// Every edge-end entry, in id order.
+    pub fn ends(&self) -> impl Iterator<Item = (&str, Pos)> + '_ {
+        Self::all(&self.bytes, self.ends)
+    }
+
+    /// Where the records of the edges touching `id` are.
+    pub fn edges_at(&self, id: &str) -> Vec<Pos> {
+        let key = id.as_bytes();
+        let mut out = Vec::new();
+        let mut i = self.ends.lower_bound(&self.bytes, key);
+        while i < self.ends.count {
+            match self.ends.entry(&self.bytes, i) {
+                Some((k, pos)) if k == key => out.push(pos),
+                _ => break,
+            }
+            i += 1;
+        }
+        out
+    }
+
+    fn all(b: &[u8], t: Table) -> impl Iterator<Item = (&str, Pos)> + '_ {
+        (0..t.count).filter_map(move |i| {
+            let (k, p) = t.entry(b, i)?;
             Some((std::str::from_utf8(k).ok()?, p))
         })
     }
 }
 
-/// Encodes a locator for `segments` from entries sorted by id.
-pub(crate) fn encode<'a>(
-    data_generation: u64,
-    segments: &[SegmentEntry],
-    entries: impl Iterator<Item = (&'a str, Pos)>,
-) -> Vec<u8> {
+/// One table's bytes: entry count, entries, id blob (entries in the given order).
+fn encode_table<'a>(out: &mut Vec<u8>, entries: impl Iterator<Item = (&'a str, Pos)>) {
     let mut table = Vec::new();
-    let mut blob = Vec::new();
+    let mut blob: Vec<u8> = Vec::new();
+    let mut last: Option<(&str, u32)> = None;
     let mut count = 0u64;
     for (id, p) in entries {
+        // Repeated ids (edge ends) share their blob bytes.
+        let at = match last {
+            Some((l, at)) if l == id => at,
+            _ => {
+                let at = blob.len() as u32;
+                blob.extend_from_slice(id.as_bytes());
+                last = Some((id, at));
+                at
+            }
+        };
         table.extend_from_slice(&p.offset.to_le_bytes());
-        table.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+        table.extend_from_slice(&at.to_le_bytes());
         table.extend_from_slice(&(id.len() as u32).to_le_bytes());
         table.extend_from_slice(&p.seg.to_le_bytes());
         table.extend_from_slice(&p.len.to_le_bytes());
-        blob.extend_from_slice(id.as_bytes());
         count += 1;
     }
-    let mut out = Vec::with_capacity(table.len() + blob.len() + 256);
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&table);
+    out.extend_from_slice(&(blob.len() as u64).to_le_bytes());
+    out.extend_from_slice(&blob);
+}
+
+/// Encodes a locator for `segments` from node entries sorted by id and edge-end
+/// entries sorted by id (see [`edge_ends`]).
+pub(crate) fn encode<'a>(
+    data_generation: u64,
+    segments: &[SegmentEntry],
+    nodes: impl Iterator<Item = (&'a str, Pos)>,
+    ends: impl Iterator<Item = (&'a str, Pos)>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 << 16);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&data_generation.to_le_bytes());
     out.extend_from_slice(&(segments.len() as u32).to_le_bytes());
@@ -221,13 +310,27 @@ pub(crate) fn encode<'a>(
         }
         out.extend_from_slice(&s.bytes.to_le_bytes());
     }
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&table);
-    out.extend_from_slice(&(blob.len() as u64).to_le_bytes());
-    out.extend_from_slice(&blob);
+    encode_table(&mut out, nodes);
+    encode_table(&mut out, ends);
     let sum = blake3::hash(&out);
     out.extend_from_slice(sum.as_bytes());
     out
+}
+
+/// The edge-end entries of edges at `positions`: each edge under its `from` and,
+/// when different, its `to`, sorted by id then position.
+pub(crate) fn edge_ends<'a>(
+    edges: impl Iterator<Item = (&'a EdgeKey, Pos)>,
+) -> Vec<(&'a str, Pos)> {
+    let mut ends = Vec::new();
+    for (k, p) in edges {
+        ends.push((k.from.as_str(), p));
+        if k.to != k.from {
+            ends.push((k.to.as_str(), p));
+        }
+    }
+    ends.sort_unstable_by(|a, b| a.0.cmp(b.0).then((a.1.seg, a.1.offset).cmp(&(b.1.seg, b.1.offset))));
+    ends
 }
 
 /// Whether a segment entry of the manifest is the one a locator covers (same
@@ -266,8 +369,42 @@ mod tests {
                 )
             })
             .collect();
-        let bytes = encode(9, &[seg(1), seg(2)], entries.iter().copied());
+        let keys = [
+            EdgeKey {
+                from: "a".into(),
+                to: "zeta".into(),
+                edge_type: "t".into(),
+            },
+            EdgeKey {
+                from: "b/c".into(),
+                to: "b/c".into(),
+                edge_type: "t".into(),
+            },
+            EdgeKey {
+                from: "zeta".into(),
+                to: "a".into(),
+                edge_type: "u".into(),
+            },
+        ];
+        let edge_pos = |i: usize| Pos {
+            seg: 1,
+            offset: 5000 + i as u64 * 100,
+            len: 50,
+        };
+        let ends = edge_ends(keys.iter().enumerate().map(|(i, k)| (k, edge_pos(i))));
+        let bytes = encode(
+            9,
+            &[seg(1), seg(2)],
+            entries.iter().copied(),
+            ends.iter().copied(),
+        );
         let loc = Locator::decode(bytes.clone()).expect("decodes");
+        assert_eq!(loc.edges_at("a"), vec![edge_pos(0), edge_pos(2)]);
+        assert_eq!(loc.edges_at("b/c"), vec![edge_pos(1)]);
+        assert_eq!(loc.edges_at("zeta"), vec![edge_pos(0), edge_pos(2)]);
+        assert!(loc.edges_at("b").is_empty());
+        assert!(loc.edges_at("zz").is_empty());
+        assert_eq!(loc.ends().count(), 5);
         assert_eq!(loc.len(), 4);
         assert_eq!(loc.data_generation, 9);
         assert_eq!(loc.segments.len(), 2);
@@ -293,7 +430,25 @@ mod tests {
             offset: 0,
             len: 1,
         };
-        let bytes = encode(1, &[seg(1)], [("b", p), ("a", p)].into_iter());
+        let bytes = encode(
+            1,
+            &[seg(1)],
+            [("b", p), ("a", p)].into_iter(),
+            std::iter::empty(),
+        );
+        assert!(Locator::decode(bytes).is_none());
+        let bytes = encode(
+            1,
+            &[seg(1)],
+            std::iter::empty(),
+            [("b", p), ("a", p)].into_iter(),
+        );
+        assert!(Locator::decode(bytes).is_none());
+        // Repeated ids are fine in the edge-end table, not in the node table.
+        let twice = [("a", p), ("a", p)];
+        let bytes = encode(1, &[seg(1)], std::iter::empty(), twice.into_iter());
+        assert!(Locator::decode(bytes).is_some());
+        let bytes = encode(1, &[seg(1)], twice.into_iter(), std::iter::empty());
         assert!(Locator::decode(bytes).is_none());
     }
 }

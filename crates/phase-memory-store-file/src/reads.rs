@@ -1,5 +1,5 @@
 //! The read traits of the file adapter. A handle with its whole image answers
-//! from it; a lazy handle answers `node`, `node_count`, `event_head`,
+//! from it; a lazy handle answers `node`, `edges_of`, `node_count`, `event_head`,
 //! `audit_head`, `audit_checkpoint` and the last audit record without it, and
 //! loads the image on the first read that needs more.
 
@@ -33,6 +33,9 @@ impl GraphStore for FileStore {
         GraphStore::edge_count(self.image()?)
     }
     fn edges_of(&self, id: &str) -> StoreResult<Vec<Edge>> {
+        if let Some(answer) = self.lazy().and_then(|l| l.edges_of(id)) {
+            return Ok(answer);
+        }
         GraphStore::edges_of(self.image()?, id)
     }
 }

@@ -260,8 +260,8 @@ impl<'de> Deserialize<'de> for SegmentRecord {
 pub(crate) enum LineKey {
     /// A node put (`true`) or delete (`false`).
     Node(String, bool),
-    /// The ends of an edge put or deleted.
-    Edge(String, String),
+    /// An edge put (`true`) or deleted (`false`).
+    Edge(EdgeKey, bool),
     /// A review.
     Review,
 }
@@ -275,6 +275,18 @@ struct IdHead {
 struct EndsHead {
     from: String,
     to: String,
+    #[serde(rename = "type")]
+    edge_type: String,
+}
+
+impl EndsHead {
+    fn key(self) -> EdgeKey {
+        EdgeKey {
+            from: self.from,
+            to: self.to,
+            edge_type: self.edge_type,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -294,12 +306,10 @@ pub(crate) fn line_key(line: &[u8]) -> Result<LineKey, String> {
         Op::PutNode => LineKey::Node(h.node.ok_or_else(|| missing("node"))?.id, true),
         Op::DeleteNode => LineKey::Node(h.id.clone().ok_or_else(|| missing("id"))?, false),
         Op::PutEdge => {
-            let e = h.edge.ok_or_else(|| missing("edge"))?;
-            LineKey::Edge(e.from, e.to)
+            LineKey::Edge(h.edge.ok_or_else(|| missing("edge"))?.key(), true)
         }
         Op::DeleteEdge => {
-            let k = h.key.ok_or_else(|| missing("key"))?;
-            LineKey::Edge(k.from, k.to)
+            LineKey::Edge(h.key.ok_or_else(|| missing("key"))?.key(), false)
         }
         Op::PutReview => LineKey::Review,
     })

@@ -21,6 +21,17 @@ impl std::fmt::Debug for NodeView<'_> {
     }
 }
 
+/// The policy-relevant attributes of a node of one snapshot
+/// ([`NodeView::policy_key`]), cheap to hash and compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PolicyKey<'a> {
+    kind: u32,
+    phase: u32,
+    sensitivity: u32,
+    scope: u32,
+    labels: &'a [u32],
+}
+
 impl<'a> NodeView<'a> {
     /// Index in the snapshot.
     pub fn index(&self) -> u32 {
@@ -53,6 +64,21 @@ impl<'a> NodeView<'a> {
         snap.label_ids[snap.label_offsets[i]..snap.label_offsets[i + 1]]
             .iter()
             .map(move |&l| snap.dict.labels.names[l as usize].as_str())
+    }
+    /// What a policy decision about the node reads (kind, phase, sensitivity,
+    /// scope and labels), as this snapshot's interned numbers: two views of one
+    /// snapshot with equal keys are alike for policy, so a caller may decide once
+    /// per key. Keys of different snapshots must not be compared.
+    pub fn policy_key(&self) -> PolicyKey<'a> {
+        let snap = self.snap;
+        let i = self.index as usize;
+        PolicyKey {
+            kind: snap.kind[i],
+            phase: snap.phase[i],
+            sensitivity: snap.sensitivity[i],
+            scope: snap.scope[i],
+            labels: &snap.label_ids[snap.label_offsets[i]..snap.label_offsets[i + 1]],
+        }
     }
     /// Whether the node carries a label.
     pub fn has_label(&self, label: &str) -> bool {

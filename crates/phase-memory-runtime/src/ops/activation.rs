@@ -3,6 +3,7 @@
 //! the envelope (packages are built on it in `package.rs`).
 
 use phase_memory_activate::activate::{ActivationInput, Cue, Visibility, WorkingSet, activate};
+use phase_memory_activate::snapshot::{NodeView, PolicyKey, Snapshot};
 use phase_memory_govern::Target;
 use phase_memory_model::{Diagnostic, Time};
 use phase_memory_profile::Effect;
@@ -60,7 +61,9 @@ pub(super) fn run_activation(
             .collect(),
         events_since: cue.events_since,
     };
-    drop_hidden_seeds(rt, op, ctx, &mut c, &mut lexical)?;
+    let rt: &Runtime = rt;
+    let decisions = Decisions::new(rt, op, ctx);
+    drop_hidden_seeds(rt, &snapshot, &decisions, &mut c, &mut lexical)?;
     drop_hidden_hits(rt, op, ctx, &mut semantic)?;
     let input = ActivationInput {
         cue: &c,
@@ -73,11 +76,10 @@ pub(super) fn run_activation(
         explain: fields.explain,
     };
     let gate = Gate {
-        rt,
         op,
-        ctx,
         scopes: fields.scopes,
         needs_review: Default::default(),
+        decisions,
     };
     let set = activate(&snapshot, &params, &input, &|v| gate.visibility(v));
     // Only items that made it into the working set matter for review.
@@ -215,19 +217,39 @@ fn lexical_seeds(
 /// this actor and operation. `package.compile` packs review-gated nodes and
 /// records them; other operations withhold them.
 struct Gate<'a> {
+    op: &'a str,
+    scopes: Option<&'a Vec<String>>,
+    needs_review: std::cell::RefCell<Vec<(String, String)>>,
+    decisions: Decisions<'a>,
+}
+
+/// The policy decisions of one request over one snapshot, decided once per
+/// distinct [`PolicyKey`] (kind, phase, sensitivity, scope, labels): a decision
+/// reads nothing else of a node, and an activation touches hundreds to
+/// thousands of nodes sharing a few dozen keys.
+struct Decisions<'a> {
     rt: &'a Runtime,
     op: &'a str,
     ctx: &'a CallContext,
-    scopes: Option<&'a Vec<String>>,
-    needs_review: std::cell::RefCell<Vec<(String, String)>>,
+    memo: std::cell::RefCell<rustc_hash::FxHashMap<PolicyKey<'a>, (Effect, Option<String>)>>,
 }
 
-impl Gate<'_> {
-    fn visibility(&self, v: phase_memory_activate::snapshot::NodeView<'_>) -> Visibility {
-        if let Some(s) = self.scopes
-            && !s.iter().any(|x| x == v.scope())
-        {
-            return Visibility::Withheld("scope".into());
+impl<'a> Decisions<'a> {
+    fn new(rt: &'a Runtime, op: &'a str, ctx: &'a CallContext) -> Self {
+        Decisions {
+            rt,
+            op,
+            ctx,
+            memo: Default::default(),
+        }
+    }
+
+    /// The decision's effect and rule id for the node `v`
+    /// (`phase_memory_govern::decide`, remembered per key).
+    fn of(&self, v: NodeView<'a>) -> (Effect, Option<String>) {
+        let key = v.policy_key();
+        if let Some(d) = self.memo.borrow().get(&key) {
+            return d.clone();
         }
         let labels: Vec<String> = v.labels().map(str::to_string).collect();
         let target = Target {
@@ -239,8 +261,27 @@ impl Gate<'_> {
             target_phase: None,
         };
         let d = phase_memory_govern::decide(&self.rt.profile, self.op, &self.ctx.actor, &target);
-        let rule = || d.rule_id.clone().unwrap_or_else(|| "default".into());
-        match d.effect {
+        let d = (d.effect, d.rule_id);
+        self.memo.borrow_mut().insert(key, d.clone());
+        d
+    }
+
+    /// [`support::sees`] for a node of the snapshot.
+    fn sees(&self, v: NodeView<'a>) -> bool {
+        self.of(v).0 != Effect::Deny
+    }
+}
+
+impl<'a> Gate<'a> {
+    fn visibility(&self, v: NodeView<'a>) -> Visibility {
+        if let Some(s) = self.scopes
+            && !s.iter().any(|x| x == v.scope())
+        {
+            return Visibility::Withheld("scope".into());
+        }
+        let (effect, rule_id) = self.decisions.of(v);
+        let rule = || rule_id.clone().unwrap_or_else(|| "default".into());
+        match effect {
             Effect::Allow => Visibility::Visible,
             Effect::Review if self.op == "package.compile" => {
                 self.needs_review
@@ -256,58 +297,53 @@ impl Gate<'_> {
 /// Seeds the actor may not see are dropped before activation, exactly as ids
 /// that do not exist are: naming a hidden node (or matching its text) must not
 /// tell the actor it is there, not even as a withheld count.
-fn drop_hidden_seeds(
+///
+/// A seed in the snapshot (which is of the store's current data generation) is
+/// decided on the snapshot's copy of what policy reads; only seeds it does not
+/// hold are read from the store, in one batch (one round trip on a database
+/// behind a network).
+fn drop_hidden_seeds<'s>(
     rt: &Runtime,
-    op: &str,
-    ctx: &CallContext,
+    snapshot: &'s Snapshot,
+    decisions: &Decisions<'s>,
     cue: &mut Cue,
     lexical: &mut Vec<(String, f32)>,
 ) -> Result<(), Outcome> {
-    // Every seed id is read in one batch (one round trip on a database behind a
-    // network) and decided once.
-    let mut ids: Vec<&str> = cue
+    let ids = cue
         .nodes
         .iter()
         .map(String::as_str)
         .chain(cue.hints.iter().map(|h| h.0.as_str()))
-        .chain(lexical.iter().map(|h| h.0.as_str()))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let nodes = rt.store.nodes(&ids)?;
-    let seen: std::collections::BTreeMap<String, bool> = ids
-        .iter()
-        .zip(nodes)
-        .map(|(id, n)| {
-            let v = match n {
-                Some(n) => support::sees(rt, op, ctx, &n),
-                None => true,
-            };
-            (id.to_string(), v)
-        })
-        .collect();
-    let visible = |id: &str| seen.get(id).copied().unwrap_or(true);
-    let mut keep = Vec::with_capacity(cue.nodes.len());
-    for id in &cue.nodes {
-        if visible(id) {
-            keep.push(id.clone());
+        .chain(lexical.iter().map(|h| h.0.as_str()));
+    // Ids the actor may not see (usually none); an id named twice is decided
+    // twice alike.
+    let mut hidden: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut unknown: Vec<&str> = Vec::new();
+    for id in ids {
+        match snapshot.index_of(id).and_then(|i| snapshot.node(i)) {
+            Some(v) => {
+                if !decisions.sees(v) {
+                    hidden.insert(id.to_string());
+                }
+            }
+            None => unknown.push(id),
         }
     }
-    cue.nodes = keep;
-    let mut keep = Vec::with_capacity(cue.hints.len());
-    for h in &cue.hints {
-        if visible(&h.0) {
-            keep.push(h.clone());
+    if !unknown.is_empty() {
+        unknown.sort_unstable();
+        unknown.dedup();
+        let nodes = rt.store.nodes(&unknown)?;
+        for (id, n) in unknown.iter().zip(nodes) {
+            if n.is_some_and(|n| !support::sees(rt, decisions.op, decisions.ctx, &n)) {
+                hidden.insert(id.to_string());
+            }
         }
     }
-    cue.hints = keep;
-    let mut keep = Vec::with_capacity(lexical.len());
-    for h in lexical.iter() {
-        if visible(&h.0) {
-            keep.push(h.clone());
-        }
+    if !hidden.is_empty() {
+        cue.nodes.retain(|id| !hidden.contains(id));
+        cue.hints.retain(|h| !hidden.contains(&h.0));
+        lexical.retain(|h| !hidden.contains(&h.0));
     }
-    *lexical = keep;
     Ok(())
 }
 

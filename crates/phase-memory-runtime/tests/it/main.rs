@@ -10,6 +10,7 @@ mod lazy;
 mod persisted;
 mod props;
 mod registry;
+mod seed_policy;
 mod semantic;
 
 use phase_memory_model::{Actor, Envelope, Status, Time};

@@ -18,7 +18,7 @@ use phase_memory_store_file::{
 use proptest::prelude::*;
 use tempfile::TempDir;
 
-use crate::roundtrip::{draw, realize};
+use crate::roundtrip::{draw, realize, realize_lazily};
 use crate::{audit_after, edge, event, node, snapshot_state};
 
 /// Every id the tests ask about: the ids the round-trip draws use and some that
@@ -36,12 +36,16 @@ fn cheap_answers(s: &FileStore) -> String {
         .iter()
         .map(|id| s.node(id).expect("node"))
         .collect();
+    let edges: Vec<_> = asked_ids()
+        .iter()
+        .map(|id| s.edges_of(id).expect("edges_of"))
+        .collect();
     let head = s.audit_head().expect("audit head");
     let tail = head
         .as_ref()
         .map(|h| s.audit_records(h.seq.saturating_sub(1)).expect("records"));
     format!(
-        "nodes={nodes:?}\ncount={}\nevent_head={}\naudit_head={head:?}\ntail={tail:?}\ncheckpoint={:?}\nprofile={:?}\nmeta={:?}\ngen={} data={}",
+        "nodes={nodes:?}\nedges={edges:?}\ncount={}\nevent_head={}\naudit_head={head:?}\ntail={tail:?}\ncheckpoint={:?}\nprofile={:?}\nmeta={:?}\ngen={} data={}",
         s.node_count().expect("count"),
         s.event_head().expect("head"),
         s.audit_checkpoint().expect("checkpoint"),
@@ -123,6 +127,71 @@ proptest! {
         let strict = FileStore::open(&dir, OpenMode::ReadOnly).expect("read open");
         set_scan_limit_for_thread(None);
         prop_assert_eq!(cheap_answers(&strict), want);
+    }
+}
+
+/// Every file of a store folder but the locator and the lock, with its bytes.
+fn folder_bytes(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    crate::files_under(dir)
+        .into_iter()
+        .filter(|p| !p.ends_with(LOCATOR) && !p.ends_with("LOCK"))
+        .map(|p| {
+            let bytes = std::fs::read(dir.join(&p)).expect("read");
+            (p, bytes)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Data commits (nodes, edges, reviews, profiles, compactions) on a handle
+    /// that never loads its image write the same bytes as on a loaded handle,
+    /// and the lazy handle then answers reads (nodes, edges of a node) as the
+    /// loaded one does.
+    #[test]
+    fn data_commits_on_a_lazy_handle_match_a_loaded_one(
+        before in prop::collection::vec(draw(), 0..20),
+        draws in prop::collection::vec(draw(), 1..45),
+    ) {
+        let tmp = TempDir::new().expect("tempdir");
+        let a = tmp.path().join("a");
+        store_with(&a, 3);
+        {
+            // History the locator covers (the lazy commits override some of it).
+            let mut w = FileStore::open(&a, OpenMode::Write).expect("writer");
+            for d in &before {
+                let c = realize(d, &w);
+                w.commit(c).expect("commit");
+            }
+        }
+        write_locator(&a);
+        let b = tmp.path().join("b");
+        crate::copy_tree(&a, &b);
+        let mut lazy = FileStore::open(&a, OpenMode::Shared).expect("open");
+        let mut loaded = FileStore::open(&b, OpenMode::Shared).expect("open");
+        loaded.state().expect("load");
+        prop_assert!(lazy.is_lazy() && !loaded.is_lazy());
+        lazy.lock_writer(std::time::Duration::ZERO).expect("lock");
+        loaded.lock_writer(std::time::Duration::ZERO).expect("lock");
+        for d in &draws {
+            let c = realize_lazily(d, &lazy);
+            prop_assert_eq!(format!("{c:?}"), format!("{:?}", realize_lazily(d, &loaded)));
+            let g = lazy.commit(c.clone()).expect("lazy commit");
+            prop_assert_eq!(g, loaded.commit(c).expect("loaded commit"));
+            prop_assert!(lazy.is_lazy(), "a commit loaded the image");
+        }
+        prop_assert_eq!(folder_bytes(&a), folder_bytes(&b));
+        prop_assert_eq!(cheap_answers(&lazy), cheap_answers(&loaded));
+        lazy.unlock_writer();
+        loaded.unlock_writer();
+        // A fresh lazy open (through whatever locator the commits left) agrees.
+        let want = loaded_answers(&b);
+        let again = FileStore::open(&a, OpenMode::Shared).expect("reopen");
+        prop_assert_eq!(cheap_answers(&again), want);
+        drop((again, lazy, loaded));
+        let w = FileStore::open(&a, OpenMode::Write).expect("writer");
+        prop_assert_eq!(w.check_integrity().expect("check"), Vec::new());
     }
 }
 

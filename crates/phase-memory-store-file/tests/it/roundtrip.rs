@@ -2,7 +2,7 @@
 //! content as the in-memory reference image given the same change sets.
 
 use phase_memory_model::AuditCheckpoint;
-use phase_memory_store::{ChangeSet, GraphStore, MemoryState, Store};
+use phase_memory_store::{ChangeSet, EventStore, GraphStore, MemoryState, Store};
 use phase_memory_store_file::{FileStore, OpenMode};
 use proptest::prelude::*;
 use tempfile::TempDir;
@@ -63,6 +63,17 @@ pub(crate) fn id(i: u8) -> String {
     }
 }
 
+/// [`realize`] for a handle that must not load its image: no audit prune and
+/// no purge (both rewrite from the image).
+pub(crate) fn realize_lazily(d: &Draw, s: &FileStore) -> ChangeSet {
+    let head = s.event_head().expect("event head");
+    ChangeSet {
+        prune_audit: None,
+        purge: false,
+        ..change(d, s, head)
+    }
+}
+
 pub(crate) fn realize(d: &Draw, s: &FileStore) -> ChangeSet {
     let st = s.state().expect("image");
     let head = st.event_head();
@@ -75,6 +86,14 @@ pub(crate) fn realize(d: &Draw, s: &FileStore) -> ChangeSet {
             pruned_count: st.checkpoint.pruned_count + 1,
         }
     });
+    ChangeSet {
+        prune_audit,
+        ..change(d, s, head)
+    }
+}
+
+/// The change set of a draw after event `head`, with the draw's purge and no prune.
+fn change(d: &Draw, s: &FileStore, head: u64) -> ChangeSet {
     ChangeSet {
         put_nodes: d.puts.iter().map(|(i, b)| node(&id(*i), b)).collect(),
         delete_nodes: d.deletes.iter().map(|i| id(*i)).collect(),
@@ -99,7 +118,7 @@ pub(crate) fn realize(d: &Draw, s: &FileStore) -> ChangeSet {
             .collect(),
         profile: d.profile.clone(),
         meta: None,
-        prune_audit,
+        prune_audit: None,
         purge: d.purge,
     }
 }
