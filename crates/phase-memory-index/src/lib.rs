@@ -25,6 +25,7 @@
 //! [`FullTextIndex::commit`].
 
 mod analysis;
+mod relaxed;
 
 pub use analysis::STOP_WORDS;
 use analysis::{analyzer, exact_analyzer, schema};
@@ -127,6 +128,12 @@ pub struct IndexOptions {
     pub memory_budget_bytes: usize,
     /// Text analysis.
     pub analysis: Analysis,
+    /// Whether a commit syncs what it wrote (`fsync`) before it returns. When
+    /// false (see `relaxed.rs`), a commit survives the process being killed but
+    /// not necessarily an operating-system crash, after which the index is behind
+    /// (caught up by its user) or unreadable (cleared on open: it reports no
+    /// generation, so its user rebuilds it).
+    pub durable: bool,
 }
 
 impl Default for IndexOptions {
@@ -135,6 +142,7 @@ impl Default for IndexOptions {
             num_threads: 2,
             memory_budget_bytes: 150_000_000,
             analysis: Analysis::English,
+            durable: true,
         }
     }
 }
@@ -262,36 +270,77 @@ impl FullTextIndex {
             Some(d) => d.display().to_string(),
             None => "memory".to_string(),
         };
-        let open_err = |source| IndexError::Open {
-            location: location.clone(),
-            source,
-        };
-        let index = match dir {
-            None => Index::create_in_ram(schema()),
+        match dir {
+            None => Self::open_index(Index::create_in_ram(schema()), options, &location),
             Some(d) => {
                 std::fs::create_dir_all(d).map_err(|source| IndexError::CreateDir {
                     path: d.to_path_buf(),
                     source,
                 })?;
-                let open = |d: &Path| -> tantivy::Result<Index> {
-                    let mmap = tantivy::directory::MmapDirectory::open(d)?;
-                    Index::open_or_create(mmap, schema())
-                };
-                match open(d) {
-                    Ok(index) => index,
-                    // Written with another schema (an older analyzer version): the
-                    // index is derived data, so clear the folder and start again; the
-                    // runtime rebuilds it because it reports no generation.
-                    Err(tantivy::TantivyError::SchemaError(_)) => {
-                        clear_dir(d).map_err(|source| IndexError::CreateDir {
-                            path: d.to_path_buf(),
-                            source,
-                        })?;
-                        open(d).map_err(open_err)?
+                match Self::open_dir(d, options, &location) {
+                    // Written with another schema (an older analyzer version), or,
+                    // for an index written without syncing, left unreadable by an
+                    // operating-system crash: the index is derived data, so clear
+                    // the folder and start again; the runtime rebuilds it because
+                    // it reports no generation.
+                    Err(IndexError::Open {
+                        source: tantivy::TantivyError::SchemaError(_),
+                        ..
+                    }) => Self::reopen_cleared(d, options, &location),
+                    Err(IndexError::Open { .. }) if !options.durable => {
+                        Self::reopen_cleared(d, options, &location)
                     }
-                    Err(e) => return Err(open_err(e)),
+                    other => other,
                 }
             }
+        }
+    }
+
+    /// Clears the folder `d` and opens a new index there.
+    fn reopen_cleared(
+        d: &Path,
+        options: IndexOptions,
+        location: &str,
+    ) -> Result<FullTextIndex, IndexError> {
+        clear_dir(d).map_err(|source| IndexError::CreateDir {
+            path: d.to_path_buf(),
+            source,
+        })?;
+        Self::open_dir(d, options, location)
+    }
+
+    /// Opens (or creates) the index in folder `d`, with its reader.
+    fn open_dir(
+        d: &Path,
+        options: IndexOptions,
+        location: &str,
+    ) -> Result<FullTextIndex, IndexError> {
+        let open_err = |source| IndexError::Open {
+            location: location.to_string(),
+            source,
+        };
+        let index = if options.durable {
+            let mmap =
+                tantivy::directory::MmapDirectory::open(d).map_err(|e| open_err(e.into()))?;
+            Index::open_or_create(mmap, schema())
+        } else {
+            let relaxed = relaxed::RelaxedDirectory::open(d).map_err(open_err)?;
+            Index::open_or_create(relaxed, schema())
+        }
+        .map_err(open_err)?;
+        Self::open_index(index, options, location)
+    }
+
+    /// The handle of an opened index: analyzers registered, fields found, a
+    /// reader, the generation tag.
+    fn open_index(
+        index: Index,
+        options: IndexOptions,
+        location: &str,
+    ) -> Result<FullTextIndex, IndexError> {
+        let open_err = |source| IndexError::Open {
+            location: location.to_string(),
+            source,
         };
         index
             .tokenizers()
@@ -302,7 +351,7 @@ impl FullTextIndex {
         let s = index.schema();
         let field = |name: &'static str| {
             s.get_field(name).map_err(|_| IndexError::Schema {
-                location: location.clone(),
+                location: location.to_string(),
                 field: name,
             })
         };
@@ -326,7 +375,7 @@ impl FullTextIndex {
             writer_bulk: false,
             reader,
             fields,
-            location,
+            location: location.to_string(),
             options,
             generation,
         })

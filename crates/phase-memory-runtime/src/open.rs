@@ -256,12 +256,19 @@ fn open_with(
         }
         Err(e) => return Err(from_store_error(&e)),
     };
-    let index = FullTextIndex::open_or_create(Some(&dir.join("index"))).map_err(|e| {
-        fail(
-            Status::Error,
-            Diagnostic::error("store.io", format!("opening the full-text index: {e}")),
-        )
-    })?;
+    // The index is derived from the store and caught up from its change feed,
+    // so its commits are not synced (see docs/storage.md: what a crash costs).
+    let options = phase_memory_index::IndexOptions {
+        durable: false,
+        ..Default::default()
+    };
+    let index =
+        FullTextIndex::open_or_create_with(Some(&dir.join("index")), options).map_err(|e| {
+            fail(
+                Status::Error,
+                Diagnostic::error("store.io", format!("opening the full-text index: {e}")),
+            )
+        })?;
     let mut rt = build(store, index, Some(dir.to_path_buf()), clock, wait)?;
     rt.sync_after_refresh().map_err(|e| from_store_error(&e))?;
     Ok(rt)

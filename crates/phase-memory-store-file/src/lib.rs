@@ -27,6 +27,7 @@ mod migrate;
 mod reads;
 mod record;
 mod refresh;
+mod tail;
 pub mod v1;
 
 use std::path::{Path, PathBuf};

@@ -329,7 +329,10 @@ pub(crate) fn edge_ends<'a>(
             ends.push((k.to.as_str(), p));
         }
     }
-    ends.sort_unstable_by(|a, b| a.0.cmp(b.0).then((a.1.seg, a.1.offset).cmp(&(b.1.seg, b.1.offset))));
+    ends.sort_unstable_by(|a, b| {
+        a.0.cmp(b.0)
+            .then((a.1.seg, a.1.offset).cmp(&(b.1.seg, b.1.offset)))
+    });
     ends
 }
 

@@ -1,5 +1,6 @@
 //! The read traits of the file adapter. A handle with its whole image answers
 //! from it; a lazy handle answers `node`, `edges_of`, `node_count`, `event_head`,
+//! the events of the last commits (`tail.rs`),
 //! `audit_head`, `audit_checkpoint` and the last audit record without it, and
 //! loads the image on the first read that needs more.
 
@@ -42,10 +43,16 @@ impl GraphStore for FileStore {
 
 impl EventStore for FileStore {
     fn events(&self, q: &EventQuery) -> StoreResult<Vec<Event>> {
-        if let Some(l) = self.lazy()
-            && q.after_seq >= l.event_head
-        {
-            return Ok(Vec::new());
+        if let Some(l) = self.lazy() {
+            if q.after_seq >= l.event_head {
+                return Ok(Vec::new());
+            }
+            // The events of the last few commits: read back from the log's end.
+            if let (Some(f), Some(m)) = (&l.pins.events, &self.manifest)
+                && let Some(events) = crate::tail::events_after(f, m.events.bytes, l.event_head, q)
+            {
+                return Ok(events);
+            }
         }
         EventStore::events(self.image()?, q)
     }

@@ -305,12 +305,8 @@ pub(crate) fn line_key(line: &[u8]) -> Result<LineKey, String> {
     Ok(match h.op {
         Op::PutNode => LineKey::Node(h.node.ok_or_else(|| missing("node"))?.id, true),
         Op::DeleteNode => LineKey::Node(h.id.clone().ok_or_else(|| missing("id"))?, false),
-        Op::PutEdge => {
-            LineKey::Edge(h.edge.ok_or_else(|| missing("edge"))?.key(), true)
-        }
-        Op::DeleteEdge => {
-            LineKey::Edge(h.key.ok_or_else(|| missing("key"))?.key(), false)
-        }
+        Op::PutEdge => LineKey::Edge(h.edge.ok_or_else(|| missing("edge"))?.key(), true),
+        Op::DeleteEdge => LineKey::Edge(h.key.ok_or_else(|| missing("key"))?.key(), false),
         Op::PutReview => LineKey::Review,
     })
 }

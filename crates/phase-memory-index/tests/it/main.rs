@@ -144,10 +144,16 @@ fn upsert_replaces_and_tombstones_remove() {
 
 #[test]
 fn persistent_index_keeps_documents_and_generation() {
+    for durable in [true, false] {
+        persistent_index_keeps_documents_and_generation_with(IndexOptions { durable, ..small() });
+    }
+}
+
+fn persistent_index_keeps_documents_and_generation_with(options: IndexOptions) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("nested").join("index");
     {
-        let mut idx = FullTextIndex::open_or_create_with(Some(&path), small()).expect("create");
+        let mut idx = FullTextIndex::open_or_create_with(Some(&path), options).expect("create");
         assert_eq!(idx.generation(), None);
         assert_eq!(idx.doc_count(), 0);
         idx.upsert(&corpus()).expect("upsert");
@@ -155,7 +161,7 @@ fn persistent_index_keeps_documents_and_generation() {
         // A second handle on the same folder reads what the first committed, but
         // cannot write while the first holds the writer: an error, not a panic.
         let mut second =
-            FullTextIndex::open_or_create_with(Some(&path), small()).expect("second handle");
+            FullTextIndex::open_or_create_with(Some(&path), options).expect("second handle");
         assert_eq!(second.generation(), Some(7));
         check(&second, "germany", &["berlin"]);
         assert!(second.upsert(&corpus()).is_err());
@@ -171,7 +177,7 @@ fn persistent_index_keeps_documents_and_generation() {
         idx.upsert(&corpus()).expect("upsert again");
         idx.commit(7).expect("commit");
     }
-    let mut idx = FullTextIndex::open_or_create_with(Some(&path), small()).expect("reopen");
+    let mut idx = FullTextIndex::open_or_create_with(Some(&path), options).expect("reopen");
     assert_eq!(idx.generation(), Some(7));
     assert_eq!(idx.doc_count(), 4);
     check(&idx, "germany", &["berlin"]);
@@ -179,6 +185,50 @@ fn persistent_index_keeps_documents_and_generation() {
     assert_eq!(idx.generation(), Some(9));
     assert_eq!(idx.doc_count(), 1);
     check(&idx, "capital", &["paris"]);
+}
+
+/// An index written without syncing that an operating-system crash left
+/// unreadable (here: a damaged `meta.json`, a segment file gone) is cleared on
+/// open and reports no generation, so its user rebuilds it; a durable index
+/// reports the damage instead.
+#[test]
+fn an_unreadable_relaxed_index_is_cleared_on_open() {
+    let relaxed = IndexOptions {
+        durable: false,
+        ..small()
+    };
+    let damages: [fn(&Path); 2] = [
+        |p| std::fs::write(p.join("meta.json"), b"{\"segments\": [").expect("damage"),
+        |p| {
+            for e in std::fs::read_dir(p).expect("dir").flatten() {
+                if e.path().extension().is_some_and(|x| x == "idx") {
+                    std::fs::remove_file(e.path()).expect("remove");
+                }
+            }
+        },
+    ];
+    for (i, damage) in damages.iter().enumerate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("index");
+        {
+            let mut idx = FullTextIndex::open_or_create_with(Some(&path), relaxed).expect("create");
+            idx.upsert(&corpus()).expect("upsert");
+            idx.commit(3).expect("commit");
+        }
+        // Written without sync, read back by a new handle all the same.
+        let idx = FullTextIndex::open_or_create_with(Some(&path), relaxed).expect("reopen");
+        assert_eq!(idx.generation(), Some(3), "damage {i}");
+        check(&idx, "germany", &["berlin"]);
+        drop(idx);
+        damage(&path);
+        let durable = FullTextIndex::open_or_create_with(Some(&path), small());
+        assert!(durable.is_err(), "damage {i}: a durable open reports it");
+        let mut idx = FullTextIndex::open_or_create_with(Some(&path), relaxed).expect("cleared");
+        assert_eq!(idx.generation(), None, "damage {i}");
+        assert_eq!(idx.doc_count(), 0, "damage {i}");
+        idx.rebuild(corpus().iter(), 4).expect("rebuild");
+        check(&idx, "germany", &["berlin"]);
+    }
 }
 
 fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {

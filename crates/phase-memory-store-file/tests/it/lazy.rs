@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use phase_memory_store::conformance::{self, StoreFactory};
 use phase_memory_store::{
-    AuditStore, ChangeSet, EventStore, GraphStore, MemoryState, Store, StoreMeta,
+    AuditStore, ChangeSet, EventQuery, EventStore, GraphStore, MemoryState, Store, StoreMeta,
 };
 use phase_memory_store_file::{
     Fault, FaultyFs, FileStore, LOCATOR, OpenMode, set_scan_limit_for_thread,
@@ -40,12 +40,31 @@ fn cheap_answers(s: &FileStore) -> String {
         .iter()
         .map(|id| s.edges_of(id).expect("edges_of"))
         .collect();
+    let event_head = s.event_head().expect("event head");
+    let recent: Vec<_> = [1u64, 2, 5]
+        .iter()
+        .map(|k| {
+            let q = EventQuery {
+                after_seq: event_head.saturating_sub(*k),
+                ..Default::default()
+            };
+            let limited = EventQuery {
+                limit: Some(1),
+                types: vec!["node.accessed".into()],
+                ..q.clone()
+            };
+            (
+                s.events(&q).expect("events"),
+                s.events(&limited).expect("events"),
+            )
+        })
+        .collect();
     let head = s.audit_head().expect("audit head");
     let tail = head
         .as_ref()
         .map(|h| s.audit_records(h.seq.saturating_sub(1)).expect("records"));
     format!(
-        "nodes={nodes:?}\nedges={edges:?}\ncount={}\nevent_head={}\naudit_head={head:?}\ntail={tail:?}\ncheckpoint={:?}\nprofile={:?}\nmeta={:?}\ngen={} data={}",
+        "nodes={nodes:?}\nedges={edges:?}\nrecent={recent:?}\ncount={}\nevent_head={}\naudit_head={head:?}\ntail={tail:?}\ncheckpoint={:?}\nprofile={:?}\nmeta={:?}\ngen={} data={}",
         s.node_count().expect("count"),
         s.event_head().expect("head"),
         s.audit_checkpoint().expect("checkpoint"),
