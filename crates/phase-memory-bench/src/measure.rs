@@ -1,5 +1,6 @@
 //! Process measurements for the benchmark reports: peak and current resident
-//! memory from `/proc/self/status`, resetting the peak, latency percentiles, and a
+//! memory from `/proc/self/status`, CPU time of a process, resetting the peak,
+//! latency percentiles, and a
 //! description of the machine (cores, CPU model, memory).
 
 use std::time::Duration;
@@ -29,6 +30,23 @@ pub fn rss_bytes() -> u64 {
 /// after. Returns whether the kernel accepted it.
 pub fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// CPU time (user + system) a process has used so far, in seconds, from
+/// `/proc/<pid>/stat` (`None`: this process); `None` when unknown. Linux reports
+/// it in clock ticks of 1/100 s (`USER_HZ`, fixed for user space on x86_64).
+pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name (field 2) may hold spaces: fields are counted after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+    // Fields 14 (utime) and 15 (stime); field 3 (state) is the first after ')'.
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
 
 /// Bytes as mebibytes with one decimal.

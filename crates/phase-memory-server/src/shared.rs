@@ -442,7 +442,7 @@ fn enqueue(
 /// the pool's runtimes (held like a read's).
 enum CommitRuntime {
     Own(Arc<Mutex<Option<Runtime>>>),
-    Held(HeldRuntime),
+    Held(Box<HeldRuntime>),
 }
 
 impl CommitRuntime {
@@ -452,7 +452,7 @@ impl CommitRuntime {
         {
             return CommitRuntime::Own(c.clone());
         }
-        CommitRuntime::Held(shared.acquire().await)
+        CommitRuntime::Held(Box::new(shared.acquire().await))
     }
 
     /// Runs `f` on the runtime (blocking: call it on a blocking thread); `None`

@@ -2,6 +2,7 @@
 //! file and sqlite adapters.
 
 mod authz;
+mod bulk;
 mod flows;
 mod incremental;
 mod layering;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use phase_memory_bench::measure::secs;
+use phase_memory_bench::measure::{cpu_seconds, secs};
 use phase_memory_bench::{GeneratorConfig, Latencies, Rng};
 use phase_memory_runtime::Adapter;
 use phase_memory_store::OpenMode;
@@ -121,7 +121,11 @@ pub fn serve(a: &ServeArgs) -> Result<Value> {
     let mut phases = Vec::new();
     for &clients in &a.clients {
         eprintln!("pm-bench: {clients} client(s), {} activations", a.requests);
-        let http = http_activations(&url, &auth, &texts, &as_of, a, clients)?;
+        let cpu = Cpu::start(&server);
+        let mut http = http_activations(&url, &auth, &texts, &as_of, a, clients)?;
+        if let Some(m) = http.as_object_mut() {
+            m.insert("cpu".into(), cpu.stop(a.requests));
+        }
         let fts = fts5_queries(&fts_path, &texts, a.limit, clients, a.requests, 0)?;
         phases.push(json!({"clients": clients, "phase_memory_http": http, "fts5": fts}));
     }
@@ -501,6 +505,45 @@ fn add_token(cli: &Path, store: &Path, tokens: &Path) -> Result<String> {
         bail!("token add failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     Ok(token)
+}
+
+/// CPU time of the server and of this process (the HTTP clients) over one
+/// phase: both run on the same cores, so what the clients use is not the
+/// server's.
+struct Cpu {
+    server_pid: Option<u32>,
+    server: Option<f64>,
+    client: Option<f64>,
+}
+
+impl Cpu {
+    fn start(server: &Server) -> Cpu {
+        let server_pid = server.child.as_ref().map(Child::id);
+        Cpu {
+            server_pid,
+            server: server_pid.and_then(|p| cpu_seconds(Some(p))),
+            client: cpu_seconds(None),
+        }
+    }
+
+    /// Seconds of CPU each used since [`Cpu::start`], and per request in ms.
+    fn stop(&self, requests: u64) -> Value {
+        let since = |before: Option<f64>, now: Option<f64>| match (before, now) {
+            (Some(b), Some(n)) => Some(((n - b) * 100.0).round() / 100.0),
+            _ => None,
+        };
+        let server = since(
+            self.server,
+            self.server_pid.and_then(|p| cpu_seconds(Some(p))),
+        );
+        let client = since(self.client, cpu_seconds(None));
+        let per =
+            |s: Option<f64>| s.map(|s| (s * 1e3 / requests.max(1) as f64 * 100.0).round() / 100.0);
+        json!({
+            "server_s": server, "client_s": client,
+            "server_ms_per_request": per(server), "client_ms_per_request": per(client),
+        })
+    }
 }
 
 /// A `phase-memory serve` child process; killed on drop.
