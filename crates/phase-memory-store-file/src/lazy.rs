@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use phase_memory_model::{AuditRecord, Edge, EdgeKey, Event, Node};
 use phase_memory_store::{StoreError, StoreResult};
@@ -69,6 +70,13 @@ pub(crate) struct Lazy {
     overlay: BTreeMap<String, Option<Pos>>,
     /// Edges put (`Some`) or deleted (`None`) in the segments after `valid`.
     edge_overlay: BTreeMap<EdgeKey, Option<Pos>>,
+    /// Whether the locator's edge-end table must be checked for entries in
+    /// segments the manifest dropped before the image answers edges from it
+    /// (segments were dropped and the scanned ones held no edge record).
+    ends_check: bool,
+    /// The locator's edge-end table is readable and, where `ends_check`, has
+    /// no entry in a dropped segment (decided on first use).
+    ends_ok: OnceLock<bool>,
 }
 
 /// Opens a segment named by the manifest; `None` unless it has the manifest's length.
@@ -244,18 +252,25 @@ impl Lazy {
                 // Edge entries are not keyed by the whole edge key: those in
                 // dropped segments are taken as replaced by the scanned records of
                 // the same fold, which must then hold edge records at all.
-                let dropped = l
-                    .iter()
-                    .any(|(id, p)| p.seg as usize >= valid && !overlay.contains_key(id));
-                let edges_dropped =
-                    edge_overlay.is_empty() && l.ends().any(|(_, p)| p.seg as usize >= valid);
-                if dropped || edges_dropped {
+                // Decoding checked that every entry names one of the locator's
+                // segments, so when all of them are still the manifest's no entry
+                // can be in a dropped one. The edge-end table is checked on its
+                // first use (`ends_ok`): a reader that asks for no edge never
+                // reads it.
+                let some_dropped = valid < l.segments.len();
+                let dropped = some_dropped
+                    && l.iter()
+                        .any(|(id, p)| p.seg as usize >= valid && !overlay.contains_key(id));
+                if dropped {
                     return Ok(None);
                 }
                 Some(l)
             }
             _ => None,
         };
+        let ends_check = locator
+            .as_ref()
+            .is_some_and(|l| valid < l.segments.len() && edge_overlay.is_empty());
         let lazy = Lazy {
             profile,
             event_head,
@@ -266,6 +281,8 @@ impl Lazy {
             valid,
             overlay,
             edge_overlay,
+            ends_check,
+            ends_ok: OnceLock::new(),
         };
         Ok(Some((lazy, uncovered > REWRITE_AT)))
     }
@@ -318,12 +335,25 @@ impl Lazy {
         }
     }
 
+    /// `Some` when edges can be answered from the locator's edge-end table: it
+    /// reads back and, where segments were dropped without edge records in the
+    /// scanned ones, none of its entries is in a dropped segment (such entries
+    /// would have been replaced by records the image does not hold).
+    fn ends_usable(&self, l: &Locator) -> Option<()> {
+        let ok = *self.ends_ok.get_or_init(|| match l.ends() {
+            None => false,
+            Some(mut ends) => !self.ends_check || !ends.any(|(_, p)| p.seg as usize >= self.valid),
+        });
+        ok.then_some(())
+    }
+
     /// The edges touching node `id`, in key order (as the loaded image answers),
     /// read with one `pread` each; `None` when the lazy image cannot answer.
     pub fn edges_of(&self, id: &str) -> Option<Vec<Edge>> {
         let mut out: BTreeMap<EdgeKey, Edge> = BTreeMap::new();
         if let Some(l) = &self.locator {
-            for pos in l.edges_at(id) {
+            self.ends_usable(l)?;
+            for pos in l.edges_at(id)? {
                 // Entries in segments the manifest no longer names were replaced
                 // by the overlay (see `open`).
                 if pos.seg as usize >= self.valid {
@@ -388,20 +418,22 @@ impl Lazy {
         // The older records of edges the overlay holds are left out.
         let mut replaced = std::collections::HashSet::new();
         if let Some(l) = &self.locator {
+            self.ends_usable(l)?;
             for k in self.edge_overlay.keys() {
-                for pos in l.edges_at(&k.from) {
+                for pos in l.edges_at(&k.from)? {
                     if (pos.seg as usize) < self.valid && self.edge_at(pos, &k.from)?.key() == *k {
                         replaced.insert(pos);
                     }
                 }
             }
         }
-        let mut ends: Vec<(&str, Pos)> = self
-            .locator
-            .iter()
-            .flat_map(|l| l.ends())
-            .filter(|(_, p)| (p.seg as usize) < self.valid && !replaced.contains(p))
-            .collect();
+        let mut ends: Vec<(&str, Pos)> = match &self.locator {
+            Some(l) => l
+                .ends()?
+                .filter(|(_, p)| (p.seg as usize) < self.valid && !replaced.contains(p))
+                .collect(),
+            None => Vec::new(),
+        };
         ends.extend(locator::edge_ends(
             self.edge_overlay
                 .iter()

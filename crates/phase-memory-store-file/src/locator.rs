@@ -13,17 +13,26 @@
 //! ignored when it does not decode, fails its checksum, or names segments that
 //! are not the manifest's. See `docs/storage.md`.
 //!
-//! Format (little-endian): the magic `PMLOC002`, the data generation (u64), the
-//! covered segments (u32 count; each: file name and BLAKE3 as u32-length-prefixed
-//! strings, byte length u64), then two tables — nodes (ids strictly increasing),
-//! then edge ends (ids non-decreasing; an edge appears under its `from` and, when
-//! different, under its `to`) — each an entry count (u64), the entries (24 bytes:
-//! line offset u64, id offset u32 and id length u32 into the table's id blob,
-//! segment index u32, line length u32) and the id blob (u64 length, bytes); and
-//! BLAKE3 (32 bytes) of everything before it. A `PMLOC001` file (nodes only) is
-//! not read: the next full load writes the new format.
+//! Format (little-endian): a head — the magic `PMLOC003`, the head's length
+//! (u64), the data generation (u64), the covered segments (u32 count; each: file
+//! name and BLAKE3 as u32-length-prefixed strings, byte length u64) and the node
+//! table (ids strictly increasing) — then BLAKE3 (32 bytes) of the head; then the
+//! edge-end table (ids non-decreasing; an edge appears under its `from` and, when
+//! different, under its `to`) and BLAKE3 (32 bytes) of the head's checksum followed
+//! by that table. A table is an entry count (u64), the entries (24 bytes: line
+//! offset u64, id offset u32 and id length u32 into the table's id blob, segment
+//! index u32, line length u32) and the id blob (u64 length, bytes).
+//!
+//! A fresh process reads only the head ([`Locator::read`]); the edge-end table
+//! (most of the file: about nine tenths at five edges per node) is read and
+//! checked on its first use, from the file opened with the head, so a reader that
+//! never asks for edges (an activation) does not pay for it. A `PMLOC001` or
+//! `PMLOC002` file is not read: the next full load writes the new format.
 
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use phase_memory_model::EdgeKey;
 
@@ -32,7 +41,9 @@ use crate::layout::SegmentEntry;
 /// The locator's file name in the store folder.
 pub const LOCATOR: &str = "locator.bin";
 
-const MAGIC: &[u8; 8] = b"PMLOC002";
+const MAGIC: &[u8; 8] = b"PMLOC003";
+/// The magic and the head's length.
+const PREFIX: usize = 16;
 const ENTRY: usize = 24;
 const SUM: usize = 32;
 
@@ -54,9 +65,26 @@ pub(crate) struct Locator {
     /// The data generation it was written at (informational).
     #[cfg_attr(not(test), allow(dead_code))]
     pub data_generation: u64,
+    /// The head and its checksum.
     bytes: Vec<u8>,
     nodes: Table,
-    ends: Table,
+    /// Segments named (for checking the edge-end table's entries).
+    nseg: u32,
+    /// The head's checksum, which the edge-end table's checksum covers too.
+    sum: [u8; SUM],
+    /// The file the head was read from, the edge-end table's offset in it and
+    /// the file's length (`None` when decoded from bytes).
+    source: Option<(File, u64, u64)>,
+    /// The edge-end table, read and checked on first use (`None` inside: it does
+    /// not read back or check).
+    ends: OnceLock<Option<Ends>>,
+}
+
+/// The edge-end table's bytes (checksum cut off) and extent.
+#[derive(Debug)]
+struct Ends {
+    bytes: Vec<u8>,
+    table: Table,
 }
 
 /// Where one table of entries and its id blob are in the locator's bytes.
@@ -170,22 +198,63 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
 }
 
 impl Locator {
-    /// Reads `DIR/locator.bin`; `None` when it is missing or does not decode.
+    /// Reads the head of `DIR/locator.bin`; `None` when it is missing or the
+    /// head does not decode. The edge-end table is read on first use.
     pub fn read(dir: &Path) -> Option<Locator> {
-        Self::decode(std::fs::read(dir.join(LOCATOR)).ok()?)
+        let mut f = File::open(dir.join(LOCATOR)).ok()?;
+        let total = f.metadata().ok()?.len();
+        let mut prefix = [0u8; PREFIX];
+        f.read_exact(&mut prefix).ok()?;
+        let head_len = Self::head_len(&prefix)?;
+        let with_sum = u64::try_from(head_len.checked_add(SUM)?).ok()?;
+        if with_sum > total {
+            return None;
+        }
+        let mut head = vec![0u8; head_len + SUM];
+        head[..PREFIX].copy_from_slice(&prefix);
+        f.read_exact(&mut head[PREFIX..]).ok()?;
+        let mut loc = Self::decode_head(head)?;
+        loc.source = Some((f, with_sum, total));
+        Some(loc)
     }
 
-    /// Decodes a locator, checking its checksum, bounds and id order.
-    pub fn decode(bytes: Vec<u8>) -> Option<Locator> {
+    /// Decodes a whole locator (head and edge-end table), checking its
+    /// checksums, bounds and id order.
+    #[cfg(test)]
+    pub fn decode(mut bytes: Vec<u8>) -> Option<Locator> {
+        let head_len = Self::head_len(bytes.get(..PREFIX)?)?;
+        let with_sum = head_len.checked_add(SUM)?;
+        if with_sum > bytes.len() {
+            return None;
+        }
+        let rest = bytes.split_off(with_sum);
+        let loc = Self::decode_head(bytes)?;
+        let ends = decode_ends(&loc.sum, rest, loc.nseg)?;
+        let _ = loc.ends.set(Some(ends));
+        Some(loc)
+    }
+
+    /// The head's length from the magic and length prefix.
+    fn head_len(prefix: &[u8]) -> Option<usize> {
+        if prefix.get(..MAGIC.len())? != MAGIC {
+            return None;
+        }
+        let n = usize::try_from(le_u64(prefix, MAGIC.len())).ok()?;
+        (n >= PREFIX).then_some(n)
+    }
+
+    /// Decodes the head (with its checksum at the end of `bytes`).
+    fn decode_head(bytes: Vec<u8>) -> Option<Locator> {
         let body_len = bytes.len().checked_sub(SUM)?;
-        if blake3::hash(&bytes[..body_len]).as_bytes() != &bytes[body_len..] {
+        let sum: [u8; SUM] = *blake3::hash(&bytes[..body_len]).as_bytes();
+        if sum[..] != bytes[body_len..] {
             return None;
         }
         let body = &bytes[..body_len];
-        let mut c = Cursor { b: body, at: 0 };
-        if c.take(MAGIC.len())? != MAGIC {
-            return None;
-        }
+        let mut c = Cursor {
+            b: body,
+            at: PREFIX,
+        };
         let data_generation = c.u64()?;
         let nseg = c.u32()?;
         let mut segments = Vec::new();
@@ -198,19 +267,34 @@ impl Locator {
             });
         }
         let nodes = Table::read(&mut c)?;
-        let ends = Table::read(&mut c)?;
         if c.at != body_len {
             return None;
         }
         nodes.check(&bytes, nseg, true)?;
-        ends.check(&bytes, nseg, false)?;
         Some(Locator {
             segments,
             data_generation,
             bytes,
             nodes,
-            ends,
+            nseg,
+            sum,
+            source: None,
+            ends: OnceLock::new(),
         })
+    }
+
+    /// The edge-end table, read from the file on first use.
+    fn ends_table(&self) -> Option<&Ends> {
+        self.ends
+            .get_or_init(|| {
+                let (f, at, total) = self.source.as_ref()?;
+                let mut file: &File = f;
+                file.seek(SeekFrom::Start(*at)).ok()?;
+                let mut rest = vec![0u8; usize::try_from(total.checked_sub(*at)?).ok()?];
+                file.read_exact(&mut rest).ok()?;
+                decode_ends(&self.sum, rest, self.nseg)
+            })
+            .as_ref()
     }
 
     /// Number of nodes it locates.
@@ -233,24 +317,28 @@ impl Locator {
         Self::all(&self.bytes, self.nodes)
     }
 
-    /// Every edge-end entry, in id order.
-    pub fn ends(&self) -> impl Iterator<Item = (&str, Pos)> + '_ {
-        Self::all(&self.bytes, self.ends)
+    /// Every edge-end entry, in id order; `None` when the edge-end table does
+    /// not read back or check.
+    pub fn ends(&self) -> Option<impl Iterator<Item = (&str, Pos)> + '_> {
+        let e = self.ends_table()?;
+        Some(Self::all(&e.bytes, e.table))
     }
 
-    /// Where the records of the edges touching `id` are.
-    pub fn edges_at(&self, id: &str) -> Vec<Pos> {
+    /// Where the records of the edges touching `id` are; `None` when the
+    /// edge-end table does not read back or check.
+    pub fn edges_at(&self, id: &str) -> Option<Vec<Pos>> {
+        let e = self.ends_table()?;
         let key = id.as_bytes();
         let mut out = Vec::new();
-        let mut i = self.ends.lower_bound(&self.bytes, key);
-        while i < self.ends.count {
-            match self.ends.entry(&self.bytes, i) {
+        let mut i = e.table.lower_bound(&e.bytes, key);
+        while i < e.table.count {
+            match e.table.entry(&e.bytes, i) {
                 Some((k, pos)) if k == key => out.push(pos),
                 _ => break,
             }
             i += 1;
         }
-        out
+        Some(out)
     }
 
     fn all(b: &[u8], t: Table) -> impl Iterator<Item = (&str, Pos)> + '_ {
@@ -301,6 +389,7 @@ pub(crate) fn encode<'a>(
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 << 16);
     out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&0u64.to_le_bytes());
     out.extend_from_slice(&data_generation.to_le_bytes());
     out.extend_from_slice(&(segments.len() as u32).to_le_bytes());
     for s in segments {
@@ -311,10 +400,37 @@ pub(crate) fn encode<'a>(
         out.extend_from_slice(&s.bytes.to_le_bytes());
     }
     encode_table(&mut out, nodes);
-    encode_table(&mut out, ends);
+    let head_len = out.len() as u64;
+    out[MAGIC.len()..PREFIX].copy_from_slice(&head_len.to_le_bytes());
     let sum = blake3::hash(&out);
     out.extend_from_slice(sum.as_bytes());
+    let at = out.len();
+    encode_table(&mut out, ends);
+    let mut h = blake3::Hasher::new();
+    h.update(sum.as_bytes());
+    h.update(&out[at..]);
+    out.extend_from_slice(h.finalize().as_bytes());
     out
+}
+
+/// Decodes the edge-end table `rest` (its checksum at the end, which covers the
+/// head's checksum `sum` and then the table).
+fn decode_ends(sum: &[u8; SUM], mut rest: Vec<u8>, nseg: u32) -> Option<Ends> {
+    let body_len = rest.len().checked_sub(SUM)?;
+    let mut h = blake3::Hasher::new();
+    h.update(sum);
+    h.update(&rest[..body_len]);
+    if h.finalize().as_bytes()[..] != rest[body_len..] {
+        return None;
+    }
+    rest.truncate(body_len);
+    let mut c = Cursor { b: &rest, at: 0 };
+    let table = Table::read(&mut c)?;
+    if c.at != body_len {
+        return None;
+    }
+    table.check(&rest, nseg, false)?;
+    Some(Ends { bytes: rest, table })
 }
 
 /// The edge-end entries of edges at `positions`: each edge under its `from` and,
@@ -402,12 +518,12 @@ mod tests {
             ends.iter().copied(),
         );
         let loc = Locator::decode(bytes.clone()).expect("decodes");
-        assert_eq!(loc.edges_at("a"), vec![edge_pos(0), edge_pos(2)]);
-        assert_eq!(loc.edges_at("b/c"), vec![edge_pos(1)]);
-        assert_eq!(loc.edges_at("zeta"), vec![edge_pos(0), edge_pos(2)]);
-        assert!(loc.edges_at("b").is_empty());
-        assert!(loc.edges_at("zz").is_empty());
-        assert_eq!(loc.ends().count(), 5);
+        assert_eq!(loc.edges_at("a"), Some(vec![edge_pos(0), edge_pos(2)]));
+        assert_eq!(loc.edges_at("b/c"), Some(vec![edge_pos(1)]));
+        assert_eq!(loc.edges_at("zeta"), Some(vec![edge_pos(0), edge_pos(2)]));
+        assert_eq!(loc.edges_at("b"), Some(vec![]));
+        assert_eq!(loc.edges_at("zz"), Some(vec![]));
+        assert_eq!(loc.ends().map(Iterator::count), Some(5));
         assert_eq!(loc.len(), 4);
         assert_eq!(loc.data_generation, 9);
         assert_eq!(loc.segments.len(), 2);
@@ -424,6 +540,28 @@ mod tests {
         }
         assert!(Locator::decode(bytes[..bytes.len() - 3].to_vec()).is_none());
         assert!(Locator::decode(Vec::new()).is_none());
+
+        // Read from a folder, the head is checked at once and the edge-end
+        // table on first use: a flipped byte in the table leaves the nodes
+        // readable and makes the edge answers `None`, never wrong.
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(LOCATOR), &bytes).expect("write");
+        let read = Locator::read(dir.path()).expect("reads");
+        assert!(read.ends.get().is_none(), "edge table not read at open");
+        assert_eq!(read.get("zeta"), loc.get("zeta"));
+        assert_eq!(read.edges_at("a"), Some(vec![edge_pos(0), edge_pos(2)]));
+        let mut bad = bytes.clone();
+        let last = bad.len() - SUM - 1;
+        bad[last] ^= 1;
+        std::fs::write(dir.path().join(LOCATOR), &bad).expect("write");
+        let read = Locator::read(dir.path()).expect("the head still reads");
+        assert_eq!(read.get("zeta"), loc.get("zeta"));
+        assert_eq!(read.edges_at("a"), None);
+        assert!(read.ends().is_none());
+        let mut bad = bytes.clone();
+        bad[PREFIX + 1] ^= 1;
+        std::fs::write(dir.path().join(LOCATOR), &bad).expect("write");
+        assert!(Locator::read(dir.path()).is_none(), "a bad head is refused");
     }
 
     #[test]
