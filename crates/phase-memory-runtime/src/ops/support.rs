@@ -31,17 +31,26 @@ pub(crate) fn parse<T: DeserializeOwned>(req: &Value) -> Result<T, Outcome> {
     })
 }
 
-/// JSON Schema counts `433.0` as an integer; serde does not. Integral floats in
-/// the unsigned range become integers so a request that is valid against the
+/// JSON Schema counts `433.0` (and `1e20`) as an integer; serde does not.
+/// Integral floats become integers so a request that is valid against the
 /// published schema is accepted (an `f64` field still takes the integer).
+/// Every `f64` at or above 2^53 is integral; one beyond the `u64` range
+/// saturates to `u64::MAX`, which every count and limit field reads as "no
+/// bound", as the same integer written out would (serde_json reads integers
+/// beyond `u64` as floats). Negative ones become `i64` (saturating), which an
+/// unsigned field then refuses by path.
 fn integral_floats(v: &mut Value) {
     match v {
         Value::Number(n) if !n.is_u64() && !n.is_i64() => {
             if let Some(f) = n.as_f64()
                 && f.fract() == 0.0
-                && (0.0..9.007_199_254_740_992e15).contains(&f)
             {
-                *v = Value::from(f as u64);
+                // `as` saturates at the target's bounds; exact below them.
+                *v = if f >= 0.0 {
+                    Value::from(f as u64)
+                } else {
+                    Value::from(f as i64)
+                };
             }
         }
         Value::Array(a) => a.iter_mut().for_each(integral_floats),

@@ -464,6 +464,40 @@ fn audit_records_every_write_and_traces_denials() {
     assert_eq!(v.data["ok"], true);
 }
 
+/// JSON Schema counts any float without a fraction as an integer, however
+/// large: such a request is accepted (beyond `u64` it means "no bound"), a
+/// fractional or negative one is refused by path.
+#[test]
+fn integral_floats_are_integers_however_large() {
+    let mut rt = mem();
+    import_small(&mut rt);
+    for limit in [
+        json!(3.0),
+        json!(9007199254740992.0),
+        json!(1.0e19),
+        json!(1.0e300),
+    ] {
+        let q = check(
+            &mut rt,
+            &owner(),
+            "audit.query",
+            json!({ "limit": limit }),
+            Status::Ok,
+        );
+        assert!(q.data["records"].is_array(), "{}", q.to_json());
+    }
+    for bad in [json!(2.5), json!(-1.0), json!(-1.0e300)] {
+        let q = check(
+            &mut rt,
+            &owner(),
+            "audit.query",
+            json!({ "limit": bad }),
+            Status::Invalid,
+        );
+        assert_eq!(q.diagnostics[0].path.as_deref(), Some("limit"));
+    }
+}
+
 #[test]
 fn budget_is_never_exceeded_and_items_are_ordered() {
     let mut rt = mem();
