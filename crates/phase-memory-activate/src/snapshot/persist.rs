@@ -516,11 +516,7 @@ impl<R: Read> In<'_, R> {
             return Err(PersistError::Truncated);
         }
         self.left -= buf.len();
-        if buf.len() >= 1 << 20 {
-            self.hasher.update_rayon(buf);
-        } else {
-            self.hasher.update(buf);
-        }
+        self.hasher.update(buf);
         Ok(())
     }
     fn u64(&mut self) -> Result<u64, PersistError> {

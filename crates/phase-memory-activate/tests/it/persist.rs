@@ -207,8 +207,8 @@ impl std::io::Read for Dribble<'_> {
     }
 }
 
-/// Reading from a reader (short reads, a column over 1 MiB hashed on several
-/// threads) gives what `decode` gives; a reader failing anywhere is
+/// Reading from a reader (short reads, a column over 1 MiB) gives what
+/// `decode` gives; a reader failing anywhere is
 /// `Truncated`, a flipped byte still `Checksum`.
 #[test]
 fn reading_from_a_reader_equals_decoding_and_a_failing_reader_is_truncated() {
