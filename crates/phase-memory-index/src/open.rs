@@ -2,12 +2,13 @@
 //! index of another schema, or an unsynced one left unreadable, is cleared.
 
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use tantivy::{Index, ReloadPolicy};
 
 use crate::{
-    ANALYZER, EXACT_ANALYZER, Fields, FullTextIndex, IndexError, IndexOptions, analyzer, clear_dir,
-    exact_analyzer, read_generation, relaxed, schema,
+    ANALYZER, EXACT_ANALYZER, Fields, FullTextIndex, IndexError, IndexOptions, Shared, analyzer,
+    clear_dir, exact_analyzer, generation_of, relaxed, schema,
 };
 
 impl FullTextIndex {
@@ -71,10 +72,7 @@ impl FullTextIndex {
         options: IndexOptions,
         location: &str,
     ) -> Result<FullTextIndex, IndexError> {
-        let open_err = |source| IndexError::Open {
-            location: location.to_string(),
-            source,
-        };
+        let open_err = open_error(location);
         let index = if options.durable {
             let mmap =
                 tantivy::directory::MmapDirectory::open(d).map_err(|e| open_err(e.into()))?;
@@ -94,10 +92,7 @@ impl FullTextIndex {
         options: IndexOptions,
         location: &str,
     ) -> Result<FullTextIndex, IndexError> {
-        let open_err = |source| IndexError::Open {
-            location: location.to_string(),
-            source,
-        };
+        let open_err = open_error(location);
         index
             .tokenizers()
             .register(ANALYZER, analyzer(options.analysis));
@@ -123,17 +118,33 @@ impl FullTextIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(open_err)?;
-        let generation = read_generation(&index, options.analysis).map_err(open_err)?;
+        let metas = index.load_metas().map_err(open_err)?;
+        let shared = Shared {
+            generation: generation_of(&metas.payload, options.analysis),
+            written: generation_of(&metas.payload, options.analysis),
+            opstamp: metas.opstamp,
+            overlay: Default::default(),
+        };
         Ok(FullTextIndex {
             index,
             writer: None,
             uncommitted: false,
+            superseded: false,
             writer_bulk: false,
             reader,
             fields,
             location: location.to_string(),
             options,
-            generation,
+            shared: Arc::new(RwLock::new(shared)),
+            staged: Vec::new(),
         })
+    }
+}
+
+/// The error of opening the index at `location`.
+fn open_error(location: &str) -> impl Fn(tantivy::TantivyError) -> IndexError + Copy + '_ {
+    move |source| IndexError::Open {
+        location: location.to_string(),
+        source,
     }
 }
