@@ -23,6 +23,7 @@ impl FullTextIndex {
             location: self.location.clone(),
             options: self.options,
             shared: self.shared.clone(),
+            dir: self.dir.clone(),
             staged: Vec::new(),
             uncommitted: false,
             superseded: false,
@@ -76,8 +77,19 @@ impl FullTextIndex {
             return self.commit_locked(&mut st, true);
         }
         let searcher = self.reader.searcher();
+        let ids: Vec<String> = self.staged.iter().map(|(id, _)| id.clone()).collect();
         for (id, doc) in self.staged.drain(..) {
             st.overlay.put(&id, doc, &searcher, self.fields.id);
+        }
+        if let Some(dir) = self.dir.clone() {
+            let noted = (st.noting || crate::journal::restart(&dir, st.written).is_ok())
+                && crate::journal::note(&dir, generation, ids).is_ok();
+            st.noting = noted;
+            if !noted {
+                // Without the note, write now: a process that ends without a
+                // flush would leave the folder behind with nothing to catch up by.
+                return self.commit_locked(&mut st, false);
+            }
         }
         let full = st.overlay.len() >= self.options.pending_docs
             || st
@@ -199,6 +211,13 @@ impl FullTextIndex {
         st.overlay.clear();
         st.opstamp = opstamp;
         st.written = st.generation;
+        if let Some(dir) = &self.dir
+            && self.options.pending_docs > 0
+        {
+            // Best effort: a journal that does not start at the folder's
+            // generation is not used (the user rebuilds instead).
+            st.noting = crate::journal::restart(dir, st.written).is_ok();
+        }
         self.uncommitted = false;
         self.superseded = false;
         self.reader.reload().map_err(self.err("reload"))

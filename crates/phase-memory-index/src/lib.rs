@@ -33,6 +33,7 @@
 
 mod analysis;
 mod commit;
+mod journal;
 mod open;
 mod overlay;
 mod ranked;
@@ -240,6 +241,8 @@ pub struct FullTextIndex {
     location: String,
     options: IndexOptions,
     shared: Arc<RwLock<Shared>>,
+    /// The index folder (`None` in RAM).
+    dir: Option<PathBuf>,
     /// Documents written since the last commit, for the overlay (id, document or
     /// deletion), in order.
     staged: Vec<(String, Option<Doc>)>,
@@ -261,6 +264,8 @@ struct Shared {
     opstamp: u64,
     /// The generation that commit records.
     written: Option<u64>,
+    /// The journal of kept commits (`journal.rs`) starts at `written`.
+    noting: bool,
     overlay: Overlay,
 }
 

@@ -28,7 +28,7 @@ impl FullTextIndex {
             None => "memory".to_string(),
         };
         match dir {
-            None => Self::open_index(Index::create_in_ram(schema()), options, &location),
+            None => Self::open_index(Index::create_in_ram(schema()), options, &location, None),
             Some(d) => {
                 std::fs::create_dir_all(d).map_err(|source| IndexError::CreateDir {
                     path: d.to_path_buf(),
@@ -82,7 +82,7 @@ impl FullTextIndex {
             Index::open_or_create(relaxed, schema())
         }
         .map_err(open_err)?;
-        Self::open_index(index, options, location)
+        Self::open_index(index, options, location, Some(d))
     }
 
     /// The handle of an opened index: analyzers registered, fields found, a
@@ -91,6 +91,7 @@ impl FullTextIndex {
         index: Index,
         options: IndexOptions,
         location: &str,
+        dir: Option<&Path>,
     ) -> Result<FullTextIndex, IndexError> {
         let open_err = open_error(location);
         index
@@ -123,6 +124,7 @@ impl FullTextIndex {
             generation: generation_of(&metas.payload, options.analysis),
             written: generation_of(&metas.payload, options.analysis),
             opstamp: metas.opstamp,
+            noting: false,
             overlay: Default::default(),
         };
         Ok(FullTextIndex {
@@ -136,6 +138,7 @@ impl FullTextIndex {
             location: location.to_string(),
             options,
             shared: Arc::new(RwLock::new(shared)),
+            dir: dir.map(Path::to_path_buf),
             staged: Vec::new(),
         })
     }

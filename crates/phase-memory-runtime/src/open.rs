@@ -472,8 +472,15 @@ impl Runtime {
         if tag > self.store.generation() {
             return false;
         }
-        let Ok(Some(ids)) = self.store.data_changes_since(tag) else {
-            return false;
+        let ids = match self.store.data_changes_since(tag) {
+            Ok(Some(ids)) => ids,
+            // The store cannot tell (a file store opened after those commits):
+            // the ids a process that kept them in memory noted in the index
+            // folder, when they reach the store's data generation.
+            _ => match self.index.noted_since(tag) {
+                Some((ids, reached)) if reached >= self.store.data_generation() => ids,
+                _ => return false,
+            },
         };
         let mut u = IndexUpdate::default();
         for id in ids {

@@ -243,6 +243,22 @@ fn a_handle_dropped_without_a_flush_leaves_the_last_written_generation() {
     let idx = FullTextIndex::open_or_create_with(Some(dir.path()), kept()).expect("reopen");
     assert_eq!(idx.generation(), Some(1), "the user catches up from 1");
     assert!(idx.search("beta", 5).expect("search").is_empty());
+    // ...with the ids the process noted (none for another generation).
+    assert_eq!(idx.noted_since(1), Some((vec!["b".to_string()], 2)));
+    assert_eq!(idx.noted_since(0), None);
+    // A line torn by a kill ends the note.
+    let journal = dir.path().join("pending.ids");
+    let mut text = std::fs::read_to_string(&journal).expect("journal");
+    text.push_str("{\"generation\":3,\"ids\":[\"c");
+    std::fs::write(&journal, text).expect("write");
+    assert_eq!(idx.noted_since(1), Some((vec!["b".to_string()], 2)));
+    // A commit to the folder starts it again.
+    let mut idx = idx;
+    idx.upsert(&[node("b", "Beta", "")]).expect("upsert");
+    idx.commit(2).expect("commit");
+    idx.flush().expect("flush");
+    assert_eq!(idx.noted_since(2), Some((vec![], 2)));
+    assert_eq!(idx.noted_since(1), None);
 }
 
 #[test]
