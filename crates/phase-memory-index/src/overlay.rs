@@ -114,6 +114,7 @@ impl Overlay {
     /// Replaces (or deletes, `doc: None`) the document of `id`, keeping the
     /// shadow of `searcher` up to date.
     pub(crate) fn put(&mut self, id: &str, doc: Option<Doc>, searcher: &Searcher, id_field: Field) {
+        let known = self.docs.contains_key(id);
         if let Some(Some(old)) = self.docs.remove(id) {
             self.live -= 1;
             for slot in 0..SCORED {
@@ -127,8 +128,6 @@ impl Overlay {
                     }
                 }
             }
-        } else if self.shadow.generation == Some(generation_of(searcher)) {
-            shadow_id(&mut self.shadow, searcher, id_field, id);
         }
         if let Some(d) = &doc {
             self.live += 1;
@@ -144,6 +143,11 @@ impl Overlay {
         }
         self.since.get_or_insert_with(Instant::now);
         self.docs.insert(id.to_string(), doc);
+        if self.shadow.generation != Some(generation_of(searcher)) {
+            self.reshadow(searcher, id_field);
+        } else if !known {
+            shadow_id(&mut self.shadow, searcher, id_field, id);
+        }
     }
 
     /// Computes the shadow of the overlay's ids for `searcher`.
