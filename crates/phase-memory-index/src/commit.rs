@@ -70,10 +70,14 @@ impl FullTextIndex {
     /// reflects; durable too unless [`IndexOptions::pending_docs`] lets the
     /// documents stay in memory (see [`FullTextIndex::flush`]).
     pub fn commit(&mut self, generation: u64) -> Result<(), IndexError> {
+        let lone = Arc::strong_count(&self.shared) == 1;
         let shared = self.shared.clone();
         let mut st = Self::write_shared(&shared);
         st.generation = Some(generation);
-        if self.uncommitted || self.options.pending_docs == 0 {
+        if self.uncommitted || self.options.pending_docs == 0 || lone {
+            // A lone handle (one process's only user, such as one CLI command)
+            // writes at once: other processes then never wait to catch up with
+            // what it kept.
             return self.commit_locked(&mut st, true);
         }
         let searcher = self.reader.searcher();

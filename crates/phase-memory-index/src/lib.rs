@@ -149,9 +149,11 @@ pub struct IndexOptions {
     /// generation, so its user rebuilds it).
     pub durable: bool,
     /// Documents a commit may keep in memory instead of writing them to the
-    /// folder (0: every commit writes). Searches see them at once; they are
-    /// written once this many gathered, after [`IndexOptions::pending_age`], or
-    /// on [`FullTextIndex::flush`].
+    /// folder (0: every commit writes). Only a handle shared with another
+    /// ([`FullTextIndex::share`], a server's pool) keeps any: a lone one writes
+    /// at every commit. Searches see them at once; they are written once this
+    /// many gathered, after [`IndexOptions::pending_age`], or on
+    /// [`FullTextIndex::flush`].
     pub pending_docs: usize,
     /// Longest time documents stay in memory only (checked at each commit).
     pub pending_age: Duration,

@@ -144,6 +144,8 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut idx = FullTextIndex::open_or_create_with(Some(dir.path()), kept()).expect("open");
+        // Only a shared handle keeps documents.
+        let _other = idx.share();
         apply(&mut idx, &base, 1);
         idx.flush().expect("flush");
         for (r, writes) in rounds.iter().enumerate() {
@@ -211,6 +213,10 @@ fn kept_documents_are_written_when_enough_gathered_or_old() {
         ..kept()
     };
     let mut idx = FullTextIndex::open_or_create_with(Some(dir.path()), opts).expect("open");
+    // A lone handle writes at every commit.
+    put(&mut idx, "x", "Lone", 1);
+    assert_eq!(idx.pending(), 0);
+    let _other = idx.share();
     put(&mut idx, "a", "Alpha", 1);
     put(&mut idx, "b", "Beta", 2);
     assert_eq!(idx.pending(), 2);
@@ -218,7 +224,7 @@ fn kept_documents_are_written_when_enough_gathered_or_old() {
     assert_eq!(idx.pending(), 0, "the third document wrote all three");
     let disk = FullTextIndex::open_or_create_with(Some(dir.path()), opts).expect("reopen");
     assert_eq!(disk.generation(), Some(3));
-    assert_eq!(disk.doc_count(), 3);
+    assert_eq!(disk.doc_count(), 4);
     drop(disk);
     let opts = IndexOptions {
         pending_age: Duration::ZERO,
@@ -227,6 +233,7 @@ fn kept_documents_are_written_when_enough_gathered_or_old() {
     idx.release_writer();
     drop(idx);
     let mut idx = FullTextIndex::open_or_create_with(Some(dir.path()), opts).expect("open");
+    let _other = idx.share();
     put(&mut idx, "d", "Delta", 4);
     assert_eq!(idx.pending(), 0, "older than the age bound: written");
 }
@@ -235,11 +242,12 @@ fn kept_documents_are_written_when_enough_gathered_or_old() {
 fn a_handle_dropped_without_a_flush_leaves_the_last_written_generation() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut idx = FullTextIndex::open_or_create_with(Some(dir.path()), kept()).expect("open");
+    let other = idx.share();
     put(&mut idx, "a", "Alpha", 1);
     idx.flush().expect("flush");
     put(&mut idx, "b", "Beta", 2);
     idx.release_writer();
-    drop(idx);
+    drop((idx, other));
     let idx = FullTextIndex::open_or_create_with(Some(dir.path()), kept()).expect("reopen");
     assert_eq!(idx.generation(), Some(1), "the user catches up from 1");
     assert!(idx.search("beta", 5).expect("search").is_empty());
@@ -254,6 +262,7 @@ fn a_handle_dropped_without_a_flush_leaves_the_last_written_generation() {
     assert_eq!(idx.noted_since(1), Some((vec!["b".to_string()], 2)));
     // A commit to the folder starts it again.
     let mut idx = idx;
+    let _other = idx.share();
     idx.upsert(&[node("b", "Beta", "")]).expect("upsert");
     idx.commit(2).expect("commit");
     idx.flush().expect("flush");
@@ -265,6 +274,7 @@ fn a_handle_dropped_without_a_flush_leaves_the_last_written_generation() {
 fn a_folder_written_by_another_handle_replaces_older_kept_documents() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut a = FullTextIndex::open_or_create_with(Some(dir.path()), kept()).expect("open");
+    let _a2 = a.share();
     put(&mut a, "a", "Alpha", 1);
     a.release_writer();
     // Another process (its own handle) catches up to 2 and writes the folder.
@@ -285,6 +295,7 @@ fn a_folder_written_by_another_handle_replaces_older_kept_documents() {
     a.release_writer();
     let mut other = FullTextIndex::open_or_create_with(Some(dir.path()), kept()).expect("open");
     put(&mut other, "d", "Delta", 3);
+    assert_eq!(other.pending(), 0, "a lone handle writes at once");
     other.flush().expect("flush");
     other.release_writer();
     a.reload().expect("reload");
