@@ -213,7 +213,7 @@ impl Overlay {
                     continue;
                 };
                 if let Some(scopes) = scopes
-                    && !scopes.iter().any(|s| *s == doc.scope)
+                    && !scopes.contains(&doc.scope)
                 {
                     continue;
                 }
