@@ -10,8 +10,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use tantivy::Term;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
-use tantivy::schema::IndexRecordOption;
+use tantivy::query::Bm25StatisticsProvider;
+
+use crate::overlay::Combined;
 
 use crate::{Analysis, EXACT_ANALYZER, FullTextIndex, IndexError, MAX_QUERY_TERMS, Search};
 
@@ -149,14 +150,18 @@ impl FullTextIndex {
     /// How many documents hold `term` (an analysed term) in title or body; the
     /// larger of the two fields' counts.
     pub fn doc_freq(&self, term: &str) -> u64 {
+        let st = self.read_shared();
         let searcher = self.reader.searcher();
+        let shadow = st.overlay.shadow_for(&searcher, self.fields.id);
+        let stats = Combined {
+            searcher: &searcher,
+            shadow: shadow.as_ref(),
+            overlay: &st.overlay,
+            slots: self.slots(),
+        };
         [self.fields.title, self.fields.body]
             .into_iter()
-            .map(|f| {
-                searcher
-                    .doc_freq(&Term::from_field_text(f, term))
-                    .unwrap_or(0)
-            })
+            .map(|f| stats.doc_freq(&Term::from_field_text(f, term)).unwrap_or(0))
             .max()
             .unwrap_or(0)
     }
@@ -199,19 +204,10 @@ impl FullTextIndex {
     ) -> Result<Vec<(String, f32)>, IndexError> {
         let limit = search.limit;
         let w = search.weights;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut clause = |field, term: &str, weight: f32| {
-            if weight > 0.0 && weight.is_finite() {
-                let q: Box<dyn Query> = Box::new(TermQuery::new(
-                    Term::from_field_text(field, term),
-                    IndexRecordOption::WithFreqs,
-                ));
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(q, weight))));
-            }
-        };
+        let mut clauses = Vec::new();
         for (term, weight) in terms.iter().take(MAX_QUERY_TERMS) {
-            clause(self.fields.title, term, w.title * weight);
-            clause(self.fields.body, term, w.body * weight);
+            self.clause(&mut clauses, 0, term, w.title * weight);
+            self.clause(&mut clauses, 1, term, w.body * weight);
         }
         if self.options.analysis == Analysis::English && w.exact > 0.0 {
             let exact: BTreeSet<String> = self
@@ -219,13 +215,10 @@ impl FullTextIndex {
                 .into_iter()
                 .collect();
             for term in exact.iter().take(MAX_QUERY_TERMS) {
-                clause(self.fields.exact, term, w.exact);
+                self.clause(&mut clauses, 2, term, w.exact);
             }
         }
-        if limit == 0 || clauses.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.ranked(Box::new(BooleanQuery::new(clauses)), search.scopes, limit)
+        self.ranked(&clauses, search.scopes, limit)
     }
 }
 

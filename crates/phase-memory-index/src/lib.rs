@@ -22,10 +22,21 @@
 //!
 //! Writes ([`FullTextIndex::upsert`], [`FullTextIndex::delete`]) become visible to
 //! [`FullTextIndex::search`] and [`FullTextIndex::doc_count`] at the next
-//! [`FullTextIndex::commit`].
+//! [`FullTextIndex::commit`]. With [`IndexOptions::pending_docs`] set, a commit of
+//! a few documents keeps them in memory beside the folder's last commit (see
+//! `overlay.rs`: searches give what the committed index would) and writes them
+//! to the folder only once that many gathered, after
+//! [`IndexOptions::pending_age`], or on [`FullTextIndex::flush`]; the generation
+//! then is what index and memory reflect, while the folder records the last
+//! generation written there (a process that ends without a flush leaves the
+//! folder behind, to be caught up by its next user).
 
 mod analysis;
+mod commit;
+mod journal;
 mod open;
+mod overlay;
+mod ranked;
 mod relaxed;
 
 pub use analysis::STOP_WORDS;
@@ -33,13 +44,15 @@ use analysis::{analyzer, exact_analyzer, schema};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use overlay::{Clause, Doc, Overlay};
 
 use phase_memory_model::Node;
-use tantivy::collector::TopDocs;
 use tantivy::merge_policy::LogMergePolicy;
-use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, TantivyDocument, Value};
-use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Term};
+use tantivy::schema::{Field, TantivyDocument};
+use tantivy::{Index, IndexReader, IndexWriter, Term};
 
 pub mod feedback;
 pub use feedback::{Feedback, rm3_weights};
@@ -135,6 +148,15 @@ pub struct IndexOptions {
     /// (caught up by its user) or unreadable (cleared on open: it reports no
     /// generation, so its user rebuilds it).
     pub durable: bool,
+    /// Documents a commit may keep in memory instead of writing them to the
+    /// folder (0: every commit writes). Only a handle shared with another
+    /// ([`FullTextIndex::share`], a server's pool) keeps any: a lone one writes
+    /// at every commit. Searches see them at once; they are written once this
+    /// many gathered, after [`IndexOptions::pending_age`], or on
+    /// [`FullTextIndex::flush`].
+    pub pending_docs: usize,
+    /// Longest time documents stay in memory only (checked at each commit).
+    pub pending_age: Duration,
 }
 
 impl Default for IndexOptions {
@@ -144,6 +166,8 @@ impl Default for IndexOptions {
             memory_budget_bytes: 150_000_000,
             analysis: Analysis::English,
             durable: true,
+            pending_docs: 0,
+            pending_age: Duration::from_secs(1),
         }
     }
 }
@@ -209,7 +233,8 @@ struct Fields {
 /// folder's one writer (a second handle writing at the same time fails with
 /// [`IndexError::Open`]) until [`FullTextIndex::release_writer`]. The store's writer
 /// lock decides who writes; [`FullTextIndex::reload`] shows a reader what other
-/// handles committed.
+/// handles committed. Handles made with [`FullTextIndex::share`] share one reader,
+/// generation and the documents kept in memory (one process's pool).
 pub struct FullTextIndex {
     index: Index,
     writer: Option<IndexWriter>,
@@ -217,11 +242,33 @@ pub struct FullTextIndex {
     fields: Fields,
     location: String,
     options: IndexOptions,
-    generation: Option<u64>,
-    /// Documents were added or deleted since the last commit.
+    shared: Arc<RwLock<Shared>>,
+    /// The index folder (`None` in RAM).
+    dir: Option<PathBuf>,
+    /// Documents written since the last commit, for the overlay (id, document or
+    /// deletion), in order.
+    staged: Vec<(String, Option<Doc>)>,
+    /// Documents were added to or deleted from the tantivy writer since the last
+    /// commit (a bulk write or a rebuild).
     uncommitted: bool,
+    /// A rebuild replaces everything: the overlay is dropped at its commit.
+    superseded: bool,
     /// The writer held is the configured (bulk) one, not the small one.
     writer_bulk: bool,
+}
+
+/// What the handles of [`FullTextIndex::share`] share.
+#[derive(Debug, Default)]
+struct Shared {
+    /// The store generation index and overlay reflect.
+    generation: Option<u64>,
+    /// The opstamp of the folder's commit the reader shows.
+    opstamp: u64,
+    /// The generation that commit records.
+    written: Option<u64>,
+    /// The journal of kept commits (`journal.rs`) starts at `written`.
+    noting: bool,
+    overlay: Overlay,
 }
 
 /// Memory budget of the writer of small updates (tantivy's smallest).
@@ -234,7 +281,7 @@ impl std::fmt::Debug for FullTextIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FullTextIndex")
             .field("location", &self.location)
-            .field("generation", &self.generation)
+            .field("generation", &self.generation())
             .finish_non_exhaustive()
     }
 }
@@ -295,21 +342,23 @@ impl FullTextIndex {
     }
 
     /// Gives up the folder's writer (after waiting for its merges), so another
-    /// handle may write. Pending uncommitted writes are dropped.
+    /// handle may write. Pending uncommitted writes are dropped (documents a
+    /// commit kept in memory stay).
     pub fn release_writer(&mut self) {
         if let Some(writer) = self.writer.take() {
             let _ = writer.wait_merging_threads();
         }
         self.uncommitted = false;
+        self.superseded = false;
+        self.staged.clear();
     }
 
-    /// Shows what other handles committed since this one last looked: reloads the
-    /// reader and the generation tag.
-    pub fn reload(&mut self) -> Result<(), IndexError> {
-        self.reader.reload().map_err(self.err("reload"))?;
-        self.generation =
-            read_generation(&self.index, self.options.analysis).map_err(self.err("reload"))?;
-        Ok(())
+    fn read_shared(&self) -> RwLockReadGuard<'_, Shared> {
+        self.shared.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_shared(shared: &RwLock<Shared>) -> RwLockWriteGuard<'_, Shared> {
+        shared.write().unwrap_or_else(|e| e.into_inner())
     }
 
     fn document(&self, node: &Node) -> TantivyDocument {
@@ -333,10 +382,46 @@ impl FullTextIndex {
         doc
     }
 
+    /// The overlay's form of a node's document.
+    fn overlay_doc(&self, node: &Node) -> Doc {
+        let title = self.analyse(ANALYZER, &node.title);
+        let body = self.analyse(ANALYZER, &node.body);
+        let exact = if self.options.analysis == Analysis::English {
+            let mut e = self.analyse(EXACT_ANALYZER, &node.title);
+            e.extend(self.analyse(EXACT_ANALYZER, &node.body));
+            e
+        } else {
+            Vec::new()
+        };
+        Doc::new(
+            self.document(node),
+            node.scope.clone(),
+            [title, body, exact],
+        )
+    }
+
+    /// Whether writes go to the overlay (not straight to the tantivy writer).
+    fn overlaid(&self) -> bool {
+        self.options.pending_docs > 0 && !self.uncommitted
+    }
+
     /// Replaces the documents of these nodes (by id). A forgotten node
     /// (`tombstone.is_some()`) is removed instead of indexed.
     pub fn upsert(&mut self, nodes: &[Node]) -> Result<(), IndexError> {
-        self.writer_for(nodes.len() >= BULK_DOCUMENTS)?;
+        let bulk = nodes.len() >= BULK_DOCUMENTS;
+        if self.overlaid() && !bulk {
+            for node in nodes {
+                let doc = node.tombstone.is_none().then(|| self.overlay_doc(node));
+                self.staged.push((node.id.clone(), doc));
+            }
+            return Ok(());
+        }
+        if self.options.pending_docs > 0 && !self.uncommitted {
+            // A bulk write goes to the writer: what memory holds goes first.
+            self.flush()?;
+            self.write_staged()?;
+        }
+        self.writer_for(bulk)?;
         // Into an empty index (nothing committed by any handle, nothing pending),
         // a node's first document replaces nothing: no delete to queue and apply
         // (a bulk import into a new store).
@@ -368,6 +453,10 @@ impl FullTextIndex {
         if ids.is_empty() {
             return Ok(());
         }
+        if self.overlaid() {
+            self.staged.extend(ids.iter().map(|id| (id.clone(), None)));
+            return Ok(());
+        }
         self.writer_for(false)?;
         let Some(writer) = self.writer.as_ref() else {
             return Ok(());
@@ -386,38 +475,10 @@ impl FullTextIndex {
         Ok(metas.segments.iter().map(|s| u64::from(s.num_docs())).sum())
     }
 
-    /// Makes pending writes durable and visible, recording the store generation the
-    /// index now reflects.
-    pub fn commit(&mut self, generation: u64) -> Result<(), IndexError> {
-        self.commit_with(Some(generation))?;
-        self.generation = Some(generation);
-        Ok(())
-    }
-
-    fn commit_with(&mut self, generation: Option<u64>) -> Result<(), IndexError> {
-        let analysis = analysis_tag(self.options.analysis);
-        let payload = generation.map(|g| {
-            serde_json::json!({ "generation": g, "analyzer": ANALYZER_VERSION, "analysis": analysis })
-                .to_string()
-        });
-        self.writer_for(false)?;
-        let writer = self.writer.as_mut().ok_or_else(|| IndexError::WriterLost {
-            location: self.location.clone(),
-        })?;
-        let res = writer.prepare_commit().and_then(|mut prepared| {
-            if let Some(p) = &payload {
-                prepared.set_payload(p);
-            }
-            prepared.commit()
-        });
-        res.map_err(self.err("commit"))?;
-        self.uncommitted = false;
-        self.reader.reload().map_err(self.err("reload"))
-    }
-
-    /// The store generation of the last commit (`None` for a new index).
+    /// The store generation the index reflects (`None` for a new index): of the
+    /// last commit, or of the documents kept in memory since.
     pub fn generation(&self) -> Option<u64> {
-        self.generation
+        self.read_shared().generation
     }
 
     /// Clears the index, indexes `nodes` (forgotten ones are skipped) and commits at
@@ -433,6 +494,8 @@ impl FullTextIndex {
         };
         writer.delete_all_documents().map_err(self.err("rebuild"))?;
         self.uncommitted = true;
+        self.superseded = true;
+        self.staged.clear();
         for node in nodes {
             if node.tombstone.is_none() {
                 writer
@@ -448,7 +511,7 @@ impl FullTextIndex {
     /// document survives in the index folder. Costs a full rewrite of the index:
     /// run it after a forget, not after every write.
     pub fn purge(&mut self) -> Result<(), IndexError> {
-        self.commit_with(self.generation)?;
+        self.commit_with(None)?;
         // Wait for background merges to end, so that every segment can be merged now.
         if let Some(writer) = self.writer.take() {
             writer
@@ -476,9 +539,20 @@ impl FullTextIndex {
         Ok(())
     }
 
-    /// Number of documents in the last commit.
+    /// Number of documents in the last commit (with those kept in memory).
     pub fn doc_count(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        let st = self.read_shared();
+        let searcher = self.reader.searcher();
+        if st.overlay.is_empty() {
+            return searcher.num_docs();
+        }
+        let shadow = st.overlay.shadow_for(&searcher, self.fields.id);
+        searcher.num_docs() - Overlay::shadowed(shadow.as_ref()) + st.overlay.live()
+    }
+
+    /// The scored fields by slot (see `overlay.rs`).
+    fn slots(&self) -> [Field; overlay::SCORED] {
+        [self.fields.title, self.fields.body, self.fields.exact]
     }
 
     /// Splits text into the index's terms (lowercased, ASCII-folded words; for
@@ -531,103 +605,28 @@ impl FullTextIndex {
             return Ok(Vec::new());
         }
         let w = search.weights;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut term_clause = |field: Field, term: &str, weight: f32| {
-            if weight > 0.0 && weight.is_finite() {
-                let q: Box<dyn Query> = Box::new(TermQuery::new(
-                    Term::from_field_text(field, term),
-                    IndexRecordOption::WithFreqs,
-                ));
-                let q: Box<dyn Query> = if weight == 1.0 {
-                    q
-                } else {
-                    Box::new(BoostQuery::new(q, weight))
-                };
-                clauses.push((Occur::Should, q));
-            }
-        };
+        let mut clauses = Vec::new();
         for term in terms.iter().take(MAX_QUERY_TERMS) {
-            term_clause(self.fields.title, term, w.title);
-            term_clause(self.fields.body, term, w.body);
+            self.clause(&mut clauses, 0, term, w.title);
+            self.clause(&mut clauses, 1, term, w.body);
         }
         for term in exact.iter().take(MAX_QUERY_TERMS) {
-            term_clause(self.fields.exact, term, w.exact);
+            self.clause(&mut clauses, 2, term, w.exact);
         }
-        if clauses.is_empty() {
-            return Ok(Vec::new());
-        }
-        let text_query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
-        self.ranked(text_query, search.scopes, limit)
+        self.ranked(&clauses, search.scopes, limit)
     }
 
-    /// Runs a text query inside `scopes` (None: every scope; empty: none) and
-    /// returns the best `limit` hits by BM25 rounded to 1/65536, ties by id. It
-    /// fetches past the limit until the documents tied at the cut-off are all seen,
-    /// so the same documents give the same hits whatever the segment layout.
-    pub(crate) fn ranked(
-        &self,
-        text_query: Box<dyn Query>,
-        scopes: Option<&[String]>,
-        limit: usize,
-    ) -> Result<Vec<(String, f32)>, IndexError> {
-        if limit == 0 {
-            return Ok(Vec::new());
+    /// Adds the clause of `term` in scored field `slot` at `weight` (none for a
+    /// weight that is not positive and finite).
+    pub(crate) fn clause(&self, clauses: &mut Vec<Clause>, slot: usize, term: &str, weight: f32) {
+        if weight > 0.0 && weight.is_finite() {
+            clauses.push(Clause {
+                field: self.slots()[slot],
+                slot,
+                term: term.to_string(),
+                weight,
+            });
         }
-        let query: Box<dyn Query> = match scopes {
-            None => text_query,
-            Some(scopes) => {
-                if scopes.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let scope_clauses: Vec<(Occur, Box<dyn Query>)> = scopes
-                    .iter()
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .map(|s| {
-                        let q: Box<dyn Query> = Box::new(TermQuery::new(
-                            Term::from_field_text(self.fields.scope, s),
-                            IndexRecordOption::Basic,
-                        ));
-                        (Occur::Should, q)
-                    })
-                    .collect();
-                let filter: Box<dyn Query> = Box::new(ConstScoreQuery::new(
-                    Box::new(BooleanQuery::new(scope_clauses)),
-                    0.0,
-                ));
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, text_query),
-                    (Occur::Must, filter),
-                ]))
-            }
-        };
-        let searcher = self.reader.searcher();
-        // Fetch beyond the limit until the last hit scores below the limit-th, so
-        // documents tied at the cut-off are all seen and chosen by id.
-        let total = usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX);
-        let mut fetch = limit.saturating_add(16);
-        let top = loop {
-            let top: Vec<(f32, DocAddress)> = searcher
-                .search(&*query, &TopDocs::with_limit(fetch).order_by_score())
-                .map_err(self.err("search"))?;
-            let settled = top.len() < fetch
-                || fetch >= total
-                || top.get(limit - 1).map(|x| tie_key(x.0)) != top.last().map(|x| tie_key(x.0));
-            if settled {
-                break top;
-            }
-            fetch = fetch.saturating_mul(2);
-        };
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr).map_err(self.err("search"))?;
-            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
-                hits.push((id.to_string(), score));
-            }
-        }
-        hits.sort_by(|a, b| tie_key(b.1).cmp(&tie_key(a.1)).then_with(|| a.0.cmp(&b.0)));
-        hits.truncate(limit);
-        Ok(hits)
     }
 }
 
@@ -689,11 +688,15 @@ fn new_writer(index: &Index, options: IndexOptions) -> tantivy::Result<IndexWrit
 /// The generation of the last commit, if it was written by this analyzer version
 /// and analysis (otherwise the index must be rebuilt: `None`).
 fn read_generation(index: &Index, analysis: Analysis) -> tantivy::Result<Option<u64>> {
-    let metas = index.load_metas()?;
-    Ok(metas
-        .payload
+    Ok(generation_of(&index.load_metas()?.payload, analysis))
+}
+
+/// The generation a commit payload records, if this analyzer version and
+/// analysis wrote it.
+fn generation_of(payload: &Option<String>, analysis: Analysis) -> Option<u64> {
+    payload
         .as_deref()
         .and_then(|p| serde_json::from_str::<Payload>(p).ok())
         .filter(|p| p.analyzer == ANALYZER_VERSION && p.analysis == analysis_tag(analysis))
-        .map(|p| p.generation))
+        .map(|p| p.generation)
 }

@@ -2,12 +2,13 @@
 //! index of another schema, or an unsynced one left unreadable, is cleared.
 
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use tantivy::{Index, ReloadPolicy};
 
 use crate::{
-    ANALYZER, EXACT_ANALYZER, Fields, FullTextIndex, IndexError, IndexOptions, analyzer, clear_dir,
-    exact_analyzer, read_generation, relaxed, schema,
+    ANALYZER, EXACT_ANALYZER, Fields, FullTextIndex, IndexError, IndexOptions, Shared, analyzer,
+    clear_dir, exact_analyzer, generation_of, relaxed, schema,
 };
 
 impl FullTextIndex {
@@ -27,7 +28,7 @@ impl FullTextIndex {
             None => "memory".to_string(),
         };
         match dir {
-            None => Self::open_index(Index::create_in_ram(schema()), options, &location),
+            None => Self::open_index(Index::create_in_ram(schema()), options, &location, None),
             Some(d) => {
                 std::fs::create_dir_all(d).map_err(|source| IndexError::CreateDir {
                     path: d.to_path_buf(),
@@ -71,10 +72,7 @@ impl FullTextIndex {
         options: IndexOptions,
         location: &str,
     ) -> Result<FullTextIndex, IndexError> {
-        let open_err = |source| IndexError::Open {
-            location: location.to_string(),
-            source,
-        };
+        let open_err = open_error(location);
         let index = if options.durable {
             let mmap =
                 tantivy::directory::MmapDirectory::open(d).map_err(|e| open_err(e.into()))?;
@@ -84,7 +82,7 @@ impl FullTextIndex {
             Index::open_or_create(relaxed, schema())
         }
         .map_err(open_err)?;
-        Self::open_index(index, options, location)
+        Self::open_index(index, options, location, Some(d))
     }
 
     /// The handle of an opened index: analyzers registered, fields found, a
@@ -93,11 +91,9 @@ impl FullTextIndex {
         index: Index,
         options: IndexOptions,
         location: &str,
+        dir: Option<&Path>,
     ) -> Result<FullTextIndex, IndexError> {
-        let open_err = |source| IndexError::Open {
-            location: location.to_string(),
-            source,
-        };
+        let open_err = open_error(location);
         index
             .tokenizers()
             .register(ANALYZER, analyzer(options.analysis));
@@ -123,17 +119,35 @@ impl FullTextIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(open_err)?;
-        let generation = read_generation(&index, options.analysis).map_err(open_err)?;
+        let metas = index.load_metas().map_err(open_err)?;
+        let shared = Shared {
+            generation: generation_of(&metas.payload, options.analysis),
+            written: generation_of(&metas.payload, options.analysis),
+            opstamp: metas.opstamp,
+            noting: false,
+            overlay: Default::default(),
+        };
         Ok(FullTextIndex {
             index,
             writer: None,
             uncommitted: false,
+            superseded: false,
             writer_bulk: false,
             reader,
             fields,
             location: location.to_string(),
             options,
-            generation,
+            shared: Arc::new(RwLock::new(shared)),
+            dir: dir.map(Path::to_path_buf),
+            staged: Vec::new(),
         })
+    }
+}
+
+/// The error of opening the index at `location`.
+fn open_error(location: &str) -> impl Fn(tantivy::TantivyError) -> IndexError + Copy + '_ {
+    move |source| IndexError::Open {
+        location: location.to_string(),
+        source,
     }
 }

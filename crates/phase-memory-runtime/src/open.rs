@@ -28,6 +28,10 @@ use crate::state::{Home, Runtime};
 
 pub use phase_memory_store::DEFAULT_WRITE_WAIT;
 
+/// Documents of small writes the full-text index of a store folder keeps in
+/// memory before it writes them to its folder (also after a second at most).
+const INDEX_PENDING_DOCS: usize = 1_000;
+
 /// Every adapter this build can open, in detection order. To add an adapter:
 /// implement [`AdapterKind`] in its crate and add it here; `init --adapter NAME`,
 /// `DIR/store.json` (`{"adapter": NAME, "url": …}`) and detection pick it up.
@@ -257,9 +261,11 @@ fn open_with(
         Err(e) => return Err(from_store_error(&e)),
     };
     // The index is derived from the store and caught up from its change feed,
-    // so its commits are not synced (see docs/storage.md: what a crash costs).
+    // so its commits are not synced, and the documents of small writes are kept
+    // in memory until enough gathered (see docs/storage.md: what a crash costs).
     let options = phase_memory_index::IndexOptions {
         durable: false,
+        pending_docs: INDEX_PENDING_DOCS,
         ..Default::default()
     };
     let index =
@@ -466,8 +472,15 @@ impl Runtime {
         if tag > self.store.generation() {
             return false;
         }
-        let Ok(Some(ids)) = self.store.data_changes_since(tag) else {
-            return false;
+        let ids = match self.store.data_changes_since(tag) {
+            Ok(Some(ids)) => ids,
+            // The store cannot tell (a file store opened after those commits):
+            // the ids a process that kept them in memory noted in the index
+            // folder, when they reach the store's data generation.
+            _ => match self.index.noted_since(tag) {
+                Some((ids, reached)) if reached >= self.store.data_generation() => ids,
+                _ => return false,
+            },
         };
         let mut u = IndexUpdate::default();
         for id in ids {
@@ -513,8 +526,11 @@ impl Runtime {
             }
             let _ = self.index.reload();
         }
-        let out = if self.index_fresh() || self.catch_up_index() {
+        let out = if self.index_fresh() {
             Ok(())
+        } else if self.catch_up_index() {
+            // Written at once, so other processes need not catch up too.
+            self.index.flush().map_err(|e| e.to_string())
         } else {
             self.rebuild_index()
         };

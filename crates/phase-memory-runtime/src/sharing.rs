@@ -52,6 +52,8 @@ impl WriteGate {
 #[derive(Debug, Default)]
 pub struct SharedSnapshot {
     pub(crate) versions: Mutex<Vec<SnapshotVersion>>,
+    /// The full-text index handle the runtimes share (the first one's).
+    pub(crate) index: Mutex<Option<phase_memory_index::FullTextIndex>>,
 }
 
 impl SharedSnapshot {

@@ -44,7 +44,7 @@ pub struct Runtime {
     /// The full-text index holds every change of the store and only its generation
     /// tag is behind: commits of audit records or reviews alone do not commit the
     /// index. The tag catches up with the next index write or when the runtime is
-    /// dropped; after a crash the next open finds the tag behind and rebuilds.
+    /// dropped; after a crash the next open finds the tag behind and catches up.
     pub(crate) index_tag_lags: bool,
     pub(crate) extensions: BTreeMap<String, Extension>,
     pub(crate) home: Home,
@@ -62,9 +62,12 @@ pub struct Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         if self.index_tag_lags {
-            // Best effort: if it fails the next open rebuilds the index.
+            // Best effort: if it fails the next open catches the index up.
             let _ = self.index.commit(self.store.generation());
         }
+        // The documents the index keeps in memory (shared with the other
+        // runtimes of a pool: the first to go writes them). Best effort too.
+        let _ = self.index.flush();
     }
 }
 
@@ -221,7 +224,28 @@ impl Runtime {
     /// Shares the activation snapshot with the other runtimes of this process
     /// that were given the same `shared` (a server's pool): one copy in memory,
     /// brought forward once per generation.
+    /// The runtimes of a pool over one store folder share its full-text index
+    /// handle too (reader, generation and the documents kept in memory, see
+    /// [`phase_memory_index::IndexOptions::pending_docs`]): a write group of one
+    /// is seen by the others without a commit of the index folder.
     pub fn share_snapshot(&mut self, shared: Arc<crate::sharing::SharedSnapshot>) {
+        {
+            let mut index = shared.index.lock().unwrap_or_else(|e| e.into_inner());
+            match index.as_ref() {
+                None if self.home.dir.is_some() => *index = Some(self.index.share()),
+                Some(first)
+                    if self.home.dir.is_some()
+                        && first.location() == self.index.location()
+                        && !first.shares_with(&self.index) =>
+                {
+                    // Its own documents kept in memory (none right after open).
+                    let _ = self.index.flush();
+                    self.index.release_writer();
+                    self.index = first.share();
+                }
+                _ => {}
+            }
+        }
         self.shared_snapshot = Some(shared);
     }
 

@@ -2,7 +2,8 @@
 //! that arrive while a commit is in flight and hands them, with the audit
 //! records of reads queued meanwhile, to [`Runtime::commit_group`]: one writer
 //! lock, one store commit (one fsync of each file it appends to, one manifest),
-//! one full-text index commit and one step of the activation snapshot for all of
+//! one full-text index update (kept in memory until enough gathered, see the index
+//! crate's `overlay.rs`) and one step of the activation snapshot for all of
 //! them.
 //!
 //! Each write runs its handler as it would alone, under the writer lock, on the

@@ -7,6 +7,7 @@ mod flows;
 mod incremental;
 mod layering;
 mod lazy;
+mod pending_index;
 mod persisted;
 mod props;
 mod registry;

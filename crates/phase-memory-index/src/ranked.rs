@@ -1,0 +1,135 @@
+//! Ranking a text query: BM25 of the committed index, and of the documents kept
+//! in memory beside it (`overlay.rs`) with the statistics the index would have
+//! once they are committed.
+
+use std::collections::BTreeSet;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, TantivyDocument, Value};
+use tantivy::{DocAddress, Term};
+
+use crate::overlay::{Clause, Combined, TopUnshadowed};
+use crate::{FullTextIndex, IndexError, tie_key};
+
+impl FullTextIndex {
+    /// The tantivy query of `clauses` inside `scopes` (`None`: every scope).
+    fn query_of(&self, clauses: &[Clause], scopes: Option<&[String]>) -> Box<dyn Query> {
+        let terms: Vec<(Occur, Box<dyn Query>)> = clauses
+            .iter()
+            .map(|c| {
+                let q: Box<dyn Query> = Box::new(TermQuery::new(
+                    Term::from_field_text(c.field, &c.term),
+                    IndexRecordOption::WithFreqs,
+                ));
+                let q: Box<dyn Query> = if c.weight == 1.0 {
+                    q
+                } else {
+                    Box::new(BoostQuery::new(q, c.weight))
+                };
+                (Occur::Should, q)
+            })
+            .collect();
+        let text_query: Box<dyn Query> = Box::new(BooleanQuery::new(terms));
+        let Some(scopes) = scopes else {
+            return text_query;
+        };
+        let scope_clauses: Vec<(Occur, Box<dyn Query>)> = scopes
+            .iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|s| {
+                let q: Box<dyn Query> = Box::new(TermQuery::new(
+                    Term::from_field_text(self.fields.scope, s),
+                    IndexRecordOption::Basic,
+                ));
+                (Occur::Should, q)
+            })
+            .collect();
+        let filter: Box<dyn Query> = Box::new(ConstScoreQuery::new(
+            Box::new(BooleanQuery::new(scope_clauses)),
+            0.0,
+        ));
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, text_query),
+            (Occur::Must, filter),
+        ]))
+    }
+
+    /// Runs the text query of `clauses` inside `scopes` (None: every scope;
+    /// empty: none) and returns the best `limit` hits by BM25 rounded to
+    /// 1/65536, ties by id. It fetches past the limit until the documents tied
+    /// at the cut-off are all seen, so the same documents give the same hits
+    /// whatever the segment layout, and whether they are committed yet.
+    pub(crate) fn ranked(
+        &self,
+        clauses: &[Clause],
+        scopes: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<(String, f32)>, IndexError> {
+        if limit == 0 || clauses.is_empty() || scopes.is_some_and(|s| s.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let query = self.query_of(clauses, scopes);
+        let st = self.read_shared();
+        let searcher = self.reader.searcher();
+        let shadow = st.overlay.shadow_for(&searcher, self.fields.id);
+        let stats = Combined {
+            searcher: &searcher,
+            shadow: shadow.as_ref(),
+            overlay: &st.overlay,
+            slots: self.slots(),
+        };
+        let own = if st.overlay.is_empty() {
+            Vec::new()
+        } else {
+            st.overlay
+                .hits(clauses, scopes, &stats)
+                .map_err(self.err("search"))?
+        };
+        let mut own_keys: Vec<i64> = own.iter().map(|h| tie_key(h.1)).collect();
+        own_keys.sort_unstable_by(|a, b| b.cmp(a));
+        // Fetch beyond the limit until the last hit scores below the limit-th
+        // (of committed and kept documents together), so documents tied at the
+        // cut-off are all seen and chosen by id.
+        let total = usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX);
+        let mut fetch = limit.saturating_add(16);
+        let top = loop {
+            let top: Vec<(f32, DocAddress)> = if st.overlay.is_empty() {
+                searcher.search(&*query, &TopDocs::with_limit(fetch).order_by_score())
+            } else {
+                searcher.search_with_statistics_provider(
+                    &*query,
+                    &TopUnshadowed {
+                        limit: fetch,
+                        shadow: shadow.as_ref(),
+                    },
+                    &stats,
+                )
+            }
+            .map_err(self.err("search"))?;
+            let settled = top.len() < fetch || fetch >= total || {
+                let mut keys: Vec<i64> = top.iter().map(|x| tie_key(x.0)).collect();
+                keys.extend(&own_keys);
+                keys.sort_unstable_by(|a, b| b.cmp(a));
+                let last = top.last().map(|x| tie_key(x.0));
+                keys.get(limit - 1).copied() != last
+            };
+            if settled {
+                break top;
+            }
+            fetch = fetch.saturating_mul(2);
+        };
+        let mut hits = Vec::with_capacity(top.len() + own.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr).map_err(self.err("search"))?;
+            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                hits.push((id.to_string(), score));
+            }
+        }
+        hits.extend(own);
+        hits.sort_by(|a, b| tie_key(b.1).cmp(&tie_key(a.1)).then_with(|| a.0.cmp(&b.0)));
+        hits.truncate(limit);
+        Ok(hits)
+    }
+}
