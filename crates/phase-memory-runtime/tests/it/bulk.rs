@@ -1,6 +1,7 @@
 //! A bulk import indexes its documents while the store commits: afterwards the
 //! full-text index holds every node at the store's generation (no rebuild), and
-//! token counts are those of the tokenizer.
+//! token counts are those of the tokenizer. When the store commit fails during
+//! it, the index keeps its last commit, and nothing is rebuilt.
 
 use phase_memory_activate::tokens::TokenCounter;
 use phase_memory_model::Status;
@@ -8,6 +9,84 @@ use phase_memory_runtime::Adapter;
 use serde_json::{Value, json};
 
 use crate::*;
+
+/// `count` plain note records, ids `n00000`, `n00001`, …
+fn notes(count: usize) -> Vec<Value> {
+    (0..count)
+        .map(|k| {
+            let body = format!("Plain note number {k}, about nothing in particular.");
+            json!({"record": "node", "id": format!("n{k:05}"), "kind": "fact",
+                   "title": format!("Note {k}"), "body": body})
+        })
+        .collect()
+}
+
+/// The index figures of `health.check`: (fresh, documents, generation, store generation).
+fn index_state(rt: &mut Runtime) -> (Value, Value, Value, Value) {
+    let env = check(rt, &owner(), "health.check", json!({}), Status::Ok);
+    let i = &env.data["index"];
+    (
+        i["fresh"].clone(),
+        i["documents"].clone(),
+        i["generation"].clone(),
+        i["store_generation"].clone(),
+    )
+}
+
+#[test]
+fn a_bulk_import_whose_store_commit_fails_leaves_the_index_at_its_last_commit() {
+    let (dir, mut rt) = on_disk(Adapter::Sqlite, None);
+    check(
+        &mut rt,
+        &owner(),
+        "graph.import",
+        json!({"records": small_graph()}),
+        Status::Ok,
+    );
+    let before = index_state(&mut rt);
+    assert_eq!(before.0, true, "{before:?}");
+    assert_eq!(before.2, before.3, "{before:?}");
+    let stored = export(&mut rt);
+    // The database refuses one row half-way through the import, while the
+    // documents are being indexed on the other thread.
+    let db = rusqlite::Connection::open(
+        dir.path()
+            .join("store")
+            .join(phase_memory_store_sqlite::DB_FILE),
+    )
+    .expect("open the database");
+    db.execute_batch(
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON nodes WHEN NEW.id = 'n06000'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .expect("trigger");
+    let count = 10_000;
+    let rebuilds = rt.derived_stats().index_rebuilds;
+    let env = rt.run("graph.import", json!({"records": notes(count)}), &owner());
+    assert_ne!(env.status, Status::Ok, "{}", env.to_json());
+    assert_eq!(export(&mut rt), stored, "the store is unchanged");
+    assert_eq!(index_state(&mut rt), before, "the index is unchanged");
+    // The writer was released: the same import goes through once the database
+    // takes it, into the same index, without a rebuild.
+    db.execute_batch("DROP TRIGGER refuse_one").expect("drop trigger");
+    check(
+        &mut rt,
+        &owner(),
+        "graph.import",
+        json!({"records": notes(count)}),
+        Status::Ok,
+    );
+    let after = index_state(&mut rt);
+    assert_eq!(after.0, true, "{after:?}");
+    assert_eq!(after.1, before.1.as_u64().expect("documents") + count as u64);
+    assert_eq!(after.2, after.3, "{after:?}");
+    assert_eq!(rt.derived_stats().index_rebuilds, rebuilds, "no rebuild");
+    drop(rt);
+    // A new process finds the index in step: no rebuild on open either.
+    let mut rt = open_runtime(&dir.path().join("store"), Clock::Fixed(t(T0))).expect("reopen");
+    assert_eq!(index_state(&mut rt), after);
+    assert_eq!(rt.derived_stats().index_rebuilds, 0, "no rebuild on open");
+}
 
 #[test]
 fn a_bulk_import_is_indexed_during_its_commit_at_the_store_generation() {
