@@ -21,21 +21,19 @@ fn notes(count: usize) -> Vec<Value> {
         .collect()
 }
 
-/// The index figures of `health.check`: (fresh, documents, generation, store generation).
-fn index_state(rt: &mut Runtime) -> (Value, Value, Value, Value) {
+/// Whether the full-text index is in step with the store (`health.check`), and
+/// how many documents it holds.
+fn index_state(rt: &mut Runtime) -> (bool, u64) {
     let env = check(rt, &owner(), "health.check", json!({}), Status::Ok);
     let i = &env.data["index"];
-    (
-        i["fresh"].clone(),
-        i["documents"].clone(),
-        i["generation"].clone(),
-        i["store_generation"].clone(),
-    )
+    let documents = i["documents"].as_u64().expect("documents");
+    (i["fresh"] == true, documents)
 }
 
 #[test]
 fn a_bulk_import_whose_store_commit_fails_leaves_the_index_at_its_last_commit() {
     let (dir, mut rt) = on_disk(Adapter::Sqlite, None);
+    let store = dir.path().join("store");
     check(
         &mut rt,
         &owner(),
@@ -44,46 +42,43 @@ fn a_bulk_import_whose_store_commit_fails_leaves_the_index_at_its_last_commit() 
         Status::Ok,
     );
     let before = index_state(&mut rt);
-    assert_eq!(before.0, true, "{before:?}");
-    assert_eq!(before.2, before.3, "{before:?}");
+    assert!(before.0 && before.1 > 0, "{before:?}");
     let stored = export(&mut rt);
-    // The database refuses one row half-way through the import, while the
+    // The database refuses one row part-way through the import, while the
     // documents are being indexed on the other thread.
-    let db = rusqlite::Connection::open(
-        dir.path()
-            .join("store")
-            .join(phase_memory_store_sqlite::DB_FILE),
-    )
-    .expect("open the database");
+    let db = rusqlite::Connection::open(store.join(phase_memory_store_sqlite::DB_FILE))
+        .expect("open the database");
     db.execute_batch(
         "CREATE TRIGGER refuse_one BEFORE INSERT ON nodes WHEN NEW.id = 'n06000'
          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
     )
     .expect("trigger");
     let count = 10_000;
-    let rebuilds = rt.derived_stats().index_rebuilds;
     let env = rt.run("graph.import", json!({"records": notes(count)}), &owner());
     assert_ne!(env.status, Status::Ok, "{}", env.to_json());
-    assert_eq!(export(&mut rt), stored, "the store is unchanged");
-    assert_eq!(index_state(&mut rt), before, "the index is unchanged");
-    // The writer was released: the same import goes through once the database
-    // takes it, into the same index, without a rebuild.
+    // Another handle, while the failed one is still open: the store and the
+    // index are as before, and the index is not rebuilt.
+    let mut other = open_runtime(&store, Clock::Fixed(t(T0))).expect("open again");
+    assert_eq!(export(&mut other), stored, "the store is unchanged");
+    assert_eq!(index_state(&mut other), before, "the index is unchanged");
+    assert_eq!(other.derived_stats().index_rebuilds, 0, "no rebuild on open");
+    // The failed write released the index writer: the same import goes through
+    // the other handle once the database takes it.
     db.execute_batch("DROP TRIGGER refuse_one").expect("drop trigger");
     check(
-        &mut rt,
+        &mut other,
         &owner(),
         "graph.import",
         json!({"records": notes(count)}),
         Status::Ok,
     );
-    let after = index_state(&mut rt);
-    assert_eq!(after.0, true, "{after:?}");
-    assert_eq!(after.1, before.1.as_u64().expect("documents") + count as u64);
-    assert_eq!(after.2, after.3, "{after:?}");
-    assert_eq!(rt.derived_stats().index_rebuilds, rebuilds, "no rebuild");
+    let after = index_state(&mut other);
+    assert_eq!(after, (true, before.1 + count as u64));
+    assert_eq!(other.derived_stats().index_rebuilds, 0, "no rebuild");
     drop(rt);
+    drop(other);
     // A new process finds the index in step: no rebuild on open either.
-    let mut rt = open_runtime(&dir.path().join("store"), Clock::Fixed(t(T0))).expect("reopen");
+    let mut rt = open_runtime(&store, Clock::Fixed(t(T0))).expect("reopen");
     assert_eq!(index_state(&mut rt), after);
     assert_eq!(rt.derived_stats().index_rebuilds, 0, "no rebuild on open");
 }
@@ -92,13 +87,7 @@ fn a_bulk_import_whose_store_commit_fails_leaves_the_index_at_its_last_commit() 
 fn a_bulk_import_is_indexed_during_its_commit_at_the_store_generation() {
     let (_dir, mut rt) = on_disk(Adapter::Sqlite, None);
     let count = 10_000;
-    let records: Vec<Value> = (0..count)
-        .map(|k| {
-            let body = format!("Plain note number {k}, about nothing in particular.");
-            json!({"record": "node", "id": format!("n{k:05}"), "kind": "fact",
-                   "title": format!("Note {k}"), "body": body})
-        })
-        .collect();
+    let records = notes(count);
     let rebuilds = rt.derived_stats().index_rebuilds;
     let env = check(
         &mut rt,
