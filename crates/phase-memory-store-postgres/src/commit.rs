@@ -568,15 +568,14 @@ fn apply_nodes(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
     if c.put_nodes.is_empty() {
         return Ok(());
     }
-    // Of two puts of one id the later wins.
-    let order = last_of_each(&c.put_nodes, |n| n.id.as_str());
-    // Rows are encoded (JSON and checksum) in parallel, step by step.
-    insert_rows(
+    // Of two puts of one id the later wins. Rows are encoded (JSON and
+    // checksum) in parallel, step by step.
+    put_keyed(
         tx,
         Table::Nodes,
-        order.len(),
-        |i| {
-            let n = &c.put_nodes[order[i]];
+        &c.put_nodes,
+        |n| n.id.as_str(),
+        |n| {
             let json = encode("node", n)?;
             let sum = checksum(&json);
             Ok(Row::Node(
@@ -585,8 +584,38 @@ fn apply_nodes(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
                 sum,
             ))
         },
-        true,
     )
+}
+
+/// Puts `items` into `table`, of two items with one key the later. A bulk batch
+/// ([`REINDEX_ROWS`] or more) is written as given first, in a savepoint: a key
+/// given twice then fails the load (the primary key build, the `COPY` or the
+/// merge refuses it), which is rolled back and done again with only the last
+/// of each key. Finding the duplicates first would cost every import a hash of
+/// millions of keys for what is rare.
+fn put_keyed<'a, T: Sync, K: Ord + std::hash::Hash>(
+    tx: &mut Transaction<'_>,
+    table: Table,
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
+    row: impl Fn(&'a T) -> StoreResult<Row<'a>> + Sync,
+) -> StoreResult<()> {
+    if items.len() >= REINDEX_ROWS {
+        tx.batch_execute("SAVEPOINT rows_as_given")
+            .ctx("beginning a bulk load")?;
+        match insert_rows(tx, table, items.len(), |i| row(&items[i]), true) {
+            Ok(()) => {
+                return tx
+                    .batch_execute("RELEASE SAVEPOINT rows_as_given")
+                    .ctx("ending a bulk load");
+            }
+            Err(_) => tx
+                .batch_execute("ROLLBACK TO SAVEPOINT rows_as_given")
+                .ctx("loading again without repeated keys")?,
+        }
+    }
+    let order = last_of_each(items, key);
+    insert_rows(tx, table, order.len(), |i| row(&items[order[i]]), true)
 }
 
 /// The positions of `items` to write: of items with one key only the last, in
@@ -623,20 +652,16 @@ fn apply_edges(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
     if c.put_edges.is_empty() {
         return Ok(());
     }
-    let order = last_of_each(&c.put_edges, |e| {
-        (e.from.as_str(), e.to.as_str(), e.edge_type.as_str())
-    });
-    insert_rows(
+    put_keyed(
         tx,
         Table::Edges,
-        order.len(),
-        |i| {
-            let e = &c.put_edges[order[i]];
+        &c.put_edges,
+        |e| (e.from.as_str(), e.to.as_str(), e.edge_type.as_str()),
+        |e| {
             let json = encode("edge", e)?;
             let sum = checksum(&json);
             Ok(Row::Edge([&e.from, &e.to, &e.edge_type], json, sum))
         },
-        true,
     )
 }
 
