@@ -61,10 +61,15 @@ fn a_bulk_import_whose_store_commit_fails_leaves_the_index_at_its_last_commit() 
     let mut other = open_runtime(&store, Clock::Fixed(t(T0))).expect("open again");
     assert_eq!(export(&mut other), stored, "the store is unchanged");
     assert_eq!(index_state(&mut other), before, "the index is unchanged");
-    assert_eq!(other.derived_stats().index_rebuilds, 0, "no rebuild on open");
+    assert_eq!(
+        other.derived_stats().index_rebuilds,
+        0,
+        "no rebuild on open"
+    );
     // The failed write released the index writer: the same import goes through
     // the other handle once the database takes it.
-    db.execute_batch("DROP TRIGGER refuse_one").expect("drop trigger");
+    db.execute_batch("DROP TRIGGER refuse_one")
+        .expect("drop trigger");
     check(
         &mut other,
         &owner(),

@@ -223,10 +223,7 @@ fn a_bulk_load_with_a_key_given_twice_keeps_the_later_and_its_indexes() {
     let mut again = sample_node(&ids[7]);
     again.title = "the later put".into();
     nodes.push(again);
-    let mut edges: Vec<_> = ids
-        .windows(2)
-        .map(|w| edge(&w[0], &w[1], "next"))
-        .collect();
+    let mut edges: Vec<_> = ids.windows(2).map(|w| edge(&w[0], &w[1], "next")).collect();
     let mut heavier = edge(&ids[3], &ids[4], "next");
     heavier.weight = 0.25;
     edges.push(heavier);
