@@ -156,7 +156,7 @@ fn read_records(req: &ImportRequest, ctx: &CallContext) -> Result<(String, Parse
                         }
                         let i = done.fetch_add(1, Ordering::Relaxed) + 1;
                         if let Some(p) = &ctx.progress
-                            && (i % 10_000 == 0 || i == total)
+                            && (i.is_multiple_of(10_000) || i == total)
                         {
                             p(i, total);
                         }
