@@ -6,7 +6,7 @@
 //! built once per process, on the first count (a process that never counts
 //! tokens never pays for it), and shared: a [`TokenCounter`] is a cheap handle.
 //!
-//! ASCII text in `o200k_base` is counted by an exact fast path (`ascii.rs`) once
+//! ASCII text in `o200k_base` and `cl100k_base` is counted by an exact fast path (`ascii.rs`) once
 //! the process has counted [`FAST_AFTER`] texts (a bulk import, a snapshot
 //! build): it splits text by hand instead of with the pattern's backtracking
 //! regular expression, and needs a map of the vocabulary built once.
@@ -18,12 +18,13 @@ use tiktoken_rs::CoreBPE;
 
 mod ascii;
 
-/// Counts after which ASCII `o200k_base` text takes the fast path (building its
+/// Counts after which ASCII BPE text takes the fast path (building its
 /// vocabulary map costs a few tens of milliseconds, worth it for many texts).
 pub const FAST_AFTER: u32 = 256;
 
 static COUNTED: AtomicU32 = AtomicU32::new(0);
-static O200K_ASCII: OnceLock<ascii::Ranks> = OnceLock::new();
+static O200K_ASCII: ascii::FastPath = ascii::FastPath::new(ascii::Pattern::O200k);
+static CL100K_ASCII: ascii::FastPath = ascii::FastPath::new(ascii::Pattern::Cl100k);
 
 /// Encodings a profile may name.
 pub const ENCODINGS: [&str; 3] = ["o200k_base", "cl100k_base", "chars4"];
@@ -50,11 +51,7 @@ type Build = fn() -> Result<CoreBPE, String>;
 enum Engine {
     /// A BPE vocabulary, built on first use in its process-wide cell (with the
     /// cell of its ASCII fast path, when it has one).
-    Bpe(
-        &'static Shared,
-        Build,
-        Option<&'static OnceLock<ascii::Ranks>>,
-    ),
+    Bpe(&'static Shared, Build, Option<&'static ascii::FastPath>),
     Chars4,
 }
 
@@ -102,11 +99,11 @@ impl TokenCounter {
     /// vocabulary is loaded on the first count (or [`TokenCounter::load`]) and
     /// shared by every counter of the process.
     pub fn new(encoding: &str) -> Result<TokenCounter, TokenizerError> {
-        type Fast = Option<&'static OnceLock<ascii::Ranks>>;
+        type Fast = Option<&'static ascii::FastPath>;
         let (name, cell, build, fast): (&'static str, &'static Shared, Build, Fast) = match encoding
         {
             "o200k_base" => ("o200k_base", &O200K, o200k, Some(&O200K_ASCII)),
-            "cl100k_base" => ("cl100k_base", &CL100K, cl100k, None),
+            "cl100k_base" => ("cl100k_base", &CL100K, cl100k, Some(&CL100K_ASCII)),
             "chars4" => {
                 return Ok(TokenCounter {
                     encoding: "chars4",
@@ -187,12 +184,10 @@ impl TokenCounter {
         let chars4 = |t: &str| t.chars().count().div_ceil(4);
         let n = match &self.engine {
             Engine::Chars4 => chars4(text),
-            Engine::Bpe(cell, build, ranks) => match cell.get_or_init(|| build().map(Arc::new)) {
-                Ok(bpe) => ranks
+            Engine::Bpe(cell, build, path) => match cell.get_or_init(|| build().map(Arc::new)) {
+                Ok(bpe) => path
                     .filter(|_| fast && text.is_ascii())
-                    .and_then(|r| {
-                        ascii::count(text.as_bytes(), r.get_or_init(|| ascii::Ranks::of(bpe)))
-                    })
+                    .and_then(|p| p.count(text.as_bytes(), bpe))
                     .unwrap_or_else(|| bpe.count_ordinary(text)),
                 Err(_) => chars4(text),
             },

@@ -128,6 +128,19 @@ pub struct ImportError {
 
 /// Parses one line (1-based `line` for diagnostics).
 pub fn parse_record(text: &str, line: usize) -> Result<ImportRecord, ImportError> {
+    // A well-formed line parses straight into its record (no intermediate JSON
+    // tree: most of the time of a bulk import's parse). Whatever that refuses,
+    // including what the general path accepts (a repeated key: the last wins),
+    // is parsed again the general way, which words the diagnostic.
+    if let Ok(r) = serde_json::from_str::<ImportRecord>(text) {
+        return Ok(r);
+    }
+    parse_record_general(text, line)
+}
+
+/// [`parse_record`] through a JSON tree: the record kind first, then its fields.
+#[doc(hidden)]
+pub fn parse_record_general(text: &str, line: usize) -> Result<ImportRecord, ImportError> {
     let v: Value = serde_json::from_str(text).map_err(|e| ImportError {
         line,
         column: Some(e.column()),

@@ -7,7 +7,9 @@
 //! no longer continue it. The audit chain therefore has one total order, no fork,
 //! no gap and no duplicate seq, whatever the number of writers.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::FxHashSet;
 
 use phase_memory_model::ReviewStatus;
 use phase_memory_store::{ChangeSet, StoreError, StoreResult};
@@ -267,15 +269,17 @@ fn apply(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
         schema::meta_put(tx, key::CHECKPOINT, cp)?;
     }
     if !c.audit.is_empty() {
-        let rows: Vec<Row> = c
-            .audit
-            .iter()
-            .map(|r| {
+        insert_rows(
+            tx,
+            Table::Audit,
+            c.audit.len(),
+            |i| {
+                let r = &c.audit[i];
                 let json = encode("audit record", r)?;
                 Ok(Row::Audit(seq_to_sql(r.seq)?, checksum(&json), json))
-            })
-            .collect::<StoreResult<_>>()?;
-        insert_rows(tx, Table::Audit, rows, false)?;
+            },
+            false,
+        )?;
     }
     if !c.put_reviews.is_empty() {
         let stmt = tx
@@ -303,33 +307,27 @@ fn apply(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
     Ok(())
 }
 
-/// One row to write, with its columns in table order.
-enum Row {
-    Node([String; 6], Vec<u8>),
-    Edge([String; 4], Vec<u8>),
-    Event(i64, i64, String, String, Vec<u8>),
-    Subject(String, i64),
+/// One row to write, with its columns in table order (strings borrowed from the
+/// change set; only the JSON and its checksum are new).
+enum Row<'a> {
+    Node([&'a str; 5], String, Vec<u8>),
+    Edge([&'a str; 3], String, Vec<u8>),
+    Event(i64, i64, &'a str, String, Vec<u8>),
+    Subject(&'a str, i64),
     Audit(i64, Vec<u8>, String),
 }
 
-impl Row {
-    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+impl Row<'_> {
+    /// Calls `f` with the row's values as statement parameters (no allocation).
+    fn with_params<R>(&self, f: impl FnOnce(&[&(dyn ToSql + Sync)]) -> R) -> R {
         match self {
-            Row::Node(cols, sum) => {
-                let mut v: Vec<&(dyn ToSql + Sync)> =
-                    cols.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
-                v.push(sum);
-                v
+            Row::Node([id, kind, phase, scope, sensitivity], json, sum) => {
+                f(&[id, kind, phase, scope, sensitivity, json, sum])
             }
-            Row::Edge(cols, sum) => {
-                let mut v: Vec<&(dyn ToSql + Sync)> =
-                    cols.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
-                v.push(sum);
-                v
-            }
-            Row::Event(seq, at, ty, json, sum) => vec![seq, at, ty, json, sum],
-            Row::Subject(s, seq) => vec![s, seq],
-            Row::Audit(seq, sum, json) => vec![seq, json, sum],
+            Row::Edge([from, to, ty], json, sum) => f(&[from, to, ty, json, sum]),
+            Row::Event(seq, at, ty, json, sum) => f(&[seq, at, ty, json, sum]),
+            Row::Subject(s, seq) => f(&[s, seq]),
+            Row::Audit(seq, sum, json) => f(&[seq, json, sum]),
         }
     }
 }
@@ -444,20 +442,25 @@ impl Table {
     }
 }
 
-/// Writes rows (unique keys within the batch): one prepared statement per row for
-/// small batches, binary `COPY` for large ones. `upsert` says the table may already
-/// hold some of the keys.
-fn insert_rows(
+/// Rows encoded (in parallel) per step of a bulk `COPY`: the server takes in one
+/// step while the next is encoded, and only one step's rows are held at a time.
+const COPY_STEP: usize = 32_768;
+
+/// Writes `count` rows (unique keys within the batch), row `i` made by `row(i)`:
+/// one prepared statement per row for small batches, binary `COPY` for large
+/// ones. `upsert` says the table may already hold some of the keys.
+fn insert_rows<'a>(
     tx: &mut Transaction<'_>,
     table: Table,
-    rows: Vec<Row>,
+    count: usize,
+    row: impl Fn(usize) -> StoreResult<Row<'a>> + Sync,
     upsert: bool,
 ) -> StoreResult<()> {
-    if rows.is_empty() {
+    if count == 0 {
         return Ok(());
     }
     let conflict = if upsert { table.upsert() } else { None };
-    if rows.len() < COPY_ROWS {
+    if count < COPY_ROWS {
         let sql = format!(
             "INSERT INTO {} ({}) VALUES ({}) {}",
             table.name(),
@@ -466,8 +469,9 @@ fn insert_rows(
             conflict.unwrap_or("")
         );
         let stmt = tx.prepare(&sql).ctx("preparing an insert")?;
-        for r in &rows {
-            tx.execute(&stmt, &r.params())
+        for i in 0..count {
+            row(i)?
+                .with_params(|p| tx.execute(&stmt, p))
                 .ctx(&format!("writing a row of {}", table.name()))?;
         }
         return Ok(());
@@ -477,7 +481,7 @@ fn insert_rows(
         None => true,
         Some(_) => empty_table(tx, table)?,
     };
-    let mut rebuild = direct && rows.len() >= REINDEX_ROWS && empty_table(tx, table)?;
+    let mut rebuild = direct && count >= REINDEX_ROWS && empty_table(tx, table)?;
     if rebuild {
         // Dropping an index needs the table to itself: when another instance's
         // read snapshot still holds it, load with the indexes in place instead.
@@ -521,10 +525,16 @@ fn insert_rows(
         ))
         .ctx(&format!("starting COPY into {}", table.name()))?;
     let mut writer = BinaryCopyInWriter::new(sink, table.types());
-    for r in &rows {
-        writer
-            .write(&r.params())
-            .map_err(|e| backend(&format!("copying a row of {}", table.name()), &e))?;
+    for start in (0..count).step_by(COPY_STEP) {
+        let end = (start + COPY_STEP).min(count);
+        let rows = (start..end)
+            .into_par_iter()
+            .map(&row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        for r in &rows {
+            r.with_params(|p| writer.write(p))
+                .map_err(|e| backend(&format!("copying a row of {}", table.name()), &e))?;
+        }
     }
     writer
         .finish()
@@ -558,33 +568,75 @@ fn apply_nodes(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
     if c.put_nodes.is_empty() {
         return Ok(());
     }
-    // Of two puts of one id the later wins; key order makes index inserts sequential.
-    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, n) in c.put_nodes.iter().enumerate() {
-        last.insert(n.id.as_str(), i);
-    }
-    // Rows are encoded (JSON and checksum) in parallel, kept in key order.
-    let order: Vec<usize> = last.into_values().collect();
-    let rows = order
-        .par_iter()
-        .map(|&i| {
-            let n = &c.put_nodes[i];
+    // Of two puts of one id the later wins. Rows are encoded (JSON and
+    // checksum) in parallel, step by step.
+    put_keyed(
+        tx,
+        Table::Nodes,
+        &c.put_nodes,
+        |n| n.id.as_str(),
+        |n| {
             let json = encode("node", n)?;
             let sum = checksum(&json);
             Ok(Row::Node(
-                [
-                    n.id.clone(),
-                    n.kind.clone(),
-                    n.phase.clone(),
-                    n.scope.clone(),
-                    n.sensitivity.clone(),
-                    json,
-                ],
+                [&n.id, &n.kind, &n.phase, &n.scope, &n.sensitivity],
+                json,
                 sum,
             ))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    insert_rows(tx, Table::Nodes, rows, true)
+        },
+    )
+}
+
+/// Puts `items` into `table`, of two items with one key the later. A bulk batch
+/// ([`REINDEX_ROWS`] or more) is written as given first, in a savepoint: a key
+/// given twice then fails the load (the primary key build, the `COPY` or the
+/// merge refuses it), which is rolled back and done again with only the last
+/// of each key. Finding the duplicates first would cost every import a hash of
+/// millions of keys for what is rare.
+fn put_keyed<'a, T: Sync, K: Ord + std::hash::Hash>(
+    tx: &mut Transaction<'_>,
+    table: Table,
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
+    row: impl Fn(&'a T) -> StoreResult<Row<'a>> + Sync,
+) -> StoreResult<()> {
+    if items.len() >= REINDEX_ROWS {
+        tx.batch_execute("SAVEPOINT rows_as_given")
+            .ctx("beginning a bulk load")?;
+        match insert_rows(tx, table, items.len(), |i| row(&items[i]), true) {
+            Ok(()) => {
+                return tx
+                    .batch_execute("RELEASE SAVEPOINT rows_as_given")
+                    .ctx("ending a bulk load");
+            }
+            Err(_) => tx
+                .batch_execute("ROLLBACK TO SAVEPOINT rows_as_given")
+                .ctx("loading again without repeated keys")?,
+        }
+    }
+    let order = last_of_each(items, key);
+    insert_rows(tx, table, order.len(), |i| row(&items[order[i]]), true)
+}
+
+/// The positions of `items` to write: of items with one key only the last, in
+/// key order (sequential index inserts) for a batch below [`REINDEX_ROWS`]; a
+/// larger one keeps file order (its table's indexes are usually built after
+/// the load, and sorting millions of keys costs more than it saves).
+fn last_of_each<'a, T, K: Ord + std::hash::Hash>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
+) -> Vec<usize> {
+    let mut seen: FxHashSet<K> =
+        FxHashSet::with_capacity_and_hasher(items.len(), Default::default());
+    let mut order: Vec<usize> = (0..items.len())
+        .rev()
+        .filter(|&i| seen.insert(key(&items[i])))
+        .collect();
+    order.reverse();
+    if order.len() < REINDEX_ROWS {
+        order.sort_by_cached_key(|&i| key(&items[i]));
+    }
+    order
 }
 
 fn apply_edges(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
@@ -600,24 +652,17 @@ fn apply_edges(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
     if c.put_edges.is_empty() {
         return Ok(());
     }
-    let mut last: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
-    for (i, e) in c.put_edges.iter().enumerate() {
-        last.insert((&e.from, &e.to, &e.edge_type), i);
-    }
-    let order: Vec<usize> = last.into_values().collect();
-    let rows = order
-        .par_iter()
-        .map(|&i| {
-            let e = &c.put_edges[i];
+    put_keyed(
+        tx,
+        Table::Edges,
+        &c.put_edges,
+        |e| (e.from.as_str(), e.to.as_str(), e.edge_type.as_str()),
+        |e| {
             let json = encode("edge", e)?;
             let sum = checksum(&json);
-            Ok(Row::Edge(
-                [e.from.clone(), e.to.clone(), e.edge_type.clone(), json],
-                sum,
-            ))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    insert_rows(tx, Table::Edges, rows, true)
+            Ok(Row::Edge([&e.from, &e.to, &e.edge_type], json, sum))
+        },
+    )
 }
 
 fn apply_events(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
@@ -625,29 +670,38 @@ fn apply_events(tx: &mut Transaction<'_>, c: &ChangeSet) -> StoreResult<()> {
         return Ok(());
     }
     let mut subjects: Vec<(&str, i64)> = Vec::new();
-    let mut rows = Vec::with_capacity(c.events.len());
     for e in &c.events {
         let seq = seq_to_sql(e.seq)?;
-        let json = encode("event", e)?;
-        let sum = checksum(&json);
-        rows.push(Row::Event(
-            seq,
-            e.at.millis(),
-            e.event_type.clone(),
-            json,
-            sum,
-        ));
         subjects.extend(e.subjects.iter().map(|s| (s.as_str(), seq)));
     }
-    insert_rows(tx, Table::Events, rows, false)?;
+    insert_rows(
+        tx,
+        Table::Events,
+        c.events.len(),
+        |i| {
+            let e = &c.events[i];
+            let json = encode("event", e)?;
+            let sum = checksum(&json);
+            Ok(Row::Event(
+                seq_to_sql(e.seq)?,
+                e.at.millis(),
+                &e.event_type,
+                json,
+                sum,
+            ))
+        },
+        false,
+    )?;
     subjects.sort_unstable();
     subjects.dedup();
-    let rows = subjects
-        .into_iter()
-        .map(|(s, seq)| Row::Subject(s.to_string(), seq))
-        .collect();
     // New seqs only, so no stored row can collide.
-    insert_rows(tx, Table::Subjects, rows, false)
+    insert_rows(
+        tx,
+        Table::Subjects,
+        subjects.len(),
+        |i| Ok(Row::Subject(subjects[i].0, subjects[i].1)),
+        false,
+    )
 }
 
 /// Seq of the last event, from the table (for integrity checks).

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use rustc_hash::FxHashSet;
+
 use crate::ChangeSet;
 
 /// Most node ids a [`ChangeLog`] keeps; older commits are forgotten (asking
@@ -33,25 +35,24 @@ impl ChangeLog {
 
     /// The node ids a change set touches: nodes put or deleted, edge ends.
     pub fn ids_of(c: &ChangeSet) -> Vec<String> {
-        let mut ids: Vec<String> = c
-            .put_nodes
-            .iter()
-            .map(|n| n.id.clone())
-            .chain(c.delete_nodes.iter().cloned())
-            .chain(
-                c.put_edges
-                    .iter()
-                    .flat_map(|e| [e.from.clone(), e.to.clone()]),
-            )
-            .chain(
-                c.delete_edges
-                    .iter()
-                    .flat_map(|k| [k.from.clone(), k.to.clone()]),
-            )
-            .collect();
+        // Distinct first (borrowed, hashed), then sorted and copied: a bulk
+        // change names each node many times (once per edge end).
+        let mut distinct: FxHashSet<&str> = FxHashSet::default();
+        distinct.extend(c.put_nodes.iter().map(|n| n.id.as_str()));
+        distinct.extend(c.delete_nodes.iter().map(String::as_str));
+        distinct.extend(
+            c.put_edges
+                .iter()
+                .flat_map(|e| [e.from.as_str(), e.to.as_str()]),
+        );
+        distinct.extend(
+            c.delete_edges
+                .iter()
+                .flat_map(|k| [k.from.as_str(), k.to.as_str()]),
+        );
+        let mut ids: Vec<&str> = distinct.into_iter().collect();
         ids.sort_unstable();
-        ids.dedup();
-        ids
+        ids.into_iter().map(str::to_string).collect()
     }
 
     /// Records what the commit that made `generation` changed.

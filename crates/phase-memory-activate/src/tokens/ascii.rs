@@ -1,4 +1,4 @@
-//! An exact fast path for counting ASCII text in `o200k_base`.
+//! An exact fast path for counting ASCII text in `o200k_base` and `cl100k_base`.
 //!
 //! `CoreBPE::count_ordinary` splits text with the encoding's pattern through a
 //! backtracking regular expression engine (the pattern has a look-ahead), which
@@ -15,9 +15,43 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 use tiktoken_rs::{CoreBPE, Rank, byte_pair_split};
+
+/// Which encoding's split pattern a fast path follows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pattern {
+    O200k,
+    Cl100k,
+}
+
+/// The fast path of one encoding: its pattern, and its vocabulary map built on
+/// first use.
+pub(super) struct FastPath {
+    pattern: Pattern,
+    ranks: OnceLock<Ranks>,
+}
+
+impl FastPath {
+    pub(super) const fn new(pattern: Pattern) -> FastPath {
+        FastPath {
+            pattern,
+            ranks: OnceLock::new(),
+        }
+    }
+
+    /// Tokens of ASCII `text` in the vocabulary of `bpe` (`None`: count it with
+    /// tiktoken instead).
+    pub(super) fn count(&self, text: &[u8], bpe: &CoreBPE) -> Option<usize> {
+        count(
+            text,
+            self.ranks.get_or_init(|| Ranks::of(bpe)),
+            self.pattern,
+        )
+    }
+}
 
 /// The vocabulary's ordinary tokens by their bytes (the map `CoreBPE` keeps
 /// private), rebuilt from its decoder.
@@ -47,16 +81,19 @@ impl Ranks {
 }
 
 /// Tokens of ASCII `text` (`None`: count it with tiktoken instead).
-pub(super) fn count(text: &[u8], ranks: &Ranks) -> Option<usize> {
+fn count(text: &[u8], ranks: &Ranks, pattern: Pattern) -> Option<usize> {
     let mut n = 0;
     let mut i = 0;
     while i < text.len() {
-        let end = piece_end(text, i);
+        let end = match pattern {
+            Pattern::O200k => piece_end(text, i),
+            Pattern::Cl100k => piece_end_cl100k(text, i),
+        };
         let piece = &text[i..end];
         n += if piece.len() == 1 || ranks.0.contains_key(piece) {
             1
         } else if piece.len() < 100 {
-            merged(piece, ranks)
+            merged(piece, ranks, pattern)
         } else {
             return None;
         };
@@ -69,16 +106,18 @@ pub(super) fn count(text: &[u8], ranks: &Ranks) -> Option<usize> {
 const MEMO_PIECES: usize = 1 << 16;
 
 thread_local! {
-    /// Tokens of pieces the vocabulary lacks, as merged before on this thread:
-    /// the merge costs most of a count, and words recur (text follows Zipf's law).
-    static MERGED: RefCell<FxHashMap<Vec<u8>, usize>> = RefCell::new(FxHashMap::default());
+    /// Tokens of pieces the vocabulary lacks, as merged before on this thread
+    /// (one map per encoding): the merge costs most of a count, and words recur
+    /// (text follows Zipf's law).
+    static MERGED: RefCell<[FxHashMap<Vec<u8>, usize>; 2]> = RefCell::new(Default::default());
 }
 
 /// Tokens of a piece of 2 to 99 bytes the vocabulary lacks (the byte-pair merge,
 /// remembered per thread).
-fn merged(piece: &[u8], ranks: &Ranks) -> usize {
+fn merged(piece: &[u8], ranks: &Ranks, pattern: Pattern) -> usize {
     MERGED.with(|m| {
-        let mut m = m.borrow_mut();
+        let mut maps = m.borrow_mut();
+        let m = &mut maps[pattern as usize];
         if let Some(&n) = m.get(piece) {
             return n;
         }
@@ -195,4 +234,59 @@ fn piece_end(s: &[u8], i: usize) -> usize {
     // `\s+(?!\S)`: the whole run at the end of the text, else all of it but the
     // byte before the next non-space (when that leaves one); else `\s+`.
     if r == s.len() || r - i < 2 { r } else { r - 1 }
+}
+
+/// The end of the piece starting at `i` under the `cl100k_base` pattern (as
+/// `tiktoken-rs` writes it, with possessive quantifiers):
+///
+/// ```text
+/// '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+
+/// |\s++$|\s*[\r\n]|\s+(?!\S)|\s
+/// ```
+///
+/// On ASCII: `\p{L}` is `[A-Za-z]`, `\p{N}` is `[0-9]`, `\s` is
+/// `[\t\n\x0b\x0c\r ]`, and `$` is the end of the text.
+fn piece_end_cl100k(s: &[u8], i: usize) -> usize {
+    use Class::*;
+    // A contraction on its own (not attached to the word before it).
+    let c = contraction(s, i);
+    if c > i {
+        return c;
+    }
+    let letter = |k: Class| matches!(k, Upper | Lower);
+    let c = class(s[i]);
+    // Letters, with one leading byte that is no letter, digit or line break
+    // (possessive: taken whenever present, so letters must follow it).
+    if letter(c) {
+        return run(s, i, letter);
+    }
+    if matches!(c, Space | Other) && class_at(s, i + 1).is_some_and(letter) {
+        return run(s, i + 1, letter);
+    }
+    if c == Digit {
+        return i + (run(s, i, |k| k == Digit) - i).min(3);
+    }
+    // ` ?[^\s\p{L}\p{N}]++[\r\n]*+`
+    let k = if s[i] == b' ' && class_at(s, i + 1) == Some(Other) {
+        i + 1
+    } else {
+        i
+    };
+    if class(s[k]) == Other {
+        let end = run(s, k, |x| x == Other);
+        return run(s, end, |x| x == Newline);
+    }
+    // White space from here on: the run is [i, r).
+    let r = run(s, i, |x| matches!(x, Space | Newline));
+    // `\s++$`: the whole run when it ends the text.
+    if r == s.len() {
+        return r;
+    }
+    // `\s*[\r\n]`: up to the run's last line break.
+    if let Some(last) = (i..r).rev().find(|&x| class(s[x]) == Newline) {
+        return last + 1;
+    }
+    // `\s+(?!\S)`: all of the run but the byte before the next non-space (when
+    // that leaves one); else `\s`.
+    if r - i < 2 { i + 1 } else { r - 1 }
 }

@@ -1,7 +1,8 @@
 //! `graph.import` and `graph.export`: the whole graph in the interchange format
 //! (JSONL node, edge and event records), all-or-nothing on import.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use phase_memory_govern::{Decision, Target};
 use phase_memory_model::interchange::{EdgeRecord, EventRecord, NodeRecord};
@@ -12,6 +13,7 @@ use phase_memory_model::{
 use phase_memory_profile::Effect;
 use phase_memory_store::ChangeSet;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
 
 use super::support::{self, check_operation, effect, hold_for_review, parse, resolve_node};
@@ -87,23 +89,32 @@ fn at(origin: &str, line: usize) -> String {
     format!("{origin}:{line}")
 }
 
+#[derive(Default)]
 struct Parsed {
     nodes: Vec<(usize, NodeRecord)>,
     edges: Vec<(usize, EdgeRecord)>,
     events: Vec<(usize, EventRecord)>,
 }
 
+impl Parsed {
+    fn push(&mut self, line: usize, r: ImportRecord) {
+        match r {
+            ImportRecord::Node(n) => self.nodes.push((line, n)),
+            ImportRecord::Edge(e) => self.edges.push((line, e)),
+            ImportRecord::Event(e) => self.events.push((line, e)),
+        }
+    }
+
+    /// Adds the records of `later` (which follow these in the file).
+    fn append(&mut self, mut later: Parsed) {
+        self.nodes.append(&mut later.nodes);
+        self.edges.append(&mut later.edges);
+        self.events.append(&mut later.events);
+    }
+}
+
 fn read_records(req: &ImportRequest, ctx: &CallContext) -> Result<(String, Parsed), Outcome> {
-    let mut parsed = Parsed {
-        nodes: Vec::new(),
-        edges: Vec::new(),
-        events: Vec::new(),
-    };
-    let mut push = |line: usize, r: ImportRecord| match r {
-        ImportRecord::Node(n) => parsed.nodes.push((line, n)),
-        ImportRecord::Edge(e) => parsed.edges.push((line, e)),
-        ImportRecord::Event(e) => parsed.events.push((line, e)),
-    };
+    let mut parsed = Parsed::default();
     let bad = |origin: &str, e: phase_memory_model::ImportError| {
         let mut d = Diagnostic::error(e.code, format!("line {}: {}", e.line, e.message))
             .at(at(origin, e.line));
@@ -127,29 +138,55 @@ fn read_records(req: &ImportRequest, ctx: &CallContext) -> Result<(String, Parse
                 .map(|(i, l)| (i + 1, l))
                 .collect();
             let total = lines.len() as u64;
-            let results: Vec<Result<(usize, ImportRecord), phase_memory_model::ImportError>> =
-                lines
-                    .par_iter()
-                    .map(|(n, l)| parse_record(l, *n).map(|r| (*n, r)))
-                    .collect();
-            for (i, r) in results.into_iter().enumerate() {
-                match r {
-                    Ok((n, rec)) => push(n, rec),
-                    Err(e) => return Err(bad(path, e)),
-                }
-                if let Some(p) = &ctx.progress
-                    && (i % 10_000 == 0 || i as u64 + 1 == total)
-                {
-                    p(i as u64 + 1, total);
-                }
+            // Parsed in parallel straight into the three lists (each record kept
+            // once, at its own size), in file order; the first error in file
+            // order is the refusal.
+            let done = AtomicU64::new(0);
+            let (chunk, error) = lines
+                .par_iter()
+                .fold(
+                    || (Parsed::default(), None),
+                    |(mut acc, mut error): (Parsed, Option<phase_memory_model::ImportError>),
+                     (n, l)| {
+                        if error.is_none() {
+                            match parse_record(l, *n) {
+                                Ok(r) => acc.push(*n, r),
+                                Err(e) => error = Some(e),
+                            }
+                        }
+                        let i = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        if let Some(p) = &ctx.progress
+                            && (i.is_multiple_of(10_000) || i == total)
+                        {
+                            p(i, total);
+                        }
+                        (acc, error)
+                    },
+                )
+                .reduce(
+                    || (Parsed::default(), None),
+                    |(mut a, ea), (b, eb)| {
+                        // `a` precedes `b` in the file: its error comes first.
+                        match ea {
+                            Some(e) => (a, Some(e)),
+                            None => {
+                                a.append(b);
+                                (a, eb)
+                            }
+                        }
+                    },
+                );
+            if let Some(e) = error {
+                return Err(bad(path, e));
             }
+            parsed = chunk;
             Ok((path.clone(), parsed))
         }
         (None, Some(records)) => {
             for (i, v) in records.iter().enumerate() {
                 let text = serde_json::to_string(v).unwrap_or_default();
                 match parse_record(&text, i + 1) {
-                    Ok(r) => push(i + 1, r),
+                    Ok(r) => parsed.push(i + 1, r),
                     Err(e) => return Err(bad("records", e)),
                 }
             }
@@ -174,7 +211,7 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
     // case, and the bulk one) asks the store nothing per record.
     let empty = rt.store.node_count()? == 0;
     let nodes = resolve_nodes(rt, parsed.nodes, &origin, now, empty)?;
-    let edges = resolve_edges(rt, &parsed.edges, &nodes, &origin, now, empty)?;
+    let edges = resolve_edges(rt, parsed.edges, &nodes, &origin, now, empty)?;
     let events = resolve_events(rt, &parsed.events, &origin, ctx)?;
     if let Some(d) = decide_import(rt, ctx, &nodes, op_review)? {
         let records = held_records(&nodes, &edges, &events);
@@ -215,7 +252,8 @@ fn refused(origin: &str, line: usize, code: &str, message: String) -> Outcome {
 
 /// A node id defined twice is refused (naming both lines).
 fn refuse_duplicate_nodes(nodes: &[(usize, NodeRecord)], origin: &str) -> Result<(), Outcome> {
-    let mut first_line: HashMap<&str, usize> = HashMap::with_capacity(nodes.len());
+    let mut first_line: FxHashMap<&str, usize> =
+        FxHashMap::with_capacity_and_hasher(nodes.len(), Default::default());
     for (line, n) in nodes {
         if let Some(prev) = first_line.insert(n.id.as_str(), *line) {
             return Err(refused(
@@ -256,19 +294,18 @@ fn resolve_nodes(
 /// Edges: declared types, finite weights, both ends in the file or the store.
 fn resolve_edges(
     rt: &Runtime,
-    records: &[(usize, EdgeRecord)],
+    records: Vec<(usize, EdgeRecord)>,
     nodes: &[Node],
     origin: &str,
     now: Time,
     empty_store: bool,
 ) -> Result<Vec<Edge>, Outcome> {
-    let in_file: HashMap<&str, Time> = nodes
+    let in_file: FxHashMap<&str, Time> = nodes
         .iter()
         .map(|n| (n.id.as_str(), n.created_at))
         .collect();
     let mut edges = Vec::with_capacity(records.len());
     for (line, e) in records {
-        let line = *line;
         if !rt.profile.edge_types.contains_key(&e.edge_type) {
             return Err(refused(
                 origin,
@@ -277,8 +314,8 @@ fn resolve_edges(
                 format!("unknown edge type {:?}", e.edge_type),
             ));
         }
-        let mut times = Vec::with_capacity(2);
-        for end in [&e.from, &e.to] {
+        let mut times = [None, None];
+        for (k, end) in [&e.from, &e.to].into_iter().enumerate() {
             if validate_id(end).is_err() {
                 return Err(refused(
                     origin,
@@ -292,7 +329,7 @@ fn resolve_edges(
                 None if empty_store => None,
                 None => rt.store.node(end)?.map(|n| n.created_at),
             };
-            times.push(known);
+            times[k] = known;
             if known.is_none() {
                 return Err(refused(
                     origin,
@@ -314,16 +351,17 @@ fn resolve_edges(
                 "edge weight must be finite".into(),
             ));
         }
+        let created_at = e
+            .created_at
+            .or_else(|| default_edge_time(times[0], times[1]))
+            .unwrap_or(now);
         edges.push(Edge {
-            from: e.from.clone(),
-            to: e.to.clone(),
-            edge_type: e.edge_type.clone(),
+            from: e.from,
+            to: e.to,
+            edge_type: e.edge_type,
             weight,
-            attrs: e.attrs.clone().unwrap_or_default(),
-            created_at: e
-                .created_at
-                .or_else(|| default_edge_time(times[0], times[1]))
-                .unwrap_or(now),
+            attrs: e.attrs.unwrap_or_default(),
+            created_at,
         });
     }
     Ok(edges)

@@ -210,3 +210,39 @@ fn a_bulk_load_rebuilds_the_indexes_it_dropped() {
     .expect("upsert");
     assert_eq!(s.node_count().expect("count"), n);
 }
+
+#[test]
+fn a_bulk_load_with_a_key_given_twice_keeps_the_later_and_its_indexes() {
+    let fresh = testing::fresh_location();
+    drop(PgStore::init(&fresh, meta()).expect("init"));
+    let loaded = testing::fresh_location();
+    let mut s = PgStore::init(&loaded, meta()).expect("init");
+    let n = phase_memory_store_postgres::REINDEX_ROWS;
+    let ids: Vec<String> = (0..n).map(|i| format!("n{i:07}")).collect();
+    let mut nodes: Vec<_> = ids.iter().map(|i| sample_node(i)).collect();
+    let mut again = sample_node(&ids[7]);
+    again.title = "the later put".into();
+    nodes.push(again);
+    let mut edges: Vec<_> = ids.windows(2).map(|w| edge(&w[0], &w[1], "next")).collect();
+    let mut heavier = edge(&ids[3], &ids[4], "next");
+    heavier.weight = 0.25;
+    edges.push(heavier);
+    s.commit(ChangeSet {
+        put_nodes: nodes,
+        put_edges: edges,
+        ..Default::default()
+    })
+    .expect("bulk load with repeated keys");
+    assert_eq!(s.node_count().expect("count"), n);
+    assert_eq!(s.edge_count().expect("count"), n - 1);
+    assert_eq!(
+        s.node(&ids[7]).expect("read").expect("stored").title,
+        "the later put"
+    );
+    let e = s.edges_of(&ids[3]).expect("edges");
+    let out: Vec<_> = e.iter().filter(|e| e.from == ids[3]).collect();
+    assert_eq!(out.len(), 1, "{e:?}");
+    assert_eq!(out[0].weight, 0.25);
+    // The indexes dropped for the load are all back, as on a fresh store.
+    assert_eq!(describe(&fresh), describe(&loaded));
+}
