@@ -111,11 +111,12 @@ impl Snapshot {
             store: i.string()?,
         };
         let dict = decode_dict(&mut i)?;
-        let s = decode_columns(&mut i, generation, dict)?;
+        let mut s = decode_columns(&mut i, generation, dict)?;
         if i.pos != payload.len() {
             return Err(PersistError::Invalid("bytes after the last column"));
         }
         validate(&s).map_err(PersistError::Invalid)?;
+        s.derive_classes();
         Ok((key, s))
     }
 
@@ -306,6 +307,8 @@ fn decode_columns(i: &mut In<'_>, generation: u64, dict: Dict) -> Result<Snapsho
         orphan_touches,
         edge_count: i.u64()?,
         dict,
+        policy_class: Vec::new(),
+        classes: Default::default(),
     })
 }
 
