@@ -31,26 +31,26 @@ pub(crate) fn parse<T: DeserializeOwned>(req: &Value) -> Result<T, Outcome> {
     })
 }
 
-/// JSON Schema counts `433.0` (and `1e20`) as an integer; serde does not.
-/// Integral floats become integers so a request that is valid against the
-/// published schema is accepted (an `f64` field still takes the integer).
-/// Every `f64` at or above 2^53 is integral; one beyond the `u64` range
-/// saturates to `u64::MAX`, which every count and limit field reads as "no
-/// bound", as the same integer written out would (serde_json reads integers
-/// beyond `u64` as floats). Negative ones become `i64` (saturating), which an
-/// unsigned field then refuses by path.
+/// JSON Schema counts `433.0` as an integer; serde does not. Integral floats in
+/// the range of `u64` (or, when negative, of `i64`) become integers so a request
+/// that is valid against the published schema is accepted (an `f64` field still
+/// takes the integer). Every `f64` at or above 2^53 is integral, so the range
+/// ends at 2^64 (exclusive), where the conversion stops being exact; a larger
+/// one stays a float and is refused like the same integer written out (the
+/// published `uint64` format ends there too).
 fn integral_floats(v: &mut Value) {
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
     match v {
         Value::Number(n) if !n.is_u64() && !n.is_i64() => {
             if let Some(f) = n.as_f64()
                 && f.fract() == 0.0
             {
-                // `as` saturates at the target's bounds; exact below them.
-                *v = if f >= 0.0 {
-                    Value::from(f as u64)
-                } else {
-                    Value::from(f as i64)
-                };
+                if (0.0..TWO_POW_64).contains(&f) {
+                    *v = Value::from(f as u64);
+                } else if (-TWO_POW_63..0.0).contains(&f) {
+                    *v = Value::from(f as i64);
+                }
             }
         }
         Value::Array(a) => a.iter_mut().for_each(integral_floats),

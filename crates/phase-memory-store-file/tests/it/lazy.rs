@@ -161,6 +161,22 @@ fn folder_bytes(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
         .collect()
 }
 
+/// Two copies of the store at `a` (its locator written): `a` opened lazily,
+/// `b` (a copy) with its image loaded. Returns `b` and both handles.
+fn lazy_and_loaded(a: &Path) -> (std::path::PathBuf, FileStore, FileStore) {
+    write_locator(a);
+    let b = a.with_file_name(format!(
+        "{}-loaded",
+        a.file_name().and_then(|n| n.to_str()).unwrap_or("s")
+    ));
+    crate::copy_tree(a, &b);
+    let lazy = FileStore::open(a, OpenMode::Shared).expect("open");
+    let loaded = FileStore::open(&b, OpenMode::Shared).expect("open");
+    loaded.state().expect("load");
+    assert!(lazy.is_lazy() && !loaded.is_lazy());
+    (b, lazy, loaded)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
@@ -184,13 +200,7 @@ proptest! {
                 w.commit(c).expect("commit");
             }
         }
-        write_locator(&a);
-        let b = tmp.path().join("b");
-        crate::copy_tree(&a, &b);
-        let mut lazy = FileStore::open(&a, OpenMode::Shared).expect("open");
-        let mut loaded = FileStore::open(&b, OpenMode::Shared).expect("open");
-        loaded.state().expect("load");
-        prop_assert!(lazy.is_lazy() && !loaded.is_lazy());
+        let (b, mut lazy, mut loaded) = lazy_and_loaded(&a);
         lazy.lock_writer(std::time::Duration::ZERO).expect("lock");
         loaded.lock_writer(std::time::Duration::ZERO).expect("lock");
         for d in &draws {
@@ -320,14 +330,7 @@ fn a_lazy_audit_and_event_commit_writes_the_same_bytes() {
     let tmp = TempDir::new().expect("tempdir");
     let a = tmp.path().join("a");
     store_with(&a, 4);
-    write_locator(&a);
-    let b = tmp.path().join("b");
-    crate::copy_tree(&a, &b);
-
-    let mut lazy = FileStore::open(&a, OpenMode::Shared).expect("open");
-    let mut loaded = FileStore::open(&b, OpenMode::Shared).expect("open");
-    loaded.state().expect("load");
-    assert!(lazy.is_lazy() && !loaded.is_lazy());
+    let (b, mut lazy, mut loaded) = lazy_and_loaded(&a);
     for (round, s) in [&mut lazy, &mut loaded].into_iter().enumerate() {
         s.lock_writer(std::time::Duration::ZERO).expect("lock");
         let head = s.event_head().expect("head");
