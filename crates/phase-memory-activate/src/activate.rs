@@ -216,6 +216,21 @@ pub fn activate<'s>(
     input: &ActivationInput<'_>,
     visible: &dyn Fn(NodeView<'s>) -> Visibility,
 ) -> WorkingSet {
+    activate_indexed(snapshot, params, input, &[], visible)
+}
+
+/// [`activate`] with the snapshot index of each lexical hit looked up already:
+/// `lexical_indices[k]` is `snapshot.index_of(&input.lexical[k].0)`, as a caller
+/// that decided policy on the seeds has it, so they are not looked up again.
+/// Indices of another length than the hits are ignored (looked up here).
+pub fn activate_indexed<'s>(
+    snapshot: &'s Snapshot,
+    params: &ActivationSpec,
+    input: &ActivationInput<'_>,
+    lexical_indices: &[Option<u32>],
+    visible: &dyn Fn(NodeView<'s>) -> Visibility,
+) -> WorkingSet {
+    let lexical_indices = (lexical_indices.len() == input.lexical.len()).then_some(lexical_indices);
     let mut run = Run {
         snap: snapshot,
         as_of: input.as_of.millis(),
@@ -227,7 +242,7 @@ pub fn activate<'s>(
     };
 
     // 1. Seeds: every source, then the maximum per node.
-    let (mut sources, mut touched, frontier) = seed(&mut run, params, input);
+    let (mut sources, mut touched, frontier) = seed(&mut run, params, input, lexical_indices);
     if !input.explain {
         sources = Vec::new();
     }
@@ -297,8 +312,9 @@ fn seed(
     run: &mut Run<'_, '_>,
     params: &ActivationSpec,
     input: &ActivationInput<'_>,
+    lexical_indices: Option<&[Option<u32>]>,
 ) -> (Vec<(u32, SeedSource)>, FxHashMap<u32, Touch>, Frontier) {
-    let mut sources = collect_seed_sources(run.snap, params, input);
+    let mut sources = collect_seed_sources(run.snap, params, input, lexical_indices);
     sources.sort_by(|a, b| {
         (a.0, a.1.kind)
             .cmp(&(b.0, b.1.kind))
@@ -596,6 +612,7 @@ fn collect_seed_sources(
     snap: &Snapshot,
     params: &ActivationSpec,
     input: &ActivationInput<'_>,
+    lexical_indices: Option<&[Option<u32>]>,
 ) -> Vec<(u32, SeedSource)> {
     let mut out = Vec::new();
     let mut push = |node: Option<u32>, kind, raw: f64, value: f64| {
@@ -612,11 +629,14 @@ fn collect_seed_sources(
         .filter(|s| finite_positive(*s))
         .fold(0.0f64, f64::max);
     if top > 0.0 {
-        for (id, raw) in input.lexical {
+        for (k, (id, raw)) in input.lexical.iter().enumerate() {
             let raw = f64::from(*raw);
             if finite_positive(raw) {
                 push(
-                    snap.index_of(id),
+                    match lexical_indices {
+                        Some(known) => known.get(k).copied().flatten(),
+                        None => snap.index_of(id),
+                    },
                     SeedKind::Lexical,
                     raw,
                     raw / top * params.lexical_weight,

@@ -172,6 +172,14 @@ pub(super) fn activations(s: &Snapshot, p: &Profile, cue_ids: &[usize], withheld
             }
         };
         let ws = activate(s, &p.activation, &input, &visible);
+        // The lexical hits' indices looked up by the caller give the same set.
+        let indices: Vec<Option<u32>> = lexical.iter().map(|h| s.index_of(&h.0)).collect();
+        let indexed =
+            phase_memory_activate::activate_indexed(s, &p.activation, &input, &indices, &visible);
+        assert_eq!(
+            serde_json::to_string(&indexed).expect("serialises"),
+            serde_json::to_string(&ws).expect("serialises")
+        );
         out.push_str(&serde_json::to_string(&ws).expect("serialises"));
         out.push('\n');
     }
@@ -189,7 +197,11 @@ pub(super) fn classes_follow_keys(s: &Snapshot) -> Result<(), String> {
         }
         for b in &views {
             if (a.policy_class() == b.policy_class()) != (a.policy_key() == b.policy_key()) {
-                return Err(format!("{} and {}: classes disagree with keys", a.id(), b.id()));
+                return Err(format!(
+                    "{} and {}: classes disagree with keys",
+                    a.id(),
+                    b.id()
+                ));
             }
         }
     }

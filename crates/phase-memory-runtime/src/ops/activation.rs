@@ -2,7 +2,9 @@
 //! on the snapshot with the policy filter inside the traversal → budget packing →
 //! the envelope (packages are built on it in `package.rs`).
 
-use phase_memory_activate::activate::{ActivationInput, Cue, Visibility, WorkingSet, activate};
+use phase_memory_activate::activate::{
+    ActivationInput, Cue, Visibility, WorkingSet, activate_indexed,
+};
 use phase_memory_activate::snapshot::{NodeView, Snapshot};
 use phase_memory_govern::Target;
 use phase_memory_model::{Diagnostic, Time};
@@ -64,7 +66,7 @@ pub(super) fn run_activation(
     };
     let rt: &Runtime = rt;
     let decisions = Decisions::new(rt, op, ctx, &snapshot);
-    drop_hidden_seeds(rt, &snapshot, &decisions, &mut c, &mut lexical)?;
+    let lexical_indices = drop_hidden_seeds(rt, &snapshot, &decisions, &mut c, &mut lexical)?;
     drop_hidden_hits(rt, op, ctx, &mut semantic)?;
     let input = ActivationInput {
         cue: &c,
@@ -82,7 +84,9 @@ pub(super) fn run_activation(
         needs_review: Default::default(),
         decisions,
     };
-    let set = activate(&snapshot, &params, &input, &|v| gate.visibility(v));
+    let set = activate_indexed(&snapshot, &params, &input, &lexical_indices, &|v| {
+        gate.visibility(v)
+    });
     // Only items that made it into the working set matter for review.
     let packed: std::collections::BTreeSet<&str> =
         set.items.iter().map(|i| i.node.as_str()).collect();
@@ -323,19 +327,27 @@ fn drop_hidden_seeds<'s>(
     decisions: &Decisions<'s>,
     cue: &mut Cue,
     lexical: &mut Vec<(String, f32)>,
-) -> Result<(), Outcome> {
-    let ids = cue
+) -> Result<Vec<Option<u32>>, Outcome> {
+    let named = cue
         .nodes
         .iter()
         .map(String::as_str)
-        .chain(cue.hints.iter().map(|h| h.0.as_str()))
-        .chain(lexical.iter().map(|h| h.0.as_str()));
+        .chain(cue.hints.iter().map(|h| h.0.as_str()));
+    // The snapshot index of each lexical hit, kept for activation.
+    let mut lexical_indices: Vec<Option<u32>> =
+        lexical.iter().map(|h| snapshot.index_of(&h.0)).collect();
+    let ids = named.map(|id| (id, snapshot.index_of(id))).chain(
+        lexical
+            .iter()
+            .map(|h| h.0.as_str())
+            .zip(lexical_indices.iter().copied()),
+    );
     // Ids the actor may not see (usually none); an id named twice is decided
     // twice alike.
     let mut hidden: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut unknown: Vec<&str> = Vec::new();
-    for id in ids {
-        match snapshot.index_of(id).and_then(|i| snapshot.node(i)) {
+    for (id, index) in ids {
+        match index.and_then(|i| snapshot.node(i)) {
             Some(v) => {
                 if !decisions.sees(v) {
                     hidden.insert(id.to_string());
@@ -357,9 +369,11 @@ fn drop_hidden_seeds<'s>(
     if !hidden.is_empty() {
         cue.nodes.retain(|id| !hidden.contains(id));
         cue.hints.retain(|h| !hidden.contains(&h.0));
+        let mut keep = lexical.iter().map(|h| !hidden.contains(&h.0));
+        lexical_indices.retain(|_| keep.next().unwrap_or(false));
         lexical.retain(|h| !hidden.contains(&h.0));
     }
-    Ok(())
+    Ok(lexical_indices)
 }
 
 pub(super) fn diagnostics(set: &WorkingSet, o: &mut Outcome) {
