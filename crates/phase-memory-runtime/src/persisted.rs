@@ -128,17 +128,22 @@ impl Runtime {
             .take(KEEP)
         {
             // Gone since listed (a newer writer pruned it), unreadable: next.
-            let Ok(bytes) = std::fs::read(&path) else {
+            let Ok(file) = std::fs::File::open(&path) else {
                 continue;
             };
-            let (key, snap) = match Snapshot::decode(&bytes) {
+            let Ok(meta) = file.metadata() else {
+                continue;
+            };
+            let len = meta.len();
+            // Read once, straight into the columns (never whole in memory).
+            let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+            let (key, snap) = match Snapshot::read_from(&mut reader, len) {
                 Ok(x) => x,
                 Err(_) => {
                     REJECTED.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
             };
-            drop(bytes);
             if key.profile_digest != want.profile_digest
                 || key.store != want.store
                 || snap.generation() != g

@@ -17,12 +17,19 @@
 //! profile digest, store identity), then the interned name tables and what the
 //! profile contributed (edge types, phase weights, tokenizer), then every column
 //! as a length-prefixed array of fixed-size little-endian values (strings as
-//! their UTF-8 bytes). Decoding checks the size, the checksum, the magic and the
-//! version before anything else, reads each array in bulk (no per-node parsing
-//! of text) and checks the result is consistent (lengths, offsets, indices,
-//! sorted ids), so a foreign, damaged, truncated or old-format file is an error,
-//! never a panic or a wrong answer. Errors name what is wrong, never content.
+//! their UTF-8 bytes). Decoding checks the size, the magic and the version
+//! before anything else, then reads each array in bulk straight into its column
+//! (no per-node parsing of text, no copy of the whole file: a reader is read
+//! once, hashed as it goes), checks the checksum before handing anything out
+//! (a damaged file is [`PersistError::Checksum`] even when its damage also
+//! breaks the structure) and checks the result is consistent (lengths,
+//! offsets, indices, sorted ids), so a foreign, damaged, truncated or
+//! old-format file is an error, never a panic or a wrong answer. Errors name
+//! what is wrong, never content.
 
+use std::io::Read;
+
+use bytemuck::{Pod, Zeroable};
 use phase_memory_model::Time;
 use phase_memory_profile::Direction;
 use rustc_hash::FxHashMap;
@@ -102,17 +109,55 @@ impl Snapshot {
     /// Reads bytes written by [`Snapshot::encode`]: the key they were tagged
     /// with and the snapshot, equal to the one encoded.
     pub fn decode(bytes: &[u8]) -> Result<(PersistKey, Snapshot), PersistError> {
-        let payload = verified_payload(bytes)?;
-        let mut i = In { b: payload, pos: 0 };
-        let generation = i.u64()?;
-        let key = PersistKey {
-            event_head: i.u64()?,
-            profile_digest: i.string()?,
-            store: i.string()?,
+        let mut r = bytes;
+        Snapshot::read_from(&mut r, bytes.len() as u64)
+    }
+
+    /// [`Snapshot::decode`] from a reader of `len` bytes (e.g. a file and its
+    /// size): each column is read straight into place, the checksum computed
+    /// on the way, so the file is read once and never held whole. Any read
+    /// error (e.g. the file shrank) is [`PersistError::Truncated`].
+    pub fn read_from(r: &mut impl Read, len: u64) -> Result<(PersistKey, Snapshot), PersistError> {
+        let mut head = [0u8; HEAD];
+        if len < (HEAD + SUM) as u64 {
+            return Err(PersistError::Truncated);
+        }
+        r.read_exact(&mut head)
+            .map_err(|_| PersistError::Truncated)?;
+        let payload = check_head(&head, len)?;
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&head);
+        let mut i = In {
+            r,
+            left: payload,
+            hasher,
+            failed: false,
         };
-        let dict = decode_dict(&mut i)?;
-        let mut s = decode_columns(&mut i, generation, dict)?;
-        if i.pos != payload.len() {
+        let decoded = decode_payload(&mut i);
+        if i.failed {
+            return Err(PersistError::Truncated);
+        }
+        // Hash whatever a structural error left unread, so damage is always
+        // reported as such; then compare with the stored checksum.
+        let mut rest = i.r.take(i.left as u64);
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match rest.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    i.hasher.update(&buf[..n]);
+                }
+                Err(_) => return Err(PersistError::Truncated),
+            }
+        }
+        let mut sum = [0u8; SUM];
+        i.r.read_exact(&mut sum)
+            .map_err(|_| PersistError::Truncated)?;
+        if i.hasher.finalize().as_bytes() != &sum {
+            return Err(PersistError::Checksum);
+        }
+        let (key, mut s) = decoded?;
+        if i.left != 0 {
             return Err(PersistError::Invalid("bytes after the last column"));
         }
         validate(&s).map_err(PersistError::Invalid)?;
@@ -184,34 +229,41 @@ impl Snapshot {
     }
 }
 
-/// The payload of `bytes` once size, checksum, magic and version are right.
-fn verified_payload(bytes: &[u8]) -> Result<&[u8], PersistError> {
-    if bytes.len() < HEAD + SUM {
-        return Err(PersistError::Truncated);
-    }
-    if bytes[..8] != MAGIC {
+/// The payload length the header declares once size, magic and version are
+/// right for a file of `len` bytes.
+fn check_head(head: &[u8; HEAD], len: u64) -> Result<usize, PersistError> {
+    if head[..8] != MAGIC {
         return Err(PersistError::Foreign);
     }
-    let version = u32::from_le_bytes(le(&bytes[8..12]));
+    let version = u32::from_le_bytes(le(&head[8..12]));
     if version != FORMAT_VERSION {
         return Err(PersistError::Version {
             found: version,
             expected: FORMAT_VERSION,
         });
     }
-    let len = u64::from_le_bytes(le(&bytes[16..HEAD]));
-    let end = usize::try_from(len)
-        .ok()
-        .and_then(|l| l.checked_add(HEAD))
-        .filter(|&e| e.checked_add(SUM) == Some(bytes.len()))
-        .ok_or(PersistError::Truncated)?;
-    if blake3::hash(&bytes[..end]).as_bytes() != &bytes[end..] {
-        return Err(PersistError::Checksum);
-    }
-    Ok(&bytes[HEAD..end])
+    let declared = u64::from_le_bytes(le(&head[16..HEAD]));
+    declared
+        .checked_add((HEAD + SUM) as u64)
+        .filter(|&total| total == len)
+        .and_then(|_| usize::try_from(declared).ok())
+        .ok_or(PersistError::Truncated)
 }
 
-fn decode_dict(i: &mut In<'_>) -> Result<Dict, PersistError> {
+/// The key and the snapshot, read from the payload.
+fn decode_payload<R: Read>(i: &mut In<'_, R>) -> Result<(PersistKey, Snapshot), PersistError> {
+    let generation = i.u64()?;
+    let key = PersistKey {
+        event_head: i.u64()?,
+        profile_digest: i.string()?,
+        store: i.string()?,
+    };
+    let dict = decode_dict(i)?;
+    let s = decode_columns(i, generation, dict)?;
+    Ok((key, s))
+}
+
+fn decode_dict<R: Read>(i: &mut In<'_, R>) -> Result<Dict, PersistError> {
     let n = i.len(1)?;
     let mut edge_types = FxHashMap::default();
     for _ in 0..n {
@@ -253,7 +305,11 @@ fn decode_dict(i: &mut In<'_>) -> Result<Dict, PersistError> {
     })
 }
 
-fn decode_columns(i: &mut In<'_>, generation: u64, dict: Dict) -> Result<Snapshot, PersistError> {
+fn decode_columns<R: Read>(
+    i: &mut In<'_, R>,
+    generation: u64,
+    dict: Dict,
+) -> Result<Snapshot, PersistError> {
     let id_bytes = i.string()?;
     let id_offsets = i.offsets()?;
     let (kind, phase, sensitivity, scope) = (i.arr()?, i.arr()?, i.arr()?, i.arr()?);
@@ -312,7 +368,9 @@ fn decode_columns(i: &mut In<'_>, generation: u64, dict: Dict) -> Result<Snapsho
     })
 }
 
-fn decode_orphans(i: &mut In<'_>) -> Result<FxHashMap<Box<str>, Vec<i64>>, PersistError> {
+fn decode_orphans<R: Read>(
+    i: &mut In<'_, R>,
+) -> Result<FxHashMap<Box<str>, Vec<i64>>, PersistError> {
     let n = i.len(16)?;
     let mut map = FxHashMap::default();
     for _ in 0..n {
@@ -396,7 +454,7 @@ fn le<const N: usize>(b: &[u8]) -> [u8; N] {
 }
 
 /// A fixed-size little-endian value of a column.
-trait Le: Sized {
+trait Le: Pod + Zeroable {
     const SIZE: usize;
     fn put(&self, out: &mut Vec<u8>);
     fn get(b: &[u8]) -> Self;
@@ -440,47 +498,69 @@ impl Out {
     }
 }
 
-struct In<'a> {
-    b: &'a [u8],
-    pos: usize,
+/// The payload being read: `left` bytes of it not read yet, every byte read
+/// hashed. `failed`: the reader itself failed (the file shrank or could not be
+/// read), which no checksum can be checked after.
+struct In<'a, R: Read> {
+    r: &'a mut R,
+    left: usize,
+    hasher: blake3::Hasher,
+    failed: bool,
 }
 
-impl<'a> In<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], PersistError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.b.len())
-            .ok_or(PersistError::Invalid("a column longer than the file"))?;
-        let out = &self.b[self.pos..end];
-        self.pos = end;
-        Ok(out)
+impl<R: Read> In<'_, R> {
+    /// Fills `buf` from the payload.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), PersistError> {
+        if buf.len() > self.left {
+            return Err(PersistError::Invalid("a column longer than the file"));
+        }
+        if self.r.read_exact(buf).is_err() {
+            self.failed = true;
+            return Err(PersistError::Truncated);
+        }
+        self.left -= buf.len();
+        if buf.len() >= 1 << 20 {
+            self.hasher.update_rayon(buf);
+        } else {
+            self.hasher.update(buf);
+        }
+        Ok(())
     }
     fn u64(&mut self) -> Result<u64, PersistError> {
-        Ok(u64::from_le_bytes(le(self.take(8)?)))
+        let mut b = [0u8; 8];
+        self.fill(&mut b)?;
+        Ok(u64::from_le_bytes(b))
     }
     /// A count of items of at least `min` bytes each, checked against what is left.
     fn len(&mut self, min: usize) -> Result<usize, PersistError> {
         let n = usize::try_from(self.u64()?)
             .ok()
-            .filter(|n| n.saturating_mul(min) <= self.b.len() - self.pos)
+            .filter(|n| n.saturating_mul(min) <= self.left)
             .ok_or(PersistError::Invalid("a column longer than the file"))?;
         Ok(n)
     }
     fn string(&mut self) -> Result<String, PersistError> {
         let n = self.len(1)?;
-        let raw = self.take(n)?;
-        String::from_utf8(raw.to_vec()).map_err(|_| PersistError::Invalid("text that is not UTF-8"))
+        let mut raw = vec![0u8; n];
+        self.fill(&mut raw)?;
+        String::from_utf8(raw).map_err(|_| PersistError::Invalid("text that is not UTF-8"))
     }
+    /// A column read in bulk into its own memory (little-endian on disk).
     fn arr<T: Le>(&mut self) -> Result<Vec<T>, PersistError> {
         let n = self.len(T::SIZE)?;
-        let raw = self.take(n * T::SIZE)?;
-        Ok(raw.chunks_exact(T::SIZE).map(T::get).collect())
+        let mut v = vec![T::zeroed(); n];
+        self.fill(bytemuck::cast_slice_mut(&mut v))?;
+        if cfg!(target_endian = "big") {
+            v.iter_mut()
+                .for_each(|x| *x = T::get(bytemuck::bytes_of(x)));
+        }
+        Ok(v)
     }
     fn offsets(&mut self) -> Result<Vec<usize>, PersistError> {
         let v: Vec<u64> = self.arr()?;
-        v.into_iter()
-            .map(|x| usize::try_from(x).map_err(|_| PersistError::Invalid("an offset too large")))
-            .collect()
+        if usize::try_from(v.iter().copied().max().unwrap_or(0)).is_err() {
+            return Err(PersistError::Invalid("an offset too large"));
+        }
+        Ok(v.into_iter().map(|x| x as usize).collect())
     }
 }

@@ -183,3 +183,89 @@ fn old_or_foreign_bytes_are_rejected_with_a_clear_error() {
     // The message names the problem, not the content.
     assert!(!e.to_string().contains("Title"), "{e}");
 }
+
+/// A reader that hands out at most `step` bytes per call and fails once
+/// `fail_at` bytes were read (a file that shrank or a read error).
+struct Dribble<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    step: usize,
+    fail_at: usize,
+}
+
+impl std::io::Read for Dribble<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.fail_at {
+            return Err(std::io::Error::other("gone"));
+        }
+        let n = buf
+            .len()
+            .min(self.step)
+            .min(self.bytes.len() - self.pos)
+            .min(self.fail_at - self.pos);
+        buf[..n].copy_from_slice(&self.bytes[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Reading from a reader (short reads, a column over 1 MiB hashed on several
+/// threads) gives what `decode` gives; a reader failing anywhere is
+/// `Truncated`, a flipped byte still `Checksum`.
+#[test]
+fn reading_from_a_reader_equals_decoding_and_a_failing_reader_is_truncated() {
+    let start: Vec<Op> = (0..IDS)
+        .map(|k| Op::PutNode {
+            k,
+            text: 0,
+            phase: 0,
+            created: 0,
+            labels: vec![],
+            tokens: 1,
+            invalid: false,
+        })
+        .chain((0..140_000i64).map(|t| Op::Event(vec![t as usize % IDS], 1, t)))
+        .collect();
+    let (_, snap) = snapshot_of(&start, &[]);
+    let bytes = snap.encode(&key());
+    assert!(bytes.len() > 1 << 20, "{} bytes", bytes.len());
+    let (k, back) = Snapshot::decode(&bytes).expect("decodes");
+    assert_eq!(k, key());
+    for step in [7, 4096, usize::MAX] {
+        let mut r = Dribble {
+            bytes: &bytes,
+            pos: 0,
+            step,
+            fail_at: usize::MAX,
+        };
+        let (k2, read) = Snapshot::read_from(&mut r, bytes.len() as u64).expect("reads");
+        assert_eq!(k2, key());
+        assert_eq!(read.canonical_dump(), back.canonical_dump());
+        assert_eq!(read.encode(&key()), bytes);
+    }
+    for fail_at in [0, 10, 24, 100, bytes.len() / 2, bytes.len() - 1] {
+        let mut r = Dribble {
+            bytes: &bytes,
+            pos: 0,
+            step: 1 << 16,
+            fail_at,
+        };
+        assert_eq!(
+            Snapshot::read_from(&mut r, bytes.len() as u64).map(|_| ()),
+            Err(PersistError::Truncated),
+            "failing at {fail_at}"
+        );
+    }
+    let mut damaged = bytes.clone();
+    damaged[bytes.len() / 3] ^= 0x40;
+    let mut r = Dribble {
+        bytes: &damaged,
+        pos: 0,
+        step: 1 << 16,
+        fail_at: usize::MAX,
+    };
+    assert_eq!(
+        Snapshot::read_from(&mut r, bytes.len() as u64).map(|_| ()),
+        Err(PersistError::Checksum)
+    );
+}
