@@ -99,9 +99,44 @@ struct Run<'s, 'f> {
     as_of: i64,
     include_invalid: bool,
     visible: &'f dyn Fn(NodeView<'s>) -> Visibility,
-    admitted: FxHashMap<u32, bool>,
+    admitted: Answers,
     withheld: BTreeMap<String, u64>,
     withheld_count: u64,
+}
+
+/// The answers of [`Run::admit`] so far, two bits per node of the snapshot
+/// (asked, admitted): 25 KiB per request at 100k nodes, and cheaper than a hash
+/// map over the thousands of nodes one request asks about.
+struct Answers {
+    asked: Vec<u64>,
+    admitted: Vec<u64>,
+}
+
+impl Answers {
+    fn new(nodes: usize) -> Self {
+        let words = nodes.div_ceil(64);
+        Answers {
+            asked: vec![0; words],
+            admitted: vec![0; words],
+        }
+    }
+
+    /// The answer for node `i`, if it was asked about.
+    fn get(&self, i: u32) -> Option<bool> {
+        let (w, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        let asked = self.asked.get(w).is_some_and(|x| x & bit != 0);
+        asked.then(|| self.admitted.get(w).is_some_and(|x| x & bit != 0))
+    }
+
+    fn set(&mut self, i: u32, admitted: bool) {
+        let (w, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        if let (Some(a), Some(y)) = (self.asked.get_mut(w), self.admitted.get_mut(w)) {
+            *a |= bit;
+            if admitted {
+                *y |= bit;
+            }
+        }
+    }
 }
 
 impl Run<'_, '_> {
@@ -109,7 +144,7 @@ impl Run<'_, '_> {
     /// activates, it is valid at `as_of` (unless asked), and policy shows it.
     /// Policy is asked once per node per request; a withheld node is counted once.
     fn admit(&mut self, i: u32) -> bool {
-        if let Some(&ok) = self.admitted.get(&i) {
+        if let Some(ok) = self.admitted.get(i) {
             return ok;
         }
         let ok = if self.snap.phase_weight(i) <= 0.0
@@ -128,7 +163,7 @@ impl Run<'_, '_> {
         } else {
             false
         };
-        self.admitted.insert(i, ok);
+        self.admitted.set(i, ok);
         ok
     }
 }
@@ -181,18 +216,33 @@ pub fn activate<'s>(
     input: &ActivationInput<'_>,
     visible: &dyn Fn(NodeView<'s>) -> Visibility,
 ) -> WorkingSet {
+    activate_indexed(snapshot, params, input, &[], visible)
+}
+
+/// [`activate`] with the snapshot index of each lexical hit looked up already:
+/// `lexical_indices[k]` is `snapshot.index_of(&input.lexical[k].0)`, as a caller
+/// that decided policy on the seeds has it, so they are not looked up again.
+/// Indices of another length than the hits are ignored (looked up here).
+pub fn activate_indexed<'s>(
+    snapshot: &'s Snapshot,
+    params: &ActivationSpec,
+    input: &ActivationInput<'_>,
+    lexical_indices: &[Option<u32>],
+    visible: &dyn Fn(NodeView<'s>) -> Visibility,
+) -> WorkingSet {
+    let lexical_indices = (lexical_indices.len() == input.lexical.len()).then_some(lexical_indices);
     let mut run = Run {
         snap: snapshot,
         as_of: input.as_of.millis(),
         include_invalid: input.include_invalid,
         visible,
-        admitted: FxHashMap::default(),
+        admitted: Answers::new(snapshot.node_count()),
         withheld: BTreeMap::new(),
         withheld_count: 0,
     };
 
     // 1. Seeds: every source, then the maximum per node.
-    let (mut sources, mut touched, frontier) = seed(&mut run, params, input);
+    let (mut sources, mut touched, frontier) = seed(&mut run, params, input, lexical_indices);
     if !input.explain {
         sources = Vec::new();
     }
@@ -262,8 +312,9 @@ fn seed(
     run: &mut Run<'_, '_>,
     params: &ActivationSpec,
     input: &ActivationInput<'_>,
+    lexical_indices: Option<&[Option<u32>]>,
 ) -> (Vec<(u32, SeedSource)>, FxHashMap<u32, Touch>, Frontier) {
-    let mut sources = collect_seed_sources(run.snap, params, input);
+    let mut sources = collect_seed_sources(run.snap, params, input, lexical_indices);
     sources.sort_by(|a, b| {
         (a.0, a.1.kind)
             .cmp(&(b.0, b.1.kind))
@@ -381,25 +432,22 @@ fn queue_candidates(
     factors: &Factors,
     touched: &FxHashMap<u32, Touch>,
 ) -> (BinaryHeap<Queued>, u64) {
-    let mut candidates: Vec<(u32, Touch)> = touched
+    let bound_extra = params.base_level_weight.max(0.0);
+    // The queue's order is total (ties by index), so the order candidates are
+    // queued in does not matter.
+    let queued: Vec<Queued> = touched
         .iter()
         .filter(|(_, t)| t.seed > 0.0 || t.spread > 0.0)
-        .map(|(&i, &t)| (i, t))
-        .collect();
-    candidates.sort_unstable_by_key(|c| c.0);
-    let considered = candidates.len() as u64;
-    let bound_extra = params.base_level_weight.max(0.0);
-    let mut heap = BinaryHeap::with_capacity(candidates.len());
-    for &(i, t) in &candidates {
-        heap.push(Queued {
+        .map(|(&i, t)| Queued {
             score: (t.seed + params.spread_weight * t.spread + bound_extra)
                 * factors.weight(snapshot, i),
             index: i,
             penalised: false,
             exact: false,
-        });
-    }
-    (heap, considered)
+        })
+        .collect();
+    let considered = queued.len() as u64;
+    (BinaryHeap::from(queued), considered)
 }
 
 /// The redundancy penalty factor: non-negative, 1 (none) when not finite.
@@ -564,6 +612,7 @@ fn collect_seed_sources(
     snap: &Snapshot,
     params: &ActivationSpec,
     input: &ActivationInput<'_>,
+    lexical_indices: Option<&[Option<u32>]>,
 ) -> Vec<(u32, SeedSource)> {
     let mut out = Vec::new();
     let mut push = |node: Option<u32>, kind, raw: f64, value: f64| {
@@ -580,11 +629,14 @@ fn collect_seed_sources(
         .filter(|s| finite_positive(*s))
         .fold(0.0f64, f64::max);
     if top > 0.0 {
-        for (id, raw) in input.lexical {
+        for (k, (id, raw)) in input.lexical.iter().enumerate() {
             let raw = f64::from(*raw);
             if finite_positive(raw) {
                 push(
-                    snap.index_of(id),
+                    match lexical_indices {
+                        Some(known) => known.get(k).copied().flatten(),
+                        None => snap.index_of(id),
+                    },
                     SeedKind::Lexical,
                     raw,
                     raw / top * params.lexical_weight,

@@ -14,7 +14,7 @@ pub mod when;
 
 pub use activate::{
     ActivatedItem, ActivationInput, Cue, Explain, SeedKind, SeedSource, Visibility, WorkingSet,
-    activate, score,
+    activate, activate_indexed, score,
 };
 pub use snapshot::{
     NodeView, PersistError, PersistKey, Snapshot, SnapshotBuilder, SnapshotChanges,

@@ -13,6 +13,7 @@
 
 mod apply;
 mod builder;
+mod classes;
 mod csr;
 mod dict;
 mod persist;
@@ -70,6 +71,10 @@ pub struct Snapshot {
     orphan_touches: FxHashMap<Box<str>, Vec<i64>>,
     edge_count: u64,
     dict: Dict,
+    /// Each node's policy class (see `classes.rs`), derived from the columns
+    /// above (never persisted).
+    policy_class: Vec<u32>,
+    classes: classes::Classes,
 }
 
 impl Snapshot {
@@ -201,6 +206,8 @@ impl Snapshot {
             + v(&self.touches)
             + orphans
             + self.dict.heap_bytes()
+            + v(&self.policy_class)
+            + self.classes.heap_bytes()
     }
 
     pub(crate) fn id(&self, i: u32) -> &str {

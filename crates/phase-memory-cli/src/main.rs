@@ -18,6 +18,13 @@ macro_rules! errln {
     }};
 }
 
+/// mimalloc instead of the system allocator: a request allocates and frees
+/// many small objects (JSON values, hit lists, per-request maps) on several
+/// threads at once, where glibc's malloc showed up in profiles of the server
+/// (docs/architecture.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod demo;
 mod output;

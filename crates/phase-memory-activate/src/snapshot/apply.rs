@@ -97,6 +97,7 @@ impl Snapshot {
         self.valid_to[r] = row.valid_to;
         self.tokens[r] = row.tokens;
         self.signature[r] = row.signature;
+        self.policy_class[r] = self.class_of_row(r);
         if self.created_at[r] != row.created_at {
             let (a, b) = (self.access_offsets[r], self.access_offsets[r + 1]);
             let mut times: Vec<Time> = self.access_times[a..b].to_vec();
@@ -152,6 +153,8 @@ impl Snapshot {
         self.tokens.insert(r, row.tokens);
         self.created_at.insert(r, row.created_at);
         self.signature.insert(r, row.signature);
+        self.policy_class.insert(r, 0);
+        self.policy_class[r] = self.class_of_row(r);
         // No arcs yet (the caller derives them); they are two CSRs on one offset list.
         let a = self.arc_offsets[r];
         self.arc_offsets.insert(r + 1, a);
@@ -241,6 +244,7 @@ impl Snapshot {
         self.tokens.remove(r);
         self.created_at.remove(r);
         self.signature.remove(r);
+        self.policy_class.remove(r);
         csr_remove(&mut self.access_offsets, &mut self.access_times, r);
         self.created_extra.remove(r);
     }

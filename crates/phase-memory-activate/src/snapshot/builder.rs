@@ -135,6 +135,7 @@ impl SnapshotBuilder {
         set_arcs(&mut s, arcs, &remap, n);
         set_access(&mut s, access, &remap, &ids, n);
         set_touches(&mut s, touches, &remap, &ids);
+        s.derive_classes();
         s
     }
 }
@@ -184,6 +185,8 @@ fn empty_snapshot(generation: u64, dict: Dict, n: usize) -> Snapshot {
         orphan_touches: FxHashMap::default(),
         edge_count: 0,
         dict,
+        policy_class: Vec::new(),
+        classes: Default::default(),
     }
 }
 

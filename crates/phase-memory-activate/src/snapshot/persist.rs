@@ -156,11 +156,12 @@ impl Snapshot {
         if i.hasher.finalize().as_bytes() != &sum {
             return Err(PersistError::Checksum);
         }
-        let (key, s) = decoded?;
+        let (key, mut s) = decoded?;
         if i.left != 0 {
             return Err(PersistError::Invalid("bytes after the last column"));
         }
         validate(&s).map_err(PersistError::Invalid)?;
+        s.derive_classes();
         Ok((key, s))
     }
 
@@ -362,6 +363,8 @@ fn decode_columns<R: Read>(
         orphan_touches,
         edge_count: i.u64()?,
         dict,
+        policy_class: Vec::new(),
+        classes: Default::default(),
     })
 }
 

@@ -80,6 +80,14 @@ impl<'a> NodeView<'a> {
             labels: &snap.label_ids[snap.label_offsets[i]..snap.label_offsets[i + 1]],
         }
     }
+    /// The node's policy class: two views of one snapshot with the same class
+    /// have equal [`NodeView::policy_key`]s, so a caller may decide policy
+    /// once per class (a number below [`Snapshot::policy_class_count`]) and
+    /// look the decision up by it. Classes of different snapshots must not be
+    /// compared.
+    pub fn policy_class(&self) -> u32 {
+        self.snap.policy_class[self.index as usize]
+    }
     /// Whether the node carries a label.
     pub fn has_label(&self, label: &str) -> bool {
         self.labels().any(|l| l == label)

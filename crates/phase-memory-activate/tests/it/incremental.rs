@@ -172,10 +172,40 @@ pub(super) fn activations(s: &Snapshot, p: &Profile, cue_ids: &[usize], withheld
             }
         };
         let ws = activate(s, &p.activation, &input, &visible);
+        // The lexical hits' indices looked up by the caller give the same set.
+        let indices: Vec<Option<u32>> = lexical.iter().map(|h| s.index_of(&h.0)).collect();
+        let indexed =
+            phase_memory_activate::activate_indexed(s, &p.activation, &input, &indices, &visible);
+        assert_eq!(
+            serde_json::to_string(&indexed).expect("serialises"),
+            serde_json::to_string(&ws).expect("serialises")
+        );
         out.push_str(&serde_json::to_string(&ws).expect("serialises"));
         out.push('\n');
     }
     out
+}
+
+/// Nodes share a policy class exactly when their policy keys are equal, and
+/// every class is below the snapshot's class count.
+pub(super) fn classes_follow_keys(s: &Snapshot) -> Result<(), String> {
+    let n = s.node_count() as u32;
+    let views: Vec<_> = (0..n).filter_map(|i| s.node(i)).collect();
+    for a in &views {
+        if a.policy_class() as usize >= s.policy_class_count() {
+            return Err(format!("class of {} out of range", a.id()));
+        }
+        for b in &views {
+            if (a.policy_class() == b.policy_class()) != (a.policy_key() == b.policy_key()) {
+                return Err(format!(
+                    "{} and {}: classes disagree with keys",
+                    a.id(),
+                    b.id()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 proptest! {
@@ -207,6 +237,8 @@ proptest! {
             snap.apply(g as u64 + 2, &c, &mut |id| model.edges_of(id));
             let fresh = model.build(&p, g as u64 + 2);
             prop_assert_eq!(snap.canonical_dump(), fresh.canonical_dump());
+            prop_assert_eq!(classes_follow_keys(&snap), Ok(()));
+            prop_assert_eq!(classes_follow_keys(&fresh), Ok(()));
             prop_assert_eq!(
                 activations(&snap, &p, &cue_ids, withheld),
                 activations(&fresh, &p, &cue_ids, withheld)

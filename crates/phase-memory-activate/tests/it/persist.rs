@@ -73,6 +73,7 @@ proptest! {
         prop_assert_eq!(k, key());
         prop_assert_eq!(back.generation(), snap.generation());
         prop_assert_eq!(back.canonical_dump(), snap.canonical_dump());
+        prop_assert_eq!(super::incremental::classes_follow_keys(&back), Ok(()));
         prop_assert_eq!(
             activations(&back, &p, &cue_ids, withheld),
             activations(&snap, &p, &cue_ids, withheld)
@@ -99,6 +100,7 @@ proptest! {
         back.apply(9, &c, &mut |id| model.edges_of(id));
         let fresh = model.build(&p, 9);
         prop_assert_eq!(back.canonical_dump(), fresh.canonical_dump());
+        prop_assert_eq!(super::incremental::classes_follow_keys(&back), Ok(()));
         prop_assert_eq!(
             activations(&back, &p, &cue_ids, 0),
             activations(&fresh, &p, &cue_ids, 0)

@@ -2,12 +2,15 @@
 //! on the snapshot with the policy filter inside the traversal → budget packing →
 //! the envelope (packages are built on it in `package.rs`).
 
-use phase_memory_activate::activate::{ActivationInput, Cue, Visibility, WorkingSet, activate};
-use phase_memory_activate::snapshot::{NodeView, PolicyKey, Snapshot};
+use phase_memory_activate::activate::{
+    ActivationInput, Cue, Visibility, WorkingSet, activate_indexed,
+};
+use phase_memory_activate::snapshot::{NodeView, Snapshot};
 use phase_memory_govern::Target;
 use phase_memory_model::{Diagnostic, Time};
 use phase_memory_profile::Effect;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 
 use super::support::{self, parse};
 use crate::context::CallContext;
@@ -62,8 +65,8 @@ pub(super) fn run_activation(
         events_since: cue.events_since,
     };
     let rt: &Runtime = rt;
-    let decisions = Decisions::new(rt, op, ctx);
-    drop_hidden_seeds(rt, &snapshot, &decisions, &mut c, &mut lexical)?;
+    let decisions = Decisions::new(rt, op, ctx, &snapshot);
+    let lexical_indices = drop_hidden_seeds(rt, &snapshot, &decisions, &mut c, &mut lexical)?;
     drop_hidden_hits(rt, op, ctx, &mut semantic)?;
     let input = ActivationInput {
         cue: &c,
@@ -81,7 +84,9 @@ pub(super) fn run_activation(
         needs_review: Default::default(),
         decisions,
     };
-    let set = activate(&snapshot, &params, &input, &|v| gate.visibility(v));
+    let set = activate_indexed(&snapshot, &params, &input, &lexical_indices, &|v| {
+        gate.visibility(v)
+    });
     // Only items that made it into the working set matter for review.
     let packed: std::collections::BTreeSet<&str> =
         set.items.iter().map(|i| i.node.as_str()).collect();
@@ -224,33 +229,49 @@ struct Gate<'a> {
 }
 
 /// The policy decisions of one request over one snapshot, decided once per
-/// distinct [`PolicyKey`] (kind, phase, sensitivity, scope, labels): a decision
-/// reads nothing else of a node, and an activation touches hundreds to
-/// thousands of nodes sharing a few dozen keys.
+/// policy class of the snapshot (nodes alike in kind, phase, sensitivity, scope
+/// and labels, [`NodeView::policy_class`]): a decision reads nothing else of a
+/// node, and an activation touches hundreds to thousands of nodes sharing a few
+/// dozen classes.
 struct Decisions<'a> {
     rt: &'a Runtime,
     op: &'a str,
     ctx: &'a CallContext,
-    memo: std::cell::RefCell<rustc_hash::FxHashMap<PolicyKey<'a>, (Effect, Option<String>)>>,
+    /// The decision of each class, once made: its effect and rule id.
+    memo: Vec<std::cell::OnceCell<(Effect, Option<String>)>>,
 }
 
 impl<'a> Decisions<'a> {
-    fn new(rt: &'a Runtime, op: &'a str, ctx: &'a CallContext) -> Self {
+    fn new(rt: &'a Runtime, op: &'a str, ctx: &'a CallContext, snapshot: &Snapshot) -> Self {
         Decisions {
             rt,
             op,
             ctx,
-            memo: Default::default(),
+            memo: (0..snapshot.policy_class_count())
+                .map(|_| Default::default())
+                .collect(),
         }
     }
 
-    /// The decision's effect and rule id for the node `v`
-    /// (`phase_memory_govern::decide`, remembered per key).
-    fn of(&self, v: NodeView<'a>) -> (Effect, Option<String>) {
-        let key = v.policy_key();
-        if let Some(d) = self.memo.borrow().get(&key) {
-            return d.clone();
+    /// The decision's effect and rule id for the node `v` of the snapshot
+    /// given to [`Decisions::new`] (`phase_memory_govern::decide`, remembered
+    /// per class).
+    fn of(&self, v: NodeView<'a>) -> (Effect, Option<Cow<'_, str>>) {
+        match self.memo.get(v.policy_class() as usize) {
+            Some(cell) => {
+                let (effect, rule) = cell.get_or_init(|| self.decide(v));
+                (*effect, rule.as_deref().map(Cow::Borrowed))
+            }
+            // Not a class of that snapshot (a view of another one): decided
+            // afresh.
+            None => {
+                let (effect, rule) = self.decide(v);
+                (effect, rule.map(Cow::Owned))
+            }
         }
+    }
+
+    fn decide(&self, v: NodeView<'a>) -> (Effect, Option<String>) {
         let labels: Vec<String> = v.labels().map(str::to_string).collect();
         let target = Target {
             kind: v.kind(),
@@ -261,9 +282,7 @@ impl<'a> Decisions<'a> {
             target_phase: None,
         };
         let d = phase_memory_govern::decide(&self.rt.profile, self.op, &self.ctx.actor, &target);
-        let d = (d.effect, d.rule_id);
-        self.memo.borrow_mut().insert(key, d.clone());
-        d
+        (d.effect, d.rule_id)
     }
 
     /// [`support::sees`] for a node of the snapshot.
@@ -280,7 +299,7 @@ impl<'a> Gate<'a> {
             return Visibility::Withheld("scope".into());
         }
         let (effect, rule_id) = self.decisions.of(v);
-        let rule = || rule_id.clone().unwrap_or_else(|| "default".into());
+        let rule = || rule_id.as_deref().unwrap_or("default").to_string();
         match effect {
             Effect::Allow => Visibility::Visible,
             Effect::Review if self.op == "package.compile" => {
@@ -308,19 +327,27 @@ fn drop_hidden_seeds<'s>(
     decisions: &Decisions<'s>,
     cue: &mut Cue,
     lexical: &mut Vec<(String, f32)>,
-) -> Result<(), Outcome> {
-    let ids = cue
+) -> Result<Vec<Option<u32>>, Outcome> {
+    let named = cue
         .nodes
         .iter()
         .map(String::as_str)
-        .chain(cue.hints.iter().map(|h| h.0.as_str()))
-        .chain(lexical.iter().map(|h| h.0.as_str()));
+        .chain(cue.hints.iter().map(|h| h.0.as_str()));
+    // The snapshot index of each lexical hit, kept for activation.
+    let mut lexical_indices: Vec<Option<u32>> =
+        lexical.iter().map(|h| snapshot.index_of(&h.0)).collect();
+    let ids = named.map(|id| (id, snapshot.index_of(id))).chain(
+        lexical
+            .iter()
+            .map(|h| h.0.as_str())
+            .zip(lexical_indices.iter().copied()),
+    );
     // Ids the actor may not see (usually none); an id named twice is decided
     // twice alike.
     let mut hidden: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut unknown: Vec<&str> = Vec::new();
-    for id in ids {
-        match snapshot.index_of(id).and_then(|i| snapshot.node(i)) {
+    for (id, index) in ids {
+        match index.and_then(|i| snapshot.node(i)) {
             Some(v) => {
                 if !decisions.sees(v) {
                     hidden.insert(id.to_string());
@@ -342,9 +369,11 @@ fn drop_hidden_seeds<'s>(
     if !hidden.is_empty() {
         cue.nodes.retain(|id| !hidden.contains(id));
         cue.hints.retain(|h| !hidden.contains(&h.0));
+        let mut keep = lexical.iter().map(|h| !hidden.contains(&h.0));
+        lexical_indices.retain(|_| keep.next().unwrap_or(false));
         lexical.retain(|h| !hidden.contains(&h.0));
     }
-    Ok(())
+    Ok(lexical_indices)
 }
 
 pub(super) fn diagnostics(set: &WorkingSet, o: &mut Outcome) {

@@ -1,0 +1,76 @@
+//! Policy classes: nodes of one snapshot that are alike for policy (same kind,
+//! phase, sensitivity, scope and labels) share a small number, so a caller
+//! decides policy once per class and looks the decision up by number
+//! ([`NodeView::policy_class`](super::NodeView::policy_class)) instead of
+//! hashing each node's attributes.
+
+use rustc_hash::FxHashMap;
+
+use super::Snapshot;
+
+/// The classes a snapshot has numbered so far, keyed by what a policy decision
+/// reads of a node as interned numbers: `[kind, phase, sensitivity, scope,
+/// labels…]`. A class is never renumbered nor dropped while the snapshot is
+/// brought forward (a class no node has any more only costs its entry), so
+/// numbers stay below [`Classes::len`].
+#[derive(Clone, Debug, Default)]
+pub(super) struct Classes {
+    map: FxHashMap<Box<[u32]>, u32>,
+}
+
+impl Classes {
+    pub(super) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.map
+            .keys()
+            .map(|k| std::mem::size_of::<(Box<[u32]>, u32)>() + 8 + 4 * k.len())
+            .sum()
+    }
+}
+
+impl Snapshot {
+    /// The class of row `r` from its columns, numbered on first sight.
+    pub(super) fn class_of_row(&mut self, r: usize) -> u32 {
+        let mut key = Vec::new();
+        self.class_of_row_with(r, &mut key)
+    }
+
+    /// [`Snapshot::class_of_row`] with a buffer for the key (allocated only for
+    /// a class seen for the first time).
+    fn class_of_row_with(&mut self, r: usize, key: &mut Vec<u32>) -> u32 {
+        key.clear();
+        key.extend_from_slice(&[
+            self.kind[r],
+            self.phase[r],
+            self.sensitivity[r],
+            self.scope[r],
+        ]);
+        key.extend_from_slice(&self.label_ids[self.label_offsets[r]..self.label_offsets[r + 1]]);
+        if let Some(&c) = self.classes.map.get(key.as_slice()) {
+            return c;
+        }
+        let c = self.classes.map.len() as u32;
+        self.classes.map.insert(key.as_slice().into(), c);
+        c
+    }
+
+    /// Numbers the class of every row (after the columns are filled).
+    pub(super) fn derive_classes(&mut self) {
+        let n = self.node_count();
+        let mut column = Vec::with_capacity(n);
+        let mut key = Vec::new();
+        for r in 0..n {
+            column.push(self.class_of_row_with(r, &mut key));
+        }
+        self.policy_class = column;
+    }
+
+    /// Number of policy classes: every [`NodeView::policy_class`](super::NodeView::policy_class)
+    /// of this snapshot is below it.
+    pub fn policy_class_count(&self) -> usize {
+        self.classes.len()
+    }
+}
