@@ -12,8 +12,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use tantivy::Term;
 use tantivy::query::Bm25StatisticsProvider;
 
-use crate::overlay::Combined;
-
 use crate::{Analysis, EXACT_ANALYZER, FullTextIndex, IndexError, MAX_QUERY_TERMS, Search};
 
 /// Feedback settings (the profile's `activation.feedback_*`).
@@ -137,11 +135,7 @@ pub fn fuse(
         .filter(|(_, s)| *s > 0.0)
         .map(|(id, s)| (id.to_string(), (s * scale) as f32))
         .collect();
-    out.sort_by(|a, b| {
-        crate::tie_key(b.1)
-            .cmp(&crate::tie_key(a.1))
-            .then_with(|| a.0.cmp(&b.0))
-    });
+    crate::rank_hits(&mut out);
     out.truncate(limit);
     out
 }
@@ -150,20 +144,13 @@ impl FullTextIndex {
     /// How many documents hold `term` (an analysed term) in title or body; the
     /// larger of the two fields' counts.
     pub fn doc_freq(&self, term: &str) -> u64 {
-        let st = self.read_shared();
-        let searcher = self.reader.searcher();
-        let shadow = st.overlay.shadow_for(&searcher, self.fields.id);
-        let stats = Combined {
-            searcher: &searcher,
-            shadow: shadow.as_ref(),
-            overlay: &st.overlay,
-            slots: self.slots(),
-        };
-        [self.fields.title, self.fields.body]
-            .into_iter()
-            .map(|f| stats.doc_freq(&Term::from_field_text(f, term)).unwrap_or(0))
-            .max()
-            .unwrap_or(0)
+        self.with_stats(|stats| {
+            [self.fields.title, self.fields.body]
+                .into_iter()
+                .map(|f| stats.doc_freq(&Term::from_field_text(f, term)).unwrap_or(0))
+                .max()
+                .unwrap_or(0)
+        })
     }
 
     /// [`FullTextIndex::search_with`], then, when `fb` is active and the first

@@ -555,6 +555,22 @@ impl FullTextIndex {
         [self.fields.title, self.fields.body, self.fields.exact]
     }
 
+    /// Runs `f` on the current searcher with the statistics of the committed
+    /// documents and the ones kept in memory together (the overlay's shadow
+    /// computed for that searcher).
+    fn with_stats<R>(&self, f: impl FnOnce(&overlay::Combined<'_>) -> R) -> R {
+        let st = self.read_shared();
+        let searcher = self.reader.searcher();
+        let shadow = st.overlay.shadow_for(&searcher, self.fields.id);
+        let stats = overlay::Combined {
+            searcher: &searcher,
+            shadow: shadow.as_ref(),
+            overlay: &st.overlay,
+            slots: self.slots(),
+        };
+        f(&stats)
+    }
+
     /// Splits text into the index's terms (lowercased, ASCII-folded words; for
     /// English analysis without stop words and stemmed), in order.
     pub fn terms(&self, text: &str) -> Vec<String> {
@@ -636,6 +652,11 @@ impl FullTextIndex {
 /// broken by id, so rankings do not depend on how the index was built.
 fn tie_key(score: f32) -> i64 {
     (f64::from(score) * 65536.0).round() as i64
+}
+
+/// Orders hits best first by [`tie_key`], ties by id.
+fn rank_hits(hits: &mut [(String, f32)]) {
+    hits.sort_by(|a, b| tie_key(b.1).cmp(&tie_key(a.1)).then_with(|| a.0.cmp(&b.0)));
 }
 
 /// Removes every file and folder inside `dir` (the index folder only).

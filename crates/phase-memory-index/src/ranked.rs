@@ -71,20 +71,25 @@ impl FullTextIndex {
             return Ok(Vec::new());
         }
         let query = self.query_of(clauses, scopes);
-        let st = self.read_shared();
-        let searcher = self.reader.searcher();
-        let shadow = st.overlay.shadow_for(&searcher, self.fields.id);
-        let stats = Combined {
-            searcher: &searcher,
-            shadow: shadow.as_ref(),
-            overlay: &st.overlay,
-            slots: self.slots(),
-        };
-        let own = if st.overlay.is_empty() {
+        self.with_stats(|stats| self.ranked_with(&*query, clauses, scopes, limit, stats))
+    }
+
+    /// [`FullTextIndex::ranked`] on one searcher and its combined statistics.
+    fn ranked_with(
+        &self,
+        query: &dyn Query,
+        clauses: &[Clause],
+        scopes: Option<&[String]>,
+        limit: usize,
+        stats: &Combined<'_>,
+    ) -> Result<Vec<(String, f32)>, IndexError> {
+        let searcher = stats.searcher;
+        let own = if stats.overlay.is_empty() {
             Vec::new()
         } else {
-            st.overlay
-                .hits(clauses, scopes, &stats)
+            stats
+                .overlay
+                .hits(clauses, scopes, stats)
                 .map_err(self.err("search"))?
         };
         let mut own_keys: Vec<i64> = own.iter().map(|h| tie_key(h.1)).collect();
@@ -95,16 +100,16 @@ impl FullTextIndex {
         let total = usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX);
         let mut fetch = limit.saturating_add(16);
         let top = loop {
-            let top: Vec<(f32, DocAddress)> = if st.overlay.is_empty() {
-                searcher.search(&*query, &TopDocs::with_limit(fetch).order_by_score())
+            let top: Vec<(f32, DocAddress)> = if stats.overlay.is_empty() {
+                searcher.search(query, &TopDocs::with_limit(fetch).order_by_score())
             } else {
                 searcher.search_with_statistics_provider(
-                    &*query,
+                    query,
                     &TopUnshadowed {
                         limit: fetch,
-                        shadow: shadow.as_ref(),
+                        shadow: stats.shadow,
                     },
-                    &stats,
+                    stats,
                 )
             }
             .map_err(self.err("search"))?;
@@ -128,7 +133,7 @@ impl FullTextIndex {
             }
         }
         hits.extend(own);
-        hits.sort_by(|a, b| tie_key(b.1).cmp(&tie_key(a.1)).then_with(|| a.0.cmp(&b.0)));
+        crate::rank_hits(&mut hits);
         hits.truncate(limit);
         Ok(hits)
     }
