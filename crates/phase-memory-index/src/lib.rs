@@ -32,6 +32,7 @@
 //! folder behind, to be caught up by its next user).
 
 mod analysis;
+mod bulk;
 mod commit;
 mod journal;
 mod open;
@@ -41,6 +42,7 @@ mod relaxed;
 
 pub use analysis::STOP_WORDS;
 use analysis::{analyzer, exact_analyzer, schema};
+pub use bulk::{BULK_MEMORY_BUDGET, BULK_WRITER_DOCUMENTS};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -321,7 +323,7 @@ impl FullTextIndex {
         }
         if self.writer.is_none() {
             let options = if bulk {
-                self.options
+                bulk::bulk_options(self.options)
             } else {
                 IndexOptions {
                     num_threads: 1,

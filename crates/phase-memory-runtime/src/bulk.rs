@@ -4,7 +4,17 @@
 //! (this process's indexing threads, the database server). The index still
 //! commits only after the store did, at the store's new generation; when the
 //! store commit fails, the documents added meanwhile are dropped uncommitted.
+//!
+//! An import hands its nodes over once, in the change set
+//! ([`IndexUpdate::upsert_put_nodes`]): with an adapter that writes from a
+//! borrowed change set ([`Store::commits_borrowed`]), the indexing thread reads
+//! the very nodes the store is writing, so a million nodes are not copied for
+//! the index.
+//!
+//! [`IndexUpdate::upsert_put_nodes`]: crate::outcome::IndexUpdate::upsert_put_nodes
+//! [`Store::commits_borrowed`]: phase_memory_store::Store::commits_borrowed
 
+use phase_memory_index::IndexError;
 use phase_memory_model::{Diagnostic, Node};
 use phase_memory_store::{ChangeSet, StoreError};
 
@@ -15,31 +25,101 @@ use crate::state::{Runtime, stale};
 /// during the store commit.
 pub(crate) const INDEX_DURING_COMMIT: usize = 10_000;
 
+/// What a store commit indexes meanwhile.
+#[derive(Clone, Copy)]
+pub(crate) enum IndexDuring<'a> {
+    /// Nothing.
+    Nothing,
+    /// These nodes.
+    Nodes(&'a [Node]),
+    /// The change set's own `put_nodes` (the store commits it borrowed).
+    PutNodes,
+}
+
+/// Drops `change` on a thread of its own (freeing a bulk write's millions of
+/// strings is not worth waiting for); here when no thread can be started (the
+/// refused closure is dropped at once).
+fn drop_aside(change: ChangeSet) {
+    let _ = std::thread::Builder::new()
+        .name("drop-change".into())
+        .spawn(move || drop(change));
+}
+
+fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
 impl Runtime {
+    /// How many nodes this outcome's index update writes.
+    fn upserted(outcome: &Outcome, change: &ChangeSet) -> usize {
+        let u = &outcome.index;
+        u.upsert.len()
+            + if u.upsert_put_nodes {
+                change.put_nodes.len()
+            } else {
+                0
+            }
+    }
+
     /// Whether this outcome's index update is done during its commit: many nodes
     /// to index and nothing else (no deletes, purge, rebuild or new profile), into
     /// an index in step with the store.
-    pub(crate) fn indexes_during_commit(&self, outcome: &Outcome, index_in_step: bool) -> bool {
+    fn indexes_during_commit(
+        &self,
+        outcome: &Outcome,
+        change: &ChangeSet,
+        index_in_step: bool,
+    ) -> bool {
         let u = &outcome.index;
         index_in_step
-            && u.upsert.len() >= INDEX_DURING_COMMIT
+            && Self::upserted(outcome, change) >= INDEX_DURING_COMMIT
             && u.delete.is_empty()
             && !u.purge
             && !u.rebuild
             && outcome.new_profile.is_none()
     }
 
-    /// Commits `change` while the documents of `upsert` are added to the index,
-    /// then commits the index at the new generation. `Err`: the store commit
-    /// failed (nothing indexed either); `Ok(Some)`: the store committed but the
-    /// index could not be updated (a warning; the next open rebuilds it).
-    pub(crate) fn commit_change_indexing(
+    /// Commits the outcome's change set: a bulk write with its documents indexed
+    /// meanwhile (see [`Runtime::commit_change_indexing`]), any other with its
+    /// index update left for after the commit (the nodes it names from the
+    /// change set copied into it first). `Ok(Some)`: committed, index stale.
+    pub(crate) fn commit_outcome_change(
         &mut self,
         change: ChangeSet,
-        upsert: &[Node],
+        outcome: &mut Outcome,
+        index_in_step: bool,
+    ) -> Result<Option<Diagnostic>, StoreError> {
+        if self.indexes_during_commit(outcome, &change, index_in_step) {
+            let put_nodes = std::mem::take(&mut outcome.index.upsert_put_nodes);
+            let mut upsert = std::mem::take(&mut outcome.index.upsert);
+            if !put_nodes {
+                return self.commit_change_indexing(change, IndexDuring::Nodes(&upsert));
+            }
+            if upsert.is_empty() && self.store.commits_borrowed() {
+                return self.commit_change_indexing(change, IndexDuring::PutNodes);
+            }
+            upsert.extend(change.put_nodes.iter().cloned());
+            return self.commit_change_indexing(change, IndexDuring::Nodes(&upsert));
+        }
+        if std::mem::take(&mut outcome.index.upsert_put_nodes) {
+            let u = &mut outcome.index;
+            u.upsert.extend(change.put_nodes.iter().cloned());
+        }
+        self.commit_change(change).map(|()| None)
+    }
+
+    /// Commits `change` while the documents `during` names are added to the
+    /// index, then commits the index at the new generation. `Err`: the store
+    /// commit failed (nothing indexed either); `Ok(Some)`: the store committed
+    /// but the index could not be updated (a warning; the next open rebuilds
+    /// it).
+    fn commit_change_indexing(
+        &mut self,
+        change: ChangeSet,
+        during: IndexDuring<'_>,
     ) -> Result<Option<Diagnostic>, StoreError> {
         self.index_tag_lags = false;
-        let (stored, indexed) = self.commit_change_with(change, Some(upsert));
+        let (stored, indexed) = self.commit_change_with(change, during);
         if let Err(e) = stored {
             self.index.release_writer();
             return Err(e);
@@ -53,5 +133,45 @@ impl Runtime {
             self.index.release_writer();
             stale(e.to_string())
         }))
+    }
+
+    /// The store commit of `change` (nothing to do when it is empty), with the
+    /// documents `during` names added to the index on a second thread meanwhile.
+    pub(crate) fn store_and_index(
+        &mut self,
+        change: ChangeSet,
+        during: IndexDuring<'_>,
+    ) -> (Result<(), StoreError>, Option<Result<(), IndexError>>) {
+        let index = &mut self.index;
+        let store = &mut self.store;
+        let recorded =
+            |r: Result<u64, StoreError>| r.map(|_| crate::sharing::stats::record_commit());
+        match during {
+            IndexDuring::Nothing => {
+                let stored = if change.is_empty() {
+                    Ok(())
+                } else {
+                    recorded(store.commit(change))
+                };
+                (stored, None)
+            }
+            IndexDuring::Nodes(nodes) => std::thread::scope(|s| {
+                let indexing = s.spawn(move || index.bulk_upsert(nodes));
+                let stored = recorded(store.commit(change));
+                (stored, Some(joined(indexing)))
+            }),
+            IndexDuring::PutNodes => {
+                let out = std::thread::scope(|s| {
+                    let change = &change;
+                    let indexing = s.spawn(move || index.bulk_upsert(&change.put_nodes));
+                    let stored = recorded(store.commit_borrowed(change));
+                    (stored, Some(joined(indexing)))
+                });
+                // Freeing millions of records takes a while: not before the
+                // index commit.
+                drop_aside(change);
+                out
+            }
+        }
     }
 }

@@ -43,6 +43,9 @@ pub struct AuditDraft {
 pub struct IndexUpdate {
     /// Nodes written (forgotten ones are removed from the index).
     pub upsert: Vec<Node>,
+    /// The change set's `put_nodes` are written too (a bulk import hands its
+    /// nodes over once; see `bulk.rs`).
+    pub upsert_put_nodes: bool,
     /// Node ids removed.
     pub delete: Vec<String>,
     /// Physically purge deleted documents.

@@ -9,11 +9,12 @@ use phase_memory_activate::tokens::TokenCounter;
 use phase_memory_index::IndexError;
 use phase_memory_model::audit::GENESIS_HASH;
 use phase_memory_model::{
-    Actor, AuditRecord, AuditRef, Diagnostic, Envelope, Node, Status, Time, digest_value,
+    Actor, AuditRecord, AuditRef, Diagnostic, Envelope, Status, Time, digest_value,
 };
 use phase_memory_store::{ChangeSet, StoreError};
 use serde_json::{Value, json};
 
+use crate::bulk::IndexDuring;
 use crate::context::CallContext;
 use crate::outcome::{AuditDraft, IndexUpdate, Outcome};
 use crate::registry::{self, AuditBehaviour};
@@ -330,15 +331,9 @@ impl Runtime {
             }
         }
         let index_in_step = self.index_fresh();
-        if self.indexes_during_commit(&outcome, index_in_step) {
-            // A bulk write: its documents are indexed while the store commits.
-            let upsert = std::mem::take(&mut outcome.index.upsert);
-            match self.commit_change_indexing(change, &upsert) {
-                Ok(stale) => env.diagnostics.extend(stale),
-                Err(e) => return self.error_envelope(env, &e),
-            }
-        } else if let Err(e) = self.commit_change(change) {
-            return self.error_envelope(env, &e);
+        match self.commit_outcome_change(change, &mut outcome, index_in_step) {
+            Ok(stale) => env.diagnostics.extend(stale),
+            Err(e) => return self.error_envelope(env, &e),
         }
         env.audit = main_ref;
         self.after_commit(&mut env, &mut outcome, index_in_step);
@@ -383,35 +378,22 @@ impl Runtime {
     /// still valid when nothing it reads changed, patched with this commit's own
     /// writes otherwise.
     pub(crate) fn commit_change(&mut self, change: ChangeSet) -> Result<(), StoreError> {
-        self.commit_change_with(change, None).0
+        self.commit_change_with(change, IndexDuring::Nothing).0
     }
 
-    /// [`Runtime::commit_change`], adding the documents of `upsert` (when given)
-    /// to the full-text index's writer on a second thread during the store commit
-    /// (not committing them); with the outcome of that too.
+    /// [`Runtime::commit_change`], adding the documents `during` names to the
+    /// full-text index's writer on a second thread during the store commit (not
+    /// committing them); with the outcome of that too.
     pub(crate) fn commit_change_with(
         &mut self,
         mut change: ChangeSet,
-        upsert: Option<&[Node]>,
+        during: IndexDuring<'_>,
     ) -> (Result<(), StoreError>, Option<Result<(), IndexError>>) {
         let before = self.store.data_generation();
         let snapshot_unchanged = !changes_activation_input(&mut change);
         let new_profile = change.profile.is_some();
         let own = (!snapshot_unchanged).then(|| OwnCommit::of(&change));
-        let (stored, indexed) = std::thread::scope(|s| {
-            let index = &mut self.index;
-            let indexing = upsert.map(|nodes| s.spawn(move || index.upsert(nodes)));
-            let stored = if change.is_empty() {
-                Ok(())
-            } else {
-                self.store
-                    .commit(change)
-                    .map(|_| crate::sharing::stats::record_commit())
-            };
-            let indexed =
-                indexing.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-            (stored, indexed)
-        });
+        let (stored, indexed) = self.store_and_index(change, during);
         if let Err(e) = stored {
             return (Err(e), indexed);
         }

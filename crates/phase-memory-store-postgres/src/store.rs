@@ -34,6 +34,14 @@ impl Store for PgStore {
     }
 
     fn commit(&mut self, change: ChangeSet) -> StoreResult<u64> {
+        self.commit_borrowed(&change)
+    }
+
+    fn commits_borrowed(&self) -> bool {
+        true
+    }
+
+    fn commit_borrowed(&mut self, change: &ChangeSet) -> StoreResult<u64> {
         meta::require_current_schema(self.schema_version)?;
         match self.mode {
             Some(OpenMode::ReadOnly) => {
@@ -60,7 +68,7 @@ impl Store for PgStore {
         let conn = self.writer()?;
         // A lost connection mid-commit rolls the transaction back on the server;
         // the next call reconnects.
-        let (head, bulk) = match commit::commit(conn, &change, timeout) {
+        let (head, bulk) = match commit::commit(conn, change, timeout) {
             Ok(done) => done,
             Err(e) => {
                 if bulk_load && self.mode.is_some() {

@@ -43,10 +43,18 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self, change: ChangeSet) -> StoreResult<u64> {
+        self.commit_borrowed(&change)
+    }
+
+    fn commits_borrowed(&self) -> bool {
+        true
+    }
+
+    fn commit_borrowed(&mut self, change: &ChangeSet) -> StoreResult<u64> {
         meta::require_current_schema(self.schema_version)?;
         let purge = change.purge;
         let conn = self.writer()?;
-        let result = commit::commit(conn, &change);
+        let result = commit::commit(conn, change);
         let generation = self.poison_on(result)?;
         self.generation.store(generation, Ordering::SeqCst);
         if change.changes_data() {

@@ -267,6 +267,19 @@ pub trait Store: GraphStore + EventStore + AuditStore + ReviewStore + Send + Syn
     fn generation(&self) -> u64;
     /// Applies a change set atomically.
     fn commit(&mut self, change: ChangeSet) -> StoreResult<u64>;
+    /// Whether [`Store::commit_borrowed`] writes from the borrowed change set
+    /// (adapters that copy what they store into their own memory need it by
+    /// value and answer `false`).
+    fn commits_borrowed(&self) -> bool {
+        false
+    }
+    /// [`Store::commit`] of a change set the caller keeps using meanwhile (a
+    /// bulk import indexes its nodes while they are written). The default
+    /// commits a copy; adapters answering [`Store::commits_borrowed`] write
+    /// from the borrowed one.
+    fn commit_borrowed(&mut self, change: &ChangeSet) -> StoreResult<u64> {
+        self.commit(change.clone())
+    }
     /// Checks the physical store (checksums, orphans, quarantine candidates).
     fn check_integrity(&self) -> StoreResult<Vec<IntegrityFinding>> {
         Ok(Vec::new())

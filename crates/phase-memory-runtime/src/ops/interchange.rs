@@ -232,7 +232,8 @@ pub(crate) fn import(rt: &mut Runtime, req: &Value, ctx: &CallContext, now: Time
         source: origin,
     });
     o.details = o.data.clone();
-    o.index.upsert = nodes.clone();
+    // The nodes go to the store once; the index reads them from the change set.
+    o.index.upsert_put_nodes = true;
     o.change = ChangeSet {
         put_nodes: nodes,
         put_edges: edges,
