@@ -58,3 +58,124 @@ impl FullTextIndex {
         added
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use phase_memory_model::{Node, Time};
+
+    use crate::{FullTextIndex, IndexOptions};
+
+    fn node(id: &str, title: &str, body: &str) -> Node {
+        Node {
+            id: id.into(),
+            kind: "fact".into(),
+            phase: "active".into(),
+            title: title.into(),
+            body: body.into(),
+            labels: vec![],
+            scope: "default".into(),
+            sensitivity: "internal".into(),
+            attrs: Default::default(),
+            created_at: Time::EPOCH,
+            updated_at: Time::EPOCH,
+            valid_from: None,
+            valid_to: None,
+            tokens: 0,
+            tombstone: None,
+            implicit_time: false,
+        }
+    }
+
+    fn batch(count: usize, word: &str) -> Vec<Node> {
+        (0..count)
+            .map(|k| {
+                node(
+                    &format!("n{k:05}"),
+                    &format!("Note {k}"),
+                    &format!("{word} {k}"),
+                )
+            })
+            .collect()
+    }
+
+    fn ids(hits: Vec<(String, f32)>) -> Vec<String> {
+        hits.into_iter().map(|(id, _)| id).collect()
+    }
+
+    #[test]
+    fn a_bulk_batch_is_searchable_at_its_commit_and_later_writes_replace_its_documents() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut index =
+            FullTextIndex::open_or_create_with(Some(dir.path()), IndexOptions::default())
+                .expect("open");
+        let count = super::BULK_WRITER_DOCUMENTS + 2_000;
+        index.bulk_upsert(&batch(count, "walrus")).expect("bulk");
+        assert_eq!(index.doc_count(), 0, "nothing visible before the commit");
+        index.commit(7).expect("commit");
+        assert_eq!(index.doc_count(), count as u64);
+        assert_eq!(index.generation(), Some(7));
+        assert_eq!(index.search("walrus", 3).expect("search").len(), 3);
+        // A later small write goes through the same handle and replaces one
+        // document; a second bulk batch replaces the others.
+        index
+            .upsert(&[node("n00042", "Changed", "pelican")])
+            .expect("upsert");
+        index.commit(8).expect("commit");
+        assert_eq!(ids(index.search("pelican", 5).expect("search")), ["n00042"]);
+        assert_eq!(index.doc_count(), count as u64);
+        index
+            .bulk_upsert(&batch(count, "heron"))
+            .expect("bulk again");
+        index.commit(9).expect("commit");
+        assert_eq!(index.doc_count(), count as u64, "replaced, not added");
+        assert!(index.search("walrus", 3).expect("search").is_empty());
+        assert!(index.search("pelican", 3).expect("search").is_empty());
+        drop(index);
+        let reopened =
+            FullTextIndex::open_or_create_with(Some(dir.path()), IndexOptions::default())
+                .expect("reopen");
+        assert_eq!(reopened.generation(), Some(9));
+        assert_eq!(reopened.doc_count(), count as u64);
+    }
+
+    #[test]
+    fn a_dropped_bulk_batch_leaves_the_last_commit() {
+        let mut index =
+            FullTextIndex::open_or_create_with(None, IndexOptions::default()).expect("open");
+        index.upsert(&batch(10, "walrus")).expect("upsert");
+        index.commit(1).expect("commit");
+        index
+            .bulk_upsert(&batch(super::BULK_WRITER_DOCUMENTS, "heron"))
+            .expect("bulk");
+        index.release_writer();
+        assert_eq!(index.doc_count(), 10);
+        assert!(index.search("heron", 3).expect("search").is_empty());
+        index.commit(2).expect("commit");
+        assert_eq!(index.doc_count(), 10, "the dropped batch stays dropped");
+    }
+
+    #[test]
+    fn documents_kept_in_memory_are_written_before_a_bulk_batch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = IndexOptions {
+            pending_docs: 1_000,
+            durable: false,
+            ..IndexOptions::default()
+        };
+        let mut index =
+            FullTextIndex::open_or_create_with(Some(dir.path()), options).expect("open");
+        let _pool = index.share();
+        index
+            .upsert(&[node("kept", "Kept", "albatross")])
+            .expect("upsert");
+        index.commit(1).expect("commit");
+        assert_eq!(index.pending(), 1, "kept in memory");
+        index
+            .bulk_upsert(&batch(super::BULK_WRITER_DOCUMENTS, "heron"))
+            .expect("bulk");
+        index.commit(2).expect("commit");
+        assert_eq!(index.pending(), 0);
+        assert_eq!(index.doc_count(), super::BULK_WRITER_DOCUMENTS as u64 + 1);
+        assert_eq!(ids(index.search("albatross", 3).expect("search")), ["kept"]);
+    }
+}

@@ -292,7 +292,8 @@ fn resolve_nodes(
     resolved.into_iter().collect()
 }
 
-/// Edges: declared types, finite weights, both ends in the file or the store.
+/// Edges: declared types, finite weights, both ends in the file or the store;
+/// resolved in parallel, the first invalid record in file order is the refusal.
 fn resolve_edges(
     rt: &Runtime,
     records: Vec<(usize, EdgeRecord)>,
@@ -305,12 +306,41 @@ fn resolve_edges(
         .iter()
         .map(|n| (n.id.as_str(), n.created_at))
         .collect();
-    let mut edges = Vec::with_capacity(records.len());
-    for (line, e) in records {
-        if !rt.profile.edge_types.contains_key(&e.edge_type) {
-            return Err(refused(
-                origin,
-                line,
+    let at = EdgeContext {
+        rt,
+        in_file: &in_file,
+        origin,
+        now,
+        empty_store,
+    };
+    let resolved: Vec<Result<Edge, Box<Outcome>>> = records
+        .into_par_iter()
+        .map(|(line, e)| at.resolve(line, e))
+        .collect();
+    resolved
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|o| *o)
+}
+
+/// What resolving one edge record needs.
+struct EdgeContext<'a> {
+    rt: &'a Runtime,
+    /// The file's nodes and their creation times.
+    in_file: &'a FxHashMap<&'a str, Time>,
+    origin: &'a str,
+    now: Time,
+    /// The store holds no node (nothing to look up).
+    empty_store: bool,
+}
+
+impl EdgeContext<'_> {
+    /// The edge of the record at `line`, or its refusal.
+    fn resolve(&self, line: usize, e: EdgeRecord) -> Result<Edge, Box<Outcome>> {
+        let refuse =
+            |code: &str, message: String| Box::new(refused(self.origin, line, code, message));
+        if !self.rt.profile.edge_types.contains_key(&e.edge_type) {
+            return Err(refuse(
                 "graph.unknown_edge_type",
                 format!("unknown edge type {:?}", e.edge_type),
             ));
@@ -318,23 +348,21 @@ fn resolve_edges(
         let mut times = [None, None];
         for (k, end) in [&e.from, &e.to].into_iter().enumerate() {
             if validate_id(end).is_err() {
-                return Err(refused(
-                    origin,
-                    line,
-                    "graph.invalid_id",
-                    "invalid node id in edge".into(),
-                ));
+                return Err(refuse("graph.invalid_id", "invalid node id in edge".into()));
             }
-            let known = match in_file.get(end.as_str()) {
+            let known = match self.in_file.get(end.as_str()) {
                 Some(t) => Some(*t),
-                None if empty_store => None,
-                None => rt.store.node(end)?.map(|n| n.created_at),
+                None if self.empty_store => None,
+                None => self
+                    .rt
+                    .store
+                    .node(end)
+                    .map_err(|err| Box::new(Outcome::from(err)))?
+                    .map(|n| n.created_at),
             };
             times[k] = known;
             if known.is_none() {
-                return Err(refused(
-                    origin,
-                    line,
+                return Err(refuse(
                     "graph.missing_reference",
                     format!(
                         "edge {} -> {} names node {end:?}, which exists neither in the file nor in the store; nothing was imported",
@@ -345,9 +373,7 @@ fn resolve_edges(
         }
         let weight = e.weight.unwrap_or(1.0);
         if !weight.is_finite() {
-            return Err(refused(
-                origin,
-                line,
+            return Err(refuse(
                 "import.invalid_record",
                 "edge weight must be finite".into(),
             ));
@@ -355,17 +381,16 @@ fn resolve_edges(
         let created_at = e
             .created_at
             .or_else(|| default_edge_time(times[0], times[1]))
-            .unwrap_or(now);
-        edges.push(Edge {
+            .unwrap_or(self.now);
+        Ok(Edge {
             from: e.from,
             to: e.to,
             edge_type: e.edge_type,
             weight,
             attrs: e.attrs.unwrap_or_default(),
             created_at,
-        });
+        })
     }
-    Ok(edges)
 }
 
 /// Events, appended in file order after the store's current head.

@@ -90,7 +90,45 @@ fn a_bulk_import_whose_store_commit_fails_leaves_the_index_at_its_last_commit() 
 
 #[test]
 fn a_bulk_import_is_indexed_during_its_commit_at_the_store_generation() {
+    // SQLite writes from the borrowed change set (the index reads the nodes
+    // the store writes); the file adapter takes it by value (the index gets a
+    // copy): the same outcome.
+    for adapter in [Adapter::Sqlite, Adapter::File] {
+        bulk_import_is_indexed_during_its_commit(adapter);
+    }
+}
+
+#[test]
+fn a_bulk_import_refuses_at_its_first_bad_edge_in_file_order() {
     let (_dir, mut rt) = on_disk(Adapter::Sqlite, None);
+    let nodes = 1_000;
+    let mut records = notes(nodes);
+    // Enough edges to be resolved by several threads; two bad ones, the later
+    // one (an unknown type) far from the earlier one (a missing node).
+    for k in 0..40_000usize {
+        let (from, to) = (k % nodes, (k * 7 + 1) % nodes);
+        let mut e = json!({"record": "edge", "from": format!("n{from:05}"),
+                           "to": format!("n{to:05}"), "type": "relates_to", "weight": k as f64});
+        if k == 30_000 {
+            e["type"] = json!("no_such_type");
+        }
+        if k == 25_000 {
+            e["to"] = json!("missing-node");
+        }
+        records.push(e);
+    }
+    let before = export(&mut rt);
+    let env = rt.run("graph.import", json!({"records": records}), &owner());
+    assert_eq!(env.status, Status::Invalid, "{}", env.to_json());
+    let d = &env.diagnostics[0];
+    assert_eq!(d.code, "graph.missing_reference", "{}", env.to_json());
+    let line = nodes + 25_000 + 1;
+    assert_eq!(d.path.as_deref(), Some(format!("records:{line}").as_str()));
+    assert_eq!(export(&mut rt), before, "the store is unchanged");
+}
+
+fn bulk_import_is_indexed_during_its_commit(adapter: Adapter) {
+    let (_dir, mut rt) = on_disk(adapter, None);
     let count = 10_000;
     let records = notes(count);
     let rebuilds = rt.derived_stats().index_rebuilds;
