@@ -32,7 +32,6 @@
 //! folder behind, to be caught up by its next user).
 
 mod analysis;
-mod bulk;
 mod commit;
 mod journal;
 mod open;
@@ -42,7 +41,6 @@ mod relaxed;
 
 pub use analysis::STOP_WORDS;
 use analysis::{analyzer, exact_analyzer, schema};
-pub use bulk::{BULK_MEMORY_BUDGET, BULK_WRITER_DOCUMENTS};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -323,7 +321,7 @@ impl FullTextIndex {
         }
         if self.writer.is_none() {
             let options = if bulk {
-                bulk::bulk_options(self.options)
+                self.options
             } else {
                 IndexOptions {
                     num_threads: 1,

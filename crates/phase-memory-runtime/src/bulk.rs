@@ -19,7 +19,16 @@ use phase_memory_model::{Diagnostic, Node};
 use phase_memory_store::{ChangeSet, StoreError};
 
 use crate::outcome::Outcome;
-use crate::state::{Runtime, stale};
+use crate::state::{OwnCommit, Runtime, stale};
+
+/// What a store commit gives: its outcome, the outcome of the documents added
+/// to the index meanwhile (if any), and what it changes for the activation
+/// snapshot (when asked for).
+pub(crate) type Committed = (
+    Result<(), StoreError>,
+    Option<Result<(), IndexError>>,
+    Option<OwnCommit>,
+);
 
 /// From this many upserted nodes in one write, their documents are indexed
 /// during the store commit.
@@ -136,36 +145,42 @@ impl Runtime {
     }
 
     /// The store commit of `change` (nothing to do when it is empty), with the
-    /// documents `during` names added to the index on a second thread meanwhile.
+    /// documents `during` names added to the index on a second thread
+    /// meanwhile; with what the commit changes for the activation snapshot
+    /// when `own` (worked out on a third thread during a borrowed commit).
     pub(crate) fn store_and_index(
         &mut self,
         change: ChangeSet,
         during: IndexDuring<'_>,
-    ) -> (Result<(), StoreError>, Option<Result<(), IndexError>>) {
+        own: bool,
+    ) -> Committed {
         let index = &mut self.index;
         let store = &mut self.store;
         let recorded =
             |r: Result<u64, StoreError>| r.map(|_| crate::sharing::stats::record_commit());
         match during {
             IndexDuring::Nothing => {
+                let own = own.then(|| OwnCommit::of(&change));
                 let stored = if change.is_empty() {
                     Ok(())
                 } else {
                     recorded(store.commit(change))
                 };
-                (stored, None)
+                (stored, None, own)
             }
             IndexDuring::Nodes(nodes) => std::thread::scope(|s| {
-                let indexing = s.spawn(move || index.bulk_upsert(nodes));
+                let own = own.then(|| OwnCommit::of(&change));
+                let indexing = s.spawn(move || index.upsert(nodes));
                 let stored = recorded(store.commit(change));
-                (stored, Some(joined(indexing)))
+                (stored, Some(joined(indexing)), own)
             }),
             IndexDuring::PutNodes => {
                 let out = std::thread::scope(|s| {
                     let change = &change;
-                    let indexing = s.spawn(move || index.bulk_upsert(&change.put_nodes));
+                    let indexing = s.spawn(move || index.upsert(&change.put_nodes));
+                    let own = own.then(|| s.spawn(move || OwnCommit::of(change)));
                     let stored = recorded(store.commit_borrowed(change));
-                    (stored, Some(joined(indexing)))
+                    (stored, Some(joined(indexing)), own.map(joined))
                 });
                 // Freeing millions of records takes a while: not before the
                 // index commit.

@@ -18,7 +18,7 @@ use crate::bulk::IndexDuring;
 use crate::context::CallContext;
 use crate::outcome::{AuditDraft, IndexUpdate, Outcome};
 use crate::registry::{self, AuditBehaviour};
-use crate::state::{OwnCommit, Runtime};
+use crate::state::Runtime;
 
 /// The common fields every request may carry.
 pub(crate) struct Common {
@@ -392,8 +392,7 @@ impl Runtime {
         let before = self.store.data_generation();
         let snapshot_unchanged = !changes_activation_input(&mut change);
         let new_profile = change.profile.is_some();
-        let own = (!snapshot_unchanged).then(|| OwnCommit::of(&change));
-        let (stored, indexed) = self.store_and_index(change, during);
+        let (stored, indexed, own) = self.store_and_index(change, during, !snapshot_unchanged);
         if let Err(e) = stored {
             return (Err(e), indexed);
         }

@@ -13,12 +13,11 @@ use rustc_hash::FxHashSet;
 
 use phase_memory_model::ReviewStatus;
 use phase_memory_store::{ChangeSet, StoreError, StoreResult};
-use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Transaction};
-use rayon::prelude::*;
 
-use crate::record::{PgContext, backend, checksum, encode, seq_from_sql, seq_to_sql};
+use crate::copy::{self, Field};
+use crate::record::{PgContext, checksum, encode, seq_from_sql, seq_to_sql};
 use crate::schema::{self, Head, key};
 
 /// From this many rows of one table in one change set, rows go in with a binary
@@ -318,6 +317,31 @@ enum Row<'a> {
 }
 
 impl Row<'_> {
+    /// Calls `f` with the row's values as fields of a binary `COPY` (no
+    /// allocation), in the order of the table's columns.
+    fn with_fields<R>(&self, f: impl FnOnce(&[Field<'_>]) -> R) -> R {
+        use Field::{Bytes, Int8, Text};
+        match self {
+            Row::Node([id, kind, phase, scope, sensitivity], json, sum) => f(&[
+                Text(id),
+                Text(kind),
+                Text(phase),
+                Text(scope),
+                Text(sensitivity),
+                Text(json),
+                Bytes(sum),
+            ]),
+            Row::Edge([from, to, ty], json, sum) => {
+                f(&[Text(from), Text(to), Text(ty), Text(json), Bytes(sum)])
+            }
+            Row::Event(seq, at, ty, json, sum) => {
+                f(&[Int8(*seq), Int8(*at), Text(ty), Text(json), Bytes(sum)])
+            }
+            Row::Subject(s, seq) => f(&[Text(s), Int8(*seq)]),
+            Row::Audit(seq, sum, json) => f(&[Int8(*seq), Text(json), Bytes(sum)]),
+        }
+    }
+
     /// Calls `f` with the row's values as statement parameters (no allocation).
     fn with_params<R>(&self, f: impl FnOnce(&[&(dyn ToSql + Sync)]) -> R) -> R {
         match self {
@@ -442,10 +466,6 @@ impl Table {
     }
 }
 
-/// Rows encoded (in parallel) per step of a bulk `COPY`: the server takes in one
-/// step while the next is encoded, and only one step's rows are held at a time.
-const COPY_STEP: usize = 32_768;
-
 /// Writes `count` rows (unique keys within the batch), row `i` made by `row(i)`:
 /// one prepared statement per row for small batches, binary `COPY` for large
 /// ones. `upsert` says the table may already hold some of the keys.
@@ -518,26 +538,19 @@ fn insert_rows<'a>(
         .ctx("creating a staging table")?;
         staging
     };
-    let sink = tx
+    let mut sink = tx
         .copy_in(&format!(
             "COPY {target} ({}) FROM STDIN (FORMAT binary)",
             table.columns()
         ))
         .ctx(&format!("starting COPY into {}", table.name()))?;
-    let mut writer = BinaryCopyInWriter::new(sink, table.types());
-    for start in (0..count).step_by(COPY_STEP) {
-        let end = (start + COPY_STEP).min(count);
-        let rows = (start..end)
-            .into_par_iter()
-            .map(&row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        for r in &rows {
-            r.with_params(|p| writer.write(p))
-                .map_err(|e| backend(&format!("copying a row of {}", table.name()), &e))?;
-        }
-    }
-    writer
-        .finish()
+    copy::send_rows(
+        &mut sink,
+        count,
+        &|i, out: &mut Vec<u8>| row(i)?.with_fields(|f| copy::encode_row(f, out)),
+        table.name(),
+    )?;
+    sink.finish()
         .ctx(&format!("finishing COPY into {}", table.name()))?;
     if rebuild {
         tx.batch_execute("SET LOCAL maintenance_work_mem = '512MB'")

@@ -17,6 +17,7 @@
 //!   one store at once.
 
 mod commit;
+mod copy;
 pub mod folder;
 mod location;
 mod read;
