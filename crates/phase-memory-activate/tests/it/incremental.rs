@@ -189,7 +189,7 @@ pub(super) fn activations(s: &Snapshot, p: &Profile, cue_ids: &[usize], withheld
 /// Nodes share a policy class exactly when their policy keys are equal, and
 /// every class is below the snapshot's class count.
 pub(super) fn classes_follow_keys(s: &Snapshot) -> Result<(), String> {
-    let n = s.node_count() as u32;
+    let n = s.index_bound() as u32;
     let views: Vec<_> = (0..n).filter_map(|i| s.node(i)).collect();
     for a in &views {
         if a.policy_class() as usize >= s.policy_class_count() {
