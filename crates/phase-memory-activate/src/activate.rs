@@ -176,7 +176,8 @@ impl Run<'_, '_> {
 struct Queued<'s> {
     score: f64,
     index: u32,
-    id: &'s str,
+    /// The snapshot, for the ids of an exact tie (rare: not looked up ahead).
+    snap: &'s Snapshot,
     penalised: bool,
     /// `score` is exact, not an upper bound.
     exact: bool,
@@ -196,11 +197,20 @@ impl PartialOrd for Queued<'_> {
 impl Ord for Queued<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         // At equal scores a bound goes first, so it is resolved before an exact
-        // score it might tie with is taken; then the lower id.
+        // score it might tie with is taken; then the lower id. Equal bounds are
+        // all resolved before anything else is taken, whatever their order
+        // (resolving one changes neither the budget used nor the items packed),
+        // so they skip the id comparison.
         self.score
             .total_cmp(&other.score)
             .then_with(|| other.exact.cmp(&self.exact))
-            .then_with(|| other.id.cmp(self.id))
+            .then_with(|| {
+                if self.exact {
+                    other.snap.id(other.index).cmp(self.snap.id(self.index))
+                } else {
+                    other.index.cmp(&self.index)
+                }
+            })
     }
 }
 
@@ -453,7 +463,7 @@ fn queue_candidates<'s>(
             score: (t.seed + params.spread_weight * t.spread + bound_extra)
                 * factors.weight(snapshot, i),
             index: i,
-            id: snapshot.id(i),
+            snap: snapshot,
             penalised: false,
             exact: false,
         })

@@ -43,19 +43,20 @@ pub const EVENT_PATH_TYPES: [&str; 2] = ["observation", "node.accessed"];
 ///
 /// Each node has a row (its index) that never changes while the snapshot is
 /// brought forward: a new node gets the next row, a removed node's row stays
-/// empty (and comes back if the id does). Rows are in id order only as built
-/// or read; lookups go through an index sorted by id (`by_id` plus the small
-/// sorted `added`), and whatever depends on order (ranking ties, result order,
-/// the persisted form) orders by id explicitly.
+/// empty (and comes back if the id does). The rows as built or read
+/// (`0..base`) are in id order and searched directly; rows added since are
+/// searched through `added`, their list sorted by id. Whatever depends on
+/// order (ranking ties, result order, the persisted form) orders by id
+/// explicitly.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     generation: u64,
     /// Ids by row (append-only: a row's id never changes).
     id_bytes: String,
     id_offsets: Vec<usize>,
-    /// Rows sorted by id, as of the last merge.
-    by_id: Vec<u32>,
-    /// Rows added since, sorted by id; merged into `by_id` when it grows.
+    /// Rows `0..base` are in id order (as built or read).
+    base: usize,
+    /// Rows added since (`base..`), sorted by id.
     added: Vec<u32>,
     /// Whether the row holds a node (false: removed).
     alive: Vec<bool>,
@@ -183,29 +184,42 @@ impl Snapshot {
 
     /// The row of an id, also of a removed node's.
     pub(super) fn row_of(&self, id: &str) -> Option<u32> {
-        let find = |rows: &[u32]| {
-            rows.binary_search_by(|&r| self.id(r).cmp(id))
-                .ok()
-                .map(|k| rows[k])
-        };
-        find(&self.by_id).or_else(|| find(&self.added))
+        // Bytes compare as their UTF-8 strings do, without boundary checks.
+        let (bytes, key) = (self.id_bytes.as_bytes(), id.as_bytes());
+        let at = |r: usize| &bytes[self.id_offsets[r]..self.id_offsets[r + 1]];
+        let (mut lo, mut hi) = (0usize, self.base);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match at(mid).cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid as u32),
+            }
+        }
+        if self.added.is_empty() {
+            return None;
+        }
+        self.added
+            .binary_search_by(|&r| at(r as usize).cmp(key))
+            .ok()
+            .map(|k| self.added[k])
     }
 
     /// Every row (removed nodes' too) in id order.
     pub(super) fn rows_by_id(&self) -> Vec<u32> {
-        let (a, b) = (&self.by_id, &self.added);
-        let mut out = Vec::with_capacity(a.len() + b.len());
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            if self.id(a[i]) < self.id(b[j]) {
-                out.push(a[i]);
+        let b = &self.added;
+        let mut out = Vec::with_capacity(self.base + b.len());
+        let (mut i, mut j) = (0u32, 0);
+        while (i as usize) < self.base && j < b.len() {
+            if self.id(i) < self.id(b[j]) {
+                out.push(i);
                 i += 1;
             } else {
                 out.push(b[j]);
                 j += 1;
             }
         }
-        out.extend_from_slice(&a[i..]);
+        out.extend(i..self.base as u32);
         out.extend_from_slice(&b[j..]);
         out
     }
@@ -232,7 +246,6 @@ impl Snapshot {
             .sum();
         self.id_bytes.capacity()
             + v(&self.id_offsets)
-            + v(&self.by_id)
             + v(&self.added)
             + v(&self.alive)
             + v(&self.kind)
@@ -257,6 +270,7 @@ impl Snapshot {
             + self.classes.heap_bytes()
     }
 
+    #[inline]
     pub(crate) fn id(&self, i: u32) -> &str {
         let i = i as usize;
         &self.id_bytes[self.id_offsets[i]..self.id_offsets[i + 1]]

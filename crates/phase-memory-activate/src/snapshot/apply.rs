@@ -34,10 +34,6 @@ impl SnapshotChanges {
     }
 }
 
-/// Rows added since the id index was last merged, above which it is merged
-/// again (a pass over every row, so once per this many new nodes).
-const ADDED_MERGE: usize = 1024;
-
 impl Snapshot {
     /// Brings the snapshot to store generation `generation` by applying what the
     /// commits since its own generation changed. `edges_of(id)` answers every
@@ -139,12 +135,10 @@ impl Snapshot {
         self.arc_max.push(0.0);
         self.access.push(&[]);
         self.created_extra.push(false);
+        // A move of 4 bytes per row added since the snapshot was built or
+        // read (40 KB after 10,000 new nodes); the rows themselves stay.
         let p = self.added.partition_point(|&a| self.id(a) < id);
         self.added.insert(p, r as u32);
-        if self.added.len() > ADDED_MERGE {
-            self.by_id = self.rows_by_id();
-            self.added.clear();
-        }
         r
     }
 

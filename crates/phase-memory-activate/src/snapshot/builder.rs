@@ -160,7 +160,7 @@ fn empty_snapshot(generation: u64, dict: Dict, n: usize) -> Snapshot {
         generation,
         id_bytes: String::new(),
         id_offsets: Vec::with_capacity(n + 1),
-        by_id: (0..n as u32).collect(),
+        base: n,
         added: Vec::new(),
         alive: vec![true; n],
         live: n,

@@ -375,7 +375,7 @@ fn decode_columns<R: Read>(
         generation,
         id_bytes,
         id_offsets,
-        by_id: (0..n as u32).collect(),
+        base: n,
         added: Vec::new(),
         alive: vec![true; n],
         live: n,
