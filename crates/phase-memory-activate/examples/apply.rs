@@ -96,7 +96,10 @@ struct World {
 
 impl World {
     fn add_edge(&mut self, e: Edge) {
-        self.edges.entry(e.from.clone()).or_default().push(e.clone());
+        self.edges
+            .entry(e.from.clone())
+            .or_default()
+            .push(e.clone());
         self.edges.entry(e.to.clone()).or_default().push(e);
     }
 }

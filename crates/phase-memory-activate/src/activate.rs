@@ -150,7 +150,8 @@ impl Run<'_, '_> {
         if let Some(ok) = self.admitted.get(i) {
             return ok;
         }
-        let ok = if self.snap.node(i).is_none() || self.snap.phase_weight(i) <= 0.0
+        let ok = if self.snap.node(i).is_none()
+            || self.snap.phase_weight(i) <= 0.0
             || (!self.include_invalid && !self.snap.valid_at(i, self.as_of))
         {
             false

@@ -137,8 +137,11 @@ impl Snapshot {
             let times: Vec<i64> = self.access_times(i).iter().map(|t| t.0).collect();
             let _ = writeln!(out, "  access {times:?}");
         }
-        let mut touches: Vec<(i64, &str)> =
-            self.touches.iter().map(|&(at, i)| (at, self.id(i))).collect();
+        let mut touches: Vec<(i64, &str)> = self
+            .touches
+            .iter()
+            .map(|&(at, i)| (at, self.id(i)))
+            .collect();
         touches.sort_unstable();
         for (at, id) in touches {
             let _ = writeln!(out, "touch {at} {id:?}");

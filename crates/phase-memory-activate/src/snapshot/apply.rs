@@ -205,8 +205,13 @@ impl Snapshot {
         }
         for u in 0..self.arcs.len() {
             if u != r && self.arcs.get(u).iter().any(|a| a.0 == r32) {
-                let kept: Vec<(u32, f32)> =
-                    self.arcs.get(u).iter().copied().filter(|a| a.0 != r32).collect();
+                let kept: Vec<(u32, f32)> = self
+                    .arcs
+                    .get(u)
+                    .iter()
+                    .copied()
+                    .filter(|a| a.0 != r32)
+                    .collect();
                 self.arc_max[u] = kept.iter().fold(0.0f32, |m, a| m.max(a.1));
                 self.arcs.replace(u, &kept);
             }

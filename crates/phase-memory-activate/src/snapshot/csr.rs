@@ -239,7 +239,7 @@ mod tests {
             if r == model.len() {
                 rows.push(&new);
                 model.push(new);
-            } else if x % 3 == 0 {
+            } else if x.is_multiple_of(3) {
                 let inserted = rows.insert_sorted(r, step);
                 let mut m = model[r].clone();
                 m.sort_unstable();

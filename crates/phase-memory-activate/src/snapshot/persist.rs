@@ -452,7 +452,8 @@ fn validate(s: &Snapshot) -> Result<(), &'static str> {
     {
         return Err("an interned name out of its table");
     }
-    if s.arcs.items().iter().any(|a| a.0 as usize >= n) || s.touches.iter().any(|t| t.1 as usize >= n)
+    if s.arcs.items().iter().any(|a| a.0 as usize >= n)
+        || s.touches.iter().any(|t| t.1 as usize >= n)
     {
         return Err("a node index out of range");
     }
@@ -539,7 +540,9 @@ impl Out {
     fn col<T: Le>(&mut self, order: &[u32], column: &[T]) {
         self.u64(order.len() as u64);
         self.0.reserve(order.len() * T::SIZE);
-        order.iter().for_each(|&r| column[r as usize].put(&mut self.0));
+        order
+            .iter()
+            .for_each(|&r| column[r as usize].put(&mut self.0));
     }
     /// Rows of text in `order`, as their bytes then their end offsets.
     fn str_rows<'a>(&mut self, order: &[u32], get: impl Fn(u32) -> &'a str) {

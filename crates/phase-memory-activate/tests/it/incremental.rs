@@ -365,7 +365,7 @@ fn put(k: usize, v: u64) -> Op {
         created: (v % 4) as i64,
         labels: (0..(v % 3) as usize).collect(),
         tokens: (v % 40) as u32,
-        invalid: v % 7 == 0,
+        invalid: v.is_multiple_of(7),
     }
 }
 
@@ -390,7 +390,11 @@ fn ties_go_by_id_not_by_row() {
         *n = model.nodes.get(id).cloned();
     }
     snap.apply(2, &c, &mut |id| model.edges_of(id));
-    assert_eq!(snap.index_of("n01"), Some(3), "the new node takes the last row");
+    assert_eq!(
+        snap.index_of("n01"),
+        Some(3),
+        "the new node takes the last row"
+    );
     let fresh = model.build(&p, 2);
     assert_eq!(fresh.index_of("n01"), Some(0));
     let cue = Cue {
