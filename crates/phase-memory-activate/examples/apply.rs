@@ -130,6 +130,9 @@ fn build(n: u64, rng: &mut Rng, profile: &Profile) -> (World, Snapshot) {
     (world, b.finish())
 }
 
+/// Makes one commit's changes (and records them in the world).
+type Commit = fn(&mut World, &mut Rng) -> SnapshotChanges;
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let k = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(k).copied().unwrap_or(0.0)
@@ -141,7 +144,7 @@ fn time_commits(
     world: &mut World,
     rng: &mut Rng,
     commits: usize,
-    make: fn(&mut World, &mut Rng) -> SnapshotChanges,
+    make: Commit,
 ) -> (f64, f64, f64) {
     let mut took = Vec::with_capacity(commits);
     for _ in 0..commits {
@@ -205,7 +208,7 @@ fn main() {
     let started = Instant::now();
     let (mut world, mut snap) = build(nodes, &mut rng, &profile);
     let build_ms = started.elapsed().as_secs_f64() * 1e3;
-    let shapes: [(&str, fn(&mut World, &mut Rng) -> SnapshotChanges); 3] = [
+    let shapes: [(&str, Commit); 3] = [
         ("new_node", new_node),
         ("update_node", update_node),
         ("access_event", access),
