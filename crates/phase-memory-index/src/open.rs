@@ -108,7 +108,7 @@ impl FullTextIndex {
             })
         };
         let fields = Fields {
-            id: field("id")?,
+            id: field(crate::ID_FIELD)?,
             title: field("title")?,
             body: field("body")?,
             exact: field("exact")?,

@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
-use tantivy::schema::{IndexRecordOption, TantivyDocument, Value};
-use tantivy::{DocAddress, Term};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, Searcher, Term};
 
 use crate::overlay::{Clause, Combined, TopUnshadowed};
-use crate::{FullTextIndex, IndexError, tie_key};
+use crate::{FullTextIndex, ID_FIELD, IndexError, tie_key};
 
 impl FullTextIndex {
     /// The tantivy query of `clauses` inside `scopes` (`None`: every scope).
@@ -125,16 +125,62 @@ impl FullTextIndex {
             }
             fetch = fetch.saturating_mul(2);
         };
-        let mut hits = Vec::with_capacity(top.len() + own.len());
-        for (score, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr).map_err(self.err("search"))?;
-            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
-                hits.push((id.to_string(), score));
-            }
-        }
+        let mut hits = self.ids_of(searcher, top)?;
         hits.extend(own);
         crate::rank_hits(&mut hits);
         hits.truncate(limit);
+        Ok(hits)
+    }
+
+    /// The node ids of `top`'s documents, read from the id column (a fast
+    /// field: no stored document is decompressed), with their scores. The
+    /// documents of each segment are looked up in one pass over its id
+    /// dictionary, in ordinal order.
+    fn ids_of(
+        &self,
+        searcher: &Searcher,
+        top: Vec<(f32, DocAddress)>,
+    ) -> Result<Vec<(String, f32)>, IndexError> {
+        let mut hits = Vec::with_capacity(top.len() + 16);
+        let mut by_segment: Vec<Vec<(u64, f32)>> =
+            vec![Vec::new(); searcher.segment_readers().len()];
+        let mut columns = Vec::with_capacity(by_segment.len());
+        for (score, addr) in top {
+            let seg = addr.segment_ord as usize;
+            while columns.len() <= seg {
+                let reader = searcher.segment_reader(columns.len() as u32);
+                let column = reader
+                    .fast_fields()
+                    .str(ID_FIELD)
+                    .map_err(self.err("search"))?;
+                columns.push(column);
+            }
+            let Some(column) = &columns[seg] else {
+                continue;
+            };
+            if let (Some(ord), Some(list)) = (
+                column.term_ords(addr.doc_id).next(),
+                by_segment.get_mut(seg),
+            ) {
+                list.push((ord, score));
+            }
+        }
+        for (list, column) in by_segment.iter_mut().zip(&columns) {
+            let Some(column) = column else {
+                continue;
+            };
+            list.sort_unstable_by_key(|x| x.0);
+            let ords: Vec<u64> = list.iter().map(|x| x.0).collect();
+            let mut scores = list.iter().map(|x| x.1);
+            column
+                .dictionary()
+                .sorted_ords_to_term_cb(&ords, |bytes| {
+                    if let (Some(score), Ok(id)) = (scores.next(), std::str::from_utf8(bytes)) {
+                        hits.push((id.to_string(), score));
+                    }
+                })
+                .map_err(|e| self.err("search")(e.into()))?;
+        }
         Ok(hits)
     }
 }
