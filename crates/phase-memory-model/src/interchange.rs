@@ -139,8 +139,7 @@ pub fn parse_record(text: &str, line: usize) -> Result<ImportRecord, ImportError
 }
 
 /// [`parse_record`] through a JSON tree: the record kind first, then its fields.
-#[doc(hidden)]
-pub fn parse_record_general(text: &str, line: usize) -> Result<ImportRecord, ImportError> {
+fn parse_record_general(text: &str, line: usize) -> Result<ImportRecord, ImportError> {
     let v: Value = serde_json::from_str(text).map_err(|e| ImportError {
         line,
         column: Some(e.column()),
@@ -210,4 +209,42 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<(usize, ImportRecord)>, ImportError
         out.push((i + 1, parse_record(l, i + 1)?));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{parse_record, parse_record_general};
+
+    proptest! {
+        /// The direct parse agrees with the general one on every line: records with
+        /// keys in any order, repeated keys, unknown fields, wrong types, odd numbers.
+        #[test]
+        fn the_direct_parse_agrees_with_the_general_one(
+            kind in prop::sample::select(vec!["node", "edge", "event", "nope"]),
+            fields in prop::collection::vec((
+                prop::sample::select(vec![
+                    "id", "kind", "title", "body", "labels", "scope", "phase", "attrs",
+                    "created_at", "updated_at", "tombstone", "from", "to", "type", "weight",
+                    "event", "at", "subjects", "payload", "actor", "record", "extra",
+                ]),
+                prop::sample::select(vec![
+                    "\"a\"", "\"x\\u00e9\\n\"", "1", "-0.5", "1e400", "18446744073709551616",
+                    "2.0", "null", "true", "[\"l\",\"m\"]", "[1]", "{\"k\":1,\"k\":2}", "{}",
+                    "\"2026-01-02T03:04:05Z\"", "\"2026-01-02T03:04:05.123Z\"", "\"node\"",
+                ]),
+            ), 0..8),
+            tag_at in 0usize..9,
+        ) {
+            let mut parts: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            parts.insert(tag_at.min(parts.len()), format!("\"record\":\"{kind}\""));
+            let line = format!("{{{}}}", parts.join(","));
+            prop_assert_eq!(
+                parse_record(&line, 3),
+                parse_record_general(&line, 3),
+                "{}", line
+            );
+        }
+    }
 }

@@ -9,7 +9,7 @@ use phase_memory_model::Status;
 use phase_memory_runtime::{Adapter, Clock, Runtime, SharedSnapshot, build_snapshot, open_runtime};
 use serde_json::{Value, json};
 
-use crate::{T0, check, mem, on_disk, owner, t};
+use crate::{T0, check, mem, on_disk, owner, pool, t};
 
 pub(crate) fn upsert(rt: &mut Runtime, id: &str, title: &str) {
     check(
@@ -160,13 +160,7 @@ fn runtimes_sharing_a_snapshot_build_it_once_and_bring_it_forward_once() {
     seeded(&mut writer);
     let path = dir.path().join("store");
     let shared = SharedSnapshot::new();
-    let mut pool: Vec<Runtime> = (0..2)
-        .map(|_| {
-            let mut rt = open_runtime(&path, Clock::Fixed(t(T0))).expect("open");
-            rt.share_snapshot(shared.clone());
-            rt
-        })
-        .collect();
+    let mut pool = pool(&path, &shared, 2);
     let mut alone = open_runtime(&path, Clock::Fixed(t(T0))).expect("open");
     let total = |pool: &[Runtime]| {
         pool.iter().fold((0, 0), |(b, u), rt| {
@@ -226,13 +220,7 @@ fn a_pools_writes_reuse_the_older_shared_generation_in_place() {
     drop(seed);
     let path = dir.path().join("store");
     let shared = SharedSnapshot::new();
-    let mut pool: Vec<Runtime> = (0..2)
-        .map(|_| {
-            let mut rt = open_runtime(&path, Clock::Fixed(t(T0))).expect("open");
-            rt.share_snapshot(shared.clone());
-            rt
-        })
-        .collect();
+    let mut pool = pool(&path, &shared, 2);
     activation(&mut pool[1]);
     let mut pointers = Vec::new();
     for (i, title) in ["Alpha", "Beta", "Gamma", "Delta", "Epsilon"]

@@ -14,9 +14,11 @@ mod registry;
 mod seed_policy;
 mod semantic;
 
+use std::sync::Arc;
+
 use phase_memory_model::{Actor, Envelope, Status, Time};
 use phase_memory_runtime::{
-    Adapter, CallContext, Clock, Runtime, init_store, memory_runtime, open_runtime,
+    Adapter, CallContext, Clock, Runtime, SharedSnapshot, init_store, memory_runtime, open_runtime,
 };
 use serde_json::{Value, json};
 
@@ -47,6 +49,17 @@ pub fn on_disk(adapter: Adapter, profile: Option<&str>) -> (tempfile::TempDir, R
     assert_eq!(env.status, Status::Ok, "{}", env.to_json());
     let rt = open_runtime(&store, Clock::Fixed(t(T0))).expect("open");
     (dir, rt)
+}
+
+/// `n` runtimes over the store at `path` sharing one snapshot (a server's pool).
+pub fn pool(path: &std::path::Path, shared: &Arc<SharedSnapshot>, n: usize) -> Vec<Runtime> {
+    (0..n)
+        .map(|_| {
+            let mut rt = open_runtime(path, Clock::Fixed(t(T0))).expect("open");
+            rt.share_snapshot(shared.clone());
+            rt
+        })
+        .collect()
 }
 
 pub fn owner() -> CallContext {

@@ -9,7 +9,7 @@ use phase_memory_runtime::{Adapter, Clock, Runtime, SharedSnapshot, open_runtime
 use serde_json::json;
 
 use crate::incremental::{seeded, upsert};
-use crate::{T0, check, on_disk, owner, t};
+use crate::{T0, check, on_disk, owner, pool, t};
 
 /// The index part of `health.check`: (fresh, generation, documents).
 fn index_health(rt: &mut Runtime) -> (bool, Option<u64>, u64) {
@@ -42,13 +42,7 @@ fn a_pool_shares_the_documents_of_small_writes_and_writes_them_when_it_goes() {
         let path = dir.path().join("store");
         let written = folder_generation(&path);
         let shared = SharedSnapshot::new();
-        let mut pool: Vec<Runtime> = (0..2)
-            .map(|_| {
-                let mut rt = open_runtime(&path, Clock::Fixed(t(T0))).expect("open");
-                rt.share_snapshot(shared.clone());
-                rt
-            })
-            .collect();
+        let mut pool = pool(&path, &shared, 2);
         assert_eq!(index_health(&mut pool[1]).2, 3, "{adapter:?}");
         upsert(&mut pool[0], "zebra", "Zebra");
         upsert(&mut pool[0], "louvre", "Museum");
