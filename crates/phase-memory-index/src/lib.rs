@@ -35,6 +35,7 @@
 
 mod analysis;
 mod commit;
+mod ids;
 mod journal;
 mod open;
 mod overlay;
@@ -259,6 +260,9 @@ pub struct FullTextIndex {
     uncommitted: bool,
     /// A rebuild replaces everything: the overlay is dropped at its commit.
     superseded: bool,
+    /// The node ids of the segments searched lately (shared with the handles
+    /// of [`FullTextIndex::share`]).
+    ids: Arc<ids::IdTables>,
     /// The writer held is the configured (bulk) one, not the small one.
     writer_bulk: bool,
 }

@@ -140,6 +140,7 @@ impl FullTextIndex {
             shared: Arc::new(RwLock::new(shared)),
             dir: dir.map(Path::to_path_buf),
             staged: Vec::new(),
+            ids: Default::default(),
         })
     }
 }

@@ -592,3 +592,39 @@ fn upserts_into_an_empty_index_never_duplicate() {
     stale.commit(2).expect("commit");
     assert_eq!(stale.doc_count(), corpus().len() as u64);
 }
+
+/// A segment's first search reads its hits' ids from the id dictionary, later
+/// ones from the segment's id table: both give the same hits, before and after
+/// documents are replaced and deleted (and new segments written).
+#[test]
+fn first_and_later_searches_of_a_segment_give_the_same_hits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut idx = FullTextIndex::open_or_create_with(Some(dir.path()), small()).expect("open");
+    let nodes: Vec<Node> = (0..500)
+        .map(|i| {
+            node(
+                &format!("id-{i:03}"),
+                &format!("word{}", i % 9),
+                "common text",
+            )
+        })
+        .collect();
+    idx.upsert(&nodes).expect("upsert");
+    idx.commit(1).expect("commit");
+    let first = idx.search("word3 common", 100).expect("first");
+    assert_eq!(first.len(), 100);
+    for _ in 0..3 {
+        assert_eq!(idx.search("word3 common", 100).expect("again"), first);
+    }
+    idx.upsert(&[node("id-003", "word3 word3", "common")])
+        .expect("upsert");
+    idx.delete(&["id-012".to_string()]).expect("delete");
+    idx.commit(2).expect("commit");
+    let after: Vec<Vec<(String, f32)>> = (0..3)
+        .map(|_| idx.search("word3 common", 100).expect("search"))
+        .collect();
+    assert_eq!(after[0].first().map(|h| h.0.as_str()), Some("id-003"));
+    assert!(after[0].iter().all(|h| h.0 != "id-012"));
+    assert_eq!(after[0], after[1]);
+    assert_eq!(after[1], after[2]);
+}
