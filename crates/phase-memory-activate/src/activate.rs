@@ -49,7 +49,7 @@ impl Factors {
     }
 
     fn hub(&self, snap: &Snapshot, i: u32) -> f64 {
-        let deg = snap.arcs(i).0.len() as f64;
+        let deg = snap.arcs(i).len() as f64;
         if self.hub_degree > 0.0 && deg > self.hub_degree {
             self.hub_degree / deg
         } else {
@@ -81,6 +81,8 @@ struct Touch {
     origin: u32,
     /// The node before this one on the best spreading path.
     pred: u32,
+    /// The hop that set `spread`.
+    hop: u32,
 }
 
 impl Default for Touch {
@@ -90,6 +92,7 @@ impl Default for Touch {
             spread: 0.0,
             origin: NONE,
             pred: NONE,
+            hop: 0,
         }
     }
 }
@@ -147,7 +150,8 @@ impl Run<'_, '_> {
         if let Some(ok) = self.admitted.get(i) {
             return ok;
         }
-        let ok = if self.snap.phase_weight(i) <= 0.0
+        let ok = if self.snap.node(i).is_none()
+            || self.snap.phase_weight(i) <= 0.0
             || (!self.include_invalid && !self.snap.valid_at(i, self.as_of))
         {
             false
@@ -168,35 +172,46 @@ impl Run<'_, '_> {
     }
 }
 
-/// A candidate in the packing queue: highest score first, then lowest index (=
-/// lowest id, the snapshot orders indices by id).
-struct Queued {
+/// A candidate in the packing queue: highest score first, then lowest id (not
+/// index: indices are not in id order once a snapshot is brought forward).
+struct Queued<'s> {
     score: f64,
     index: u32,
+    /// The snapshot, for the ids of an exact tie (rare: not looked up ahead).
+    snap: &'s Snapshot,
     penalised: bool,
     /// `score` is exact, not an upper bound.
     exact: bool,
 }
 
-impl PartialEq for Queued {
+impl PartialEq for Queued<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for Queued {}
-impl PartialOrd for Queued {
+impl Eq for Queued<'_> {}
+impl PartialOrd for Queued<'_> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Queued {
+impl Ord for Queued<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         // At equal scores a bound goes first, so it is resolved before an exact
-        // score it might tie with is taken; then the lower index (id).
+        // score it might tie with is taken; then the lower id. Equal bounds are
+        // all resolved before anything else is taken, whatever their order
+        // (resolving one changes neither the budget used nor the items packed),
+        // so they skip the id comparison.
         self.score
             .total_cmp(&other.score)
             .then_with(|| other.exact.cmp(&self.exact))
-            .then_with(|| other.index.cmp(&self.index))
+            .then_with(|| {
+                if self.exact {
+                    other.snap.id(other.index).cmp(self.snap.id(self.index))
+                } else {
+                    other.index.cmp(&self.index)
+                }
+            })
     }
 }
 
@@ -236,7 +251,7 @@ pub fn activate_indexed<'s>(
         as_of: input.as_of.millis(),
         include_invalid: input.include_invalid,
         visible,
-        admitted: Answers::new(snapshot.node_count()),
+        admitted: Answers::new(snapshot.index_bound()),
         withheld: BTreeMap::new(),
         withheld_count: 0,
     };
@@ -262,7 +277,7 @@ pub fn activate_indexed<'s>(
     packing.packed.sort_by(|a, b| {
         round_score(b.1)
             .total_cmp(&round_score(a.1))
-            .then(a.0.cmp(&b.0))
+            .then_with(|| snapshot.id(a.0).cmp(snapshot.id(b.0)))
     });
     let explained = Explained {
         snapshot,
@@ -363,7 +378,9 @@ fn fused(group: &[(u32, SeedSource)]) -> f64 {
 
 /// Step 2, spreading: best path (max, not sum) of at most max_hops arcs; each hop
 /// multiplies by the arc weight and hop_decay and divides by the source's
-/// out-degree; nothing below spread_threshold is passed on or enqueued.
+/// out-degree; nothing below spread_threshold is passed on or enqueued. Among
+/// equal best values the earliest hop wins, then within a hop the source with
+/// the lowest id, whatever order the frontier is walked in.
 fn spread(
     run: &mut Run<'_, '_>,
     params: &ActivationSpec,
@@ -381,21 +398,21 @@ fn spread(
     } else {
         0.0
     };
-    for _hop in 1..=params.max_hops {
+    for hop in 1..=params.max_hops {
         if frontier.is_empty() || hop_decay == 0.0 {
             break;
         }
         let mut updated: Vec<u32> = Vec::new();
         for &(u, act, origin) in &frontier {
-            let (targets, weights) = snapshot.arcs(u);
-            if targets.is_empty() {
+            let arcs = snapshot.arcs(u);
+            if arcs.is_empty() {
                 continue;
             }
-            let per_arc = act * hop_decay / targets.len() as f64;
+            let per_arc = act * hop_decay / arcs.len() as f64;
             if per_arc * f64::from(snapshot.arc_max(u)) < threshold {
                 continue;
             }
-            for (&v, &w) in targets.iter().zip(weights) {
+            for &(v, w) in arcs {
                 let val = per_arc * f64::from(w);
                 if val < threshold || v == origin || !run.admit(v) {
                     continue;
@@ -405,9 +422,14 @@ fn spread(
                     t.spread = val;
                     t.origin = origin;
                     t.pred = u;
+                    t.hop = hop;
                     if val > t.seed {
                         updated.push(v);
                     }
+                } else if val == t.spread && t.hop == hop && snapshot.id(u) < snapshot.id(t.pred) {
+                    // A tie within this hop: the lower id's path (already queued).
+                    t.origin = origin;
+                    t.pred = u;
                 }
             }
         }
@@ -426,22 +448,23 @@ fn spread(
 /// The base-level term is bounded by base_level_weight, so candidates are queued
 /// by an upper bound and scored exactly only when they reach the top (a lazy
 /// heap): an exact score at the top is at least every other candidate's bound.
-fn queue_candidates(
-    snapshot: &Snapshot,
+fn queue_candidates<'s>(
+    snapshot: &'s Snapshot,
     params: &ActivationSpec,
     factors: &Factors,
     touched: &FxHashMap<u32, Touch>,
-) -> (BinaryHeap<Queued>, u64) {
+) -> (BinaryHeap<Queued<'s>>, u64) {
     let bound_extra = params.base_level_weight.max(0.0);
     // The queue's order is total (ties by index), so the order candidates are
     // queued in does not matter.
-    let queued: Vec<Queued> = touched
+    let queued: Vec<Queued<'s>> = touched
         .iter()
         .filter(|(_, t)| t.seed > 0.0 || t.spread > 0.0)
         .map(|(&i, t)| Queued {
             score: (t.seed + params.spread_weight * t.spread + bound_extra)
                 * factors.weight(snapshot, i),
             index: i,
+            snap: snapshot,
             penalised: false,
             exact: false,
         })
@@ -478,7 +501,7 @@ fn pack(
     input: &ActivationInput<'_>,
     factors: &Factors,
     touched: &FxHashMap<u32, Touch>,
-    mut heap: BinaryHeap<Queued>,
+    mut heap: BinaryHeap<Queued<'_>>,
     penalty: f64,
 ) -> Packing {
     let mut scored: FxHashMap<u32, Option<f64>> = FxHashMap::default();
@@ -523,9 +546,9 @@ fn pack(
         {
             heap.push(Queued {
                 score: q.score * penalty,
-                index: q.index,
                 penalised: true,
                 exact: true,
+                ..q
             });
             continue;
         }

@@ -1,6 +1,6 @@
 //! The compact, read-only graph snapshot activation runs on, built once per store
-//! generation: interned ids (sorted, so node index order is id order), dense
-//! per-node columns, a CSR of spreading arcs with their weights, per-node access
+//! generation: interned ids (with an index sorted by id), dense per-node
+//! columns, a CSR of spreading arcs with their weights, per-node access
 //! times (CSR) and the time-ordered event touches that feed event-path seeds.
 //! Bodies are not kept; each node keeps a 64-bit SimHash of its words instead.
 //!
@@ -9,7 +9,8 @@
 //! the rest of the store and without re-deriving anything of an unchanged node
 //! (no tokenizing, no SimHash), and the result is the snapshot a fresh build of
 //! the new store would give (same ids, columns, arcs, access times and touches;
-//! only the internal numbering of interned names may differ).
+//! only the internal numbering of interned names and of rows may differ). Work
+//! is proportional to the change: no row moves, so nothing is renumbered.
 
 mod apply;
 mod builder;
@@ -27,6 +28,7 @@ use rustc_hash::FxHashMap;
 
 pub use apply::SnapshotChanges;
 pub use builder::SnapshotBuilder;
+use csr::{Rows, StrRows};
 use dict::Dict;
 pub use persist::{FORMAT_VERSION, PersistError, PersistKey};
 pub use signature::{signature_similarity, simhash};
@@ -38,30 +40,42 @@ pub const EVENT_PATH_TYPES: [&str; 2] = ["observation", "node.accessed"];
 /// The activation snapshot of one store generation. Immutable and `Sync` while
 /// shared: share it behind an `Arc` between requests, and bring it forward with
 /// [`Snapshot::apply`] (e.g. through `Arc::make_mut`).
+///
+/// Each node has a row (its index) that never changes while the snapshot is
+/// brought forward: a new node gets the next row, a removed node's row stays
+/// empty (and comes back if the id does). The rows as built or read
+/// (`0..base`) are in id order and searched directly; rows added since are
+/// searched through `added`, their list sorted by id. Whatever depends on
+/// order (ranking ties, result order, the persisted form) orders by id
+/// explicitly.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     generation: u64,
+    /// Ids by row (append-only: a row's id never changes).
     id_bytes: String,
     id_offsets: Vec<usize>,
+    /// Rows `0..base` are in id order (as built or read).
+    base: usize,
+    /// Rows added since (`base..`), sorted by id.
+    added: Vec<u32>,
+    /// Whether the row holds a node (false: removed).
+    alive: Vec<bool>,
+    live: usize,
     kind: Vec<u32>,
     phase: Vec<u32>,
     sensitivity: Vec<u32>,
     scope: Vec<u32>,
-    label_offsets: Vec<usize>,
-    label_ids: Vec<u32>,
-    title_bytes: String,
-    title_offsets: Vec<usize>,
+    labels: Rows<u32>,
+    titles: StrRows,
     valid_from: Vec<i64>,
     valid_to: Vec<i64>,
     tokens: Vec<u32>,
     created_at: Vec<i64>,
     signature: Vec<u64>,
-    arc_offsets: Vec<usize>,
-    arc_targets: Vec<u32>,
-    arc_weights: Vec<f32>,
+    /// Spreading arcs out of each row: (target row, weight).
+    arcs: Rows<(u32, f32)>,
     arc_max: Vec<f32>,
-    access_offsets: Vec<usize>,
-    access_times: Vec<Time>,
+    access: Rows<Time>,
     /// The node's creation time is in its access times only as its creation (no
     /// event at that instant), so a new creation time replaces it.
     created_extra: Vec<bool>,
@@ -69,6 +83,7 @@ pub struct Snapshot {
     /// Event times (accesses, touches) of ids that are no node now.
     orphan_access: FxHashMap<Box<str>, Vec<i64>>,
     orphan_touches: FxHashMap<Box<str>, Vec<i64>>,
+    /// Arcs out of live rows.
     edge_count: u64,
     dict: Dict,
     /// Each node's policy class (see `classes.rs`), derived from the columns
@@ -79,9 +94,9 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Everything activation reads of the snapshot, by node id and name (not by
-    /// internal numbers), one line per node, arc, access time and touch: two
-    /// snapshots answer every activation alike when their dumps are equal. For
-    /// tests and diagnostics; it holds titles, never bodies.
+    /// internal numbers), one line per node, arc, access time and touch, in id
+    /// order: two snapshots answer every activation alike when their dumps are
+    /// equal. For tests and diagnostics; it holds titles, never bodies.
     pub fn canonical_dump(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
@@ -91,7 +106,7 @@ impl Snapshot {
             self.node_count(),
             self.edge_count
         );
-        for i in 0..self.node_count() as u32 {
+        for i in self.rows_by_id() {
             let Some(v) = self.node(i) else { continue };
             let mut labels: Vec<&str> = v.labels().collect();
             labels.sort_unstable();
@@ -112,16 +127,24 @@ impl Snapshot {
                 self.created_ms(i),
                 self.signature(i)
             );
-            let (targets, weights) = self.arcs(i);
-            for (t, w) in targets.iter().zip(weights) {
-                let _ = writeln!(out, "  arc -> {:?} {}", self.id(*t), w);
+            let mut arcs: Vec<(&str, f32)> =
+                self.arcs(i).iter().map(|&(t, w)| (self.id(t), w)).collect();
+            arcs.sort_unstable_by(|x, y| x.0.cmp(y.0).then(x.1.total_cmp(&y.1)));
+            for (t, w) in arcs {
+                let _ = writeln!(out, "  arc -> {t:?} {w}");
             }
             let _ = writeln!(out, "  arc max {}", self.arc_max(i));
             let times: Vec<i64> = self.access_times(i).iter().map(|t| t.0).collect();
             let _ = writeln!(out, "  access {times:?}");
         }
-        for &(at, i) in &self.touches {
-            let _ = writeln!(out, "touch {at} {:?}", self.id(i));
+        let mut touches: Vec<(i64, &str)> = self
+            .touches
+            .iter()
+            .map(|&(at, i)| (at, self.id(i)))
+            .collect();
+        touches.sort_unstable();
+        for (at, id) in touches {
+            let _ = writeln!(out, "touch {at} {id:?}");
         }
         let mut orphans: Vec<_> = self.orphan_access.iter().collect();
         orphans.sort();
@@ -143,6 +166,12 @@ impl Snapshot {
 
     /// Number of nodes.
     pub fn node_count(&self) -> usize {
+        self.live
+    }
+
+    /// Every node index is below it (an index of a removed node gives no
+    /// [`Snapshot::node`]); equal to [`Snapshot::node_count`] as built or read.
+    pub fn index_bound(&self) -> usize {
         self.kind.len()
     }
 
@@ -151,23 +180,60 @@ impl Snapshot {
         self.edge_count
     }
 
-    /// The index of a node id (binary search over the sorted ids).
+    /// The index of a node id (binary searches over the id index).
     pub fn index_of(&self, id: &str) -> Option<u32> {
-        let (mut lo, mut hi) = (0usize, self.node_count());
+        self.row_of(id).filter(|&r| self.alive[r as usize])
+    }
+
+    /// The row of an id, also of a removed node's.
+    pub(super) fn row_of(&self, id: &str) -> Option<u32> {
+        // Bytes compare as their UTF-8 strings do, without boundary checks.
+        let (bytes, key) = (self.id_bytes.as_bytes(), id.as_bytes());
+        let at = |r: usize| &bytes[self.id_offsets[r]..self.id_offsets[r + 1]];
+        let (mut lo, mut hi) = (0usize, self.base);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.id(mid as u32).cmp(id) {
+            match at(mid).cmp(key) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => return Some(mid as u32),
             }
         }
-        None
+        if self.added.is_empty() {
+            return None;
+        }
+        self.added
+            .binary_search_by(|&r| at(r as usize).cmp(key))
+            .ok()
+            .map(|k| self.added[k])
     }
 
-    /// A node by index (`None` past the end).
+    /// Every row (removed nodes' too) in id order.
+    pub(super) fn rows_by_id(&self) -> Vec<u32> {
+        let b = &self.added;
+        let mut out = Vec::with_capacity(self.base + b.len());
+        let (mut i, mut j) = (0u32, 0);
+        while (i as usize) < self.base && j < b.len() {
+            if self.id(i) < self.id(b[j]) {
+                out.push(i);
+                i += 1;
+            } else {
+                out.push(b[j]);
+                j += 1;
+            }
+        }
+        out.extend(i..self.base as u32);
+        out.extend_from_slice(&b[j..]);
+        out
+    }
+
+    /// A node by index (`None` past the end or for a removed node).
     pub fn node(&self, index: u32) -> Option<NodeView<'_>> {
-        ((index as usize) < self.node_count()).then_some(NodeView { snap: self, index })
+        self.alive
+            .get(index as usize)
+            .copied()
+            .unwrap_or(false)
+            .then_some(NodeView { snap: self, index })
     }
 
     /// Approximate heap bytes held by the snapshot.
@@ -183,25 +249,22 @@ impl Snapshot {
             .sum();
         self.id_bytes.capacity()
             + v(&self.id_offsets)
+            + v(&self.added)
+            + v(&self.alive)
             + v(&self.kind)
             + v(&self.phase)
             + v(&self.sensitivity)
             + v(&self.scope)
-            + v(&self.label_offsets)
-            + v(&self.label_ids)
-            + self.title_bytes.capacity()
-            + v(&self.title_offsets)
+            + self.labels.heap_bytes()
+            + self.titles.heap_bytes()
             + v(&self.valid_from)
             + v(&self.valid_to)
             + v(&self.tokens)
             + v(&self.created_at)
             + v(&self.signature)
-            + v(&self.arc_offsets)
-            + v(&self.arc_targets)
-            + v(&self.arc_weights)
+            + self.arcs.heap_bytes()
             + v(&self.arc_max)
-            + v(&self.access_offsets)
-            + v(&self.access_times)
+            + self.access.heap_bytes()
             + v(&self.created_extra)
             + v(&self.touches)
             + orphans
@@ -210,14 +273,14 @@ impl Snapshot {
             + self.classes.heap_bytes()
     }
 
+    #[inline]
     pub(crate) fn id(&self, i: u32) -> &str {
         let i = i as usize;
         &self.id_bytes[self.id_offsets[i]..self.id_offsets[i + 1]]
     }
 
     pub(crate) fn title(&self, i: u32) -> &str {
-        let i = i as usize;
-        &self.title_bytes[self.title_offsets[i]..self.title_offsets[i + 1]]
+        self.titles.get(i as usize)
     }
 
     pub(crate) fn kind_name(&self, i: u32) -> &str {
@@ -249,13 +312,9 @@ impl Snapshot {
         self.signature[i as usize]
     }
 
-    /// Spreading arcs out of node `i`: (targets, weights).
-    pub(crate) fn arcs(&self, i: u32) -> (&[u32], &[f32]) {
-        let (a, b) = (
-            self.arc_offsets[i as usize],
-            self.arc_offsets[i as usize + 1],
-        );
-        (&self.arc_targets[a..b], &self.arc_weights[a..b])
+    /// Spreading arcs out of node `i`: (target, weight).
+    pub(crate) fn arcs(&self, i: u32) -> &[(u32, f32)] {
+        self.arcs.get(i as usize)
     }
 
     /// Largest arc weight out of node `i` (0 without arcs).
@@ -265,11 +324,7 @@ impl Snapshot {
 
     /// Access and creation times of node `i`, ascending.
     pub(crate) fn access_times(&self, i: u32) -> &[Time] {
-        let (a, b) = (
-            self.access_offsets[i as usize],
-            self.access_offsets[i as usize + 1],
-        );
-        &self.access_times[a..b]
+        self.access.get(i as usize)
     }
 
     /// Event-path touches `(at millis, node)` with `since < at <= until`, in time order.

@@ -4,7 +4,7 @@ use phase_memory_model::{Edge, Event, Node, Time};
 use phase_memory_profile::{Direction, Profile};
 use rustc_hash::FxHashMap;
 
-use super::csr::csr_offsets;
+use super::csr::{Rows, StrRows, csr_offsets};
 use super::dict::{Dict, Row};
 use super::{EVENT_PATH_TYPES, Snapshot};
 use crate::tokens::TokenCounter;
@@ -160,25 +160,24 @@ fn empty_snapshot(generation: u64, dict: Dict, n: usize) -> Snapshot {
         generation,
         id_bytes: String::new(),
         id_offsets: Vec::with_capacity(n + 1),
+        base: n,
+        added: Vec::new(),
+        alive: vec![true; n],
+        live: n,
         kind: Vec::with_capacity(n),
         phase: Vec::with_capacity(n),
         sensitivity: Vec::with_capacity(n),
         scope: Vec::with_capacity(n),
-        label_offsets: Vec::with_capacity(n + 1),
-        label_ids: Vec::new(),
-        title_bytes: String::new(),
-        title_offsets: Vec::with_capacity(n + 1),
+        labels: Rows::default(),
+        titles: StrRows::default(),
         valid_from: Vec::with_capacity(n),
         valid_to: Vec::with_capacity(n),
         tokens: Vec::with_capacity(n),
         created_at: Vec::with_capacity(n),
         signature: Vec::with_capacity(n),
-        arc_offsets: Vec::new(),
-        arc_targets: Vec::new(),
-        arc_weights: Vec::new(),
+        arcs: Rows::default(),
         arc_max: Vec::new(),
-        access_offsets: Vec::new(),
-        access_times: Vec::new(),
+        access: Rows::default(),
         created_extra: Vec::new(),
         touches: Vec::new(),
         orphan_access: FxHashMap::default(),
@@ -193,8 +192,8 @@ fn empty_snapshot(generation: u64, dict: Dict, n: usize) -> Snapshot {
 /// The node columns, in the final order.
 fn push_rows(s: &mut Snapshot, order: &[u32], ids: &[Box<str>], rows: Vec<Option<Row>>) {
     s.id_offsets.push(0);
-    s.label_offsets.push(0);
-    s.title_offsets.push(0);
+    let (mut label_offsets, mut label_ids) = (vec![0], Vec::new());
+    let (mut title_offsets, mut title_bytes) = (vec![0], String::new());
     for &old in order {
         let Some(row) = &rows[old as usize] else {
             continue;
@@ -205,10 +204,10 @@ fn push_rows(s: &mut Snapshot, order: &[u32], ids: &[Box<str>], rows: Vec<Option
         s.phase.push(row.phase);
         s.sensitivity.push(row.sensitivity);
         s.scope.push(row.scope);
-        s.label_ids.extend_from_slice(&row.labels);
-        s.label_offsets.push(s.label_ids.len());
-        s.title_bytes.push_str(&row.title);
-        s.title_offsets.push(s.title_bytes.len());
+        label_ids.extend_from_slice(&row.labels);
+        label_offsets.push(label_ids.len());
+        title_bytes.push_str(&row.title);
+        title_offsets.push(title_bytes.len());
         s.valid_from.push(row.valid_from);
         s.valid_to.push(row.valid_to);
         s.tokens.push(row.tokens);
@@ -217,8 +216,10 @@ fn push_rows(s: &mut Snapshot, order: &[u32], ids: &[Box<str>], rows: Vec<Option
     }
     drop(rows);
     s.id_bytes.shrink_to_fit();
-    s.title_bytes.shrink_to_fit();
-    s.label_ids.shrink_to_fit();
+    title_bytes.shrink_to_fit();
+    label_ids.shrink_to_fit();
+    s.labels = Rows::from_offsets(&label_offsets, label_ids);
+    s.titles = StrRows::from_offsets(&title_offsets, title_bytes);
 }
 
 /// Spreading arcs as CSR, targets ascending within a node.
@@ -229,9 +230,8 @@ fn set_arcs(s: &mut Snapshot, mut arcs: Vec<(u32, u32, f32)>, remap: &[u32], n: 
         *a != u32::MAX && *b != u32::MAX
     });
     arcs.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
-    s.arc_offsets = csr_offsets(n, arcs.iter().map(|a| a.0));
-    s.arc_targets = arcs.iter().map(|a| a.1).collect();
-    s.arc_weights = arcs.iter().map(|a| a.2).collect();
+    let offsets = csr_offsets(n, arcs.iter().map(|a| a.0));
+    s.arcs = Rows::from_offsets(&offsets, arcs.iter().map(|a| (a.1, a.2)).collect());
     s.arc_max = vec![0.0; n];
     for &(a, _, w) in &arcs {
         let m = &mut s.arc_max[a as usize];
@@ -259,8 +259,8 @@ fn set_access(
     access.extend(s.created_at.iter().enumerate().map(|(i, &t)| (i as u32, t)));
     access.sort_unstable();
     access.dedup();
-    s.access_offsets = csr_offsets(n, access.iter().map(|a| a.0));
-    s.access_times = access.iter().map(|a| Time(a.1)).collect();
+    let offsets = csr_offsets(n, access.iter().map(|a| a.0));
+    s.access = Rows::from_offsets(&offsets, access.iter().map(|a| Time(a.1)).collect());
 }
 
 /// Event-path touches, ordered by time. Touches of ids with no node are kept aside

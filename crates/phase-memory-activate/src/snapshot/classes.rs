@@ -48,7 +48,7 @@ impl Snapshot {
             self.sensitivity[r],
             self.scope[r],
         ]);
-        key.extend_from_slice(&self.label_ids[self.label_offsets[r]..self.label_offsets[r + 1]]);
+        key.extend_from_slice(self.labels.get(r));
         if let Some(&c) = self.classes.map.get(key.as_slice()) {
             return c;
         }

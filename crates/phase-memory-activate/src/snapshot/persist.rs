@@ -35,6 +35,7 @@ use phase_memory_profile::Direction;
 use rustc_hash::FxHashMap;
 
 use super::Snapshot;
+use super::csr::{Rows, StrRows};
 use super::dict::{Dict, Table};
 
 /// The version of the byte layout this build writes and reads; any other is
@@ -187,35 +188,60 @@ impl Snapshot {
         o.str(&d.encoding);
     }
 
+    /// The columns in the canonical form a fresh build has: live rows in id
+    /// order, arc targets renumbered to it (each row's arcs by target, then
+    /// weight), no garbage. So the bytes do not depend on how the snapshot was
+    /// brought forward, and a reader gets a compact snapshot.
     fn encode_columns(&self, o: &mut Out) {
-        o.str(&self.id_bytes);
-        o.offsets(&self.id_offsets);
-        o.arr(&self.kind);
-        o.arr(&self.phase);
-        o.arr(&self.sensitivity);
-        o.arr(&self.scope);
-        o.offsets(&self.label_offsets);
-        o.arr(&self.label_ids);
-        o.str(&self.title_bytes);
-        o.offsets(&self.title_offsets);
-        o.arr(&self.valid_from);
-        o.arr(&self.valid_to);
-        o.arr(&self.tokens);
-        o.arr(&self.created_at);
-        o.arr(&self.signature);
-        o.offsets(&self.arc_offsets);
-        o.arr(&self.arc_targets);
-        o.arr(&self.arc_weights);
-        o.arr(&self.arc_max);
-        o.offsets(&self.access_offsets);
-        let times: Vec<i64> = self.access_times.iter().map(|t| t.0).collect();
-        o.arr(&times);
-        let extra: Vec<u8> = self.created_extra.iter().map(|&b| u8::from(b)).collect();
+        let order: Vec<u32> = self
+            .rows_by_id()
+            .into_iter()
+            .filter(|&r| self.alive[r as usize])
+            .collect();
+        let mut remap = vec![u32::MAX; self.index_bound()];
+        for (k, &r) in order.iter().enumerate() {
+            remap[r as usize] = k as u32;
+        }
+        o.str_rows(&order, |r| self.id(r));
+        o.col(&order, &self.kind);
+        o.col(&order, &self.phase);
+        o.col(&order, &self.sensitivity);
+        o.col(&order, &self.scope);
+        o.rows(&order, |r| self.labels.get(r as usize), |&l| l);
+        o.str_rows(&order, |r| self.title(r));
+        o.col(&order, &self.valid_from);
+        o.col(&order, &self.valid_to);
+        o.col(&order, &self.tokens);
+        o.col(&order, &self.created_at);
+        o.col(&order, &self.signature);
+        let mut offsets = Vec::with_capacity(order.len() + 1);
+        offsets.push(0);
+        let mut arcs: Vec<(u32, f32)> = Vec::with_capacity(self.arcs.live_items());
+        for &r in &order {
+            let a = arcs.len();
+            arcs.extend(self.arcs(r).iter().map(|&(t, w)| (remap[t as usize], w)));
+            arcs[a..].sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+            offsets.push(arcs.len());
+        }
+        o.offsets(&offsets);
+        o.arr(&arcs.iter().map(|a| a.0).collect::<Vec<u32>>());
+        o.arr(&arcs.iter().map(|a| a.1).collect::<Vec<f32>>());
+        drop(arcs);
+        o.col(&order, &self.arc_max);
+        o.rows(&order, |r| self.access_times(r), |t| t.0);
+        let extra: Vec<u8> = order
+            .iter()
+            .map(|&r| u8::from(self.created_extra[r as usize]))
+            .collect();
         o.arr(&extra);
-        let at: Vec<i64> = self.touches.iter().map(|t| t.0).collect();
-        let node: Vec<u32> = self.touches.iter().map(|t| t.1).collect();
-        o.arr(&at);
-        o.arr(&node);
+        let mut touches: Vec<(i64, u32)> = self
+            .touches
+            .iter()
+            .map(|&(at, i)| (at, remap[i as usize]))
+            .collect();
+        touches.sort_unstable();
+        o.arr(&touches.iter().map(|t| t.0).collect::<Vec<i64>>());
+        o.arr(&touches.iter().map(|t| t.1).collect::<Vec<u32>>());
         for map in [&self.orphan_access, &self.orphan_touches] {
             let mut rows: Vec<_> = map.iter().collect();
             rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -312,17 +338,27 @@ fn decode_columns<R: Read>(
 ) -> Result<Snapshot, PersistError> {
     let id_bytes = i.string()?;
     let id_offsets = i.offsets()?;
+    let n = id_offsets.len().saturating_sub(1);
+    check_text(&id_offsets, n, &id_bytes)?;
     let (kind, phase, sensitivity, scope) = (i.arr()?, i.arr()?, i.arr()?, i.arr()?);
     let label_offsets = i.offsets()?;
     let label_ids = i.arr()?;
+    check_offsets(&label_offsets, n, Vec::len(&label_ids))?;
     let title_bytes = i.string()?;
     let title_offsets = i.offsets()?;
+    check_text(&title_offsets, n, &title_bytes)?;
     let (valid_from, valid_to, tokens, created_at) = (i.arr()?, i.arr()?, i.arr()?, i.arr()?);
     let signature = i.arr()?;
     let arc_offsets = i.offsets()?;
-    let (arc_targets, arc_weights, arc_max) = (i.arr()?, i.arr()?, i.arr()?);
+    let (arc_targets, arc_weights): (Vec<u32>, Vec<f32>) = (i.arr()?, i.arr()?);
+    let arc_max = i.arr()?;
+    check_offsets(&arc_offsets, n, arc_targets.len())?;
+    if arc_weights.len() != arc_targets.len() {
+        return Err(PersistError::Invalid("arc columns of different lengths"));
+    }
     let access_offsets = i.offsets()?;
-    let access_times = i.arr::<i64>()?.into_iter().map(Time).collect();
+    let access_times: Vec<Time> = i.arr::<i64>()?.into_iter().map(Time).collect();
+    check_offsets(&access_offsets, n, access_times.len())?;
     let extra: Vec<u8> = i.arr()?;
     if extra.iter().any(|&b| b > 1) {
         return Err(PersistError::Invalid("a flag that is neither 0 nor 1"));
@@ -334,29 +370,29 @@ fn decode_columns<R: Read>(
     }
     let orphan_access = decode_orphans(i)?;
     let orphan_touches = decode_orphans(i)?;
+    let arcs = arc_targets.into_iter().zip(arc_weights).collect();
     Ok(Snapshot {
         generation,
         id_bytes,
         id_offsets,
+        base: n,
+        added: Vec::new(),
+        alive: vec![true; n],
+        live: n,
         kind,
         phase,
         sensitivity,
         scope,
-        label_offsets,
-        label_ids,
-        title_bytes,
-        title_offsets,
+        labels: Rows::from_offsets(&label_offsets, label_ids),
+        titles: StrRows::from_offsets(&title_offsets, title_bytes),
         valid_from,
         valid_to,
         tokens,
         created_at,
         signature,
-        arc_offsets,
-        arc_targets,
-        arc_weights,
+        arcs: Rows::from_offsets(&arc_offsets, arcs),
         arc_max,
-        access_offsets,
-        access_times,
+        access: Rows::from_offsets(&access_offsets, access_times),
         created_extra: extra.into_iter().map(|b| b == 1).collect(),
         touches: at.into_iter().zip(node).collect(),
         orphan_access,
@@ -382,11 +418,12 @@ fn decode_orphans<R: Read>(
     Ok(map)
 }
 
-/// Checks that every accessor of the snapshot stays in bounds and that ids are
-/// sorted (lookups are binary searches).
+/// Checks what the offsets did not: that every accessor of the snapshot
+/// stays in bounds and that ids are sorted (lookups are binary searches).
 fn validate(s: &Snapshot) -> Result<(), &'static str> {
     let n = s.kind.len();
     let per_node = [
+        s.id_offsets.len() - 1,
         s.phase.len(),
         s.sensitivity.len(),
         s.scope.len(),
@@ -401,17 +438,7 @@ fn validate(s: &Snapshot) -> Result<(), &'static str> {
     if per_node.iter().any(|&l| l != n) {
         return Err("node columns of different lengths");
     }
-    check_offsets(&s.id_offsets, n, s.id_bytes.len())?;
-    check_offsets(&s.label_offsets, n, s.label_ids.len())?;
-    check_offsets(&s.title_offsets, n, s.title_bytes.len())?;
-    check_offsets(&s.arc_offsets, n, s.arc_targets.len())?;
-    check_offsets(&s.access_offsets, n, s.access_times.len())?;
-    let on_chars =
-        |text: &str, offsets: &[usize]| offsets.iter().all(|&o| text.is_char_boundary(o));
-    if !on_chars(&s.id_bytes, &s.id_offsets) || !on_chars(&s.title_bytes, &s.title_offsets) {
-        return Err("a string offset inside a character");
-    }
-    if s.arc_weights.len() != s.arc_targets.len() || s.edge_count != s.arc_targets.len() as u64 {
+    if s.edge_count != s.arcs.live_items() as u64 {
         return Err("arc columns of different lengths");
     }
     let d = &s.dict;
@@ -421,11 +448,13 @@ fn validate(s: &Snapshot) -> Result<(), &'static str> {
         || !below(&s.phase, phases)
         || !below(&s.sensitivity, d.sensitivities.names.len())
         || !below(&s.scope, d.scopes.names.len())
-        || !below(&s.label_ids, d.labels.names.len())
+        || !below(s.labels.items(), d.labels.names.len())
     {
         return Err("an interned name out of its table");
     }
-    if !below(&s.arc_targets, n) || s.touches.iter().any(|t| t.1 as usize >= n) {
+    if s.arcs.items().iter().any(|a| a.0 as usize >= n)
+        || s.touches.iter().any(|t| t.1 as usize >= n)
+    {
         return Err("a node index out of range");
     }
     if (1..n).any(|i| s.id(i as u32 - 1) >= s.id(i as u32)) {
@@ -434,15 +463,26 @@ fn validate(s: &Snapshot) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// [`check_offsets`] of a string CSR, every offset on a character boundary.
+fn check_text(offsets: &[usize], rows: usize, text: &str) -> Result<(), PersistError> {
+    check_offsets(offsets, rows, text.len())?;
+    if !offsets.iter().all(|&o| text.is_char_boundary(o)) {
+        return Err(PersistError::Invalid("a string offset inside a character"));
+    }
+    Ok(())
+}
+
 /// Offsets of a CSR of `rows` rows over `items` items: `rows + 1` entries from 0
 /// to `items`, never decreasing.
-fn check_offsets(offsets: &[usize], rows: usize, items: usize) -> Result<(), &'static str> {
+fn check_offsets(offsets: &[usize], rows: usize, items: usize) -> Result<(), PersistError> {
     if offsets.len() != rows + 1
         || offsets.first() != Some(&0)
         || offsets.last() != Some(&items)
         || offsets.windows(2).any(|w| w[0] > w[1])
     {
-        return Err("row offsets out of order or out of range");
+        return Err(PersistError::Invalid(
+            "row offsets out of order or out of range",
+        ));
     }
     Ok(())
 }
@@ -495,6 +535,50 @@ impl Out {
         self.0.reserve(v.len() * 8);
         v.iter()
             .for_each(|&x| self.0.extend_from_slice(&(x as u64).to_le_bytes()));
+    }
+    /// A per-node column, rows in `order`.
+    fn col<T: Le>(&mut self, order: &[u32], column: &[T]) {
+        self.u64(order.len() as u64);
+        self.0.reserve(order.len() * T::SIZE);
+        order
+            .iter()
+            .for_each(|&r| column[r as usize].put(&mut self.0));
+    }
+    /// Rows of text in `order`, as their bytes then their end offsets.
+    fn str_rows<'a>(&mut self, order: &[u32], get: impl Fn(u32) -> &'a str) {
+        let total: usize = order.iter().map(|&r| get(r).len()).sum();
+        self.u64(total as u64);
+        self.0.reserve(total);
+        order
+            .iter()
+            .for_each(|&r| self.0.extend_from_slice(get(r).as_bytes()));
+        self.row_offsets(order, |r| get(r).len());
+    }
+    /// Rows of items in `order`, as their end offsets then the items (`f` of
+    /// each).
+    fn rows<'a, U: 'a, T: Le>(
+        &mut self,
+        order: &[u32],
+        get: impl Fn(u32) -> &'a [U],
+        f: impl Fn(&U) -> T,
+    ) {
+        let total = self.row_offsets(order, |r| get(r).len());
+        self.u64(total as u64);
+        self.0.reserve(total * T::SIZE);
+        for &r in order {
+            get(r).iter().for_each(|x| f(x).put(&mut self.0));
+        }
+    }
+    /// The CSR offsets of rows of `len(r)` items in `order`; their total.
+    fn row_offsets(&mut self, order: &[u32], len: impl Fn(u32) -> usize) -> usize {
+        self.u64(order.len() as u64 + 1);
+        let mut at = 0usize;
+        self.u64(0);
+        for &r in order {
+            at += len(r);
+            self.u64(at as u64);
+        }
+        at
     }
 }
 

@@ -60,8 +60,8 @@ impl<'a> NodeView<'a> {
     /// Labels (sorted by first appearance in the snapshot, deduplicated).
     pub fn labels(&self) -> impl ExactSizeIterator<Item = &'a str> + 'a {
         let snap = self.snap;
-        let i = self.index as usize;
-        snap.label_ids[snap.label_offsets[i]..snap.label_offsets[i + 1]]
+        snap.labels
+            .get(self.index as usize)
             .iter()
             .map(move |&l| snap.dict.labels.names[l as usize].as_str())
     }
@@ -77,7 +77,7 @@ impl<'a> NodeView<'a> {
             phase: snap.phase[i],
             sensitivity: snap.sensitivity[i],
             scope: snap.scope[i],
-            labels: &snap.label_ids[snap.label_offsets[i]..snap.label_offsets[i + 1]],
+            labels: snap.labels.get(i),
         }
     }
     /// The node's policy class: two views of one snapshot with the same class

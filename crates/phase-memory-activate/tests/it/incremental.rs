@@ -189,7 +189,7 @@ pub(super) fn activations(s: &Snapshot, p: &Profile, cue_ids: &[usize], withheld
 /// Nodes share a policy class exactly when their policy keys are equal, and
 /// every class is below the snapshot's class count.
 pub(super) fn classes_follow_keys(s: &Snapshot) -> Result<(), String> {
-    let n = s.node_count() as u32;
+    let n = s.index_bound() as u32;
     let views: Vec<_> = (0..n).filter_map(|i| s.node(i)).collect();
     for a in &views {
         if a.policy_class() as usize >= s.policy_class_count() {
@@ -237,6 +237,10 @@ proptest! {
             snap.apply(g as u64 + 2, &c, &mut |id| model.edges_of(id));
             let fresh = model.build(&p, g as u64 + 2);
             prop_assert_eq!(snap.canonical_dump(), fresh.canonical_dump());
+            // What it persists is the fresh build's canonical form.
+            let (_, back) = Snapshot::decode(&snap.encode(&Default::default())).expect("decodes");
+            prop_assert_eq!(back.canonical_dump(), fresh.canonical_dump());
+            prop_assert_eq!(back.index_bound(), fresh.node_count());
             prop_assert_eq!(classes_follow_keys(&snap), Ok(()));
             prop_assert_eq!(classes_follow_keys(&fresh), Ok(()));
             prop_assert_eq!(
@@ -299,4 +303,128 @@ fn a_node_added_after_its_events_and_edges_picks_them_up() {
         "{}",
         snap.canonical_dump()
     );
+}
+
+/// Thousands of commits over thousands of ids, most of them new (so most
+/// lookups go through the list of added rows, and rows move):
+/// the snapshot brought forward still equals a fresh build, and so does what
+/// it persists.
+#[test]
+fn many_commits_over_many_new_ids_stay_equal_to_a_fresh_build() {
+    const MANY: usize = 2600;
+    let p = profile();
+    let mut model = Model::default();
+    let mut ignored = SnapshotChanges::default();
+    for k in 0..IDS {
+        model.apply(&put(k, k as u64), &mut ignored);
+    }
+    let mut snap = model.build(&p, 1);
+    let mut x: u64 = 0x5eed;
+    let mut next = |n: usize| {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) as usize % n
+    };
+    for g in 0..3000u64 {
+        let mut c = SnapshotChanges::default();
+        let k = next(MANY);
+        let o = match next(10) {
+            0..=4 => put(k, g),
+            5 => Op::DeleteNode(k),
+            6 | 7 => Op::PutEdge(k, next(MANY), next(5), 1.0),
+            8 => Op::DeleteEdge(k, next(MANY), next(5)),
+            _ => Op::Event(vec![k, next(IDS)], next(3), next(48) as i64),
+        };
+        model.apply(&o, &mut c);
+        for (id, n) in &mut c.nodes {
+            *n = model.nodes.get(id).cloned();
+        }
+        snap.apply(g + 2, &c, &mut |id| model.edges_of(id));
+        if g % 500 == 499 || g == 2999 {
+            let fresh = model.build(&p, g + 2);
+            assert_eq!(snap.canonical_dump(), fresh.canonical_dump(), "commit {g}");
+            let (_, back) = Snapshot::decode(&snap.encode(&Default::default())).expect("decodes");
+            assert_eq!(back.canonical_dump(), fresh.canonical_dump(), "commit {g}");
+            for cue in [[0usize, 1, 2], [3, 7, 11]] {
+                let applied = activations(&snap, &p, &cue, 5);
+                assert_eq!(applied, activations(&fresh, &p, &cue, 5), "commit {g}");
+                assert_eq!(applied, activations(&back, &p, &cue, 5), "commit {g}");
+            }
+        }
+    }
+    assert!(snap.index_bound() > 1100, "rows were added");
+}
+
+/// A node put with text, phase, labels and time varying with `v`.
+fn put(k: usize, v: u64) -> Op {
+    Op::PutNode {
+        k,
+        text: (v % 6) as u8,
+        phase: (v % 5) as usize,
+        created: (v % 4) as i64,
+        labels: (0..(v % 3) as usize).collect(),
+        tokens: (v % 40) as u32,
+        invalid: v.is_multiple_of(7),
+    }
+}
+
+/// A node added with the lowest id takes the last row: equal spreading paths
+/// and equal scores still go to the lower id, as in a fresh build.
+#[test]
+fn ties_go_by_id_not_by_row() {
+    let p = profile();
+    let mut model = Model::default();
+    let mut ignored = SnapshotChanges::default();
+    for k in [5, 7, 9] {
+        model.apply(&put(k, 1), &mut ignored);
+    }
+    for k in [5, 9] {
+        model.apply(&Op::PutEdge(k, 7, 0, 1.0), &mut ignored);
+    }
+    let mut snap = model.build(&p, 1);
+    let mut c = SnapshotChanges::default();
+    model.apply(&put(1, 1), &mut c);
+    model.apply(&Op::PutEdge(1, 7, 0, 1.0), &mut c);
+    for (id, n) in &mut c.nodes {
+        *n = model.nodes.get(id).cloned();
+    }
+    snap.apply(2, &c, &mut |id| model.edges_of(id));
+    assert_eq!(
+        snap.index_of("n01"),
+        Some(3),
+        "the new node takes the last row"
+    );
+    let fresh = model.build(&p, 2);
+    assert_eq!(fresh.index_of("n01"), Some(0));
+    let cue = Cue {
+        text: None,
+        nodes: vec!["n09".into(), "n05".into(), "n01".into()],
+        hints: vec![],
+        events_since: None,
+    };
+    let input = ActivationInput {
+        cue: &cue,
+        lexical: &[],
+        semantic: &[],
+        budget_tokens: 10_000,
+        limit: 20,
+        as_of: as_of(),
+        include_invalid: true,
+        explain: true,
+    };
+    let visible = |_: phase_memory_activate::NodeView<'_>| Visibility::Visible;
+    let applied = activate(&snap, &p.activation, &input, &visible);
+    let built = activate(&fresh, &p.activation, &input, &visible);
+    assert_eq!(
+        serde_json::to_string(&applied).expect("serialises"),
+        serde_json::to_string(&built).expect("serialises")
+    );
+    let target = applied
+        .items
+        .iter()
+        .find(|i| i.node == "n07")
+        .and_then(|i| i.explain.as_ref())
+        .expect("n07 is reached and explained");
+    assert_eq!(target.path, ["n01", "n07"], "the tie goes to the lowest id");
 }
