@@ -12,8 +12,7 @@
 //! record; one commit task seals every queued record onto the chain and commits
 //! them in one durable commit, and only then are those requests answered. While
 //! a commit is in flight the next records queue, so under load one fsync
-//! carries many records; and before a commit takes the queue it waits (at most
-//! 2 ms) for the records of the reads still running on the pool's runtimes.
+//! carries many records.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -61,8 +60,6 @@ struct Pool {
     permits: Arc<Semaphore>,
     size: u32,
     group: Mutex<GroupQueue>,
-    /// Notified when a read's audit record is queued (see [`gather`]).
-    queued: tokio::sync::Notify,
     /// The runtime the commit task uses, beside the pool, so a group commit
     /// (its fsyncs) never holds a runtime reads are waiting for. `None` inside
     /// after a panic lost it; without one the commit task takes a pool runtime.
@@ -179,7 +176,6 @@ impl SharedRuntime {
                 idle: Mutex::new(runtimes),
                 size,
                 group: Mutex::new(GroupQueue::default()),
-                queued: tokio::sync::Notify::new(),
                 committer: committer.map(|c| Arc::new(Mutex::new(Some(c)))),
             }),
         }
@@ -433,57 +429,13 @@ fn enqueue(
     handle: &tokio::runtime::Handle,
 ) -> oneshot::Receiver<GroupReply> {
     let (tx, rx) = oneshot::channel();
-    {
-        let mut q = pool.group.lock().unwrap_or_else(|e| e.into_inner());
-        q.waiting.push((record, tx));
-        if !q.committing {
-            q.committing = true;
-            handle.spawn(commit_queued(SharedRuntime { pool: pool.clone() }));
-        }
+    let mut q = pool.group.lock().unwrap_or_else(|e| e.into_inner());
+    q.waiting.push((record, tx));
+    if !q.committing {
+        q.committing = true;
+        handle.spawn(commit_queued(SharedRuntime { pool: pool.clone() }));
     }
-    pool.queued.notify_one();
     rx
-}
-
-/// Longest a group commit waits for the records of reads still running.
-const GATHER_WAIT: Duration = Duration::from_millis(2);
-
-/// Before a group commit takes the queue: while reads run on the pool's
-/// runtimes (`holding`: the commit task holds one of them itself), waits until
-/// as many more records were queued as reads were running, at most
-/// [`GATHER_WAIT`], so their records share this commit's fsync instead of
-/// making the next one. When no read runs (one client) it does not wait.
-async fn gather(pool: &Pool, holding: bool) {
-    let running = |p: &Pool| {
-        (p.size as usize)
-            .saturating_sub(p.permits.available_permits())
-            .saturating_sub(usize::from(holding))
-    };
-    let queued = |p: &Pool| {
-        p.group
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .waiting
-            .len()
-    };
-    let reads = running(pool);
-    if reads == 0 {
-        return;
-    }
-    let want = queued(pool) + reads;
-    let deadline = tokio::time::Instant::now() + GATHER_WAIT;
-    // Bounded: each turn is a queued record (or a stale wake-up) or the end.
-    for _ in 0..4 * (reads + 1) {
-        if queued(pool) >= want || running(pool) == 0 {
-            return;
-        }
-        if tokio::time::timeout_at(deadline, pool.queued.notified())
-            .await
-            .is_err()
-        {
-            return;
-        }
-    }
 }
 
 /// The runtime a group commit runs on: the pool's committer, or else one of
@@ -533,7 +485,6 @@ async fn commit_queued(shared: SharedRuntime) {
         // Take a runtime first, then everything queued until now: what arrives
         // while this waits for a runtime joins this group.
         let mut held = CommitRuntime::take(&shared).await;
-        gather(&shared.pool, matches!(held, CommitRuntime::Held(_))).await;
         let (batch, writes) = {
             let mut q = shared.pool.group.lock().unwrap_or_else(|e| e.into_inner());
             if q.waiting.is_empty() && q.writes.is_empty() {
