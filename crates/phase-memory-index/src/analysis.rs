@@ -1,17 +1,20 @@
 //! The index's schema and text analysis: the analyzers of titles, bodies and
 //! cues ([`crate::Analysis`]) and the English stop words.
 
-use tantivy::schema::{IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
+use tantivy::schema::{FAST, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
     StopWordFilter, TextAnalyzer,
 };
 
-use crate::{ANALYZER, Analysis, EXACT_ANALYZER, MAX_TOKEN_BYTES};
+use crate::{ANALYZER, Analysis, EXACT_ANALYZER, ID_FIELD, MAX_TOKEN_BYTES};
 
+/// The index's schema: the node id (indexed whole, and a fast field a search
+/// reads its hits' ids from; nothing is stored), title, body and the exact
+/// words (term frequencies, no positions), and the scope (indexed whole).
 pub(crate) fn schema() -> Schema {
     let mut b = Schema::builder();
-    b.add_text_field("id", STRING | STORED);
+    b.add_text_field(ID_FIELD, STRING | FAST);
     let text = |analyzer: &str| {
         TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()

@@ -28,6 +28,7 @@ impl FullTextIndex {
             uncommitted: false,
             superseded: false,
             writer_bulk: false,
+            ids: self.ids.clone(),
         }
     }
 

@@ -5,9 +5,11 @@
 //! commit payload, so the runtime can tell whether it is fresh
 //! ([`FullTextIndex::generation`]).
 //!
-//! Only the node id is stored; title and body are indexed (term frequencies, no
-//! positions) but never stored, so after [`FullTextIndex::purge`] no text of a deleted
-//! node survives in any file of the index folder.
+//! Nothing is stored: the node id is indexed whole and kept in a fast field (a
+//! column the hits' ids are read from without decompressing stored documents);
+//! title and body are indexed (term frequencies, no positions) but never stored,
+//! so after [`FullTextIndex::purge`] no text of a deleted node survives in any
+//! file of the index folder.
 //!
 //! Text is analysed for English ([`Analysis::English`], the default): words are
 //! lowercased, ASCII-folded, English stop words dropped and the rest stemmed
@@ -33,6 +35,7 @@
 
 mod analysis;
 mod commit;
+mod ids;
 mod journal;
 mod open;
 mod overlay;
@@ -65,8 +68,12 @@ pub const EXACT_ANALYZER: &str = "phase_memory_exact";
 
 /// Version of the schema and analyzers, recorded in every commit. An index written
 /// with another version reports no generation (so it is rebuilt).
-/// 1: simple words; 2: English stop words + stemming, exact field, scope field.
-pub const ANALYZER_VERSION: u32 = 2;
+/// 1: simple words; 2: English stop words + stemming, exact field, scope field;
+/// 3: the id a fast field instead of a stored one.
+pub const ANALYZER_VERSION: u32 = 3;
+
+/// The id field (indexed whole; a fast field the hits' ids are read from).
+pub(crate) const ID_FIELD: &str = "id";
 
 /// How text is split into terms.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -253,6 +260,9 @@ pub struct FullTextIndex {
     uncommitted: bool,
     /// A rebuild replaces everything: the overlay is dropped at its commit.
     superseded: bool,
+    /// The node ids of the segments searched lately (shared with the handles
+    /// of [`FullTextIndex::share`]).
+    ids: Arc<ids::IdTables>,
     /// The writer held is the configured (bulk) one, not the small one.
     writer_bulk: bool,
 }
@@ -481,8 +491,8 @@ impl FullTextIndex {
         self.read_shared().generation
     }
 
-    /// Clears the index, indexes `nodes` (forgotten ones are skipped) and commits at
-    /// `generation`.
+    /// Clears the index, indexes `nodes` (forgotten ones are skipped), commits at
+    /// `generation` and merges what the indexing threads wrote into one segment.
     pub fn rebuild<'a>(
         &mut self,
         nodes: impl Iterator<Item = &'a Node>,
@@ -503,7 +513,15 @@ impl FullTextIndex {
                     .map_err(self.err("rebuild"))?;
             }
         }
-        self.commit(generation)
+        self.commit(generation)?;
+        // One segment instead of one per indexing thread: a search then prunes
+        // with one top-hits threshold over every document instead of starting
+        // again in each segment. The commit stands if the merge fails.
+        if self.merge_all("rebuild (merge)", 2).is_err() {
+            self.writer = None;
+            let _ = self.reader.reload();
+        }
+        Ok(())
     }
 
     /// Commits pending writes (under the current generation), merges every segment
@@ -512,28 +530,33 @@ impl FullTextIndex {
     /// run it after a forget, not after every write.
     pub fn purge(&mut self) -> Result<(), IndexError> {
         self.commit_with(None)?;
+        self.merge_all("purge", 1)
+    }
+
+    /// Merges every segment of the last commit into one (when there are at
+    /// least `min_segments`: one alone is rewritten without its deleted
+    /// documents), waiting for it, and deletes every file no longer used. The
+    /// merge keeps the commit's payload (its generation).
+    fn merge_all(&mut self, action: &'static str, min_segments: usize) -> Result<(), IndexError> {
         // Wait for background merges to end, so that every segment can be merged now.
         if let Some(writer) = self.writer.take() {
             writer
                 .wait_merging_threads()
-                .map_err(self.err("purge (waiting for merges)"))?;
+                .map_err(self.err("merge (waiting for merges)"))?;
         }
-        let mut writer = new_writer(&self.index, self.options).map_err(self.err("purge"))?;
+        let mut writer = new_writer(&self.index, self.options).map_err(self.err(action))?;
         let segments = self
             .index
             .searchable_segment_ids()
-            .map_err(self.err("purge"))?;
-        if !segments.is_empty() {
-            writer
-                .merge(&segments)
-                .wait()
-                .map_err(self.err("purge (merge)"))?;
+            .map_err(self.err(action))?;
+        if segments.len() >= min_segments.max(1) {
+            writer.merge(&segments).wait().map_err(self.err(action))?;
         }
         self.reader.reload().map_err(self.err("reload"))?;
         writer
             .garbage_collect_files()
             .wait()
-            .map_err(self.err("purge (garbage collection)"))?;
+            .map_err(self.err(action))?;
         self.writer = Some(writer);
         self.writer_bulk = true;
         Ok(())
@@ -548,6 +571,11 @@ impl FullTextIndex {
         }
         let shadow = st.overlay.shadow_for(&searcher, self.fields.id);
         searcher.num_docs() - Overlay::shadowed(shadow.as_ref()) + st.overlay.live()
+    }
+
+    /// Segments of the commit the reader shows (for tests and diagnostics).
+    pub fn segment_count(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
     }
 
     /// The scored fields by slot (see `overlay.rs`).

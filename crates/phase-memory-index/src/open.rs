@@ -108,7 +108,7 @@ impl FullTextIndex {
             })
         };
         let fields = Fields {
-            id: field("id")?,
+            id: field(crate::ID_FIELD)?,
             title: field("title")?,
             body: field("body")?,
             exact: field("exact")?,
@@ -140,6 +140,7 @@ impl FullTextIndex {
             shared: Arc::new(RwLock::new(shared)),
             dir: dir.map(Path::to_path_buf),
             staged: Vec::new(),
+            ids: Default::default(),
         })
     }
 }

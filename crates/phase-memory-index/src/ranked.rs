@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
-use tantivy::schema::{IndexRecordOption, TantivyDocument, Value};
-use tantivy::{DocAddress, Term};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, DocId, Searcher, Term};
 
 use crate::overlay::{Clause, Combined, TopUnshadowed};
-use crate::{FullTextIndex, IndexError, tie_key};
+use crate::{FullTextIndex, ID_FIELD, IndexError, tie_key};
 
 impl FullTextIndex {
     /// The tantivy query of `clauses` inside `scopes` (`None`: every scope).
@@ -125,16 +125,86 @@ impl FullTextIndex {
             }
             fetch = fetch.saturating_mul(2);
         };
-        let mut hits = Vec::with_capacity(top.len() + own.len());
-        for (score, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr).map_err(self.err("search"))?;
-            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
-                hits.push((id.to_string(), score));
-            }
-        }
+        let mut hits = self.ids_of(searcher, top)?;
         hits.extend(own);
         crate::rank_hits(&mut hits);
         hits.truncate(limit);
         Ok(hits)
+    }
+
+    /// The node ids of `top`'s documents with their scores: from the id
+    /// tables of their segments (see `ids.rs`), or, in a segment without one
+    /// yet, from its id dictionary (one pass in ordinal order).
+    fn ids_of(
+        &self,
+        searcher: &Searcher,
+        top: Vec<(f32, DocAddress)>,
+    ) -> Result<Vec<(String, f32)>, IndexError> {
+        let segments = searcher.segment_readers().len();
+        let mut wanted = vec![false; segments];
+        for (_, addr) in &top {
+            if let Some(w) = wanted.get_mut(addr.segment_ord as usize) {
+                *w = true;
+            }
+        }
+        let tables = self.ids.of(searcher, &wanted).map_err(self.err("search"))?;
+        let mut hits = Vec::with_capacity(top.len() + 16);
+        let mut rest: Vec<Vec<(DocId, f32)>> = vec![Vec::new(); segments];
+        for (score, addr) in top {
+            let seg = addr.segment_ord as usize;
+            match tables.get(seg).and_then(Option::as_ref) {
+                Some(table) => {
+                    if let Some(id) = table.id(addr.doc_id) {
+                        hits.push((id.to_string(), score));
+                    }
+                }
+                None => {
+                    if let Some(r) = rest.get_mut(seg) {
+                        r.push((addr.doc_id, score));
+                    }
+                }
+            }
+        }
+        for (seg, docs) in rest.into_iter().enumerate() {
+            if !docs.is_empty() {
+                self.ids_from_dictionary(searcher, seg, docs, &mut hits)?;
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Adds the ids of `docs` of segment `seg` (with their scores) to `hits`,
+    /// read from the segment's id dictionary in ordinal order.
+    fn ids_from_dictionary(
+        &self,
+        searcher: &Searcher,
+        seg: usize,
+        docs: Vec<(DocId, f32)>,
+        hits: &mut Vec<(String, f32)>,
+    ) -> Result<(), IndexError> {
+        let reader = searcher.segment_reader(seg as u32);
+        let Some(column) = reader
+            .fast_fields()
+            .str(ID_FIELD)
+            .map_err(self.err("search"))?
+        else {
+            return Ok(());
+        };
+        let mut by_ord: Vec<(u64, f32)> = docs
+            .into_iter()
+            .filter_map(|(doc, score)| column.term_ords(doc).next().map(|o| (o, score)))
+            .collect();
+        by_ord.sort_unstable_by_key(|x| x.0);
+        let ords: Vec<u64> = by_ord.iter().map(|x| x.0).collect();
+        let mut scores = by_ord.iter().map(|x| x.1);
+        column
+            .dictionary()
+            .sorted_ords_to_term_cb(&ords, |bytes| {
+                if let (Some(score), Ok(id)) = (scores.next(), std::str::from_utf8(bytes)) {
+                    hits.push((id.to_string(), score));
+                }
+            })
+            .map_err(|e| self.err("search")(e.into()))?;
+        Ok(())
     }
 }

@@ -165,6 +165,7 @@ impl FileStore {
         state.data_generation = new.data_generation.unwrap_or(new.generation);
         let generation = state.generation;
         self.manifest = Some(new);
+        self.manifest_bytes = None;
         self.settle_after(&old, purge);
         Ok(generation)
     }
@@ -174,7 +175,10 @@ impl FileStore {
     fn settle_after(&mut self, old: &Manifest, purge: bool) {
         let mut m = self.manifest.clone().unwrap_or_else(|| old.clone());
         match settle(self.fs.as_ref(), &self.dir, &mut m, purge) {
-            Ok(()) => self.manifest = Some(m),
+            Ok(()) => {
+                self.manifest = Some(m);
+                self.manifest_bytes = None;
+            }
             Err(_) => self.poisoned = true,
         }
     }
@@ -219,6 +223,7 @@ impl FileStore {
         }
         let generation = new.generation;
         self.manifest = Some(new);
+        self.manifest_bytes = None;
         self.settle_after(&old, false);
         Ok(generation)
     }

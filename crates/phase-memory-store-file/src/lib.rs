@@ -84,6 +84,10 @@ pub struct FileStore {
     loads: AtomicU64,
     /// `None` for a v1 store (no manifest until it is migrated).
     manifest: Option<Manifest>,
+    /// The bytes of `manifest.json` a refresh last found `manifest` in: a
+    /// refresh reading the same bytes again knows nothing moved without
+    /// parsing them. Cleared whenever `manifest` is set otherwise.
+    manifest_bytes: Option<Vec<u8>>,
     lock: Option<WriterLock>,
     poisoned: bool,
     /// What a `Repair` open left out of the image.
@@ -153,6 +157,7 @@ impl FileStore {
             lazy: None,
             loads: AtomicU64::new(0),
             manifest: Some(manifest),
+            manifest_bytes: None,
             lock: Some(lock),
             poisoned: false,
             damage: Vec::new(),
@@ -187,6 +192,7 @@ impl FileStore {
             lazy: None,
             loads: AtomicU64::new(0),
             manifest: None,
+            manifest_bytes: None,
             lock,
             poisoned: false,
             damage: Vec::new(),
@@ -270,6 +276,24 @@ impl FileStore {
 
     pub(crate) fn read_manifest(&self) -> StoreResult<Manifest> {
         let m: Manifest = read_json(&self.dir.join(MANIFEST), MANIFEST)?;
+        Self::check_manifest(m)
+    }
+
+    /// The bytes of `manifest.json`.
+    pub(crate) fn read_manifest_bytes(&self) -> StoreResult<Vec<u8>> {
+        let path = self.dir.join(MANIFEST);
+        std::fs::read(&path).map_err(|e| layout::io_err("reading", &path, e))
+    }
+
+    /// The manifest of `bytes` (see [`FileStore::read_manifest_bytes`]).
+    pub(crate) fn parse_manifest(bytes: &[u8]) -> StoreResult<Manifest> {
+        let m: Manifest = serde_json::from_slice(bytes)
+            .map_err(|e| layout::corrupt(MANIFEST, format!("does not parse: {e}")))?;
+        Self::check_manifest(m)
+    }
+
+    /// `m` if this version reads it.
+    fn check_manifest(m: Manifest) -> StoreResult<Manifest> {
         if m.format != layout::MANIFEST_FORMAT {
             return Err(layout::corrupt(
                 MANIFEST,

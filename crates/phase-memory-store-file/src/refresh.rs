@@ -2,7 +2,8 @@
 //! the writer (`Store::lock_writer`).
 //!
 //! A handle's image is the store at the manifest it last read. Refreshing reads
-//! `manifest.json` (the cheap generation check) and, when it moved, only what is
+//! `manifest.json` and compares its bytes with those it last followed (the cheap
+//! generation check: nothing parsed when they are equal) and, when it moved, only what is
 //! new: segments appended to the manifest's list, the bytes appended to each log
 //! since the committed length the handle knew, and a changed profile. A commit that
 //! rewrote what the handle holds (a purge replacing the segment list, an audit
@@ -55,24 +56,38 @@ impl FileStore {
     /// committed manifest and returns its generation.
     pub(crate) fn catch_up(&mut self) -> StoreResult<u64> {
         use phase_memory_store::Store;
-        let Some(have) = self.manifest.clone() else {
+        if self.manifest.is_none() {
             // A v1 store has no manifest to follow; it is read once.
+            return Ok(self.generation());
+        }
+        // The cheap generation check: the bytes of the manifest this handle
+        // follows, compared without parsing them.
+        let mut bytes = self.read_manifest_bytes()?;
+        if self.manifest_bytes.as_deref() == Some(bytes.as_slice()) {
+            return Ok(self.generation());
+        }
+        let Some(have) = self.manifest.clone() else {
             return Ok(self.generation());
         };
         if self.lazy().is_some() {
-            return self.catch_up_lazily(have);
+            return self.catch_up_lazily(have, bytes);
         }
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let m = self.read_manifest()?;
+            if attempts > 1 {
+                bytes = self.read_manifest_bytes()?;
+            }
+            let m = Self::parse_manifest(&bytes)?;
             if m == have {
+                self.manifest_bytes = Some(bytes);
                 return Ok(self.generation());
             }
             match read_update(&self.dir, &have, &m, self.image()?) {
                 Ok(update) => {
                     self.apply_update(update, &m)?;
                     self.manifest = Some(m);
+                    self.manifest_bytes = Some(bytes);
                     return Ok(self.generation());
                 }
                 // A commit of another handle may have removed files the manifest we
@@ -139,13 +154,17 @@ impl FileStore {
     /// appended segments and log lines in the lazy image; after a commit that
     /// rewrote the segment list, opens the lazy image of the new manifest again
     /// (or loads the whole store when no locator covers enough of it).
-    fn catch_up_lazily(&mut self, have: Manifest) -> StoreResult<u64> {
+    fn catch_up_lazily(&mut self, have: Manifest, mut bytes: Vec<u8>) -> StoreResult<u64> {
         use phase_memory_store::Store;
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let m = self.read_manifest()?;
+            if attempts > 1 {
+                bytes = self.read_manifest_bytes()?;
+            }
+            let m = Self::parse_manifest(&bytes)?;
             if m == have {
+                self.manifest_bytes = Some(bytes);
                 return Ok(self.generation());
             }
             let before = self.data_generation();
@@ -169,6 +188,7 @@ impl FileStore {
             match outcome {
                 Ok(()) => {
                     self.manifest = Some(m);
+                    self.manifest_bytes = Some(bytes);
                     return Ok(self.generation());
                 }
                 Err(e) => {

@@ -475,3 +475,34 @@ fn compaction_folds_recent_segments_and_keeps_the_first() {
     assert_eq!(s.node("big0008").expect("read"), None, "deletes replayed");
     assert!(s.check_integrity().expect("check").is_empty());
 }
+
+/// A refresh compares the manifest's bytes with those it last followed: the
+/// same bytes again are the same generation (nothing parsed), any other bytes
+/// are read as a manifest (a damaged one is reported, not taken for the last
+/// one), and a commit is always seen.
+#[test]
+fn a_refresh_sees_every_change_of_the_manifest_bytes() {
+    let (_tmp, dir, mut w) = new_store();
+    let mut r = FileStore::open(&dir, OpenMode::Shared).expect("open shared");
+    for i in 0..3u64 {
+        let id = format!("n{i}");
+        w.commit(ChangeSet {
+            put_nodes: vec![node(&id, "v")],
+            events: vec![event(i + 1, "node.updated", &[&id])],
+            ..Default::default()
+        })
+        .expect("commit");
+        assert_eq!(r.refresh().expect("refresh"), w.generation(), "commit {i}");
+        assert_eq!(r.refresh().expect("again"), w.generation(), "commit {i}");
+        assert!(r.node(&id).expect("read").is_some(), "commit {i}");
+    }
+    let path = dir.join("manifest.json");
+    let good = std::fs::read(&path).expect("manifest");
+    let mut damaged = good.clone();
+    damaged.truncate(good.len() / 2);
+    std::fs::write(&path, &damaged).expect("damage");
+    let err = r.refresh().expect_err("a damaged manifest is reported");
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    std::fs::write(&path, &good).expect("restore");
+    assert_eq!(r.refresh().expect("refresh"), w.generation());
+}
