@@ -10,7 +10,9 @@
 //! 500. Three commit shapes are timed, each `COMMITS` times: a new node (a
 //! random id, so it falls anywhere in id order) with two edges to existing
 //! nodes and its creation event; an update of an existing node's title and
-//! body with its update event; an access event on an existing node.
+//! body with its update event; an access event on an existing node. Then up to
+//! 50 new nodes are applied while a reader holds the snapshot (as in a server:
+//! `Arc::make_mut` copies it before applying).
 
 use std::time::Instant;
 
@@ -165,6 +167,38 @@ fn time_commits(
     )
 }
 
+/// Times `commits` new-node commits applied the way a server does while a
+/// reader still holds the current snapshot: `Arc::make_mut` copies it first.
+fn time_shared(
+    snap: Snapshot,
+    world: &mut World,
+    rng: &mut Rng,
+    commits: usize,
+) -> (Snapshot, (f64, f64, f64)) {
+    let mut shared = std::sync::Arc::new(snap);
+    let mut took = Vec::with_capacity(commits);
+    for _ in 0..commits {
+        let changes = new_node(world, rng);
+        let generation = shared.generation() + 1;
+        let edges = &world.edges;
+        let reader = std::sync::Arc::clone(&shared);
+        let started = Instant::now();
+        std::sync::Arc::make_mut(&mut shared).apply(generation, &changes, &mut |id| {
+            edges.get(id).cloned().unwrap_or_default()
+        });
+        took.push(started.elapsed().as_secs_f64() * 1e6);
+        drop(reader);
+    }
+    took.sort_by(f64::total_cmp);
+    let figures = (
+        percentile(&took, 0.5),
+        percentile(&took, 0.9),
+        took.last().copied().unwrap_or(0.0),
+    );
+    let snap = std::sync::Arc::try_unwrap(shared).unwrap_or_else(|a| (*a).clone());
+    (snap, figures)
+}
+
 fn new_node(world: &mut World, rng: &mut Rng) -> SnapshotChanges {
     let id = id_of(rng.next());
     let n = world.ids.len() as u64;
@@ -225,6 +259,12 @@ fn main() {
             serde_json::json!({"p50_us": p50, "p90_us": p90, "max_us": max}),
         );
     }
+    let shared_commits = commits.min(50);
+    let (snap, (p50, p90, max)) = time_shared(snap, &mut world, &mut rng, shared_commits);
+    out.insert(
+        "new_node_while_read".into(),
+        serde_json::json!({"commits": shared_commits, "p50_us": p50, "p90_us": p90, "max_us": max}),
+    );
     out.insert("nodes_after".into(), snap.node_count().into());
     println!(
         "{}",

@@ -16,7 +16,8 @@
 //! (Snowball), so "movie" matches "movies"; an `exact` field keeps the unstemmed
 //! words, so an exact match still scores above a stem-only one. Each node's scope
 //! is indexed too, so a search can be limited to the scopes an actor may see
-//! before the top hits are taken ([`Search::scopes`]).
+//! before the top hits are taken ([`Search::scopes`]). A document's text is
+//! analysed once: its words and their stems go to tantivy pre-tokenized.
 //!
 //! The commit payload records the analyzer version ([`ANALYZER_VERSION`]); an index
 //! written by another version reports no generation, so the runtime rebuilds it on
@@ -287,6 +288,10 @@ const SMALL_WRITER_BUDGET: usize = 15_000_000;
 /// Documents in one upsert from which the configured (bulk) writer is used.
 const BULK_DOCUMENTS: usize = 1_000;
 
+/// Nodes analysed together (in parallel) by a bulk write before their documents
+/// go to the writer.
+const DOCUMENT_CHUNK: usize = 4_096;
+
 impl std::fmt::Debug for FullTextIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FullTextIndex")
@@ -372,42 +377,59 @@ impl FullTextIndex {
     }
 
     fn document(&self, node: &Node) -> TantivyDocument {
+        self.document_terms(node, false).0
+    }
+
+    /// A node's document and, when `terms`, the terms of its scored fields (title,
+    /// body, exact) for the overlay. The English analysis runs once per text: the
+    /// stemmed title and body and the unstemmed `exact` words go to tantivy
+    /// pre-tokenized, so nothing is analysed again at the commit.
+    fn document_terms(&self, node: &Node, terms: bool) -> (TantivyDocument, [Vec<String>; 3]) {
         let mut doc = TantivyDocument::default();
         doc.add_text(self.fields.id, &node.id);
-        if !node.title.is_empty() {
-            doc.add_text(self.fields.title, &node.title);
-        }
-        if !node.body.is_empty() {
-            doc.add_text(self.fields.body, &node.body);
-        }
-        if self.options.analysis == Analysis::English {
-            if !node.title.is_empty() {
-                doc.add_text(self.fields.exact, &node.title);
+        let mut out: [Vec<String>; 3] = Default::default();
+        let texts = [
+            (self.fields.title, &node.title),
+            (self.fields.body, &node.body),
+        ];
+        match self.options.analysis {
+            Analysis::Simple => {
+                for (slot, (field, text)) in texts.into_iter().enumerate() {
+                    if !text.is_empty() {
+                        doc.add_text(field, text);
+                    }
+                    if terms {
+                        out[slot] = self.analyse(ANALYZER, text);
+                    }
+                }
             }
-            if !node.body.is_empty() {
-                doc.add_text(self.fields.exact, &node.body);
+            Analysis::English => {
+                let mut exact = Vec::with_capacity(2);
+                for (slot, (field, text)) in texts.into_iter().enumerate() {
+                    if text.is_empty() {
+                        continue;
+                    }
+                    let analysed = analysis::english(text);
+                    if terms {
+                        out[slot] = analysed.stems.iter().map(|t| t.text.clone()).collect();
+                        out[2].extend(analysed.words.iter().map(|t| t.text.clone()));
+                    }
+                    doc.add_pre_tokenized_text(field, analysis::pre_tokenized(analysed.stems));
+                    exact.push(analysed.words);
+                }
+                for words in exact {
+                    doc.add_pre_tokenized_text(self.fields.exact, analysis::pre_tokenized(words));
+                }
             }
         }
         doc.add_text(self.fields.scope, &node.scope);
-        doc
+        (doc, out)
     }
 
     /// The overlay's form of a node's document.
     fn overlay_doc(&self, node: &Node) -> Doc {
-        let title = self.analyse(ANALYZER, &node.title);
-        let body = self.analyse(ANALYZER, &node.body);
-        let exact = if self.options.analysis == Analysis::English {
-            let mut e = self.analyse(EXACT_ANALYZER, &node.title);
-            e.extend(self.analyse(EXACT_ANALYZER, &node.body));
-            e
-        } else {
-            Vec::new()
-        };
-        Doc::new(
-            self.document(node),
-            node.scope.clone(),
-            [title, body, exact],
-        )
+        let (document, terms) = self.document_terms(node, true);
+        Doc::new(document, node.scope.clone(), terms)
     }
 
     /// Whether writes go to the overlay (not straight to the tantivy writer).
@@ -445,17 +467,30 @@ impl FullTextIndex {
             return Ok(());
         };
         self.uncommitted = true;
-        for node in nodes {
-            if !empty || !added.insert(node.id.as_str()) {
-                writer.delete_term(Term::from_field_text(self.fields.id, &node.id));
-            }
-            if node.tombstone.is_none() {
-                writer
-                    .add_document(self.document(node))
-                    .map_err(self.err("upsert"))?;
+        for chunk in nodes.chunks(DOCUMENT_CHUNK) {
+            let chunk: Vec<&Node> = chunk.iter().collect();
+            let docs = self.documents(&chunk);
+            for (node, doc) in chunk.into_iter().zip(docs) {
+                if !empty || !added.insert(node.id.as_str()) {
+                    writer.delete_term(Term::from_field_text(self.fields.id, &node.id));
+                }
+                if let Some(doc) = doc {
+                    writer.add_document(doc).map_err(self.err("upsert"))?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// The documents of these nodes (`None` for a forgotten one), analysed in
+    /// parallel: the caller's thread would otherwise do all of a bulk write's
+    /// analysis while tantivy's indexing threads wait for documents.
+    fn documents(&self, nodes: &[&Node]) -> Vec<Option<TantivyDocument>> {
+        use rayon::prelude::*;
+        nodes
+            .par_iter()
+            .map(|node| node.tombstone.is_none().then(|| self.document(node)))
+            .collect()
     }
 
     /// Removes the documents of these node ids (unknown ids are ignored).
@@ -506,11 +541,11 @@ impl FullTextIndex {
         self.uncommitted = true;
         self.superseded = true;
         self.staged.clear();
-        for node in nodes {
-            if node.tombstone.is_none() {
-                writer
-                    .add_document(self.document(node))
-                    .map_err(self.err("rebuild"))?;
+        let mut nodes = nodes.peekable();
+        while nodes.peek().is_some() {
+            let chunk: Vec<&Node> = nodes.by_ref().take(DOCUMENT_CHUNK).collect();
+            for doc in self.documents(&chunk).into_iter().flatten() {
+                writer.add_document(doc).map_err(self.err("rebuild"))?;
             }
         }
         self.commit(generation)?;
