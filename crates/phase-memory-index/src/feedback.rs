@@ -281,6 +281,17 @@ mod tests {
         assert_eq!(fuse(&first, &second, 0.5, 2).len(), 2);
     }
 
+    #[test]
+    fn fused_scores_within_the_tie_resolution_go_by_id() {
+        // b: 0.5000022 · 0.1, a: 0.4999978 · 0.1: within 1/65536 of each other.
+        let first = vec![("b".to_string(), 0.1)];
+        let second = vec![("a".to_string(), 0.1)];
+        let f = fuse(&first, &second, 0.500_002_2, 2);
+        let ids: Vec<&str> = f.iter().map(|h| h.0.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert!(f[0].1 < f[1].1);
+    }
+
     proptest! {
         #[test]
         fn fusion_is_bounded_sorted_and_scaled_to_the_first_search(
@@ -295,8 +306,11 @@ mod tests {
             let f = fuse(&first, &second, lambda, limit);
             prop_assert!(f.len() <= limit);
             let top1 = first.iter().map(|h| h.1).fold(0.0f32, f32::max);
+            // Best first as the ranking orders hits: by score rounded to the tie
+            // resolution (scores within it tie and go by id).
             for w in f.windows(2) {
-                prop_assert!(w[0].1 >= w[1].1);
+                let (a, b) = (crate::tie_key(w[0].1), crate::tie_key(w[1].1));
+                prop_assert!(a > b || (a == b && w[0].0 < w[1].0), "{:?}", f);
             }
             for (_, s) in &f {
                 prop_assert!(s.is_finite() && *s > 0.0);
