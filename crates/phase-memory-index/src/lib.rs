@@ -17,7 +17,7 @@
 //! words, so an exact match still scores above a stem-only one. Each node's scope
 //! is indexed too, so a search can be limited to the scopes an actor may see
 //! before the top hits are taken ([`Search::scopes`]). A document's text is
-//! analysed once: its words and their stems go to tantivy pre-tokenized.
+//! analysed once: its terms and unstemmed words go to tantivy already analysed.
 //!
 //! The commit payload records the analyzer version ([`ANALYZER_VERSION`]); an index
 //! written by another version reports no generation, so the runtime rebuilds it on
@@ -70,8 +70,9 @@ pub const EXACT_ANALYZER: &str = "phase_memory_exact";
 /// Version of the schema and analyzers, recorded in every commit. An index written
 /// with another version reports no generation (so it is rebuilt).
 /// 1: simple words; 2: English stop words + stemming, exact field, scope field;
-/// 3: the id a fast field instead of a stored one.
-pub const ANALYZER_VERSION: u32 = 3;
+/// 3: the id a fast field instead of a stored one; 4: the scored fields get their
+/// terms analysed once, split at spaces by their tokenizer.
+pub const ANALYZER_VERSION: u32 = 4;
 
 /// The id field (indexed whole; a fast field the hits' ids are read from).
 pub(crate) const ID_FIELD: &str = "id";
@@ -381,46 +382,35 @@ impl FullTextIndex {
     }
 
     /// A node's document and, when `terms`, the terms of its scored fields (title,
-    /// body, exact) for the overlay. The English analysis runs once per text: the
-    /// stemmed title and body and the unstemmed `exact` words go to tantivy
-    /// pre-tokenized, so nothing is analysed again at the commit.
+    /// body, exact) for the overlay. Each text is analysed once: the fields get
+    /// their terms (stems, for English) and the unstemmed words of `exact`
+    /// joined by spaces, which their tokenizer only splits again.
     fn document_terms(&self, node: &Node, terms: bool) -> (TantivyDocument, [Vec<String>; 3]) {
         let mut doc = TantivyDocument::default();
         doc.add_text(self.fields.id, &node.id);
         let mut out: [Vec<String>; 3] = Default::default();
-        let texts = [
+        let mut exact = Vec::with_capacity(2);
+        for (slot, (field, text)) in [
             (self.fields.title, &node.title),
             (self.fields.body, &node.body),
-        ];
-        match self.options.analysis {
-            Analysis::Simple => {
-                for (slot, (field, text)) in texts.into_iter().enumerate() {
-                    if !text.is_empty() {
-                        doc.add_text(field, text);
-                    }
-                    if terms {
-                        out[slot] = self.analyse(ANALYZER, text);
-                    }
-                }
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let analysed = analysis::analyse_once(self.options.analysis, text);
+            if terms {
+                out[slot] = analysed.terms().map(str::to_string).collect();
+                out[2].extend(analysed.exact().map(str::to_string));
             }
-            Analysis::English => {
-                let mut exact = Vec::with_capacity(2);
-                for (slot, (field, text)) in texts.into_iter().enumerate() {
-                    if text.is_empty() {
-                        continue;
-                    }
-                    let analysed = analysis::english(text);
-                    if terms {
-                        out[slot] = analysed.stems.iter().map(|t| t.text.clone()).collect();
-                        out[2].extend(analysed.words.iter().map(|t| t.text.clone()));
-                    }
-                    doc.add_pre_tokenized_text(field, analysis::pre_tokenized(analysed.stems));
-                    exact.push(analysed.words);
-                }
-                for words in exact {
-                    doc.add_pre_tokenized_text(self.fields.exact, analysis::pre_tokenized(words));
-                }
+            if !text.is_empty() {
+                doc.add_text(field, analysed.terms);
             }
+            if !analysed.exact.is_empty() {
+                exact.push(analysed.exact);
+            }
+        }
+        for words in exact {
+            doc.add_text(self.fields.exact, words);
         }
         doc.add_text(self.fields.scope, &node.scope);
         (doc, out)

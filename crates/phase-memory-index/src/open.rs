@@ -100,6 +100,9 @@ impl FullTextIndex {
         index
             .tokenizers()
             .register(EXACT_ANALYZER, exact_analyzer());
+        index
+            .tokenizers()
+            .register(crate::analysis::TERMS, crate::analysis::terms_tokenizer());
         let s = index.schema();
         let field = |name: &'static str| {
             s.get_field(name).map_err(|_| IndexError::Schema {
