@@ -49,7 +49,7 @@ impl Factors {
     }
 
     fn hub(&self, snap: &Snapshot, i: u32) -> f64 {
-        let deg = snap.arcs(i).len() as f64;
+        let deg = snap.arc_count(i) as f64;
         if self.hub_degree > 0.0 && deg > self.hub_degree {
             self.hub_degree / deg
         } else {

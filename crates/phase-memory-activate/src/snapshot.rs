@@ -42,6 +42,25 @@ pub use persist::{FORMAT_VERSION, PersistError, PersistKey};
 pub use signature::{signature_similarity, simhash};
 pub use view::{NodeView, PolicyKey};
 
+/// The ids of the rows as built or read, in id order: their bytes and each
+/// row's start (one more offset than rows).
+#[derive(Debug, Default)]
+struct BaseIds {
+    bytes: String,
+    offsets: Vec<usize>,
+}
+
+impl BaseIds {
+    #[inline]
+    fn get(&self, r: usize) -> &str {
+        &self.bytes[self.offsets[r]..self.offsets[r + 1]]
+    }
+
+    fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+}
+
 /// Event types whose subjects become event-path seeds (besides counting as accesses).
 pub const EVENT_PATH_TYPES: [&str; 2] = ["observation", "node.accessed"];
 
@@ -61,8 +80,11 @@ pub const EVENT_PATH_TYPES: [&str; 2] = ["observation", "node.accessed"];
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     generation: u64,
-    /// Ids by row (append-only: a row's id never changes).
-    ids: StrRows,
+    /// Ids of rows `0..base`, in id order: they never change, so every
+    /// clone shares them as they are (a flat layout for the binary search).
+    base_ids: Arc<BaseIds>,
+    /// Ids of the rows added since (row `base + k` is row `k` here).
+    added_ids: StrRows,
     /// Rows `0..base` are in id order (as built or read).
     base: usize,
     /// Rows added since (`base..`), sorted by id.
@@ -201,7 +223,7 @@ impl Snapshot {
     pub(super) fn row_of(&self, id: &str) -> Option<u32> {
         // Bytes compare as their UTF-8 strings do, without boundary checks.
         let key = id.as_bytes();
-        let at = |r: usize| self.ids.get(r).as_bytes();
+        let at = |r: usize| self.base_ids.get(r).as_bytes();
         let (mut lo, mut hi) = (0usize, self.base);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -215,7 +237,7 @@ impl Snapshot {
             return None;
         }
         self.added
-            .binary_search_by(|&r| at(r as usize).cmp(key))
+            .binary_search_by(|&r| self.id(r).as_bytes().cmp(key))
             .ok()
             .map(|k| self.added[k])
     }
@@ -257,7 +279,9 @@ impl Snapshot {
             .chain(self.orphan_touches.iter())
             .map(|(k, t)| k.len() + 40 + t.capacity() * 8)
             .sum();
-        self.ids.heap_bytes()
+        self.base_ids.bytes.capacity()
+            + self.base_ids.offsets.capacity() * 8
+            + self.added_ids.heap_bytes()
             + self.added.capacity() * 4
             + self.alive.heap_bytes()
             + self.kind.heap_bytes()
@@ -284,7 +308,12 @@ impl Snapshot {
 
     #[inline]
     pub(crate) fn id(&self, i: u32) -> &str {
-        self.ids.get(i as usize)
+        let i = i as usize;
+        if i < self.base {
+            self.base_ids.get(i)
+        } else {
+            self.added_ids.get(i - self.base)
+        }
     }
 
     pub(crate) fn title(&self, i: u32) -> &str {
@@ -323,6 +352,12 @@ impl Snapshot {
     /// Spreading arcs out of node `i`: (target, weight).
     pub(crate) fn arcs(&self, i: u32) -> &[(u32, f32)] {
         self.arcs.get(i as usize)
+    }
+
+    /// Number of spreading arcs out of node `i`.
+    #[inline]
+    pub(crate) fn arc_count(&self, i: u32) -> usize {
+        self.arcs.row_len(i as usize)
     }
 
     /// Largest arc weight out of node `i` (0 without arcs).

@@ -130,7 +130,7 @@ impl Snapshot {
     /// Appends an empty row (no node yet) for a new id and indexes it.
     fn push_row(&mut self, id: &str) -> usize {
         let r = self.kind.len();
-        self.ids.push(id);
+        self.added_ids.push(id);
         self.alive.push(false);
         for column in [
             &mut self.kind,

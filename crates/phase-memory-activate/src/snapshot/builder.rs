@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 use super::chunked::Sorted;
 use super::csr::{Rows, StrRows, csr_offsets};
 use super::dict::{Dict, Row};
-use super::{EVENT_PATH_TYPES, Snapshot};
+use super::{BaseIds, EVENT_PATH_TYPES, Snapshot};
 use crate::tokens::TokenCounter;
 
 /// Builds a [`Snapshot`]. Nodes, edges and events may be added in any order; edges
@@ -162,7 +162,8 @@ fn final_order(ids: &[Box<str>], rows: &[Option<Row>]) -> (Vec<u32>, Vec<u32>) {
 fn empty_snapshot(generation: u64, dict: Dict, n: usize) -> Snapshot {
     Snapshot {
         generation,
-        ids: StrRows::default(),
+        base_ids: Arc::default(),
+        added_ids: StrRows::default(),
         base: n,
         added: Arc::default(),
         alive: std::iter::repeat_n(true, n).collect(),
@@ -218,7 +219,11 @@ fn push_rows(s: &mut Snapshot, order: &[u32], ids: &[Box<str>], rows: Vec<Option
         s.signature.push(row.signature);
     }
     drop(rows);
-    s.ids = StrRows::from_offsets(&id_offsets, &id_bytes);
+    id_bytes.shrink_to_fit();
+    s.base_ids = Arc::new(BaseIds {
+        bytes: id_bytes,
+        offsets: id_offsets,
+    });
     s.labels = Rows::from_offsets(&label_offsets, &label_ids);
     s.titles = StrRows::from_offsets(&title_offsets, &title_bytes);
 }

@@ -32,15 +32,17 @@ fn chunks_heap_bytes<T>(chunks: &[Arc<Vec<T>>]) -> usize {
             .sum::<usize>()
 }
 
-/// A column of values by row, in chunks of `1 << BITS` values (4096 by
-/// default); every chunk but the last is full.
+/// A column of values by row, in chunks of `SIZE` values (a power of two,
+/// 4096 by default), each a fixed-size array behind its own `Arc`: a read is
+/// a shift, a mask and one more pointer than a flat vector. The last chunk is
+/// padded with default values past the end.
 #[derive(Clone, Debug)]
-pub(super) struct Chunked<T, const BITS: u32 = 12> {
-    chunks: Vec<Arc<Vec<T>>>,
+pub(super) struct Chunked<T, const SIZE: usize = 4096> {
+    chunks: Vec<Arc<[T; SIZE]>>,
     len: usize,
 }
 
-impl<T, const BITS: u32> Default for Chunked<T, BITS> {
+impl<T, const SIZE: usize> Default for Chunked<T, SIZE> {
     fn default() -> Self {
         Chunked {
             chunks: Vec::new(),
@@ -49,10 +51,7 @@ impl<T, const BITS: u32> Default for Chunked<T, BITS> {
     }
 }
 
-impl<T: Clone, const BITS: u32> Chunked<T, BITS> {
-    const SIZE: usize = 1 << BITS;
-    const MASK: usize = Self::SIZE - 1;
-
+impl<T: Copy + Default, const SIZE: usize> Chunked<T, SIZE> {
     /// Number of values.
     pub(super) fn len(&self) -> usize {
         self.len
@@ -60,44 +59,40 @@ impl<T: Clone, const BITS: u32> Chunked<T, BITS> {
 
     /// The value of row `i`, `None` past the end.
     pub(super) fn get(&self, i: usize) -> Option<&T> {
-        self.chunks.get(i >> BITS)?.get(i & Self::MASK)
+        (i < self.len).then(|| &self.chunks[i / SIZE][i % SIZE])
     }
 
     /// The value of row `i`, writable: its chunk is copied first when shared.
     /// Panics past the end.
     pub(super) fn get_mut(&mut self, i: usize) -> &mut T {
-        &mut unshared(&mut self.chunks[i >> BITS], 0)[i & Self::MASK]
+        assert!(i < self.len, "row {i} past the end ({})", self.len);
+        &mut Arc::make_mut(&mut self.chunks[i / SIZE])[i % SIZE]
     }
 
     /// Appends a value (copies the last chunk first when shared).
     pub(super) fn push(&mut self, x: T) {
-        if self.len & Self::MASK == 0 {
-            self.chunks.push(Arc::new(Vec::new()));
+        if self.len.is_multiple_of(SIZE) {
+            self.chunks.push(Arc::new([T::default(); SIZE]));
         }
-        let Some(last) = self.chunks.last_mut() else {
-            return;
-        };
-        let last = unshared(last, 1);
-        if last.len() == last.capacity() {
-            // Grow by doubling, never past a chunk.
-            let want = (2 * last.len()).max(4).min(Self::SIZE);
-            last.reserve_exact(want - last.len());
+        if let Some(last) = self.chunks.last_mut() {
+            Arc::make_mut(last)[self.len % SIZE] = x;
+            self.len += 1;
         }
-        last.push(x);
-        self.len += 1;
     }
 
     /// Every value in row order.
     pub(super) fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        self.chunks.iter().flat_map(|c| c.iter())
+        self.chunks.iter().flat_map(|c| c.iter()).take(self.len)
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
-        chunks_heap_bytes(&self.chunks)
+        self.chunks.capacity() * std::mem::size_of::<usize>()
+            + self.chunks.len()
+                * (2 * std::mem::size_of::<usize>() + SIZE * std::mem::size_of::<T>())
     }
 }
 
-impl<T: Clone + PartialEq, const BITS: u32> Chunked<T, BITS> {
+impl<T: Copy + Default + PartialEq, const SIZE: usize> Chunked<T, SIZE> {
     /// Sets row `i` to `x`; an equal value is left as it is (its chunk is not
     /// copied). Panics past the end.
     pub(super) fn set(&mut self, i: usize, x: T) {
@@ -107,26 +102,37 @@ impl<T: Clone + PartialEq, const BITS: u32> Chunked<T, BITS> {
     }
 }
 
-impl<T, const BITS: u32> Index<usize> for Chunked<T, BITS> {
+impl<T, const SIZE: usize> Index<usize> for Chunked<T, SIZE> {
     type Output = T;
 
+    /// Panics past the last chunk; a row past the end but within the last
+    /// chunk reads its padding (a default value) in release builds, like a
+    /// row of a removed node: callers index below [`Chunked::len`].
     #[inline]
     fn index(&self, i: usize) -> &T {
-        // Only the last chunk is short, so its own bounds check covers the end.
-        &self.chunks[i >> BITS][i & ((1 << BITS) - 1)]
+        debug_assert!(i < self.len, "row {i} past the end ({})", self.len);
+        &self.chunks[i / SIZE][i % SIZE]
     }
 }
 
-impl<T: Clone, const BITS: u32> From<Vec<T>> for Chunked<T, BITS> {
+impl<T: Copy + Default, const SIZE: usize> From<Vec<T>> for Chunked<T, SIZE> {
     fn from(v: Vec<T>) -> Self {
+        let chunks = v
+            .chunks(SIZE)
+            .map(|c| {
+                let mut chunk = Arc::new([T::default(); SIZE]);
+                Arc::make_mut(&mut chunk)[..c.len()].copy_from_slice(c);
+                chunk
+            })
+            .collect();
         Chunked {
+            chunks,
             len: v.len(),
-            chunks: v.chunks(Self::SIZE).map(|c| Arc::new(c.to_vec())).collect(),
         }
     }
 }
 
-impl<T: Clone, const BITS: u32> FromIterator<T> for Chunked<T, BITS> {
+impl<T: Copy + Default, const SIZE: usize> FromIterator<T> for Chunked<T, SIZE> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         let mut out = Chunked::default();
         for x in iter {
@@ -248,7 +254,7 @@ mod tests {
     use super::*;
 
     /// Chunks of 8 values, so short sequences cross many chunk boundaries.
-    type Small = Chunked<u32, 3>;
+    type Small = Chunked<u32, 8>;
 
     #[derive(Clone, Debug)]
     enum Op {

@@ -169,7 +169,7 @@ pub(super) struct Paged<P> {
     /// Never empty, so the span of an empty row resolves.
     pages: Vec<Arc<P>>,
     /// Chunks of 1024 spans (12 KiB).
-    spans: Chunked<Span, 10>,
+    spans: Chunked<Span, 1024>,
     /// Items of each page no span covers.
     garbage: Vec<usize>,
     /// Items in all rows.
@@ -242,6 +242,13 @@ impl<P: Page> Paged<P> {
     pub(super) fn get(&self, r: usize) -> &P::Row {
         let s = self.spans[r];
         self.pages[s.page as usize].row(s.start as usize, s.end as usize)
+    }
+
+    /// Number of items in row `r` (reads only its span).
+    #[inline]
+    pub(super) fn row_len(&self, r: usize) -> usize {
+        let s = self.spans[r];
+        (s.end - s.start) as usize
     }
 
     pub(super) fn push(&mut self, row: &P::Row) {

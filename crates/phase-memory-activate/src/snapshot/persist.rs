@@ -35,10 +35,10 @@ use phase_memory_model::Time;
 use phase_memory_profile::Direction;
 use rustc_hash::FxHashMap;
 
-use super::Snapshot;
 use super::chunked::{Chunked, Sorted};
 use super::csr::{Rows, StrRows};
 use super::dict::{Dict, Table};
+use super::{BaseIds, Snapshot};
 
 /// The version of the byte layout this build writes and reads; any other is
 /// rejected ([`PersistError::Version`]).
@@ -376,7 +376,11 @@ fn decode_columns<R: Read>(
     let arcs: Vec<(u32, f32)> = arc_targets.into_iter().zip(arc_weights).collect();
     Ok(Snapshot {
         generation,
-        ids: StrRows::from_offsets(&id_offsets, &id_bytes),
+        base_ids: Arc::new(BaseIds {
+            bytes: id_bytes,
+            offsets: id_offsets,
+        }),
+        added_ids: StrRows::default(),
         base: n,
         added: Arc::default(),
         alive: std::iter::repeat_n(true, n).collect(),
@@ -425,7 +429,7 @@ fn decode_orphans<R: Read>(
 fn validate(s: &Snapshot) -> Result<(), &'static str> {
     let n = s.kind.len();
     let per_node = [
-        s.ids.len(),
+        s.base_ids.len() + s.added_ids.len(),
         s.phase.len(),
         s.sensitivity.len(),
         s.scope.len(),
