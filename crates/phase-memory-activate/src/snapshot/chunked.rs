@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 /// The vector behind `chunk`, copied first (with room for `extra` more items)
 /// when another clone shares it.
-pub(super) fn unshared<T: Clone>(chunk: &mut Arc<Vec<T>>, extra: usize) -> &mut Vec<T> {
+fn unshared<T: Clone>(chunk: &mut Arc<Vec<T>>, extra: usize) -> &mut Vec<T> {
     if Arc::get_mut(chunk).is_none() {
         let mut own = Vec::with_capacity(chunk.len() + extra);
         own.extend_from_slice(chunk);
