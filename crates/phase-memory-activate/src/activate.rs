@@ -49,7 +49,7 @@ impl Factors {
     }
 
     fn hub(&self, snap: &Snapshot, i: u32) -> f64 {
-        let deg = snap.arcs(i).len() as f64;
+        let deg = snap.arc_count(i) as f64;
         if self.hub_degree > 0.0 && deg > self.hub_degree {
             self.hub_degree / deg
         } else {
@@ -691,7 +691,7 @@ fn collect_seed_sources(
     if let Some(since) = input.cue.events_since {
         let half_life_ms = params.event_half_life_hours * 3_600_000.0;
         let as_of = input.as_of.millis();
-        for &(at, i) in snap.touches_between(since.millis(), as_of) {
+        for (at, i) in snap.touches_between(since.millis(), as_of) {
             let age = (as_of - at) as f64;
             let recency = if finite_positive(half_life_ms) {
                 0.5f64.powf(age / half_life_ms)

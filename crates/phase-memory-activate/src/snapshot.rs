@@ -11,9 +11,15 @@
 //! the new store would give (same ids, columns, arcs, access times and touches;
 //! only the internal numbering of interned names and of rows may differ). Work
 //! is proportional to the change: no row moves, so nothing is renumbered.
+//!
+//! Every column is copy-on-write in chunks ([`chunked`], pages of [`csr`]):
+//! cloning a snapshot copies one pointer per chunk, so a writer brings a clone
+//! forward while readers keep the generation they hold, and `apply` copies
+//! only the chunks it writes to.
 
 mod apply;
 mod builder;
+mod chunked;
 mod classes;
 mod csr;
 mod dict;
@@ -22,24 +28,47 @@ mod signature;
 mod view;
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use phase_memory_model::Time;
 use rustc_hash::FxHashMap;
 
 pub use apply::SnapshotChanges;
 pub use builder::SnapshotBuilder;
+use chunked::{Chunked, Sorted};
 use csr::{Rows, StrRows};
 use dict::Dict;
 pub use persist::{FORMAT_VERSION, PersistError, PersistKey};
 pub use signature::{signature_similarity, simhash};
 pub use view::{NodeView, PolicyKey};
 
+/// The ids of the rows as built or read, in id order: their bytes and each
+/// row's start (one more offset than rows).
+#[derive(Debug, Default)]
+struct BaseIds {
+    bytes: String,
+    offsets: Vec<usize>,
+}
+
+impl BaseIds {
+    #[inline]
+    fn get(&self, r: usize) -> &str {
+        &self.bytes[self.offsets[r]..self.offsets[r + 1]]
+    }
+
+    fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+}
+
 /// Event types whose subjects become event-path seeds (besides counting as accesses).
 pub const EVENT_PATH_TYPES: [&str; 2] = ["observation", "node.accessed"];
 
 /// The activation snapshot of one store generation. Immutable and `Sync` while
 /// shared: share it behind an `Arc` between requests, and bring it forward with
-/// [`Snapshot::apply`] (e.g. through `Arc::make_mut`).
+/// [`Snapshot::apply`] (e.g. through `Arc::make_mut`). Cloning it is cheap
+/// (a pointer per chunk of each column, not the columns): the clone's `apply`
+/// copies only the chunks it changes, and the original never sees them.
 ///
 /// Each node has a row (its index) that never changes while the snapshot is
 /// brought forward: a new node gets the next row, a removed node's row stays
@@ -51,44 +80,49 @@ pub const EVENT_PATH_TYPES: [&str; 2] = ["observation", "node.accessed"];
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     generation: u64,
-    /// Ids by row (append-only: a row's id never changes).
-    id_bytes: String,
-    id_offsets: Vec<usize>,
+    /// Ids of rows `0..base`, in id order: they never change, so every
+    /// clone shares them as they are (a flat layout for the binary search).
+    base_ids: Arc<BaseIds>,
+    /// Ids of the rows added since (row `base + k` is row `k` here).
+    added_ids: StrRows,
     /// Rows `0..base` are in id order (as built or read).
     base: usize,
     /// Rows added since (`base..`), sorted by id.
-    added: Vec<u32>,
+    added: Arc<Vec<u32>>,
     /// Whether the row holds a node (false: removed).
-    alive: Vec<bool>,
+    alive: Chunked<bool>,
     live: usize,
-    kind: Vec<u32>,
-    phase: Vec<u32>,
-    sensitivity: Vec<u32>,
-    scope: Vec<u32>,
+    kind: Chunked<u32>,
+    phase: Chunked<u32>,
+    sensitivity: Chunked<u32>,
+    scope: Chunked<u32>,
     labels: Rows<u32>,
     titles: StrRows,
-    valid_from: Vec<i64>,
-    valid_to: Vec<i64>,
-    tokens: Vec<u32>,
-    created_at: Vec<i64>,
-    signature: Vec<u64>,
+    valid_from: Chunked<i64>,
+    valid_to: Chunked<i64>,
+    tokens: Chunked<u32>,
+    created_at: Chunked<i64>,
+    signature: Chunked<u64>,
     /// Spreading arcs out of each row: (target row, weight).
     arcs: Rows<(u32, f32)>,
-    arc_max: Vec<f32>,
+    arc_max: Chunked<f32>,
     access: Rows<Time>,
     /// The node's creation time is in its access times only as its creation (no
     /// event at that instant), so a new creation time replaces it.
-    created_extra: Vec<bool>,
-    touches: Vec<(i64, u32)>,
-    /// Event times (accesses, touches) of ids that are no node now.
-    orphan_access: FxHashMap<Box<str>, Vec<i64>>,
-    orphan_touches: FxHashMap<Box<str>, Vec<i64>>,
+    created_extra: Chunked<bool>,
+    /// Event-path touches `(at millis, row)`, ascending.
+    touches: Sorted<(i64, u32)>,
+    /// Event times (accesses, touches) of ids that are no node now (copied
+    /// only when a commit changes them).
+    orphan_access: Arc<FxHashMap<Box<str>, Vec<i64>>>,
+    orphan_touches: Arc<FxHashMap<Box<str>, Vec<i64>>>,
     /// Arcs out of live rows.
     edge_count: u64,
-    dict: Dict,
+    /// Copied only when a commit brings a new name.
+    dict: Arc<Dict>,
     /// Each node's policy class (see `classes.rs`), derived from the columns
     /// above (never persisted).
-    policy_class: Vec<u32>,
+    policy_class: Chunked<u32>,
     classes: classes::Classes,
 }
 
@@ -188,8 +222,8 @@ impl Snapshot {
     /// The row of an id, also of a removed node's.
     pub(super) fn row_of(&self, id: &str) -> Option<u32> {
         // Bytes compare as their UTF-8 strings do, without boundary checks.
-        let (bytes, key) = (self.id_bytes.as_bytes(), id.as_bytes());
-        let at = |r: usize| &bytes[self.id_offsets[r]..self.id_offsets[r + 1]];
+        let key = id.as_bytes();
+        let at = |r: usize| self.base_ids.get(r).as_bytes();
         let (mut lo, mut hi) = (0usize, self.base);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -203,7 +237,7 @@ impl Snapshot {
             return None;
         }
         self.added
-            .binary_search_by(|&r| at(r as usize).cmp(key))
+            .binary_search_by(|&r| self.id(r).as_bytes().cmp(key))
             .ok()
             .map(|k| self.added[k])
     }
@@ -236,47 +270,50 @@ impl Snapshot {
             .then_some(NodeView { snap: self, index })
     }
 
-    /// Approximate heap bytes held by the snapshot.
+    /// Approximate heap bytes held by the snapshot (chunks it shares with
+    /// clones counted in full).
     pub fn heap_bytes(&self) -> usize {
-        fn v<T>(x: &Vec<T>) -> usize {
-            x.capacity() * std::mem::size_of::<T>()
-        }
         let orphans: usize = self
             .orphan_access
             .iter()
             .chain(self.orphan_touches.iter())
-            .map(|(k, t)| k.len() + 40 + v(t))
+            .map(|(k, t)| k.len() + 40 + t.capacity() * 8)
             .sum();
-        self.id_bytes.capacity()
-            + v(&self.id_offsets)
-            + v(&self.added)
-            + v(&self.alive)
-            + v(&self.kind)
-            + v(&self.phase)
-            + v(&self.sensitivity)
-            + v(&self.scope)
+        self.base_ids.bytes.capacity()
+            + self.base_ids.offsets.capacity() * 8
+            + self.added_ids.heap_bytes()
+            + self.added.capacity() * 4
+            + self.alive.heap_bytes()
+            + self.kind.heap_bytes()
+            + self.phase.heap_bytes()
+            + self.sensitivity.heap_bytes()
+            + self.scope.heap_bytes()
             + self.labels.heap_bytes()
             + self.titles.heap_bytes()
-            + v(&self.valid_from)
-            + v(&self.valid_to)
-            + v(&self.tokens)
-            + v(&self.created_at)
-            + v(&self.signature)
+            + self.valid_from.heap_bytes()
+            + self.valid_to.heap_bytes()
+            + self.tokens.heap_bytes()
+            + self.created_at.heap_bytes()
+            + self.signature.heap_bytes()
             + self.arcs.heap_bytes()
-            + v(&self.arc_max)
+            + self.arc_max.heap_bytes()
             + self.access.heap_bytes()
-            + v(&self.created_extra)
-            + v(&self.touches)
+            + self.created_extra.heap_bytes()
+            + self.touches.heap_bytes()
             + orphans
             + self.dict.heap_bytes()
-            + v(&self.policy_class)
+            + self.policy_class.heap_bytes()
             + self.classes.heap_bytes()
     }
 
     #[inline]
     pub(crate) fn id(&self, i: u32) -> &str {
         let i = i as usize;
-        &self.id_bytes[self.id_offsets[i]..self.id_offsets[i + 1]]
+        if i < self.base {
+            self.base_ids.get(i)
+        } else {
+            self.added_ids.get(i - self.base)
+        }
     }
 
     pub(crate) fn title(&self, i: u32) -> &str {
@@ -317,6 +354,12 @@ impl Snapshot {
         self.arcs.get(i as usize)
     }
 
+    /// Number of spreading arcs out of node `i`.
+    #[inline]
+    pub(crate) fn arc_count(&self, i: u32) -> usize {
+        self.arcs.row_len(i as usize)
+    }
+
     /// Largest arc weight out of node `i` (0 without arcs).
     pub(crate) fn arc_max(&self, i: u32) -> f32 {
         self.arc_max[i as usize]
@@ -328,9 +371,26 @@ impl Snapshot {
     }
 
     /// Event-path touches `(at millis, node)` with `since < at <= until`, in time order.
-    pub(crate) fn touches_between(&self, since: i64, until: i64) -> &[(i64, u32)] {
-        let a = self.touches.partition_point(|t| t.0 <= since);
-        let b = self.touches.partition_point(|t| t.0 <= until);
-        if a < b { &self.touches[a..b] } else { &[] }
+    pub(crate) fn touches_between(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> impl Iterator<Item = (i64, u32)> + '_ {
+        self.touches
+            .iter_from(move |t| t.0 <= since)
+            .take_while(move |t| t.0 <= until)
+            .copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Snapshot;
+
+    /// Readers on other threads share it behind an `Arc`.
+    #[test]
+    fn a_snapshot_is_shareable() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<Snapshot>();
     }
 }

@@ -2,11 +2,13 @@
 //! without reading the rest of the store.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use phase_memory_model::{Edge, Event, Node, Time};
 use phase_memory_profile::Direction;
 
 use super::csr::insert_sorted;
+use super::dict::Row;
 use super::{EVENT_PATH_TYPES, Snapshot};
 use crate::tokens::TokenCounter;
 
@@ -43,7 +45,8 @@ impl Snapshot {
     /// a fresh [`SnapshotBuilder`](super::SnapshotBuilder) over the new store
     /// would. Work is proportional to the change: a new node takes the next
     /// row and no row moves; only removing a node also scans every arc (for
-    /// the arcs into it).
+    /// the arcs into it). On a clone, only the chunks of the columns it writes
+    /// to are copied (the other clones keep theirs).
     pub fn apply(
         &mut self,
         generation: u64,
@@ -83,28 +86,43 @@ impl Snapshot {
         self.generation = generation;
     }
 
-    fn update_row(&mut self, r: usize, node: &Node, counter: &mut Option<TokenCounter>) {
-        let row = self.dict.row(node, counter);
-        self.kind[r] = row.kind;
-        self.phase[r] = row.phase;
-        self.sensitivity[r] = row.sensitivity;
-        self.scope[r] = row.scope;
-        if self.labels.get(r) != row.labels.as_slice() {
-            self.labels.replace(r, &row.labels);
+    /// The row of a node; its names are interned first when one is new (the
+    /// tables are copied then, if shared).
+    fn derive_row(&mut self, node: &Node, counter: &mut Option<TokenCounter>) -> Row {
+        if !self.dict.knows(node) {
+            Arc::make_mut(&mut self.dict).intern(node);
         }
+        self.dict.row(node, counter)
+    }
+
+    /// Sets the columns of row `r` a node's record gives (not its arcs, access
+    /// times nor creation time).
+    fn set_columns(&mut self, r: usize, row: &Row) {
+        self.kind.set(r, row.kind);
+        self.phase.set(r, row.phase);
+        self.sensitivity.set(r, row.sensitivity);
+        self.scope.set(r, row.scope);
+        self.labels.replace(r, &row.labels);
         self.titles.replace(r, &row.title);
-        self.valid_from[r] = row.valid_from;
-        self.valid_to[r] = row.valid_to;
-        self.tokens[r] = row.tokens;
-        self.signature[r] = row.signature;
-        self.policy_class[r] = self.class_of_row(r);
+        self.valid_from.set(r, row.valid_from);
+        self.valid_to.set(r, row.valid_to);
+        self.tokens.set(r, row.tokens);
+        self.signature.set(r, row.signature);
+        let class = self.class_of_row(r);
+        self.policy_class.set(r, class);
+    }
+
+    fn update_row(&mut self, r: usize, node: &Node, counter: &mut Option<TokenCounter>) {
+        let row = self.derive_row(node, counter);
+        self.set_columns(r, &row);
         if self.created_at[r] != row.created_at {
             let mut times: Vec<Time> = self.access.get(r).to_vec();
             if self.created_extra[r] {
                 times.retain(|t| t.0 != self.created_at[r]);
             }
-            self.created_extra[r] = insert_sorted(&mut times, Time(row.created_at));
-            self.created_at[r] = row.created_at;
+            let extra = insert_sorted(&mut times, Time(row.created_at));
+            self.created_extra.set(r, extra);
+            self.created_at.set(r, row.created_at);
             self.access.replace(r, &times);
         }
     }
@@ -112,8 +130,7 @@ impl Snapshot {
     /// Appends an empty row (no node yet) for a new id and indexes it.
     fn push_row(&mut self, id: &str) -> usize {
         let r = self.kind.len();
-        self.id_bytes.push_str(id);
-        self.id_offsets.push(self.id_bytes.len());
+        self.added_ids.push(id);
         self.alive.push(false);
         for column in [
             &mut self.kind,
@@ -135,10 +152,11 @@ impl Snapshot {
         self.arc_max.push(0.0);
         self.access.push(&[]);
         self.created_extra.push(false);
-        // A move of 4 bytes per row added since the snapshot was built or
-        // read (40 KB after 10,000 new nodes); the rows themselves stay.
+        // A move (or, when shared, a copy) of 4 bytes per row added since the
+        // snapshot was built or read (40 KB after 10,000 new nodes); the rows
+        // themselves stay.
         let p = self.added.partition_point(|&a| self.id(a) < id);
-        self.added.insert(p, r as u32);
+        Arc::make_mut(&mut self.added).insert(p, r as u32);
         r
     }
 
@@ -146,33 +164,26 @@ impl Snapshot {
     /// and the times kept aside while the id was no node. No arcs yet (the
     /// caller derives them).
     fn revive_row(&mut self, r: usize, node: &Node, counter: &mut Option<TokenCounter>) {
-        let row = self.dict.row(node, counter);
-        self.kind[r] = row.kind;
-        self.phase[r] = row.phase;
-        self.sensitivity[r] = row.sensitivity;
-        self.scope[r] = row.scope;
-        self.labels.replace(r, &row.labels);
-        self.titles.replace(r, &row.title);
-        self.valid_from[r] = row.valid_from;
-        self.valid_to[r] = row.valid_to;
-        self.tokens[r] = row.tokens;
-        self.created_at[r] = row.created_at;
-        self.signature[r] = row.signature;
-        self.policy_class[r] = self.class_of_row(r);
-        self.alive[r] = true;
+        let row = self.derive_row(node, counter);
+        self.set_columns(r, &row);
+        self.created_at.set(r, row.created_at);
+        self.alive.set(r, true);
         self.live += 1;
-        let mut times: Vec<Time> = self
-            .orphan_access
-            .remove(node.id.as_str())
-            .unwrap_or_default()
-            .into_iter()
-            .map(Time)
-            .collect();
-        self.created_extra[r] = insert_sorted(&mut times, Time(row.created_at));
+        let id = node.id.as_str();
+        let mut times: Vec<Time> = Vec::new();
+        if self.orphan_access.contains_key(id)
+            && let Some(kept) = Arc::make_mut(&mut self.orphan_access).remove(id)
+        {
+            times = kept.into_iter().map(Time).collect();
+        }
+        let extra = insert_sorted(&mut times, Time(row.created_at));
+        self.created_extra.set(r, extra);
         self.access.replace(r, &times);
-        if let Some(ts) = self.orphan_touches.remove(node.id.as_str()) {
+        if self.orphan_touches.contains_key(id)
+            && let Some(ts) = Arc::make_mut(&mut self.orphan_touches).remove(id)
+        {
             for t in ts {
-                insert_sorted(&mut self.touches, (t, r as u32));
+                self.touches.insert((t, r as u32));
             }
         }
     }
@@ -191,7 +202,7 @@ impl Snapshot {
             .filter(|&t| !(self.created_extra[r] && t == self.created_at[r]))
             .collect();
         if !times.is_empty() {
-            self.orphan_access.insert(id.clone(), times);
+            Arc::make_mut(&mut self.orphan_access).insert(id.clone(), times);
         }
         let mut touched = Vec::new();
         self.touches.retain(|&(t, i)| {
@@ -201,7 +212,7 @@ impl Snapshot {
             i != r32
         });
         if !touched.is_empty() {
-            self.orphan_touches.insert(id, touched);
+            Arc::make_mut(&mut self.orphan_touches).insert(id, touched);
         }
         for u in 0..self.arcs.len() {
             if u != r && self.arcs.get(u).iter().any(|a| a.0 == r32) {
@@ -212,17 +223,18 @@ impl Snapshot {
                     .copied()
                     .filter(|a| a.0 != r32)
                     .collect();
-                self.arc_max[u] = kept.iter().fold(0.0f32, |m, a| m.max(a.1));
+                self.arc_max
+                    .set(u, kept.iter().fold(0.0f32, |m, a| m.max(a.1)));
                 self.arcs.replace(u, &kept);
             }
         }
         self.arcs.replace(r, &[]);
-        self.arc_max[r] = 0.0;
+        self.arc_max.set(r, 0.0);
         self.labels.replace(r, &[]);
         self.titles.replace(r, "");
         self.access.replace(r, &[]);
-        self.created_extra[r] = false;
-        self.alive[r] = false;
+        self.created_extra.set(r, false);
+        self.alive.set(r, false);
         self.live -= 1;
     }
 
@@ -248,10 +260,9 @@ impl Snapshot {
             }
         }
         arcs.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
-        self.arc_max[r] = arcs.iter().fold(0.0f32, |m, a| m.max(a.1));
-        if self.arcs.get(r) != arcs.as_slice() {
-            self.arcs.replace(r, &arcs);
-        }
+        self.arc_max
+            .set(r, arcs.iter().fold(0.0f32, |m, a| m.max(a.1)));
+        self.arcs.replace(r, &arcs);
     }
 
     fn add_event(&mut self, event: &Event) {
@@ -262,19 +273,18 @@ impl Snapshot {
                 Some(r32) => {
                     let r = r32 as usize;
                     if !self.access.insert_sorted(r, Time(at)) && self.created_at[r] == at {
-                        self.created_extra[r] = false;
+                        self.created_extra.set(r, false);
                     }
                     if path {
-                        insert_sorted(&mut self.touches, (at, r32));
+                        self.touches.insert((at, r32));
                     }
                 }
                 None => {
-                    insert_sorted(self.orphan_access.entry(s.as_str().into()).or_default(), at);
+                    let aside = Arc::make_mut(&mut self.orphan_access);
+                    insert_sorted(aside.entry(s.as_str().into()).or_default(), at);
                     if path {
-                        insert_sorted(
-                            self.orphan_touches.entry(s.as_str().into()).or_default(),
-                            at,
-                        );
+                        let aside = Arc::make_mut(&mut self.orphan_touches);
+                        insert_sorted(aside.entry(s.as_str().into()).or_default(), at);
                     }
                 }
             }

@@ -1,12 +1,15 @@
 //! [`SnapshotBuilder`]: a snapshot built from a whole store.
 
+use std::sync::Arc;
+
 use phase_memory_model::{Edge, Event, Node, Time};
 use phase_memory_profile::{Direction, Profile};
 use rustc_hash::FxHashMap;
 
+use super::chunked::Sorted;
 use super::csr::{Rows, StrRows, csr_offsets};
 use super::dict::{Dict, Row};
-use super::{EVENT_PATH_TYPES, Snapshot};
+use super::{BaseIds, EVENT_PATH_TYPES, Snapshot};
 use crate::tokens::TokenCounter;
 
 /// Builds a [`Snapshot`]. Nodes, edges and events may be added in any order; edges
@@ -78,6 +81,7 @@ impl SnapshotBuilder {
     /// the profile's tokenizer when the record has none and the node has text.
     pub fn add_node(&mut self, node: &Node) {
         let i = self.intern_id(&node.id) as usize;
+        self.dict.intern(node);
         let row = self.dict.row(node, &mut self.counter);
         self.rows[i] = Some(row);
     }
@@ -154,52 +158,52 @@ fn final_order(ids: &[Box<str>], rows: &[Option<Row>]) -> (Vec<u32>, Vec<u32>) {
     (order, remap)
 }
 
-/// A snapshot of `n` nodes with nothing in it yet, its columns reserved.
+/// A snapshot of `n` nodes with nothing in it yet.
 fn empty_snapshot(generation: u64, dict: Dict, n: usize) -> Snapshot {
     Snapshot {
         generation,
-        id_bytes: String::new(),
-        id_offsets: Vec::with_capacity(n + 1),
+        base_ids: Arc::default(),
+        added_ids: StrRows::default(),
         base: n,
-        added: Vec::new(),
-        alive: vec![true; n],
+        added: Arc::default(),
+        alive: std::iter::repeat_n(true, n).collect(),
         live: n,
-        kind: Vec::with_capacity(n),
-        phase: Vec::with_capacity(n),
-        sensitivity: Vec::with_capacity(n),
-        scope: Vec::with_capacity(n),
+        kind: Default::default(),
+        phase: Default::default(),
+        sensitivity: Default::default(),
+        scope: Default::default(),
         labels: Rows::default(),
         titles: StrRows::default(),
-        valid_from: Vec::with_capacity(n),
-        valid_to: Vec::with_capacity(n),
-        tokens: Vec::with_capacity(n),
-        created_at: Vec::with_capacity(n),
-        signature: Vec::with_capacity(n),
+        valid_from: Default::default(),
+        valid_to: Default::default(),
+        tokens: Default::default(),
+        created_at: Default::default(),
+        signature: Default::default(),
         arcs: Rows::default(),
-        arc_max: Vec::new(),
+        arc_max: Default::default(),
         access: Rows::default(),
-        created_extra: Vec::new(),
-        touches: Vec::new(),
-        orphan_access: FxHashMap::default(),
-        orphan_touches: FxHashMap::default(),
+        created_extra: Default::default(),
+        touches: Sorted::default(),
+        orphan_access: Arc::default(),
+        orphan_touches: Arc::default(),
         edge_count: 0,
-        dict,
-        policy_class: Vec::new(),
+        dict: Arc::new(dict),
+        policy_class: Default::default(),
         classes: Default::default(),
     }
 }
 
 /// The node columns, in the final order.
 fn push_rows(s: &mut Snapshot, order: &[u32], ids: &[Box<str>], rows: Vec<Option<Row>>) {
-    s.id_offsets.push(0);
+    let (mut id_offsets, mut id_bytes) = (vec![0], String::new());
     let (mut label_offsets, mut label_ids) = (vec![0], Vec::new());
     let (mut title_offsets, mut title_bytes) = (vec![0], String::new());
     for &old in order {
         let Some(row) = &rows[old as usize] else {
             continue;
         };
-        s.id_bytes.push_str(&ids[old as usize]);
-        s.id_offsets.push(s.id_bytes.len());
+        id_bytes.push_str(&ids[old as usize]);
+        id_offsets.push(id_bytes.len());
         s.kind.push(row.kind);
         s.phase.push(row.phase);
         s.sensitivity.push(row.sensitivity);
@@ -215,11 +219,13 @@ fn push_rows(s: &mut Snapshot, order: &[u32], ids: &[Box<str>], rows: Vec<Option
         s.signature.push(row.signature);
     }
     drop(rows);
-    s.id_bytes.shrink_to_fit();
-    title_bytes.shrink_to_fit();
-    label_ids.shrink_to_fit();
-    s.labels = Rows::from_offsets(&label_offsets, label_ids);
-    s.titles = StrRows::from_offsets(&title_offsets, title_bytes);
+    id_bytes.shrink_to_fit();
+    s.base_ids = Arc::new(BaseIds {
+        bytes: id_bytes,
+        offsets: id_offsets,
+    });
+    s.labels = Rows::from_offsets(&label_offsets, &label_ids);
+    s.titles = StrRows::from_offsets(&title_offsets, &title_bytes);
 }
 
 /// Spreading arcs as CSR, targets ascending within a node.
@@ -231,12 +237,14 @@ fn set_arcs(s: &mut Snapshot, mut arcs: Vec<(u32, u32, f32)>, remap: &[u32], n: 
     });
     arcs.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
     let offsets = csr_offsets(n, arcs.iter().map(|a| a.0));
-    s.arcs = Rows::from_offsets(&offsets, arcs.iter().map(|a| (a.1, a.2)).collect());
-    s.arc_max = vec![0.0; n];
+    let items: Vec<(u32, f32)> = arcs.iter().map(|a| (a.1, a.2)).collect();
+    s.arcs = Rows::from_offsets(&offsets, &items);
+    let mut arc_max = vec![0.0f32; n];
     for &(a, _, w) in &arcs {
-        let m = &mut s.arc_max[a as usize];
+        let m = &mut arc_max[a as usize];
         *m = m.max(w);
     }
+    s.arc_max = arc_max.into();
     s.edge_count = arcs.len() as u64;
 }
 
@@ -250,7 +258,8 @@ fn set_access(
     ids: &[Box<str>],
     n: usize,
 ) {
-    access.retain_mut(|(i, t)| remap_or_keep_aside(i, *t, remap, ids, &mut s.orphan_access));
+    let aside = Arc::make_mut(&mut s.orphan_access);
+    access.retain_mut(|(i, t)| remap_or_keep_aside(i, *t, remap, ids, aside));
     access.sort_unstable();
     access.dedup();
     s.created_extra = (0..n)
@@ -260,21 +269,21 @@ fn set_access(
     access.sort_unstable();
     access.dedup();
     let offsets = csr_offsets(n, access.iter().map(|a| a.0));
-    s.access = Rows::from_offsets(&offsets, access.iter().map(|a| Time(a.1)).collect());
+    let times: Vec<Time> = access.iter().map(|a| Time(a.1)).collect();
+    s.access = Rows::from_offsets(&offsets, &times);
 }
 
 /// Event-path touches, ordered by time. Touches of ids with no node are kept aside
 /// like accesses; the kept-aside lists are sorted and deduplicated.
 fn set_touches(s: &mut Snapshot, mut touches: Vec<(i64, u32)>, remap: &[u32], ids: &[Box<str>]) {
-    touches.retain_mut(|(t, i)| remap_or_keep_aside(i, *t, remap, ids, &mut s.orphan_touches));
+    let aside = Arc::make_mut(&mut s.orphan_touches);
+    touches.retain_mut(|(t, i)| remap_or_keep_aside(i, *t, remap, ids, aside));
     touches.sort_unstable();
     touches.dedup();
-    touches.shrink_to_fit();
-    s.touches = touches;
-    for v in s
-        .orphan_access
+    s.touches = Sorted::from_sorted(&touches);
+    for v in Arc::make_mut(&mut s.orphan_access)
         .values_mut()
-        .chain(s.orphan_touches.values_mut())
+        .chain(Arc::make_mut(&mut s.orphan_touches).values_mut())
     {
         v.sort_unstable();
         v.dedup();

@@ -4,6 +4,8 @@
 //! ([`NodeView::policy_class`](super::NodeView::policy_class)) instead of
 //! hashing each node's attributes.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 use super::Snapshot;
@@ -12,10 +14,11 @@ use super::Snapshot;
 /// reads of a node as interned numbers: `[kind, phase, sensitivity, scope,
 /// labels…]`. A class is never renumbered nor dropped while the snapshot is
 /// brought forward (a class no node has any more only costs its entry), so
-/// numbers stay below [`Classes::len`].
+/// numbers stay below [`Classes::len`]. Copied only when a commit brings a
+/// new class.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Classes {
-    map: FxHashMap<Box<[u32]>, u32>,
+    map: Arc<FxHashMap<Box<[u32]>, u32>>,
 }
 
 impl Classes {
@@ -53,7 +56,7 @@ impl Snapshot {
             return c;
         }
         let c = self.classes.map.len() as u32;
-        self.classes.map.insert(key.as_slice().into(), c);
+        Arc::make_mut(&mut self.classes.map).insert(key.as_slice().into(), c);
         c
     }
 
@@ -65,7 +68,7 @@ impl Snapshot {
         for r in 0..n {
             column.push(self.class_of_row_with(r, &mut key));
         }
-        self.policy_class = column;
+        self.policy_class = column.into();
     }
 
     /// Number of policy classes: every [`NodeView::policy_class`](super::NodeView::policy_class)

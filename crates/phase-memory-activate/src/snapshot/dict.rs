@@ -27,6 +27,12 @@ impl Table {
         i
     }
 
+    /// The number of an interned name (`u32::MAX`, out of every table, for
+    /// a name never interned: callers intern first).
+    pub(super) fn number(&self, name: &str) -> u32 {
+        self.map.get(name).copied().unwrap_or(u32::MAX)
+    }
+
     pub(super) fn heap_bytes(&self) -> usize {
         // Names are held twice (list and map).
         self.names.iter().map(|s| 2 * (s.capacity() + 24) + 8).sum()
@@ -81,15 +87,37 @@ impl Dict {
         }
     }
 
-    /// The row of a node. Its token count is `node.tokens`, or counted with the
-    /// profile's tokenizer when the record has none and the node has text.
-    pub(super) fn row(&mut self, node: &Node, counter: &mut Option<TokenCounter>) -> Row {
+    /// Whether every name of `node` is interned (its row can be derived
+    /// without changing the tables).
+    pub(super) fn knows(&self, node: &Node) -> bool {
+        self.phases.map.contains_key(&node.phase)
+            && self.kinds.map.contains_key(&node.kind)
+            && self.sensitivities.map.contains_key(&node.sensitivity)
+            && self.scopes.map.contains_key(&node.scope)
+            && node.labels.iter().all(|l| self.labels.map.contains_key(l))
+    }
+
+    /// Interns every name of `node`, in the order the builder always has
+    /// (the numbers, hence the persisted tables, depend on it).
+    pub(super) fn intern(&mut self, node: &Node) {
         let phase = self.phases.intern(&node.phase);
         if phase as usize >= self.phase_weights.len() {
             // A phase the profile does not declare is never activated.
             self.phase_weights.push(0.0);
         }
-        let mut labels: Vec<u32> = node.labels.iter().map(|l| self.labels.intern(l)).collect();
+        for l in &node.labels {
+            self.labels.intern(l);
+        }
+        self.kinds.intern(&node.kind);
+        self.sensitivities.intern(&node.sensitivity);
+        self.scopes.intern(&node.scope);
+    }
+
+    /// The row of a node whose names are interned ([`Dict::intern`]). Its
+    /// token count is `node.tokens`, or counted with the profile's tokenizer
+    /// when the record has none and the node has text.
+    pub(super) fn row(&self, node: &Node, counter: &mut Option<TokenCounter>) -> Row {
+        let mut labels: Vec<u32> = node.labels.iter().map(|l| self.labels.number(l)).collect();
         labels.sort_unstable();
         labels.dedup();
         let mut tokens = node.tokens;
@@ -104,10 +132,10 @@ impl Dict {
             tokens = counter.as_ref().map_or(0, |c| c.count(&node.text()));
         }
         Row {
-            kind: self.kinds.intern(&node.kind),
-            phase,
-            sensitivity: self.sensitivities.intern(&node.sensitivity),
-            scope: self.scopes.intern(&node.scope),
+            kind: self.kinds.number(&node.kind),
+            phase: self.phases.number(&node.phase),
+            sensitivity: self.sensitivities.number(&node.sensitivity),
+            scope: self.scopes.number(&node.scope),
             labels,
             title: node.title.as_str().into(),
             valid_from: node.valid_from.map_or(i64::MIN, Time::millis),

@@ -28,15 +28,17 @@
 //! what is wrong, never content.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use bytemuck::{Pod, Zeroable};
 use phase_memory_model::Time;
 use phase_memory_profile::Direction;
 use rustc_hash::FxHashMap;
 
-use super::Snapshot;
+use super::chunked::{Chunked, Sorted};
 use super::csr::{Rows, StrRows};
 use super::dict::{Dict, Table};
+use super::{BaseIds, Snapshot};
 
 /// The version of the byte layout this build writes and reads; any other is
 /// rejected ([`PersistError::Version`]).
@@ -234,15 +236,12 @@ impl Snapshot {
             .map(|&r| u8::from(self.created_extra[r as usize]))
             .collect();
         o.arr(&extra);
-        let mut touches: Vec<(i64, u32)> = self
-            .touches
-            .iter()
-            .map(|&(at, i)| (at, remap[i as usize]))
-            .collect();
+        let mut touches: Vec<(i64, u32)> = Vec::with_capacity(self.touches.len());
+        touches.extend(self.touches.iter().map(|&(at, i)| (at, remap[i as usize])));
         touches.sort_unstable();
         o.arr(&touches.iter().map(|t| t.0).collect::<Vec<i64>>());
         o.arr(&touches.iter().map(|t| t.1).collect::<Vec<u32>>());
-        for map in [&self.orphan_access, &self.orphan_touches] {
+        for map in [&*self.orphan_access, &*self.orphan_touches] {
             let mut rows: Vec<_> = map.iter().collect();
             rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
             o.u64(rows.len() as u64);
@@ -370,36 +369,43 @@ fn decode_columns<R: Read>(
     }
     let orphan_access = decode_orphans(i)?;
     let orphan_touches = decode_orphans(i)?;
-    let arcs = arc_targets.into_iter().zip(arc_weights).collect();
+    let touches: Vec<(i64, u32)> = at.into_iter().zip(node).collect();
+    if !touches.is_sorted() {
+        return Err(PersistError::Invalid("touches not in time order"));
+    }
+    let arcs: Vec<(u32, f32)> = arc_targets.into_iter().zip(arc_weights).collect();
     Ok(Snapshot {
         generation,
-        id_bytes,
-        id_offsets,
+        base_ids: Arc::new(BaseIds {
+            bytes: id_bytes,
+            offsets: id_offsets,
+        }),
+        added_ids: StrRows::default(),
         base: n,
-        added: Vec::new(),
-        alive: vec![true; n],
+        added: Arc::default(),
+        alive: std::iter::repeat_n(true, n).collect(),
         live: n,
-        kind,
-        phase,
-        sensitivity,
-        scope,
-        labels: Rows::from_offsets(&label_offsets, label_ids),
-        titles: StrRows::from_offsets(&title_offsets, title_bytes),
-        valid_from,
-        valid_to,
-        tokens,
-        created_at,
-        signature,
-        arcs: Rows::from_offsets(&arc_offsets, arcs),
-        arc_max,
-        access: Rows::from_offsets(&access_offsets, access_times),
+        kind: kind.into(),
+        phase: phase.into(),
+        sensitivity: sensitivity.into(),
+        scope: scope.into(),
+        labels: Rows::from_offsets(&label_offsets, &label_ids),
+        titles: StrRows::from_offsets(&title_offsets, &title_bytes),
+        valid_from: valid_from.into(),
+        valid_to: valid_to.into(),
+        tokens: tokens.into(),
+        created_at: created_at.into(),
+        signature: signature.into(),
+        arcs: Rows::from_offsets(&arc_offsets, &arcs),
+        arc_max: arc_max.into(),
+        access: Rows::from_offsets(&access_offsets, &access_times),
         created_extra: extra.into_iter().map(|b| b == 1).collect(),
-        touches: at.into_iter().zip(node).collect(),
-        orphan_access,
-        orphan_touches,
+        touches: Sorted::from_sorted(&touches),
+        orphan_access: Arc::new(orphan_access),
+        orphan_touches: Arc::new(orphan_touches),
         edge_count: i.u64()?,
-        dict,
-        policy_class: Vec::new(),
+        dict: Arc::new(dict),
+        policy_class: Chunked::default(),
         classes: Default::default(),
     })
 }
@@ -423,7 +429,7 @@ fn decode_orphans<R: Read>(
 fn validate(s: &Snapshot) -> Result<(), &'static str> {
     let n = s.kind.len();
     let per_node = [
-        s.id_offsets.len() - 1,
+        s.base_ids.len() + s.added_ids.len(),
         s.phase.len(),
         s.sensitivity.len(),
         s.scope.len(),
@@ -442,19 +448,19 @@ fn validate(s: &Snapshot) -> Result<(), &'static str> {
         return Err("arc columns of different lengths");
     }
     let d = &s.dict;
-    let below = |v: &[u32], bound: usize| v.iter().all(|&x| (x as usize) < bound);
+    fn below<'a>(mut v: impl Iterator<Item = &'a u32>, bound: usize) -> bool {
+        v.all(|&x| (x as usize) < bound)
+    }
     let phases = d.phases.names.len().min(d.phase_weights.len());
-    if !below(&s.kind, d.kinds.names.len())
-        || !below(&s.phase, phases)
-        || !below(&s.sensitivity, d.sensitivities.names.len())
-        || !below(&s.scope, d.scopes.names.len())
+    if !below(s.kind.iter(), d.kinds.names.len())
+        || !below(s.phase.iter(), phases)
+        || !below(s.sensitivity.iter(), d.sensitivities.names.len())
+        || !below(s.scope.iter(), d.scopes.names.len())
         || !below(s.labels.items(), d.labels.names.len())
     {
         return Err("an interned name out of its table");
     }
-    if s.arcs.items().iter().any(|a| a.0 as usize >= n)
-        || s.touches.iter().any(|t| t.1 as usize >= n)
-    {
+    if s.arcs.items().any(|a| a.0 as usize >= n) || s.touches.iter().any(|t| t.1 as usize >= n) {
         return Err("a node index out of range");
     }
     if (1..n).any(|i| s.id(i as u32 - 1) >= s.id(i as u32)) {
@@ -537,7 +543,7 @@ impl Out {
             .for_each(|&x| self.0.extend_from_slice(&(x as u64).to_le_bytes()));
     }
     /// A per-node column, rows in `order`.
-    fn col<T: Le>(&mut self, order: &[u32], column: &[T]) {
+    fn col<T: Le>(&mut self, order: &[u32], column: &Chunked<T>) {
         self.u64(order.len() as u64);
         self.0.reserve(order.len() * T::SIZE);
         order

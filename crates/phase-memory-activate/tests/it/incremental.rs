@@ -234,9 +234,13 @@ proptest! {
             for (id, n) in &mut c.nodes {
                 *n = model.nodes.get(id).cloned();
             }
+            // A reader holds the snapshot while it is brought forward.
+            let reader = snap.clone();
+            let before = reader.canonical_dump();
             snap.apply(g as u64 + 2, &c, &mut |id| model.edges_of(id));
             let fresh = model.build(&p, g as u64 + 2);
             prop_assert_eq!(snap.canonical_dump(), fresh.canonical_dump());
+            prop_assert_eq!(reader.canonical_dump(), before, "the reader's generation changed");
             // What it persists is the fresh build's canonical form.
             let (_, back) = Snapshot::decode(&snap.encode(&Default::default())).expect("decodes");
             prop_assert_eq!(back.canonical_dump(), fresh.canonical_dump());
@@ -354,6 +358,74 @@ fn many_commits_over_many_new_ids_stay_equal_to_a_fresh_build() {
         }
     }
     assert!(snap.index_bound() > 1100, "rows were added");
+}
+
+/// Readers hold clones of a snapshot of several chunks and pages (thousands
+/// of rows) taken at many generations while it is brought forward by
+/// thousands of commits: each clone still answers as the generation it was
+/// taken at (never a later or half-applied commit), and the snapshot as a
+/// fresh build of each generation.
+#[test]
+fn readers_keep_their_generation_while_the_snapshot_moves_on() {
+    const START: usize = 5000;
+    const MANY: usize = 7000;
+    let p = profile();
+    let mut model = Model::default();
+    let mut ignored = SnapshotChanges::default();
+    for k in 0..START {
+        model.apply(&put(k, k as u64), &mut ignored);
+        if k % 3 == 0 {
+            model.apply(&Op::PutEdge(k, (k * 7) % START, k % 5, 1.0), &mut ignored);
+        }
+        model.apply(&Op::Event(vec![k], k % 3, (k % 48) as i64), &mut ignored);
+    }
+    let mut snap = model.build(&p, 1);
+    let mut readers: Vec<(Snapshot, String)> = Vec::new();
+    let mut x: u64 = 0x0dd5_eed5;
+    let mut next = |n: usize| {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) as usize % n
+    };
+    for g in 0..2000u64 {
+        if g % 250 == 0 {
+            let dump = snap.canonical_dump();
+            assert_eq!(dump, model.build(&p, g + 1).canonical_dump(), "commit {g}");
+            readers.push((snap.clone(), dump));
+        }
+        let mut c = SnapshotChanges::default();
+        for _ in 0..1 + next(3) {
+            let k = next(MANY);
+            let o = match next(12) {
+                0..=4 => put(k, g),
+                5 => Op::DeleteNode(next(START)),
+                6 | 7 => Op::PutEdge(k, next(MANY), next(5), 1.0),
+                8 => Op::DeleteEdge(k, next(MANY), next(5)),
+                _ => Op::Event(vec![k, next(START)], next(3), next(48) as i64),
+            };
+            model.apply(&o, &mut c);
+        }
+        for (id, n) in &mut c.nodes {
+            *n = model.nodes.get(id).cloned();
+        }
+        // Another reader holds this generation only while the commit applies.
+        let held = snap.clone();
+        snap.apply(g + 2, &c, &mut |id| model.edges_of(id));
+        drop(held);
+    }
+    assert_eq!(
+        snap.canonical_dump(),
+        model.build(&p, 2001).canonical_dump()
+    );
+    assert!(
+        snap.index_bound() > START + 300,
+        "rows were added: {}",
+        snap.index_bound()
+    );
+    for (k, (reader, dump)) in readers.iter().enumerate() {
+        assert_eq!(&reader.canonical_dump(), dump, "reader {k}");
+    }
 }
 
 /// A node put with text, phase, labels and time varying with `v`.
