@@ -68,6 +68,23 @@ pub fn loads_on_this_thread() -> u64 {
 /// Segments beyond which a commit merges them all into one.
 pub const MAX_SEGMENTS: usize = 32;
 
+thread_local! {
+    /// A test's override of [`MAX_SEGMENTS`] for commits on its thread.
+    static MAX_SEGMENTS_HERE: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets (or with `None` clears) how many segments commits on this thread allow
+/// before they compact (tests: a small number makes compactions frequent).
+#[doc(hidden)]
+pub fn set_max_segments_for_thread(limit: Option<usize>) {
+    MAX_SEGMENTS_HERE.with(|c| c.set(limit));
+}
+
+/// [`MAX_SEGMENTS`], or this thread's override.
+pub(crate) fn max_segments() -> usize {
+    MAX_SEGMENTS_HERE.with(|c| c.get()).unwrap_or(MAX_SEGMENTS)
+}
+
 /// A store in a folder. See the crate docs for the layout.
 pub struct FileStore {
     dir: PathBuf,
