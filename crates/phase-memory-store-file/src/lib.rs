@@ -14,7 +14,9 @@
 //! and loads the whole store only on the first read that needs it. A shared handle ([`OpenMode::Shared`]) catches up with other handles' commits in
 //! [`Store::refresh`] by reading only what is new: the manifest first (the cheap
 //! generation check), then only the segments added since and the log bytes
-//! appended since; a compaction or an audit prune reloads what it rewrote.
+//! appended since; after compactions, the part of the folded segment it has not
+//! read (while the first segment stays); a purge, an audit prune or a rewrite of
+//! the whole image reloads what it rewrote.
 
 mod commit;
 mod fs;

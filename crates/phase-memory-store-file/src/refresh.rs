@@ -162,9 +162,10 @@ impl FileStore {
     }
 
     /// [`FileStore::catch_up`] for a handle without its whole image: follows
-    /// appended segments and log lines in the lazy image; after a commit that
-    /// rewrote the segment list, opens the lazy image of the new manifest again
-    /// (or loads the whole store when no locator covers enough of it).
+    /// appended segments and log lines in the lazy image; after compactions,
+    /// opens the lazy image of the new manifest again, keeping the change feed
+    /// when the unread records are known (see
+    /// [`FileStore::follow_rewritten_segments`]).
     fn catch_up_lazily(&mut self, have: Manifest, mut bytes: Vec<u8>) -> StoreResult<u64> {
         use phase_memory_store::Store;
         let mut attempts = 0;
