@@ -288,7 +288,7 @@ impl FileStore {
         // 1. Node, edge and review records: a delta segment, or one compacted segment.
         let delta = delta(c);
         let compact =
-            c.purge || m.segments.len() + usize::from(!delta.is_empty()) > crate::MAX_SEGMENTS;
+            c.purge || m.segments.len() + usize::from(!delta.is_empty()) > crate::max_segments();
         m.compaction = None;
         if compact {
             let base_next_segment = m.next_segment;

@@ -14,7 +14,9 @@
 //! and loads the whole store only on the first read that needs it. A shared handle ([`OpenMode::Shared`]) catches up with other handles' commits in
 //! [`Store::refresh`] by reading only what is new: the manifest first (the cheap
 //! generation check), then only the segments added since and the log bytes
-//! appended since; a compaction or an audit prune reloads what it rewrote.
+//! appended since; after compactions, the part of the folded segment it has not
+//! read (while the first segment stays); a purge, an audit prune or a rewrite of
+//! the whole image reloads what it rewrote.
 
 mod commit;
 mod fs;
@@ -67,6 +69,23 @@ pub fn loads_on_this_thread() -> u64 {
 
 /// Segments beyond which a commit merges them all into one.
 pub const MAX_SEGMENTS: usize = 32;
+
+thread_local! {
+    /// A test's override of [`MAX_SEGMENTS`] for commits on its thread.
+    static MAX_SEGMENTS_HERE: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets (or with `None` clears) how many segments commits on this thread allow
+/// before they compact (tests: a small number makes compactions frequent).
+#[doc(hidden)]
+pub fn set_max_segments_for_thread(limit: Option<usize>) {
+    MAX_SEGMENTS_HERE.with(|c| c.set(limit));
+}
+
+/// [`MAX_SEGMENTS`], or this thread's override.
+pub(crate) fn max_segments() -> usize {
+    MAX_SEGMENTS_HERE.with(|c| c.get()).unwrap_or(MAX_SEGMENTS)
+}
 
 /// A store in a folder. See the crate docs for the layout.
 pub struct FileStore {

@@ -5,14 +5,25 @@
 //! `manifest.json` and compares its bytes with those it last followed (the cheap
 //! generation check: nothing parsed when they are equal) and, when it moved, only what is
 //! new: segments appended to the manifest's list, the bytes appended to each log
-//! since the committed length the handle knew, and a changed profile. A commit that
-//! rewrote what the handle holds (a purge replacing the segment list, an audit
-//! prune rewriting the audit log, a compaction that merged commits the handle has
-//! not read) reloads that part. A compaction of exactly the image the handle
-//! holds is followed through the commit's own delta, kept beside the compacted
-//! segment (see [`layout::Compaction`]). Everything is read
-//! before anything is applied, so a failed refresh leaves the handle on its old,
-//! consistent generation.
+//! since the committed length the handle knew, and a changed profile.
+//!
+//! Compactions (see `commit::write_commit`) are followed without reloading
+//! while they kept the first segment: each folds the segments after the first,
+//! in order, into one, so the folded segment of a later manifest begins with
+//! exactly the bytes of the segments after the first that the handle read, and
+//! what it has not read is the rest of that segment and the segments after it
+//! ([`unread_segments`], which checks the prefix against the handle's manifest
+//! entries rather than trusting it). A compaction of exactly the image the
+//! handle holds, even one that rewrote the first segment, is followed through
+//! the commit's own delta, kept beside the compacted segment (see
+//! [`layout::Compaction`]). Either way the handle keeps its change feed (the
+//! node ids the unread records change). A lazy image is opened again on the new
+//! segment list (its files are the old list's), scanning what the locator does
+//! not cover. What rewrote the image in another way (a purge, a compaction that
+//! rewrote the first segment after commits the handle has not read) or does
+//! not check out reloads it and restarts the change feed; an audit prune
+//! reloads the audit log. Everything is read before anything is applied, so a
+//! failed refresh leaves the handle on its old, consistent generation.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -22,9 +33,9 @@ use phase_memory_store::{ChangeLog, ChangeSet, MemoryState, StoreError, StoreRes
 
 use crate::FileStore;
 use crate::commit;
-use crate::layout::{self, LogEntry, Manifest, corrupt, io_err};
+use crate::layout::{self, LogEntry, Manifest, SegmentEntry, blake3_hex, corrupt, io_err};
 use crate::load::{self, damage_error, resolve_log};
-use crate::record::{SegmentRecord, decode_lines};
+use crate::record::{LineKey, SegmentRecord, count_lines, decode_lines, line_key, line_spans};
 
 /// Attempts before a refresh gives up when commits keep replacing what it reads.
 const ATTEMPTS: usize = 5;
@@ -151,9 +162,10 @@ impl FileStore {
     }
 
     /// [`FileStore::catch_up`] for a handle without its whole image: follows
-    /// appended segments and log lines in the lazy image; after a commit that
-    /// rewrote the segment list, opens the lazy image of the new manifest again
-    /// (or loads the whole store when no locator covers enough of it).
+    /// appended segments and log lines in the lazy image; after compactions,
+    /// opens the lazy image of the new manifest again, keeping the change feed
+    /// when the unread records are known (see
+    /// [`FileStore::follow_rewritten_segments`]).
     fn catch_up_lazily(&mut self, have: Manifest, mut bytes: Vec<u8>) -> StoreResult<u64> {
         use phase_memory_store::Store;
         let mut attempts = 0;
@@ -174,15 +186,10 @@ impl FileStore {
             };
             let outcome = match step {
                 Ok(Some(ids)) => {
-                    let log = self.changes.get_or_insert_with(|| ChangeLog::new(before));
-                    if m.profile != have.profile {
-                        log.reset(m.generation);
-                    } else {
-                        log.record_ids(m.generation, ids);
-                    }
+                    self.record_changes(before, &have, &m, ids);
                     Ok(())
                 }
-                Ok(None) => self.reopen_image(&m),
+                Ok(None) => self.follow_rewritten_segments(before, &have, &m),
                 Err(e) => Err(e),
             };
             match outcome {
@@ -198,6 +205,50 @@ impl FileStore {
                 }
             }
         }
+    }
+
+    /// Records in the change feed the node ids changed by the commits from
+    /// manifest `have` to `m` (a changed profile restarts it instead).
+    fn record_changes(&mut self, before: u64, have: &Manifest, m: &Manifest, ids: Vec<String>) {
+        let log = self.changes.get_or_insert_with(|| ChangeLog::new(before));
+        if m.profile != have.profile {
+            log.reset(m.generation);
+        } else {
+            log.record_ids(m.generation, ids);
+        }
+    }
+
+    /// Moves the lazy image from manifest `have` to `m` when `m` no longer
+    /// lists `have`'s segments (compactions, much new data): when the unread
+    /// records are known ([`unread_segments`]) the lazy image of `m` is opened
+    /// again (scanning what the locator does not cover when the first segment
+    /// was kept; a reader never writes the locator) and the change feed records
+    /// their ids; otherwise [`FileStore::reopen_image`].
+    fn follow_rewritten_segments(
+        &mut self,
+        before: u64,
+        have: &Manifest,
+        m: &Manifest,
+    ) -> StoreResult<()> {
+        let Some(unread) = unread_segments(&self.dir, have, m)? else {
+            return self.reopen_image(m);
+        };
+        let ids = unread.changed_ids()?;
+        let opened = if unread.base_kept {
+            crate::lazy::Lazy::open_scanning(&self.dir, m)?
+        } else {
+            crate::lazy::Lazy::open(&self.dir, m)?
+        };
+        match opened {
+            Some((lazy, _)) => self.lazy = Some(Box::new(lazy)),
+            None => {
+                self.count_load();
+                let loaded = load::load(&self.dir, m, false)?;
+                self.set_image(loaded.state);
+            }
+        }
+        self.record_changes(before, have, m, ids);
+        Ok(())
     }
 
     /// The image of manifest `m` from scratch: lazy when a locator covers
@@ -247,28 +298,27 @@ fn read_update(
     if m.generation == have.generation {
         return Ok(Update::Same);
     }
-    let appended = m.segments.len() >= have.segments.len()
-        && m.segments[..have.segments.len()] == have.segments[..];
-    // A compaction merged exactly the image this handle holds: its delta is all
-    // that is new (the handle keeps its change feed).
-    let compacted_from_here = m
-        .compaction
-        .as_ref()
-        .filter(|c| c.base_next_segment == have.next_segment);
-    if m.generation < have.generation || !(appended || compacted_from_here.is_some()) {
+    if m.generation < have.generation {
         return load::load(dir, m, false).map(|l| Update::Full(Box::new(l.state)));
     }
-    let new_segments: Vec<&layout::SegmentEntry> = match compacted_from_here {
-        Some(c) => vec![&c.delta],
-        None => m.segments[have.segments.len()..].iter().collect(),
-    };
+    let appended = m.segments.len() >= have.segments.len()
+        && m.segments[..have.segments.len()] == have.segments[..];
     let mut segments = Vec::new();
-    for s in new_segments {
-        let (records, damage) = load::load_segment(dir, s)?;
-        if let Some(d) = damage {
-            return Err(damage_error(&d));
+    if appended {
+        for s in &m.segments[have.segments.len()..] {
+            let (records, damage) = load::load_segment(dir, s)?;
+            if let Some(d) = damage {
+                return Err(damage_error(&d));
+            }
+            segments.push(records);
         }
-        segments.push(records);
+    } else {
+        // Compactions: the records the handle has not read, when they are known
+        // (the handle keeps its change feed); else the whole image again.
+        let Some(unread) = unread_segments(dir, have, m)? else {
+            return load::load(dir, m, false).map(|l| Update::Full(Box::new(l.state)));
+        };
+        segments = unread.records()?;
     }
     let events = read_log(
         dir,
@@ -305,6 +355,133 @@ fn read_update(
         audit,
         profile,
     }))
+}
+
+/// Segment bytes a handle at manifest `have` has not read, in replay order,
+/// each part whole checksummed lines.
+struct Unread {
+    /// Where each part comes from (for messages) and its bytes.
+    parts: Vec<(String, Vec<u8>)>,
+    /// Whether `m` kept `have`'s first segment (else a compaction of exactly
+    /// `have` rewrote it and `parts` is that commit's delta).
+    base_kept: bool,
+}
+
+impl Unread {
+    /// The records, decoded (their files were checked whole, see
+    /// [`read_segment`]).
+    fn records(&self) -> StoreResult<Vec<Vec<SegmentRecord>>> {
+        self.parts
+            .iter()
+            .map(|(rel, bytes)| {
+                decode_lines::<SegmentRecord>(bytes, false)
+                    .into_iter()
+                    .map(|r| r.map_err(|b| corrupt(rel.clone(), b.detail)))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The node ids the records change: nodes put or deleted, both ends of
+    /// edges put or deleted (sorted, unique; the rule of `Lazy::advance`).
+    fn changed_ids(&self) -> StoreResult<Vec<String>> {
+        let mut ids = Vec::new();
+        for (rel, bytes) in &self.parts {
+            for (offset, len) in line_spans(bytes) {
+                let line = &bytes[offset as usize..offset as usize + len as usize];
+                match line_key(line).map_err(|e| corrupt(rel.clone(), e))? {
+                    LineKey::Node(id, _) => ids.push(id),
+                    LineKey::Edge(k, _) => ids.extend([k.from, k.to]),
+                    LineKey::Review => {}
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+}
+
+/// What a handle at manifest `have` has not read of `m`'s segments, when it
+/// is known without loading the store: `m`'s compaction merged exactly `have`'s
+/// image (its delta), or `m` kept `have`'s first segment. In the latter case
+/// every compaction since folded the segments after the first, in order, with
+/// its delta, into one (`commit::folded_tail`), so `m.segments[1]` begins with
+/// the bytes of `have.segments[1..]` and the unread records are the rest of it
+/// and `m.segments[2..]`. That is checked, not assumed: the folded segment
+/// reads back as `m` names it, each of its first parts has the BLAKE3 of the
+/// `have` segment it stands for and ends a line. `Ok(None)` when anything does
+/// not match (the caller reloads); `Err` when a file cannot be read (a later
+/// commit may have removed it: the caller reads the manifest again).
+fn unread_segments(dir: &Path, have: &Manifest, m: &Manifest) -> StoreResult<Option<Unread>> {
+    if m.generation <= have.generation {
+        return Ok(None);
+    }
+    if let Some(c) = m.compaction.as_ref()
+        && c.base_next_segment == have.next_segment
+    {
+        return Ok(read_segment(dir, &c.delta)?.map(|bytes| Unread {
+            parts: vec![(segment_rel(&c.delta), bytes)],
+            base_kept: m.segments.first() == have.segments.first(),
+        }));
+    }
+    let (Some(base), Some(folded)) = (have.segments.first(), m.segments.get(1)) else {
+        return Ok(None);
+    };
+    if m.segments[0] != *base {
+        return Ok(None);
+    }
+    let read = &have.segments[1..];
+    let read_bytes: u64 = read.iter().map(|s| s.bytes).sum();
+    let read_records: u64 = read.iter().map(|s| s.records).sum();
+    if folded.bytes < read_bytes || folded.records < read_records {
+        return Ok(None);
+    }
+    let Some(mut bytes) = read_segment(dir, folded)? else {
+        return Ok(None);
+    };
+    let mut at = 0usize;
+    for s in read {
+        let Some(end) = usize::try_from(s.bytes).ok().map(|n| at + n) else {
+            return Ok(None);
+        };
+        let part = &bytes[at..end];
+        if blake3_hex(part) != s.blake3 || part.last().is_some_and(|b| *b != b'\n') {
+            return Ok(None);
+        }
+        at = end;
+    }
+    let rest = bytes.split_off(at);
+    if count_lines(&rest) != folded.records - read_records {
+        return Ok(None);
+    }
+    let mut parts = vec![(segment_rel(folded), rest)];
+    for s in &m.segments[2..] {
+        let Some(bytes) = read_segment(dir, s)? else {
+            return Ok(None);
+        };
+        parts.push((segment_rel(s), bytes));
+    }
+    Ok(Some(Unread {
+        parts,
+        base_kept: true,
+    }))
+}
+
+/// A segment's bytes when they are exactly what its manifest entry names
+/// (length, BLAKE3, record count, whole lines); `None` when they are not.
+fn read_segment(dir: &Path, s: &SegmentEntry) -> StoreResult<Option<Vec<u8>>> {
+    let path = dir.join(layout::SEGMENTS).join(&s.file);
+    let bytes = std::fs::read(&path).map_err(|e| io_err("reading", &path, e))?;
+    let whole = bytes.len() as u64 == s.bytes
+        && bytes.last().is_none_or(|b| *b == b'\n')
+        && count_lines(&bytes) == s.records
+        && blake3_hex(&bytes) == s.blake3;
+    Ok(whole.then_some(bytes))
+}
+
+fn segment_rel(s: &SegmentEntry) -> String {
+    format!("{}/{}", layout::SEGMENTS, s.file)
 }
 
 /// The records of a log appended between two committed extents, or the whole log

@@ -5,6 +5,7 @@ mod authz;
 mod bulk;
 mod flows;
 mod incremental;
+mod lagging;
 mod layering;
 mod lazy;
 mod pending_index;

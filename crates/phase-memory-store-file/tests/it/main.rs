@@ -1,10 +1,12 @@
 //! Integration tests of the file adapter: the shared conformance suite, locking,
 //! corruption and repair, orphans, purge erasure, delta segments, compaction,
 //! fault injection, migrations from the frozen v1 fixture, a round-trip property,
-//! and the lazy image of shared and read-only handles.
+//! the lazy image of shared and read-only handles, and handles that lag behind
+//! compactions.
 
 mod faults;
 mod fixtures;
+mod lag;
 mod layout;
 mod lazy;
 mod roundtrip;
