@@ -348,6 +348,7 @@ fn build(
         group: Default::default(),
         semantic,
         shared_snapshot: None,
+        policy_memo: Default::default(),
     };
     rt.ensure_index().map_err(|e| {
         fail(

@@ -57,6 +57,9 @@ pub struct Runtime {
     /// The activation snapshot shared with the other runtimes of this process
     /// (then `snapshot` holds one only during a call).
     pub(crate) shared_snapshot: Option<Arc<crate::sharing::SharedSnapshot>>,
+    /// Policy decisions per snapshot class, kept from one activation to the
+    /// next while nothing they depend on changed (see `ops/activation.rs`).
+    pub(crate) policy_memo: crate::ops::activation::PolicyMemo,
 }
 
 impl Drop for Runtime {

@@ -5,6 +5,7 @@
 //! hashing each node's attributes.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use rustc_hash::FxHashMap;
 
@@ -16,9 +17,23 @@ use super::Snapshot;
 /// brought forward (a class no node has any more only costs its entry), so
 /// numbers stay below [`Classes::len`]. Copied only when a commit brings a
 /// new class.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(super) struct Classes {
     map: Arc<FxHashMap<Box<[u32]>, u32>>,
+    /// Which numbering this is: the same for a snapshot and every snapshot
+    /// brought forward from it (they number alike), different for one built or
+    /// loaded afresh (it may number otherwise). Unique within the process.
+    lineage: u64,
+}
+
+impl Default for Classes {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Classes {
+            map: Default::default(),
+            lineage: NEXT.fetch_add(1, AtomicOrdering::Relaxed),
+        }
+    }
 }
 
 impl Classes {
@@ -75,5 +90,14 @@ impl Snapshot {
     /// of this snapshot is below it.
     pub fn policy_class_count(&self) -> usize {
         self.classes.len()
+    }
+
+    /// Which numbering of policy classes this snapshot uses: equal for two
+    /// snapshots exactly when a class number means the same class in both
+    /// (one was brought forward from the other), so a caller may keep decisions
+    /// per class number across snapshots of one lineage. Unique within the
+    /// process.
+    pub fn policy_class_lineage(&self) -> u64 {
+        self.classes.lineage
     }
 }

@@ -186,6 +186,26 @@ pub(super) fn activations(s: &Snapshot, p: &Profile, cue_ids: &[usize], withheld
     out
 }
 
+/// A class number of `old` means the same policy key in `new` (a snapshot
+/// brought forward from it).
+pub(super) fn classes_agree(old: &Snapshot, new: &Snapshot) -> Result<(), String> {
+    fn keys(s: &Snapshot) -> Vec<(u32, phase_memory_activate::snapshot::PolicyKey<'_>)> {
+        (0..s.index_bound() as u32)
+            .filter_map(|i| s.node(i))
+            .map(|v| (v.policy_class(), v.policy_key()))
+            .collect()
+    }
+    let new_keys = keys(new);
+    for (class, key) in keys(old) {
+        if let Some((_, k)) = new_keys.iter().find(|(c, _)| *c == class)
+            && *k != key
+        {
+            return Err(format!("class {class} changed its meaning"));
+        }
+    }
+    Ok(())
+}
+
 /// Nodes share a policy class exactly when their policy keys are equal, and
 /// every class is below the snapshot's class count.
 pub(super) fn classes_follow_keys(s: &Snapshot) -> Result<(), String> {
@@ -247,6 +267,12 @@ proptest! {
             prop_assert_eq!(back.index_bound(), fresh.node_count());
             prop_assert_eq!(classes_follow_keys(&snap), Ok(()));
             prop_assert_eq!(classes_follow_keys(&fresh), Ok(()));
+            // One lineage numbers alike (decisions kept per class number stay
+            // right); a fresh build or a decoded copy starts a lineage of its own.
+            prop_assert_eq!(snap.policy_class_lineage(), reader.policy_class_lineage());
+            prop_assert_eq!(classes_agree(&reader, &snap), Ok(()));
+            prop_assert_ne!(fresh.policy_class_lineage(), snap.policy_class_lineage());
+            prop_assert_ne!(back.policy_class_lineage(), snap.policy_class_lineage());
             prop_assert_eq!(
                 activations(&snap, &p, &cue_ids, withheld),
                 activations(&fresh, &p, &cue_ids, withheld)

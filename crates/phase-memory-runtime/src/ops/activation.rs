@@ -64,10 +64,18 @@ pub(super) fn run_activation(
             .collect(),
         events_since: cue.events_since,
     };
-    let rt: &Runtime = rt;
-    let decisions = Decisions::new(rt, op, ctx, &snapshot);
-    let lexical_indices = drop_hidden_seeds(rt, &snapshot, &decisions, &mut c, &mut lexical)?;
-    drop_hidden_hits(rt, op, ctx, &mut semantic)?;
+    let memo = std::mem::take(&mut rt.policy_memo);
+    let memo_key = MemoKey {
+        lineage: snapshot.policy_class_lineage(),
+        profile_digest: rt.profile_digest.clone(),
+        op: op.to_string(),
+        actor: ctx.actor.clone(),
+    };
+    // Shared from here until the decisions are kept again.
+    let shared: &Runtime = rt;
+    let decisions = Decisions::new(shared, op, ctx, &snapshot, memo.reuse(&memo_key));
+    let lexical_indices = drop_hidden_seeds(shared, &snapshot, &decisions, &mut c, &mut lexical)?;
+    drop_hidden_hits(shared, op, ctx, &mut semantic)?;
     let input = ActivationInput {
         cue: &c,
         lexical: &lexical,
@@ -87,15 +95,28 @@ pub(super) fn run_activation(
     let set = activate_indexed(&snapshot, &params, &input, &lexical_indices, &|v| {
         gate.visibility(v)
     });
+    let Gate {
+        needs_review,
+        decisions,
+        ..
+    } = gate;
+    let decided = decisions
+        .memo
+        .into_iter()
+        .map(std::cell::OnceCell::into_inner)
+        .collect();
     // Only items that made it into the working set matter for review.
     let packed: std::collections::BTreeSet<&str> =
         set.items.iter().map(|i| i.node.as_str()).collect();
-    let needs_review = gate
-        .needs_review
+    let needs_review = needs_review
         .into_inner()
         .into_iter()
         .filter(|(id, _)| packed.contains(id.as_str()))
         .collect();
+    rt.policy_memo = PolicyMemo {
+        key: Some(memo_key),
+        decided,
+    };
     Ok(Activated {
         set,
         needs_review,
@@ -228,6 +249,38 @@ struct Gate<'a> {
     decisions: Decisions<'a>,
 }
 
+/// What a policy decision of a class depends on besides the class: the
+/// snapshot's class numbering, the profile, the operation and the actor.
+#[derive(Debug, PartialEq, Eq)]
+struct MemoKey {
+    lineage: u64,
+    profile_digest: String,
+    op: String,
+    actor: phase_memory_model::Actor,
+}
+
+/// The decisions per class a runtime kept from its last activation, reused by
+/// the next while its [`MemoKey`] is the same (for a server's stream of one
+/// agent's activations: the few dozen decisions are made once, not per request).
+#[derive(Debug, Default)]
+pub(crate) struct PolicyMemo {
+    key: Option<MemoKey>,
+    decided: Vec<Option<(Effect, Option<String>)>>,
+}
+
+impl PolicyMemo {
+    /// The kept decisions when they were made under `key`, else none.
+    fn reuse(self, key: &MemoKey) -> Vec<std::cell::OnceCell<(Effect, Option<String>)>> {
+        if self.key.as_ref() != Some(key) {
+            return Vec::new();
+        }
+        self.decided
+            .into_iter()
+            .map(|d| d.map(std::cell::OnceCell::from).unwrap_or_default())
+            .collect()
+    }
+}
+
 /// The policy decisions of one request over one snapshot, decided once per
 /// policy class of the snapshot (nodes alike in kind, phase, sensitivity, scope
 /// and labels, [`NodeView::policy_class`]): a decision reads nothing else of a
@@ -242,14 +295,24 @@ struct Decisions<'a> {
 }
 
 impl<'a> Decisions<'a> {
-    fn new(rt: &'a Runtime, op: &'a str, ctx: &'a CallContext, snapshot: &Snapshot) -> Self {
+    /// Decisions for `snapshot`, starting from `kept` (decisions made under the
+    /// same [`MemoKey`]; classes numbered since are added undecided).
+    fn new(
+        rt: &'a Runtime,
+        op: &'a str,
+        ctx: &'a CallContext,
+        snapshot: &Snapshot,
+        mut kept: Vec<std::cell::OnceCell<(Effect, Option<String>)>>,
+    ) -> Self {
+        let n = snapshot.policy_class_count();
+        if kept.len() < n {
+            kept.resize_with(n, Default::default);
+        }
         Decisions {
             rt,
             op,
             ctx,
-            memo: (0..snapshot.policy_class_count())
-                .map(|_| Default::default())
-                .collect(),
+            memo: kept,
         }
     }
 

@@ -116,6 +116,13 @@ proptest! {
             .collect();
         let text: Vec<&str> = cue.iter().map(|w| WORDS[*w]).collect();
         let explicit: Vec<String> = hidden.iter().take(2).map(|(id, _)| id.clone()).collect();
+        // The runtime keeps policy decisions from one activation to the next:
+        // those of the owner and of a member of another scope must not carry over.
+        let other = actor("o", &["member"], &[SCOPES[(scope + 1) % SCOPES.len()]]);
+        for a in [owner(), other] {
+            let warm = rt.run("activation.run", json!({"cue": {"text": text.join(" "), "nodes": explicit}, "budget_tokens": budget}), &a);
+            prop_assert_eq!(warm.status, Status::Ok);
+        }
         let env = rt.run("activation.run", json!({"cue": {"text": text.join(" "), "nodes": explicit}, "budget_tokens": budget, "explain": true}), &member);
         prop_assert_eq!(env.status, Status::Ok);
         let out = env.to_json();

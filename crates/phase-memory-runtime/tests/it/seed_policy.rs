@@ -56,3 +56,68 @@ proptest! {
         }
     }
 }
+
+/// The ids of an activation's items for `who`.
+fn items(rt: &mut Runtime, who: &CallContext, text: &str) -> Vec<String> {
+    let env = check(
+        rt,
+        who,
+        "activation.run",
+        json!({"cue": {"text": text}, "budget_tokens": 1000}),
+        Status::Ok,
+    );
+    env.data["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["node"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A runtime keeps its policy decisions from one activation to the next only
+/// while the profile is the same: a rule applied in between is obeyed by the
+/// very next activation, and so is its removal.
+#[test]
+fn kept_policy_decisions_follow_a_profile_change() {
+    let mut rt = mem();
+    for (id, level) in [("n/1", "internal"), ("n/2", "public")] {
+        check(
+            &mut rt,
+            &owner(),
+            "node.upsert",
+            json!({"node": {"id": id, "kind": KINDS[0], "title": "zebra crossing",
+                "sensitivity": level, "scope": "team-a"}}),
+            Status::Ok,
+        );
+    }
+    let member = actor("m", &["member"], &["team-a"]);
+    assert_eq!(items(&mut rt, &member, "zebra"), ["n/1", "n/2"]);
+    let rule = "[[policy.rules]]\nid = \"no-internal\"\neffect = \"deny\"\n\
+                operations = [\"*\"]\nsensitivity = [\"internal\"]\nroles_none = [\"owner\"]\n\n";
+    let default = phase_memory_profile::DEFAULT_PROFILE_TOML;
+    let stricter = default.replacen(
+        "[[policy.admission]]",
+        &format!("{rule}[[policy.admission]]"),
+        1,
+    );
+    assert_ne!(stricter, default);
+    check(
+        &mut rt,
+        &owner(),
+        "profile.apply",
+        json!({"source": stricter}),
+        Status::Ok,
+    );
+    assert_eq!(items(&mut rt, &member, "zebra"), ["n/2"]);
+    assert_eq!(items(&mut rt, &owner(), "zebra"), ["n/1", "n/2"]);
+    check(
+        &mut rt,
+        &owner(),
+        "profile.apply",
+        json!({"source": default}),
+        Status::Ok,
+    );
+    assert_eq!(items(&mut rt, &member, "zebra"), ["n/1", "n/2"]);
+}
