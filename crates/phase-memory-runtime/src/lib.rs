@@ -17,6 +17,7 @@ mod open;
 mod ops;
 mod outcome;
 mod persisted;
+mod policy_memo;
 pub mod registry;
 pub mod request;
 pub mod response;

@@ -59,7 +59,7 @@ pub struct Runtime {
     pub(crate) shared_snapshot: Option<Arc<crate::sharing::SharedSnapshot>>,
     /// Policy decisions per snapshot class, kept from one activation to the
     /// next while nothing they depend on changed (see `ops/activation.rs`).
-    pub(crate) policy_memo: crate::ops::activation::PolicyMemo,
+    pub(crate) policy_memo: crate::policy_memo::PolicyMemo,
 }
 
 impl Drop for Runtime {

@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use super::support::{self, parse};
 use crate::context::CallContext;
 use crate::outcome::{OpResult, Outcome};
+use crate::policy_memo::{MemoKey, PolicyMemo};
 use crate::request::{ActivationFields, ActivationRequest, CueRequest};
 use crate::response::Activation;
 use crate::state::Runtime;
@@ -247,38 +248,6 @@ struct Gate<'a> {
     scopes: Option<&'a Vec<String>>,
     needs_review: std::cell::RefCell<Vec<(String, String)>>,
     decisions: Decisions<'a>,
-}
-
-/// What a policy decision of a class depends on besides the class: the
-/// snapshot's class numbering, the profile, the operation and the actor.
-#[derive(Debug, PartialEq, Eq)]
-struct MemoKey {
-    lineage: u64,
-    profile_digest: String,
-    op: String,
-    actor: phase_memory_model::Actor,
-}
-
-/// The decisions per class a runtime kept from its last activation, reused by
-/// the next while its [`MemoKey`] is the same (for a server's stream of one
-/// agent's activations: the few dozen decisions are made once, not per request).
-#[derive(Debug, Default)]
-pub(crate) struct PolicyMemo {
-    key: Option<MemoKey>,
-    decided: Vec<Option<(Effect, Option<String>)>>,
-}
-
-impl PolicyMemo {
-    /// The kept decisions when they were made under `key`, else none.
-    fn reuse(self, key: &MemoKey) -> Vec<std::cell::OnceCell<(Effect, Option<String>)>> {
-        if self.key.as_ref() != Some(key) {
-            return Vec::new();
-        }
-        self.decided
-            .into_iter()
-            .map(|d| d.map(std::cell::OnceCell::from).unwrap_or_default())
-            .collect()
-    }
 }
 
 /// The policy decisions of one request over one snapshot, decided once per
