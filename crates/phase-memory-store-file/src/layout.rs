@@ -18,6 +18,11 @@ pub const MANIFEST: &str = "manifest.json";
 pub const LOCK: &str = "LOCK";
 /// Node, edge and review records.
 pub const SEGMENTS: &str = "segments";
+
+/// A segment file's path inside the store, for messages (`segments/<file>`).
+pub(crate) fn segment_rel(s: &SegmentEntry) -> String {
+    format!("{SEGMENTS}/{}", s.file)
+}
 /// The event history.
 pub const EVENTS: &str = "events.jsonl";
 /// The audit chain.

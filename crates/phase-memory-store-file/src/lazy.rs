@@ -473,7 +473,7 @@ impl Lazy {
         let mut pinned = Vec::new();
         let mut keys = Vec::new();
         for (i, s) in m.segments.iter().enumerate().skip(n) {
-            let rel = format!("{}/{}", layout::SEGMENTS, s.file);
+            let rel = layout::segment_rel(s);
             let f = pin_segment(dir, s)
                 .ok_or_else(|| corrupt(&rel, "missing or not the manifest's length"))?;
             let k = scan_segment(&f, s, i)

@@ -143,7 +143,7 @@ pub(crate) fn load_segment_from(
     s: &SegmentEntry,
     pinned: Option<&std::fs::File>,
 ) -> StoreResult<(Vec<SegmentRecord>, Option<Damage>, Vec<(u64, u32)>)> {
-    let rel = format!("{}/{}", layout::SEGMENTS, s.file);
+    let rel = layout::segment_rel(s);
     let path = dir.join(layout::SEGMENTS).join(&s.file);
     let read = match pinned {
         Some(f) => f.metadata().and_then(|md| read_at(f, 0, md.len())),

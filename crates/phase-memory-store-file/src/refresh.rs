@@ -421,7 +421,7 @@ fn unread_segments(dir: &Path, have: &Manifest, m: &Manifest) -> StoreResult<Opt
         && c.base_next_segment == have.next_segment
     {
         return Ok(read_segment(dir, &c.delta)?.map(|bytes| Unread {
-            parts: vec![(segment_rel(&c.delta), bytes)],
+            parts: vec![(layout::segment_rel(&c.delta), bytes)],
             base_kept: m.segments.first() == have.segments.first(),
         }));
     }
@@ -455,12 +455,12 @@ fn unread_segments(dir: &Path, have: &Manifest, m: &Manifest) -> StoreResult<Opt
     if count_lines(&rest) != folded.records - read_records {
         return Ok(None);
     }
-    let mut parts = vec![(segment_rel(folded), rest)];
+    let mut parts = vec![(layout::segment_rel(folded), rest)];
     for s in &m.segments[2..] {
         let Some(bytes) = read_segment(dir, s)? else {
             return Ok(None);
         };
-        parts.push((segment_rel(s), bytes));
+        parts.push((layout::segment_rel(s), bytes));
     }
     Ok(Some(Unread {
         parts,
@@ -478,10 +478,6 @@ fn read_segment(dir: &Path, s: &SegmentEntry) -> StoreResult<Option<Vec<u8>>> {
         && count_lines(&bytes) == s.records
         && blake3_hex(&bytes) == s.blake3;
     Ok(whole.then_some(bytes))
-}
-
-fn segment_rel(s: &SegmentEntry) -> String {
-    format!("{}/{}", layout::SEGMENTS, s.file)
 }
 
 /// The records of a log appended between two committed extents, or the whole log

@@ -129,6 +129,27 @@ fn answers(s: &FileStore, ids: &[String]) -> String {
     )
 }
 
+/// Commits on this thread compact after a few segments while it lives.
+struct CompactEvery;
+
+impl CompactEvery {
+    fn new(segments: usize) -> Self {
+        set_max_segments_for_thread(Some(segments));
+        CompactEvery
+    }
+}
+
+impl Drop for CompactEvery {
+    fn drop(&mut self) {}
+}
+
+/// A shared handle with its whole image loaded.
+fn full_reader(dir: &Path) -> FileStore {
+    let s = FileStore::open(dir, OpenMode::Shared).expect("full reader");
+    s.state().expect("load");
+    s
+}
+
 /// A fresh handle's loaded image.
 fn fresh(dir: &Path) -> FileStore {
     let s = FileStore::open(dir, OpenMode::ReadOnly).expect("fresh open");
@@ -149,15 +170,14 @@ fn asked() -> Vec<String> {
 /// ids the unread commits touched.
 #[test]
 fn a_lagging_handle_follows_folds_without_loading_and_keeps_its_change_feed() {
-    set_max_segments_for_thread(Some(FEW_SEGMENTS));
+    let _compact = CompactEvery::new(FEW_SEGMENTS);
     let tmp = TempDir::new().expect("tempdir");
     let dir = tmp.path().join("s");
     let mut w = store_with_base(&dir);
     let base = base_file(&dir);
     let mut lazy = FileStore::open(&dir, OpenMode::Shared).expect("lazy reader");
     assert!(lazy.is_lazy());
-    let mut full = FileStore::open(&dir, OpenMode::Shared).expect("full reader");
-    full.state().expect("load");
+    let mut full = full_reader(&dir);
     let (lazy_loads, full_loads) = (lazy.loads(), full.loads());
     let mut i = 0;
     // One commit read, so the readers do not hold exactly the image the
@@ -216,21 +236,19 @@ fn a_lagging_handle_follows_folds_without_loading_and_keeps_its_change_feed() {
         snapshot_state(lazy.state().expect("image")),
         snapshot_state(fresh(&dir).state().expect("image"))
     );
-    set_max_segments_for_thread(None);
 }
 
 /// When a compaction rewrote the first segment after commits a handle has not
 /// read, the handle reloads and restarts its change feed; its image is right.
 #[test]
 fn a_lagging_handle_reloads_when_the_base_was_rewritten() {
-    set_max_segments_for_thread(Some(FEW_SEGMENTS));
+    let _compact = CompactEvery::new(FEW_SEGMENTS);
     let tmp = TempDir::new().expect("tempdir");
     let dir = tmp.path().join("s");
     let mut w = store_with_base(&dir);
     let base = base_file(&dir);
     let mut lazy = FileStore::open(&dir, OpenMode::Shared).expect("lazy reader");
-    let mut full = FileStore::open(&dir, OpenMode::Shared).expect("full reader");
-    full.state().expect("load");
+    let mut full = full_reader(&dir);
     let mut i = 0;
     commit_small(&mut w, &dir, &mut i, 1);
     lazy.refresh().expect("refresh");
@@ -272,7 +290,6 @@ fn a_lagging_handle_reloads_when_the_base_was_rewritten() {
             snapshot_state(reference.state().expect("image"))
         );
     }
-    set_max_segments_for_thread(None);
 }
 
 /// A folded segment that does not begin with the bytes the handle read (here:
@@ -280,12 +297,11 @@ fn a_lagging_handle_reloads_when_the_base_was_rewritten() {
 /// the handle reloads.
 #[test]
 fn a_folded_segment_that_does_not_begin_with_what_was_read_reloads() {
-    set_max_segments_for_thread(Some(FEW_SEGMENTS));
+    let _compact = CompactEvery::new(FEW_SEGMENTS);
     let tmp = TempDir::new().expect("tempdir");
     let dir = tmp.path().join("s");
     let mut w = store_with_base(&dir);
-    let mut full = FileStore::open(&dir, OpenMode::Shared).expect("full reader");
-    full.state().expect("load");
+    let mut full = full_reader(&dir);
     let mut i = 0;
     commit_small(&mut w, &dir, &mut i, 2);
     full.refresh().expect("refresh");
@@ -321,7 +337,6 @@ fn a_folded_segment_that_does_not_begin_with_what_was_read_reloads() {
         snapshot_state(full.state().expect("image")),
         snapshot_state(fresh(&dir).state().expect("image"))
     );
-    set_max_segments_for_thread(None);
 }
 
 /// One step of the property: a commit, then maybe a refresh of either reader.
@@ -430,7 +445,7 @@ proptest! {
     fn lagging_readers_refresh_to_a_fresh_open_with_their_change_feed(
         steps in prop::collection::vec(step(), 1..48),
     ) {
-        set_max_segments_for_thread(Some(3));
+        let _compact = CompactEvery::new(3);
         let tmp = TempDir::new().expect("tempdir");
         let dir = tmp.path().join("s");
         let mut w = store_with_base(&dir);
@@ -462,6 +477,5 @@ proptest! {
         }
         lazy.refresh(&dir)?;
         full.refresh(&dir)?;
-        set_max_segments_for_thread(None);
     }
 }
