@@ -40,6 +40,7 @@ mod ids;
 mod journal;
 mod open;
 mod overlay;
+mod pruned;
 mod ranked;
 mod relaxed;
 
@@ -52,6 +53,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use overlay::{Clause, Doc, Overlay};
+pub use pruned::set_exhaustive_for_thread;
 
 use phase_memory_model::Node;
 use tantivy::merge_policy::LogMergePolicy;

@@ -13,15 +13,14 @@
 //! a merge, and without segments the commit would leave empty) plus the
 //! overlay's documents.
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::fieldnorm::FieldNormReader;
-use tantivy::query::{Bm25StatisticsProvider, Bm25Weight, Weight};
+use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
 use tantivy::schema::{Field, IndexRecordOption, TantivyDocument};
-use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, Term};
+use tantivy::{DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, Term};
 
 /// The scored text fields: title, body, exact.
 pub(crate) const SCORED: usize = 3;
@@ -78,9 +77,9 @@ pub(crate) struct Shadow {
     /// The searcher generation this was computed for.
     generation: Option<u64>,
     /// Shadowed live documents per segment ordinal.
-    docs: Vec<Arc<HashSet<DocId>>>,
+    pub(crate) docs: Vec<Arc<HashSet<DocId>>>,
     /// Segments whose every live document is shadowed (a commit drops them).
-    dead: Vec<bool>,
+    pub(crate) dead: Vec<bool>,
 }
 
 /// Recent writes not yet committed to the folder: id → document (`None`:
@@ -311,126 +310,5 @@ impl Bm25StatisticsProvider for Combined<'_> {
             _ => 0,
         };
         Ok(total + own)
-    }
-}
-
-/// The best `limit` committed documents that are neither deleted nor shadowed,
-/// by score (with tantivy's pruning, as its own top-docs collector does).
-pub(crate) struct TopUnshadowed<'a> {
-    pub(crate) limit: usize,
-    pub(crate) shadow: &'a Shadow,
-}
-
-/// Min-heap entry: the lowest score (then the highest doc) on top.
-#[derive(PartialEq)]
-struct Entry(Score, DocId);
-
-impl Eq for Entry {}
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other
-            .0
-            .total_cmp(&self.0)
-            .then_with(|| self.1.cmp(&other.1))
-    }
-}
-
-/// A bounded heap of the best documents of one segment.
-pub(crate) struct SegmentTop {
-    limit: usize,
-    ord: u32,
-    heap: BinaryHeap<Entry>,
-    skip: Arc<HashSet<DocId>>,
-}
-
-impl SegmentTop {
-    fn push(&mut self, doc: DocId, score: Score) -> Score {
-        if self.limit > 0 && !self.skip.contains(&doc) {
-            if self.heap.len() < self.limit {
-                self.heap.push(Entry(score, doc));
-            } else if self.heap.peek().is_some_and(|e| score > e.0) {
-                self.heap.pop();
-                self.heap.push(Entry(score, doc));
-            }
-        }
-        self.threshold()
-    }
-
-    fn threshold(&self) -> Score {
-        if self.heap.len() < self.limit {
-            Score::MIN
-        } else {
-            self.heap.peek().map_or(Score::MIN, |e| e.0)
-        }
-    }
-}
-
-impl SegmentCollector for SegmentTop {
-    type Fruit = Vec<(Score, DocAddress)>;
-
-    fn collect(&mut self, doc: DocId, score: Score) {
-        self.push(doc, score);
-    }
-
-    fn harvest(self) -> Self::Fruit {
-        let ord = self.ord;
-        self.heap
-            .into_iter()
-            .map(|Entry(s, d)| (s, DocAddress::new(ord, d)))
-            .collect()
-    }
-}
-
-impl Collector for TopUnshadowed<'_> {
-    type Fruit = Vec<(Score, DocAddress)>;
-    type Child = SegmentTop;
-
-    fn for_segment(&self, ord: u32, _: &SegmentReader) -> tantivy::Result<SegmentTop> {
-        Ok(SegmentTop {
-            limit: self.limit,
-            ord,
-            heap: BinaryHeap::new(),
-            skip: self
-                .shadow
-                .docs
-                .get(ord as usize)
-                .cloned()
-                .unwrap_or_default(),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        true
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
-        let mut all: Self::Fruit = fruits.into_iter().flatten().collect();
-        all.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        all.truncate(self.limit);
-        Ok(all)
-    }
-
-    fn collect_segment(
-        &self,
-        weight: &dyn Weight,
-        ord: u32,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<Self::Fruit> {
-        let mut top = self.for_segment(ord, reader)?;
-        let alive = reader.alive_bitset();
-        weight.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
-            if alive.is_some_and(|a| a.is_deleted(doc)) {
-                return top.threshold();
-            }
-            top.push(doc, score)
-        })?;
-        Ok(top.harvest())
     }
 }

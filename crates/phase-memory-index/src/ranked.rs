@@ -4,12 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, Searcher, Term};
 
-use crate::overlay::{Clause, Combined, TopUnshadowed};
+use crate::overlay::{Clause, Combined};
 use crate::{FullTextIndex, ID_FIELD, IndexError, tie_key};
 
 impl FullTextIndex {
@@ -100,19 +99,10 @@ impl FullTextIndex {
         let total = usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX);
         let mut fetch = limit.saturating_add(16);
         let top = loop {
-            let top: Vec<(f32, DocAddress)> = if stats.overlay.is_empty() {
-                searcher.search(query, &TopDocs::with_limit(fetch).order_by_score())
-            } else {
-                searcher.search_with_statistics_provider(
-                    query,
-                    &TopUnshadowed {
-                        limit: fetch,
-                        shadow: stats.shadow,
-                    },
-                    stats,
-                )
-            }
-            .map_err(self.err("search"))?;
+            let combined = (!stats.overlay.is_empty()).then_some(stats);
+            let top: Vec<(f32, DocAddress)> =
+                crate::pruned::top_docs(searcher, query, combined, fetch)
+                    .map_err(self.err("search"))?;
             let settled = top.len() < fetch || fetch >= total || {
                 let mut keys: Vec<i64> = top.iter().map(|x| tie_key(x.0)).collect();
                 keys.extend(&own_keys);
@@ -121,6 +111,9 @@ impl FullTextIndex {
                 keys.get(limit - 1).copied() != last
             };
             if settled {
+                if std::env::var_os("PM_DEBUG_FETCH").is_some() {
+                    eprintln!("FETCH {fetch} {}", top.len());
+                }
                 break top;
             }
             fetch = fetch.saturating_mul(2);

@@ -8,6 +8,7 @@ use phase_memory_model::{Node, Time, Tombstone};
 use proptest::prelude::*;
 
 mod feedback;
+mod layout;
 mod overlay;
 
 fn node(id: &str, title: &str, body: &str) -> Node {
