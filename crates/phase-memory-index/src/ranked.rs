@@ -111,9 +111,6 @@ impl FullTextIndex {
                 keys.get(limit - 1).copied() != last
             };
             if settled {
-                if std::env::var_os("PM_DEBUG_FETCH").is_some() {
-                    eprintln!("FETCH {fetch} {}", top.len());
-                }
                 break top;
             }
             fetch = fetch.saturating_mul(2);
