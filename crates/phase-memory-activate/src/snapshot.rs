@@ -23,6 +23,7 @@ mod chunked;
 mod classes;
 mod csr;
 mod dict;
+mod ids;
 mod persist;
 mod signature;
 mod view;
@@ -38,28 +39,10 @@ pub use builder::SnapshotBuilder;
 use chunked::{Chunked, Sorted};
 use csr::{Rows, StrRows};
 use dict::Dict;
+use ids::BaseIds;
 pub use persist::{FORMAT_VERSION, PersistError, PersistKey};
 pub use signature::{signature_similarity, simhash};
 pub use view::{NodeView, PolicyKey};
-
-/// The ids of the rows as built or read, in id order: their bytes and each
-/// row's start (one more offset than rows).
-#[derive(Debug, Default)]
-struct BaseIds {
-    bytes: String,
-    offsets: Vec<usize>,
-}
-
-impl BaseIds {
-    #[inline]
-    fn get(&self, r: usize) -> &str {
-        &self.bytes[self.offsets[r]..self.offsets[r + 1]]
-    }
-
-    fn len(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
-    }
-}
 
 /// Event types whose subjects become event-path seeds (besides counting as accesses).
 pub const EVENT_PATH_TYPES: [&str; 2] = ["observation", "node.accessed"];
@@ -221,21 +204,13 @@ impl Snapshot {
 
     /// The row of an id, also of a removed node's.
     pub(super) fn row_of(&self, id: &str) -> Option<u32> {
-        // Bytes compare as their UTF-8 strings do, without boundary checks.
-        let key = id.as_bytes();
-        let at = |r: usize| self.base_ids.get(r).as_bytes();
-        let (mut lo, mut hi) = (0usize, self.base);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match at(mid).cmp(key) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(mid as u32),
-            }
+        if let Some(r) = self.base_ids.row_of(id) {
+            return Some(r);
         }
         if self.added.is_empty() {
             return None;
         }
+        let key = id.as_bytes();
         self.added
             .binary_search_by(|&r| self.id(r).as_bytes().cmp(key))
             .ok()
@@ -279,8 +254,7 @@ impl Snapshot {
             .chain(self.orphan_touches.iter())
             .map(|(k, t)| k.len() + 40 + t.capacity() * 8)
             .sum();
-        self.base_ids.bytes.capacity()
-            + self.base_ids.offsets.capacity() * 8
+        self.base_ids.heap_bytes()
             + self.added_ids.heap_bytes()
             + self.added.capacity() * 4
             + self.alive.heap_bytes()

@@ -220,10 +220,7 @@ fn push_rows(s: &mut Snapshot, order: &[u32], ids: &[Box<str>], rows: Vec<Option
     }
     drop(rows);
     id_bytes.shrink_to_fit();
-    s.base_ids = Arc::new(BaseIds {
-        bytes: id_bytes,
-        offsets: id_offsets,
-    });
+    s.base_ids = Arc::new(BaseIds::new(id_bytes, id_offsets));
     s.labels = Rows::from_offsets(&label_offsets, &label_ids);
     s.titles = StrRows::from_offsets(&title_offsets, &title_bytes);
 }

@@ -376,10 +376,7 @@ fn decode_columns<R: Read>(
     let arcs: Vec<(u32, f32)> = arc_targets.into_iter().zip(arc_weights).collect();
     Ok(Snapshot {
         generation,
-        base_ids: Arc::new(BaseIds {
-            bytes: id_bytes,
-            offsets: id_offsets,
-        }),
+        base_ids: Arc::new(BaseIds::new(id_bytes, id_offsets)),
         added_ids: StrRows::default(),
         base: n,
         added: Arc::default(),
