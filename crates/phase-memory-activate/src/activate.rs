@@ -58,6 +58,11 @@ impl Factors {
     }
 
     fn time(&self, snap: &Snapshot, i: u32) -> f64 {
+        // Without time in the cue the node's time is not read (a cache miss per
+        // candidate).
+        if self.ranges.is_empty() {
+            return 1.0;
+        }
         let t = snap.created_ms(i);
         if self.ranges.iter().any(|&(a, b)| a <= t && t < b) {
             self.time_boost
@@ -337,7 +342,10 @@ fn seed(
     });
     // Keep the strongest source of each kind per node.
     sources.dedup_by(|later, first| later.0 == first.0 && later.1.kind == first.1.kind);
-    let mut touched: FxHashMap<u32, Touch> = FxHashMap::default();
+    // Spreading usually touches a thousand nodes or more: room for them from the
+    // start instead of growing the map a dozen times.
+    let mut touched: FxHashMap<u32, Touch> =
+        FxHashMap::with_capacity_and_hasher(1024.min(run.snap.index_bound()), Default::default());
     let mut frontier: Frontier = Vec::new();
     let mut k = 0;
     while k < sources.len() {

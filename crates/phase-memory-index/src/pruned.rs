@@ -91,9 +91,11 @@ pub(crate) fn top_docs(
             let entry = Entry(score, DocAddress::new(seg, doc));
             if heap.len() < limit {
                 heap.push(entry);
-            } else if heap.peek().is_some_and(|min| entry < *min) {
-                heap.pop();
-                heap.push(entry);
+            } else if let Some(mut worst) = heap.peek_mut()
+                && entry < *worst
+            {
+                // Replaced in place: one sift down instead of a pop and a push.
+                *worst = entry;
             }
             if prune && heap.len() >= limit {
                 threshold = heap.peek().map_or(Score::MIN, |e| e.0);
