@@ -73,8 +73,8 @@ pub(crate) fn top_docs(
     let mut heap: BinaryHeap<Entry> = BinaryHeap::with_capacity(limit.saturating_add(1));
     let mut threshold = Score::MIN;
     let prune = !EXHAUSTIVE.with(|c| c.get());
+    let shadow = stats.map(|s| s.shadow);
     for ord in order {
-        let shadow = stats.map(|s| s.shadow);
         if shadow.is_some_and(|s| s.dead.get(ord).copied().unwrap_or(false)) {
             continue;
         }

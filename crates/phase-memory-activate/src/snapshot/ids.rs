@@ -77,19 +77,12 @@ impl BaseIds {
     fn keys(&self) -> &Keys {
         self.keys.get_or_init(|| {
             let n = self.len();
-            let shared = match (
-                n,
-                self.bytes.get(..self.offsets.get(1).copied().unwrap_or(0)),
-            ) {
-                (0, _) | (_, None) => 0,
-                (_, Some(first)) => {
-                    let last = self.get(n - 1).as_bytes();
-                    first
-                        .as_bytes()
-                        .iter()
-                        .zip(last)
-                        .take_while(|(a, b)| a == b)
-                        .count()
+            // Sorted ids share what the first and the last share.
+            let shared = match n {
+                0 => 0,
+                _ => {
+                    let (first, last) = (self.get(0).as_bytes(), self.get(n - 1).as_bytes());
+                    first.iter().zip(last).take_while(|(a, b)| a == b).count()
                 }
             };
             let keys: Vec<u64> = (0..n)
@@ -104,7 +97,6 @@ impl BaseIds {
     pub(super) fn row_of(&self, id: &str) -> Option<u32> {
         let k = self.keys();
         let id = id.as_bytes();
-        // Sorted ids share what the first and the last share.
         let first = self.bytes.as_bytes().get(..k.shared)?;
         if !id.starts_with(first) {
             return None;
