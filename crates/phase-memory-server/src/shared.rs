@@ -502,6 +502,7 @@ async fn commit_queued(shared: SharedRuntime) {
         // The reads are answered as soon as their records are durable (before
         // the index update, which only the writes wait for).
         let mut replies = Some(replies);
+        let counted = shared.clone();
         let task = tokio::task::spawn_blocking(move || {
             let mut answer = |audits: Result<&[AuditRef], &_>| {
                 let Some(replies) = replies.take() else {
@@ -509,6 +510,14 @@ async fn commit_queued(shared: SharedRuntime) {
                 };
                 match audits {
                     Ok(refs) => {
+                        // Counted before anyone is answered: a reader that
+                        // scrapes the metrics next sees its own record.
+                        if n > 0 {
+                            let mut q =
+                                counted.pool.group.lock().unwrap_or_else(|e| e.into_inner());
+                            q.commits += 1;
+                            q.records += n;
+                        }
                         for (tx, r) in replies.into_iter().zip(refs) {
                             let _ = tx.send(Ok(r.clone()));
                         }
@@ -532,7 +541,7 @@ async fn commit_queued(shared: SharedRuntime) {
         };
         let Some(GroupResult {
             envelopes,
-            audits,
+            audits: _,
             grouped,
             took,
         }) = result
@@ -558,10 +567,6 @@ async fn commit_queued(shared: SharedRuntime) {
             if grouped > 0 {
                 q.write_groups += 1;
                 q.grouped_writes += grouped as u64;
-            }
-            if audits.is_ok() && n > 0 {
-                q.commits += 1;
-                q.records += n;
             }
         }
         for (tx, env) in write_replies.into_iter().zip(envelopes) {
