@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// Seconds to wait for the server to answer its health check.
     #[arg(long, default_value_t = 300)]
     pub start_timeout: u64,
+    /// Skip the SQLite FTS5 queries (quick comparisons of two builds; the
+    /// figures in docs/benchmarks.md always have the anchor beside them).
+    #[arg(long)]
+    pub no_anchor: bool,
 }
 
 /// `serve`.
@@ -126,7 +130,11 @@ pub fn serve(a: &ServeArgs) -> Result<Value> {
         if let Some(m) = http.as_object_mut() {
             m.insert("cpu".into(), cpu.stop(a.requests));
         }
-        let fts = fts5_queries(&fts_path, &texts, a.limit, clients, a.requests, 0)?;
+        let fts = if a.no_anchor {
+            Value::Null
+        } else {
+            fts5_queries(&fts_path, &texts, a.limit, clients, a.requests, 0)?
+        };
         phases.push(json!({"clients": clients, "phase_memory_http": http, "fts5": fts}));
     }
 
@@ -160,14 +168,18 @@ pub fn serve(a: &ServeArgs) -> Result<Value> {
             json!(missing),
         );
     }
-    let fts_mixed = fts5_queries(
-        &fts_path,
-        &texts,
-        a.limit,
-        a.mixed_clients,
-        a.requests,
-        a.upsert_percent,
-    )?;
+    let fts_mixed = if a.no_anchor {
+        Value::Null
+    } else {
+        fts5_queries(
+            &fts_path,
+            &texts,
+            a.limit,
+            a.mixed_clients,
+            a.requests,
+            a.upsert_percent,
+        )?
+    };
 
     Ok(json!({
         "params": {
