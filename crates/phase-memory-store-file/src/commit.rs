@@ -174,12 +174,23 @@ impl FileStore {
     /// open finishes it, and this handle refuses further writes.
     fn settle_after(&mut self, old: &Manifest, purge: bool) {
         let mut m = self.manifest.clone().unwrap_or_else(|| old.clone());
+        // A commit that only appended to the logs of a manifest this handle had
+        // settled leaves nothing to settle (no staged log, no superseded
+        // segment, the same profile and metadata).
+        if !purge && self.settled_own.as_ref() == Some(old) && only_appended(old, &m) {
+            self.settled_own = Some(m);
+            return;
+        }
         match settle(self.fs.as_ref(), &self.dir, &mut m, purge) {
             Ok(()) => {
+                self.settled_own = Some(m.clone());
                 self.manifest = Some(m);
                 self.manifest_bytes = None;
             }
-            Err(_) => self.poisoned = true,
+            Err(_) => {
+                self.settled_own = None;
+                self.poisoned = true;
+            }
         }
     }
 
@@ -395,6 +406,23 @@ impl FileStore {
         write_atomic(fs, &dir.join(layout::MANIFEST), &pretty_json(&m)?)?;
         Ok(m)
     }
+}
+
+/// Whether manifest `new` differs from `old` only in what appending to the logs
+/// changes (generations and log lengths): the same segments, profile, metadata
+/// and audit checkpoint, no compaction, logs under their canonical names.
+fn only_appended(old: &Manifest, new: &Manifest) -> bool {
+    new.segments == old.segments
+        && new.next_segment == old.next_segment
+        && new.compaction.is_none()
+        && old.compaction.is_none()
+        && new.profile == old.profile
+        && new.meta == old.meta
+        && new.audit_checkpoint == old.audit_checkpoint
+        && new.events.file == layout::EVENTS
+        && new.audit.file == layout::AUDIT
+        && old.events.file == layout::EVENTS
+        && old.audit.file == layout::AUDIT
 }
 
 /// Whether a change set only appends to the logs (audit records, events): what a

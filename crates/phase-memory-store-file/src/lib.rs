@@ -109,6 +109,13 @@ pub struct FileStore {
     manifest_bytes: Option<Vec<u8>>,
     lock: Option<WriterLock>,
     poisoned: bool,
+    /// The manifest this handle last committed and settled itself: a writer
+    /// lock that finds it still on disk knows no writer came in between, so
+    /// nothing is left to finish (see `recover_under_lock`).
+    settled_own: Option<Manifest>,
+    /// Writer locks taken since the last full sweep for what an interrupted
+    /// commit left behind.
+    locks_since_sweep: u32,
     /// What a `Repair` open left out of the image.
     damage: Vec<Damage>,
     /// What the open did on its own (uncommitted tails moved to quarantine).
@@ -179,6 +186,8 @@ impl FileStore {
             manifest_bytes: None,
             lock: Some(lock),
             poisoned: false,
+            settled_own: None,
+            locks_since_sweep: 0,
             damage: Vec::new(),
             notes: Vec::new(),
             changes: None,
@@ -214,6 +223,8 @@ impl FileStore {
             manifest_bytes: None,
             lock,
             poisoned: false,
+            settled_own: None,
+            locks_since_sweep: 0,
             damage: Vec::new(),
             notes: Vec::new(),
             changes: None,

@@ -280,13 +280,29 @@ impl FileStore {
         }
         let mut m = self.read_manifest()?;
         let fs = self.fs.as_ref();
-        commit::settle(fs, &self.dir, &mut m, false)?;
-        commit::clear_uncommitted(fs, &self.dir, &m)?;
+        // The manifest this handle committed and settled itself, still on disk:
+        // no writer came in between, so there is nothing to settle. A writer
+        // that died before its commit point may have left files the manifest
+        // does not name (the next commit overwrites them, atomically), swept
+        // here at least every `SWEEP_EVERY` locks. A log's uncommitted tail is
+        // cut every time: the next commit appends after it.
+        let own = self.settled_own.as_ref() == Some(&m) && self.locks_since_sweep < SWEEP_EVERY;
+        if own {
+            self.locks_since_sweep += 1;
+        } else {
+            commit::settle(fs, &self.dir, &mut m, false)?;
+            commit::clear_uncommitted(fs, &self.dir, &m)?;
+            self.locks_since_sweep = 0;
+        }
         let notes = commit::cut_tails(fs, &self.dir, &m)?;
         self.notes.extend(notes);
         Ok(())
     }
 }
+
+/// Writer locks between two full sweeps of what an interrupted commit left
+/// behind, while the handle finds its own manifest on disk.
+const SWEEP_EVERY: u32 = 64;
 
 /// Reads what moves an image at manifest `have` to manifest `m`.
 fn read_update(

@@ -9,6 +9,7 @@ mod fixtures;
 mod lag;
 mod layout;
 mod lazy;
+mod relock;
 mod roundtrip;
 
 use std::path::{Path, PathBuf};
