@@ -77,6 +77,43 @@ impl Factors {
     }
 }
 
+thread_local! {
+    /// The touched-node map of this thread's last activation, emptied and used
+    /// again: a request touches a thousand nodes or more, and growing a fresh
+    /// map to that size (rehashing on the way) costs more than clearing one.
+    static TOUCHED: std::cell::RefCell<FxHashMap<u32, Touch>> =
+        std::cell::RefCell::new(FxHashMap::default());
+}
+
+/// Largest touched-node map kept for the next activation of a thread (entries).
+const KEPT_TOUCHED: usize = 1 << 14;
+
+/// An empty touched-node map with room for `room` nodes (this thread's last
+/// one when there is one).
+fn touched_map(room: usize) -> FxHashMap<u32, Touch> {
+    let mut m = TOUCHED
+        .try_with(|c| {
+            c.try_borrow_mut()
+                .map(|mut m| std::mem::take(&mut *m))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    m.clear();
+    m.reserve(room);
+    m
+}
+
+/// Gives a touched-node map back for this thread's next activation.
+fn keep_touched(m: FxHashMap<u32, Touch>) {
+    if m.capacity() <= KEPT_TOUCHED {
+        let _ = TOUCHED.try_with(|c| {
+            if let Ok(mut slot) = c.try_borrow_mut() {
+                *slot = m;
+            }
+        });
+    }
+}
+
 /// Per-request state of a touched (admitted) node.
 #[derive(Clone, Copy)]
 struct Touch {
@@ -309,6 +346,7 @@ pub fn activate_indexed<'s>(
             }
         })
         .collect();
+    keep_touched(touched);
 
     WorkingSet {
         items,
@@ -344,8 +382,7 @@ fn seed(
     sources.dedup_by(|later, first| later.0 == first.0 && later.1.kind == first.1.kind);
     // Spreading usually touches a thousand nodes or more: room for them from the
     // start instead of growing the map a dozen times.
-    let mut touched: FxHashMap<u32, Touch> =
-        FxHashMap::with_capacity_and_hasher(1024.min(run.snap.index_bound()), Default::default());
+    let mut touched = touched_map(1024.min(run.snap.index_bound()));
     let mut frontier: Frontier = Vec::new();
     let mut k = 0;
     while k < sources.len() {

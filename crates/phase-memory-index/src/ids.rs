@@ -22,9 +22,11 @@ const NONE: u32 = u32::MAX;
 /// The ids of one segment's documents.
 #[derive(Debug, Default)]
 pub(crate) struct SegmentIds {
-    /// The segment's distinct ids, in term order, one after another.
-    bytes: Vec<u8>,
-    /// Where each id (by term ordinal) ends in `bytes`.
+    /// The segment's distinct ids, in term order, one after another (checked
+    /// to be UTF-8 once, when the table is read; an id that is not is left
+    /// out: empty).
+    text: String,
+    /// Where each id (by term ordinal) ends in `text`.
     ends: Vec<usize>,
     /// The term ordinal of each document's id ([`NONE`]: none).
     by_doc: Vec<u32>,
@@ -38,14 +40,16 @@ impl SegmentIds {
             return Ok(SegmentIds::default());
         };
         let mut table = SegmentIds {
-            bytes: Vec::new(),
+            text: String::new(),
             ends: Vec::with_capacity(column.num_terms()),
             by_doc: Vec::with_capacity(reader.max_doc() as usize),
         };
         let mut terms = column.dictionary().stream()?;
         while terms.advance() {
-            table.bytes.extend_from_slice(terms.key());
-            table.ends.push(table.bytes.len());
+            if let Ok(id) = std::str::from_utf8(terms.key()) {
+                table.text.push_str(id);
+            }
+            table.ends.push(table.text.len());
         }
         for doc in 0..reader.max_doc() {
             let ord = column
@@ -71,7 +75,8 @@ impl SegmentIds {
         } else {
             *self.ends.get(ord - 1)?
         };
-        std::str::from_utf8(self.bytes.get(start..end)?).ok()
+        // Slicing checks only that both ends are character boundaries.
+        self.text.get(start..end).filter(|id| !id.is_empty())
     }
 }
 

@@ -526,3 +526,33 @@ fn ties_go_by_id_not_by_row() {
         .expect("n07 is reached and explained");
     assert_eq!(target.path, ["n01", "n07"], "the tie goes to the lowest id");
 }
+
+/// A thread's activations reuse one touched-node map: what an earlier, larger
+/// activation left in it never shows in the next one (the same answers as on a
+/// thread that ran nothing before).
+#[test]
+fn activations_after_others_on_the_same_thread_equal_a_fresh_threads() {
+    let p = profile();
+    let mut model = Model::default();
+    let mut ignored = SnapshotChanges::default();
+    for k in 0..IDS {
+        model.apply(&put(k, k as u64 * 3 + 1), &mut ignored);
+    }
+    for k in 0..IDS {
+        for j in [1, 3, 7] {
+            model.apply(&Op::PutEdge(k, (k + j) % IDS, 0, 1.0), &mut ignored);
+        }
+    }
+    let snap = model.build(&p, 1);
+    let small = [2usize];
+    let fresh = std::thread::scope(|s| {
+        s.spawn(|| activations(&snap, &p, &small, 0))
+            .join()
+            .expect("thread")
+    });
+    // Larger activations first on this thread, then the small one.
+    let all: Vec<usize> = (0..IDS).collect();
+    let _ = activations(&snap, &p, &all, 1);
+    let _ = activations(&snap, &p, &all[..IDS / 2], 3);
+    assert_eq!(activations(&snap, &p, &small, 0), fresh);
+}

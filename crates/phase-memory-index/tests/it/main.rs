@@ -629,3 +629,32 @@ fn first_and_later_searches_of_a_segment_give_the_same_hits() {
     assert_eq!(after[0], after[1]);
     assert_eq!(after[1], after[2]);
 }
+
+/// Ids with multi-byte characters read back whole from the id table (checked
+/// as UTF-8 once per table) as from the id dictionary.
+#[test]
+fn multi_byte_ids_read_back_whole_from_the_id_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut idx = FullTextIndex::open_or_create_with(Some(dir.path()), small()).expect("open");
+    let ids: Vec<String> = (0..60)
+        .map(|i| match i % 3 {
+            0 => format!("ид-{i:02}"),
+            1 => format!("n{i:02}-日本語"),
+            _ => format!("e{i:02}\u{301}🙂"),
+        })
+        .collect();
+    let nodes: Vec<Node> = ids
+        .iter()
+        .map(|id| node(id, "shared title", "shared words"))
+        .collect();
+    idx.upsert(&nodes).expect("upsert");
+    idx.commit(1).expect("commit");
+    let first = idx.search("shared", 100).expect("first");
+    let later = idx.search("shared", 100).expect("later");
+    assert_eq!(first, later);
+    let mut found: Vec<String> = later.into_iter().map(|h| h.0).collect();
+    found.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(found, want);
+}
