@@ -44,11 +44,17 @@ fn commit_audit(s: &mut FileStore) {
     s.unlock_writer();
 }
 
-#[test]
-fn relocking_its_own_manifest_stays_correct_after_a_crashed_writer() {
+/// A new, empty store (the folder lives as long as the guard).
+fn empty_store() -> (TempDir, std::path::PathBuf) {
     let tmp = TempDir::new().expect("tempdir");
     let dir = tmp.path().join("s");
     drop(FileStore::init(&dir, crate::meta()).expect("init"));
+    (tmp, dir)
+}
+
+#[test]
+fn relocking_its_own_manifest_stays_correct_after_a_crashed_writer() {
+    let (_tmp, dir) = empty_store();
     let mut w = FileStore::open(&dir, OpenMode::Shared).expect("writer");
     commit_audit(&mut w);
     let debris = crash_debris(&dir);
@@ -95,9 +101,7 @@ fn relocking_its_own_manifest_stays_correct_after_a_crashed_writer() {
 
 #[test]
 fn a_lock_after_another_writers_commit_sweeps_at_once() {
-    let tmp = TempDir::new().expect("tempdir");
-    let dir = tmp.path().join("s");
-    drop(FileStore::init(&dir, crate::meta()).expect("init"));
+    let (_tmp, dir) = empty_store();
     let mut a = FileStore::open(&dir, OpenMode::Shared).expect("a");
     let mut b = FileStore::open(&dir, OpenMode::Shared).expect("b");
     commit_audit(&mut a);
