@@ -38,9 +38,9 @@ mod analysis;
 mod commit;
 mod ids;
 mod journal;
+mod maxscore;
 mod open;
 mod overlay;
-mod pruned;
 mod ranked;
 mod relaxed;
 
@@ -52,8 +52,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
+pub use maxscore::set_exhaustive_for_thread;
 use overlay::{Clause, Doc, Overlay};
-pub use pruned::set_exhaustive_for_thread;
 
 use phase_memory_model::Node;
 use tantivy::merge_policy::LogMergePolicy;

@@ -4,57 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
-use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, Searcher, Term};
 
 use crate::overlay::{Clause, Combined};
 use crate::{FullTextIndex, ID_FIELD, IndexError, tie_key};
 
 impl FullTextIndex {
-    /// The tantivy query of `clauses` inside `scopes` (`None`: every scope).
-    fn query_of(&self, clauses: &[Clause], scopes: Option<&[String]>) -> Box<dyn Query> {
-        let terms: Vec<(Occur, Box<dyn Query>)> = clauses
-            .iter()
-            .map(|c| {
-                let q: Box<dyn Query> = Box::new(TermQuery::new(
-                    Term::from_field_text(c.field, &c.term),
-                    IndexRecordOption::WithFreqs,
-                ));
-                let q: Box<dyn Query> = if c.weight == 1.0 {
-                    q
-                } else {
-                    Box::new(BoostQuery::new(q, c.weight))
-                };
-                (Occur::Should, q)
-            })
-            .collect();
-        let text_query: Box<dyn Query> = Box::new(BooleanQuery::new(terms));
-        let Some(scopes) = scopes else {
-            return text_query;
-        };
-        let scope_clauses: Vec<(Occur, Box<dyn Query>)> = scopes
-            .iter()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .map(|s| {
-                let q: Box<dyn Query> = Box::new(TermQuery::new(
-                    Term::from_field_text(self.fields.scope, s),
-                    IndexRecordOption::Basic,
-                ));
-                (Occur::Should, q)
-            })
-            .collect();
-        let filter: Box<dyn Query> = Box::new(ConstScoreQuery::new(
-            Box::new(BooleanQuery::new(scope_clauses)),
-            0.0,
-        ));
-        Box::new(BooleanQuery::new(vec![
-            (Occur::Must, text_query),
-            (Occur::Must, filter),
-        ]))
-    }
-
     /// Runs the text query of `clauses` inside `scopes` (None: every scope;
     /// empty: none) and returns the best `limit` hits by BM25 rounded to
     /// 1/65536, ties by id. It fetches past the limit until the documents tied
@@ -69,16 +24,24 @@ impl FullTextIndex {
         if limit == 0 || clauses.is_empty() || scopes.is_some_and(|s| s.is_empty()) {
             return Ok(Vec::new());
         }
-        let query = self.query_of(clauses, scopes);
-        self.with_stats(|stats| self.ranked_with(&*query, clauses, scopes, limit, stats))
+        let scope_terms: Option<Vec<Term>> = scopes.map(|s| {
+            s.iter()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .map(|s| Term::from_field_text(self.fields.scope, s))
+                .collect()
+        });
+        self.with_stats(|stats| {
+            self.ranked_with(clauses, scopes, scope_terms.as_deref(), limit, stats)
+        })
     }
 
     /// [`FullTextIndex::ranked`] on one searcher and its combined statistics.
     fn ranked_with(
         &self,
-        query: &dyn Query,
         clauses: &[Clause],
         scopes: Option<&[String]>,
+        scope_terms: Option<&[Term]>,
         limit: usize,
         stats: &Combined<'_>,
     ) -> Result<Vec<(String, f32)>, IndexError> {
@@ -101,7 +64,7 @@ impl FullTextIndex {
         let top = loop {
             let combined = (!stats.overlay.is_empty()).then_some(stats);
             let top: Vec<(f32, DocAddress)> =
-                crate::pruned::top_docs(searcher, query, combined, fetch)
+                crate::maxscore::top_docs(searcher, clauses, scope_terms, combined, fetch)
                     .map_err(self.err("search"))?;
             let settled = top.len() < fetch || fetch >= total || {
                 let mut keys: Vec<i64> = top.iter().map(|x| tie_key(x.0)).collect();
@@ -125,7 +88,7 @@ impl FullTextIndex {
     /// The node ids of `top`'s documents with their scores: from the id
     /// tables of their segments (see `ids.rs`), or, in a segment without one
     /// yet, from its id dictionary (one pass in ordinal order).
-    fn ids_of(
+    pub(crate) fn ids_of(
         &self,
         searcher: &Searcher,
         top: Vec<(f32, DocAddress)>,
