@@ -66,13 +66,19 @@ impl FullTextIndex {
             let top: Vec<(f32, DocAddress)> =
                 crate::maxscore::top_docs(searcher, clauses, scope_terms, combined, fetch)
                     .map_err(self.err("search"))?;
-            let settled = top.len() < fetch || fetch >= total || {
-                let mut keys: Vec<i64> = top.iter().map(|x| tie_key(x.0)).collect();
-                keys.extend(&own_keys);
-                keys.sort_unstable_by(|a, b| b.cmp(a));
-                let last = top.last().map(|x| tie_key(x.0));
-                keys.get(limit - 1).copied() != last
-            };
+            let last = top.last().map(|x| tie_key(x.0));
+            let settled = top.len() < fetch
+                || fetch >= total
+                || if own_keys.is_empty() {
+                    // `top` is best first and rounding keeps the order: its
+                    // `limit`-th key is the `limit`-th best.
+                    top.get(limit - 1).map(|x| tie_key(x.0)) != last
+                } else {
+                    let mut keys: Vec<i64> = top.iter().map(|x| tie_key(x.0)).collect();
+                    keys.extend(&own_keys);
+                    keys.sort_unstable_by(|a, b| b.cmp(a));
+                    keys.get(limit - 1).copied() != last
+                };
             if settled {
                 break top;
             }
