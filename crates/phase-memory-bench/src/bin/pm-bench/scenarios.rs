@@ -9,7 +9,7 @@ use clap::Args;
 use phase_memory_activate::{ActivationInput, Cue, Snapshot, Visibility, activate};
 use phase_memory_bench::measure::{mib, ms, peak_rss_bytes, reset_peak_rss, rss_bytes, secs};
 use phase_memory_bench::{GeneratorConfig, Latencies, Rng};
-use phase_memory_index::FullTextIndex;
+use phase_memory_index::{FullTextIndex, Search};
 use phase_memory_profile::Profile;
 use phase_memory_runtime::{Adapter, CallContext};
 use phase_memory_store::{OpenMode, Store};
@@ -310,6 +310,18 @@ fn engine_activation(store_dir: &Path, texts: &[String], a: &ActivationArgs) -> 
         items += ws.items.len() as u64;
         considered += ws.considered;
     }
+    // Then the same searches limited to the generated nodes' one scope (same hits):
+    // what an actor that may not see every scope runs.
+    let scope = vec!["default".to_string()];
+    let mut scoped = Latencies::new();
+    for text in texts {
+        let mut s = Search::new(text, LEXICAL_SEEDS);
+        s.scopes = Some(&scope);
+        let t0 = Instant::now();
+        let hits = index.search_with(&s)?;
+        scoped.push(t0.elapsed());
+        std::hint::black_box(hits);
+    }
     let n = texts.len().max(1) as f64;
     Ok(json!({
         "store_open_read_only_s": secs(open),
@@ -321,6 +333,7 @@ fn engine_activation(store_dir: &Path, texts: &[String], a: &ActivationArgs) -> 
         "rss_mib": {"start": mib(rss_start), "store_open": mib(rss_store), "after_snapshot": mib(rss_snapshot), "end": mib(rss_bytes())},
         "latency_total": total.summary(),
         "latency_search": search.summary(),
+        "latency_search_one_scope": scoped.summary(),
         "latency_activate": engine.summary(),
         "mean_items": items as f64 / n,
         "mean_considered": considered as f64 / n,
