@@ -709,23 +709,9 @@ fn tie_key(score: f32) -> i64 {
     (f64::from(score) * 65536.0).round() as i64
 }
 
-/// Orders hits best first by [`tie_key`], ties by id (each key computed once,
-/// not at every comparison).
+/// Orders hits best first by [`tie_key`], ties by id.
 fn rank_hits(hits: &mut [(String, f32)]) {
-    let keys: Vec<i64> = hits.iter().map(|h| tie_key(h.1)).collect();
-    let mut order: Vec<usize> = (0..hits.len()).collect();
-    order.sort_by(|&a, &b| {
-        keys[b]
-            .cmp(&keys[a])
-            .then_with(|| hits[a].0.cmp(&hits[b].0))
-    });
-    let sorted: Vec<(String, f32)> = order
-        .into_iter()
-        .map(|i| std::mem::take(&mut hits[i]))
-        .collect();
-    for (slot, hit) in hits.iter_mut().zip(sorted) {
-        *slot = hit;
-    }
+    hits.sort_by(|a, b| tie_key(b.1).cmp(&tie_key(a.1)).then_with(|| a.0.cmp(&b.0)));
 }
 
 /// Removes every file and folder inside `dir` (the index folder only).

@@ -33,7 +33,7 @@ use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, Term};
 
-use crate::overlay::{Clause, Combined};
+use crate::overlay::{Clause, Combined, clause_weight};
 
 thread_local! {
     /// A test's switch: searches on its thread score every match (no pruning).
@@ -68,14 +68,10 @@ pub(crate) fn top_docs(
         Some(s) => s,
         None => searcher,
     };
-    let n = provider.total_num_docs()?;
     let mut weights = Vec::with_capacity(clauses.len());
     for c in clauses {
         let term = Term::from_field_text(c.field, &c.term);
-        let df = provider.doc_freq(&term)?;
-        let avg = provider.total_num_tokens(c.field)? as Score / n.max(1) as Score;
-        let w = Bm25Weight::for_one_term_without_explain(df, n, avg).boost_by(c.weight);
-        weights.push((term, w));
+        weights.push((term, clause_weight(provider, c)?));
     }
     let readers = searcher.segment_readers();
     let mut order: Vec<usize> = (0..readers.len()).collect();
@@ -222,7 +218,6 @@ fn search_segment(
     }
     // The matching clauses of a candidate: (clause, score).
     let mut parts: Vec<(usize, Score)> = Vec::with_capacity(cursors.len());
-
     // Cursors `essential..` give the candidates; those before cannot lift a
     // document past the threshold together. The threshold only rises, so the
     // split only moves right.

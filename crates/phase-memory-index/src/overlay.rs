@@ -198,15 +198,11 @@ impl Overlay {
         stats: &dyn Bm25StatisticsProvider,
     ) -> tantivy::Result<Vec<(String, Score)>> {
         let mut scores: BTreeMap<&str, Score> = BTreeMap::new();
-        let n = stats.total_num_docs()?;
         for c in clauses {
             let Some(postings) = self.postings[c.slot].get(&c.term) else {
                 continue;
             };
-            let term = Term::from_field_text(c.field, &c.term);
-            let df = stats.doc_freq(&term)?;
-            let avg = stats.total_num_tokens(c.field)? as Score / n as Score;
-            let bm25 = Bm25Weight::for_one_term_without_explain(df, n, avg).boost_by(c.weight);
+            let bm25 = clause_weight(stats, c)?;
             for (id, tf) in postings {
                 let Some(Some(doc)) = self.docs.get(id) else {
                     continue;
@@ -230,6 +226,21 @@ impl Overlay {
     pub(crate) fn shadowed(shadow: &Shadow) -> u64 {
         shadow.docs.iter().map(|d| d.len() as u64).sum()
     }
+}
+
+/// The BM25 weight of clause `c` under `stats` (the term's document frequency,
+/// the document count and the field's average length), times the clause's
+/// weight: what the committed documents' search (`maxscore.rs`) and the
+/// overlay's score a clause with, so a document scores the same in either.
+pub(crate) fn clause_weight(
+    stats: &dyn Bm25StatisticsProvider,
+    c: &Clause,
+) -> tantivy::Result<Bm25Weight> {
+    let n = stats.total_num_docs()?;
+    let term = Term::from_field_text(c.field, &c.term);
+    let df = stats.doc_freq(&term)?;
+    let avg = stats.total_num_tokens(c.field)? as Score / n.max(1) as Score;
+    Ok(Bm25Weight::for_one_term_without_explain(df, n, avg).boost_by(c.weight))
 }
 
 fn generation_of(searcher: &Searcher) -> u64 {
