@@ -71,7 +71,9 @@ pub(crate) fn top_docs(
     let mut weights = Vec::with_capacity(clauses.len());
     for c in clauses {
         let term = Term::from_field_text(c.field, &c.term);
-        weights.push((term, clause_weight(provider, c)?));
+        let weight = clause_weight(provider, c)?;
+        let once = ScoresOfOne::new(&weight);
+        weights.push((term, weight, once));
     }
     let readers = searcher.segment_readers();
     let mut order: Vec<usize> = (0..readers.len()).collect();
@@ -93,7 +95,7 @@ pub(crate) fn top_docs(
             .filter(|d| !d.is_empty());
         let reader = &readers[ord];
         let mut cursors = Vec::with_capacity(weights.len());
-        for (clause, (term, weight)) in weights.iter().enumerate() {
+        for (clause, (term, weight, once)) in weights.iter().enumerate() {
             let inverted = reader.inverted_index(term.field())?;
             if let Some(postings) = inverted.read_postings(term, IndexRecordOption::WithFreqs)? {
                 let norms = reader.get_fieldnorms_reader(term.field())?;
@@ -102,6 +104,7 @@ pub(crate) fn top_docs(
                     norms,
                     bound: weight.max_score(),
                     weight: weight.clone(),
+                    once,
                     clause,
                 });
             }
@@ -126,26 +129,46 @@ pub(crate) fn top_docs(
         .collect())
 }
 
+/// A clause's BM25 of a term found once in a document, for each of the 256
+/// field-norm ids: what `Bm25Weight::score(id, 1)` gives, computed once per
+/// search. In a memory's short texts most postings have a frequency of one,
+/// and a table read is cheaper than the division the score takes.
+struct ScoresOfOne([Score; 256]);
+
+impl ScoresOfOne {
+    fn new(weight: &Bm25Weight) -> Self {
+        let mut t = [0.0; 256];
+        for (id, s) in (0..=u8::MAX).zip(t.iter_mut()) {
+            *s = weight.score(id, 1);
+        }
+        ScoresOfOne(t)
+    }
+}
+
 /// One clause's postings in one segment with its BM25 weight.
-struct Cursor {
+struct Cursor<'w> {
     postings: SegmentPostings,
     norms: FieldNormReader,
     weight: Bm25Weight,
+    once: &'w ScoresOfOne,
     /// The most this clause adds to a document's score.
     bound: Score,
     /// The clause's place in the query (the order scores are summed in).
     clause: usize,
 }
 
-impl Cursor {
+impl Cursor<'_> {
     fn doc(&self) -> DocId {
         self.postings.doc()
     }
 
     /// The clause's score of the document the cursor is on.
     fn score(&self, doc: DocId) -> Score {
-        self.weight
-            .score(self.norms.fieldnorm_id(doc), self.postings.term_freq())
+        let norm = self.norms.fieldnorm_id(doc);
+        match self.postings.term_freq() {
+            1 => self.once.0[usize::from(norm)],
+            tf => self.weight.score(norm, tf),
+        }
     }
 }
 
@@ -200,7 +223,7 @@ impl Top {
 /// MaxScore over one segment's cursors; `admit` says whether a document may be
 /// listed (alive, not shadowed, in scope), asked in increasing document order.
 fn search_segment(
-    cursors: &mut [Cursor],
+    cursors: &mut [Cursor<'_>],
     top: &mut Top,
     mut admit: impl FnMut(DocId) -> bool,
     seg: u32,
