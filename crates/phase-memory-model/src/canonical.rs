@@ -3,6 +3,8 @@
 //! package manifests are computed over this encoding, so it must never depend on
 //! map insertion order or on serde_json feature flags.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 /// Decimal places every float is rounded to on the wire.
@@ -47,11 +49,13 @@ fn write_value(out: &mut String, v: &Value, indent: Option<usize>, depth: usize,
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
             if n.is_i64() || n.is_u64() || !round {
-                out.push_str(&n.to_string());
+                let _ = write!(out, "{n}");
             } else {
                 let f = round_score(n.as_f64().unwrap_or(0.0));
                 match serde_json::Number::from_f64(f) {
-                    Some(num) => out.push_str(&num.to_string()),
+                    Some(num) => {
+                        let _ = write!(out, "{num}");
+                    }
                     None => out.push('0'),
                 }
             }
@@ -74,29 +78,58 @@ fn write_value(out: &mut String, v: &Value, indent: Option<usize>, depth: usize,
             out.push(']');
         }
         Value::Object(map) => {
-            if map.is_empty() {
-                out.push_str("{}");
-                return;
-            }
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, indent, depth + 1);
-                write_str(out, k);
-                out.push(':');
-                if indent.is_some() {
-                    out.push(' ');
-                }
-                write_value(out, &map[k.as_str()], indent, depth + 1, round);
-            }
-            newline(out, indent, depth);
-            out.push('}');
+            let mut entries: Vec<(&str, &Value)> =
+                map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            write_entries(out, &mut entries, indent, depth, round);
         }
     }
+}
+
+/// Writes an object of `entries` (distinct keys, any order) as [`write_value`]
+/// writes an object holding them: keys sorted.
+fn write_entries(
+    out: &mut String,
+    entries: &mut [(&str, &Value)],
+    indent: Option<usize>,
+    depth: usize,
+    round: bool,
+) {
+    if entries.is_empty() {
+        out.push_str("{}");
+        return;
+    }
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push('{');
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        newline(out, indent, depth + 1);
+        write_str(out, k);
+        out.push(':');
+        if indent.is_some() {
+            out.push(' ');
+        }
+        write_value(out, v, indent, depth + 1, round);
+    }
+    newline(out, indent, depth);
+    out.push('}');
+}
+
+/// [`canonical_json`] of an object of `entries` (distinct keys, any order),
+/// without building the object: what a caller holding its parts by reference
+/// (an envelope and its data) writes without copying them.
+pub fn canonical_json_of_entries(entries: &mut [(&str, &Value)]) -> String {
+    let mut out = String::with_capacity(256);
+    write_entries(&mut out, entries, None, 0, true);
+    out
+}
+
+/// [`canonical_json_pretty`] of an object of `entries` (distinct keys, any order).
+pub fn canonical_json_pretty_of_entries(entries: &mut [(&str, &Value)]) -> String {
+    let mut out = String::with_capacity(512);
+    write_entries(&mut out, entries, Some(2), 0, true);
+    out
 }
 
 fn newline(out: &mut String, indent: Option<usize>, depth: usize) {
@@ -109,7 +142,15 @@ fn newline(out: &mut String, indent: Option<usize>, depth: usize) {
 }
 
 fn write_str(out: &mut String, s: &str) {
-    // serde_json's string escaping is canonical (it escapes only what JSON requires).
+    // serde_json's string escaping is canonical (it escapes only what JSON
+    // requires: quotes, backslashes and control characters); a string with none
+    // of those is written as it is.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     match serde_json::to_string(s) {
         Ok(q) => out.push_str(&q),
         Err(_) => out.push_str("\"\""),

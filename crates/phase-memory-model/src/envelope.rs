@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::canonical::{canonical_json, canonical_json_pretty, digest_value};
+use crate::canonical::{canonical_json_of_entries, canonical_json_pretty_of_entries, content_hash};
 use crate::diagnostic::{Diagnostic, Severity, Status};
 
 /// The envelope format version.
@@ -63,21 +63,45 @@ impl Envelope {
 
     /// Canonical pretty JSON (what `--json` prints).
     pub fn to_json(&self) -> String {
-        canonical_json_pretty(&self.to_value())
+        self.with_entries(true, canonical_json_pretty_of_entries)
     }
 
     /// Canonical compact JSON.
     pub fn to_json_compact(&self) -> String {
-        canonical_json(&self.to_value())
+        self.with_entries(true, canonical_json_of_entries)
     }
 
     /// Digest of the envelope without its audit field (what the audit record stores).
     pub fn digest_without_audit(&self) -> String {
-        let mut v = self.to_value();
-        if let Value::Object(m) = &mut v {
-            m.remove("audit");
+        content_hash(
+            self.with_entries(false, canonical_json_of_entries)
+                .as_bytes(),
+        )
+    }
+
+    /// Calls `f` with the fields of [`Envelope::to_value`]'s object (without
+    /// `audit` unless `audit`), the data by reference: an activation's data is
+    /// most of an envelope, and is written without being copied.
+    fn with_entries<R>(&self, audit: bool, f: impl FnOnce(&mut [(&str, &Value)]) -> R) -> R {
+        let text = |s: &str| Value::String(s.to_string());
+        let status = serde_json::to_value(self.status).unwrap_or(Value::Null);
+        let diagnostics = serde_json::to_value(&self.diagnostics).unwrap_or(Value::Null);
+        let audit_ref = serde_json::to_value(&self.audit).unwrap_or(Value::Null);
+        let (envelope, operation) = (text(&self.envelope), text(&self.operation));
+        let (request_id, profile_digest) = (text(&self.request_id), text(&self.profile_digest));
+        let mut entries = vec![
+            ("envelope", &envelope),
+            ("operation", &operation),
+            ("status", &status),
+            ("request_id", &request_id),
+            ("profile_digest", &profile_digest),
+            ("data", &self.data),
+            ("diagnostics", &diagnostics),
+        ];
+        if audit {
+            entries.push(("audit", &audit_ref));
         }
-        digest_value(&v)
+        f(&mut entries)
     }
 
     /// CLI exit code of this envelope.

@@ -133,3 +133,60 @@ proptest! {
         prop_assert_eq!(parse_record(&line, 1).expect("parse"), e);
     }
 }
+
+/// Any JSON value: nested arrays and objects of strings (with characters JSON
+/// escapes), integers and floats.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        (-1.0e9f64..1.0e9).prop_map(|f| json!(f)),
+        "[a-z\"\\\\\u{0}-\u{1f}é😀/ ]{0,12}".prop_map(serde_json::Value::String),
+    ];
+    leaf.prop_recursive(3, 40, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map("[a-z_\"]{0,6}", inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    /// The envelope's canonical forms, written from its fields by reference,
+    /// are byte for byte those of its JSON value (`to_value`): what `--json`
+    /// prints, what HTTP sends and the digest audit records keep never change.
+    #[test]
+    fn envelope_writes_what_its_value_writes(
+        data in json_value(),
+        audit in prop::option::of((any::<u64>(), "[0-9a-f]{0,16}")),
+        message in ".{0,30}",
+        request_id in ".{0,20}",
+    ) {
+        let mut e = Envelope::new("activation.run", Status::Ok, &request_id, "blake3:p\"q");
+        e.data = data;
+        e.diagnostics.push(Diagnostic::info("policy.withheld", message).at("cue.text"));
+        e.audit = audit.map(|(seq, hash)| AuditRef { seq, hash });
+        let v = e.to_value();
+        prop_assert_eq!(e.to_json(), canonical::canonical_json_pretty(&v));
+        prop_assert_eq!(e.to_json_compact(), canonical::canonical_json(&v));
+        let mut without = v.clone();
+        if let serde_json::Value::Object(m) = &mut without {
+            m.remove("audit");
+        }
+        prop_assert_eq!(e.digest_without_audit(), canonical::digest_value(&without));
+    }
+}
+
+proptest! {
+    /// A string is written as serde_json writes it (JSON's own escaping), with
+    /// or without characters that need escaping.
+    #[test]
+    fn strings_are_escaped_as_json_escapes_them(s in "(.|[\"\\\\\u{0}-\u{1f}\u{7f}])*") {
+        let want = serde_json::to_string(&s).expect("string");
+        prop_assert_eq!(canonical::canonical_json(&json!(s)), want.clone());
+        let keyed = canonical::canonical_json(&json!({ s.clone(): 1 }));
+        prop_assert_eq!(keyed, format!("{{{want}:1}}"));
+    }
+}
