@@ -139,6 +139,12 @@ fn log_ends(
     m: &Manifest,
 ) -> Result<(Option<File>, u64, Option<File>, Option<AuditRecord>), String> {
     let (events, last_event) = log_tail::<Event>(dir, &m.events, layout::EVENTS)?;
+    let (audit, tail) = audit_end(dir, m)?;
+    Ok((events, last_event.map_or(0, |e| e.seq), audit, tail))
+}
+
+/// The committed audit log held open and its last record after the checkpoint.
+fn audit_end(dir: &Path, m: &Manifest) -> Result<(Option<File>, Option<AuditRecord>), String> {
     let (audit, tail) = log_tail::<AuditRecord>(dir, &m.audit, layout::AUDIT)?;
     // The chain after the checkpoint has no gaps: its last seq follows from the
     // line count (a replaced file would not).
@@ -149,7 +155,7 @@ fn log_ends(
     {
         return Err("audit.jsonl does not end where the manifest says".into());
     }
-    Ok((events, last_event.map_or(0, |e| e.seq), audit, tail))
+    Ok((audit, tail))
 }
 
 /// The node keys of one segment's lines with their positions (segment `seg`);
@@ -490,8 +496,16 @@ impl Lazy {
         } else {
             None
         };
-        let (events, event_head, audit, audit_tail) =
-            log_ends(dir, m).map_err(|e| StoreError::Backend(format!("catching up: {e}")))?;
+        // Commits that only audited reads leave the event log as it was: its
+        // pinned file and head stay (one file opened and read less per commit
+        // followed).
+        let (events, event_head, audit, audit_tail) = if m.events == have.events {
+            let (audit, audit_tail) =
+                audit_end(dir, m).map_err(|e| StoreError::Backend(format!("catching up: {e}")))?;
+            (self.pins.events.take(), self.event_head, audit, audit_tail)
+        } else {
+            log_ends(dir, m).map_err(|e| StoreError::Backend(format!("catching up: {e}")))?
+        };
 
         let mut ids = Vec::new();
         for (key, pos) in keys {
