@@ -192,12 +192,10 @@ impl Run<'_, '_> {
         if let Some(ok) = self.admitted.get(i) {
             return ok;
         }
-        let ok = if self.snap.node(i).is_none()
-            || self.snap.phase_weight(i) <= 0.0
-            || (!self.include_invalid && !self.snap.valid_at(i, self.as_of))
-        {
+        let view = self.snap.node(i);
+        let ok = if view.is_none() || !self.snap.admissible(i, self.as_of, self.include_invalid) {
             false
-        } else if let Some(view) = self.snap.node(i) {
+        } else if let Some(view) = view {
             match (self.visible)(view) {
                 Visibility::Visible => true,
                 Visibility::Withheld(rule) => {

@@ -302,8 +302,23 @@ impl Snapshot {
         &self.dict.phases.names[self.phase[i as usize] as usize]
     }
 
+    /// The activation weight of node `i`'s phase (its class's: the phase is
+    /// part of the class, and the class word is what admission reads).
     pub(crate) fn phase_weight(&self, i: u32) -> f64 {
-        self.dict.phase_weights[self.phase[i as usize] as usize]
+        self.classes
+            .weight(self.policy_class[i as usize] & classes::bits::CLASS)
+    }
+
+    /// Whether node `i` (a row of the snapshot) may take part in an
+    /// activation at `t` before policy is asked: its phase has a positive
+    /// activation weight and, unless `include_invalid`, it is valid at `t`.
+    /// One read of the class column for most nodes (those without validity
+    /// bounds).
+    pub(crate) fn admissible(&self, i: u32, t: i64, include_invalid: bool) -> bool {
+        use classes::bits;
+        let word = self.policy_class[i as usize];
+        word & bits::PHASE_ACTIVE != 0
+            && (include_invalid || word & bits::ALWAYS_VALID != 0 || self.valid_at(i, t))
     }
 
     pub(crate) fn valid_at(&self, i: u32, t: i64) -> bool {

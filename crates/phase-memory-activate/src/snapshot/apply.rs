@@ -108,8 +108,8 @@ impl Snapshot {
         self.valid_to.set(r, row.valid_to);
         self.tokens.set(r, row.tokens);
         self.signature.set(r, row.signature);
-        let class = self.class_of_row(r);
-        self.policy_class.set(r, class);
+        let word = self.class_word(r);
+        self.policy_class.set(r, word);
     }
 
     fn update_row(&mut self, r: usize, node: &Node, counter: &mut Option<TokenCounter>) {

@@ -11,6 +11,18 @@ use rustc_hash::FxHashMap;
 
 use super::Snapshot;
 
+/// Bits of the class column besides the class number: what activation's
+/// admission reads of a node besides policy, kept with the class so one read
+/// answers both (`Snapshot::admission`).
+pub(crate) mod bits {
+    /// The node's phase has a positive activation weight.
+    pub const PHASE_ACTIVE: u32 = 1 << 31;
+    /// The node has no validity bounds (valid at every instant).
+    pub const ALWAYS_VALID: u32 = 1 << 30;
+    /// The class number.
+    pub const CLASS: u32 = (1 << 30) - 1;
+}
+
 /// The classes a snapshot has numbered so far, keyed by what a policy decision
 /// reads of a node as interned numbers: `[kind, phase, sensitivity, scope,
 /// labels…]`. A class is never renumbered nor dropped while the snapshot is
@@ -20,6 +32,10 @@ use super::Snapshot;
 #[derive(Clone, Debug)]
 pub(super) struct Classes {
     map: Arc<FxHashMap<Box<[u32]>, u32>>,
+    /// Each class's phase activation weight (its phase is part of the key),
+    /// by class number: read with the class word a node's admission read
+    /// already, instead of its phase column.
+    weights: Arc<Vec<f64>>,
     /// Which numbering this is: the same for a snapshot and every snapshot
     /// brought forward from it (they number alike), different for one built or
     /// loaded afresh (it may number otherwise). Unique within the process.
@@ -31,6 +47,7 @@ impl Default for Classes {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         Classes {
             map: Default::default(),
+            weights: Default::default(),
             lineage: NEXT.fetch_add(1, AtomicOrdering::Relaxed),
         }
     }
@@ -45,17 +62,17 @@ impl Classes {
         self.map
             .keys()
             .map(|k| std::mem::size_of::<(Box<[u32]>, u32)>() + 8 + 4 * k.len())
-            .sum()
+            .sum::<usize>()
+            + self.weights.capacity() * 8
+    }
+
+    /// The phase activation weight of class `class` (0 for a number not given).
+    pub(super) fn weight(&self, class: u32) -> f64 {
+        self.weights.get(class as usize).copied().unwrap_or(0.0)
     }
 }
 
 impl Snapshot {
-    /// The class of row `r` from its columns, numbered on first sight.
-    pub(super) fn class_of_row(&mut self, r: usize) -> u32 {
-        let mut key = Vec::new();
-        self.class_of_row_with(r, &mut key)
-    }
-
     /// [`Snapshot::class_of_row`] with a buffer for the key (allocated only for
     /// a class seen for the first time).
     fn class_of_row_with(&mut self, r: usize, key: &mut Vec<u32>) -> u32 {
@@ -72,7 +89,25 @@ impl Snapshot {
         }
         let c = self.classes.map.len() as u32;
         Arc::make_mut(&mut self.classes.map).insert(key.as_slice().into(), c);
+        let weight = self.dict.phase_weights[self.phase[r] as usize];
+        Arc::make_mut(&mut self.classes.weights).push(weight);
         c
+    }
+
+    /// The class column's word of row `r`: its class number and admission
+    /// bits ([`bits`]).
+    pub(super) fn class_word(&mut self, r: usize) -> u32 {
+        let mut key = Vec::new();
+        self.class_word_with(r, &mut key)
+    }
+
+    fn class_word_with(&mut self, r: usize, key: &mut Vec<u32>) -> u32 {
+        let class = self.class_of_row_with(r, key) & bits::CLASS;
+        let active = self.classes.weight(class) > 0.0;
+        let always = self.valid_from[r] == i64::MIN && self.valid_to[r] == i64::MAX;
+        class
+            | if active { bits::PHASE_ACTIVE } else { 0 }
+            | if always { bits::ALWAYS_VALID } else { 0 }
     }
 
     /// Numbers the class of every row (after the columns are filled).
@@ -81,7 +116,7 @@ impl Snapshot {
         let mut column = Vec::with_capacity(n);
         let mut key = Vec::new();
         for r in 0..n {
-            column.push(self.class_of_row_with(r, &mut key));
+            column.push(self.class_word_with(r, &mut key));
         }
         self.policy_class = column.into();
     }

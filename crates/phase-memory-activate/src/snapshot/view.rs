@@ -86,7 +86,7 @@ impl<'a> NodeView<'a> {
     /// look the decision up by it. Classes of different snapshots must not be
     /// compared.
     pub fn policy_class(&self) -> u32 {
-        self.snap.policy_class[self.index as usize]
+        self.snap.policy_class[self.index as usize] & super::classes::bits::CLASS
     }
     /// Whether the node carries a label.
     pub fn has_label(&self, label: &str) -> bool {
