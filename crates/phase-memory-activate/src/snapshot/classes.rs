@@ -36,19 +36,27 @@ pub(super) struct Classes {
     /// by class number: read with the class word a node's admission read
     /// already, instead of its phase column.
     weights: Arc<Vec<f64>>,
-    /// Which numbering this is: the same for a snapshot and every snapshot
-    /// brought forward from it (they number alike), different for one built or
-    /// loaded afresh (it may number otherwise). Unique within the process.
+    /// Which numbering this is: a new one whenever a class is numbered (and
+    /// for a snapshot built or loaded afresh), so two snapshots share it only
+    /// when they hold the same classes under the same numbers — also two
+    /// snapshots brought forward from one along different paths (a process's
+    /// runtimes may), which could number their new classes differently.
+    /// Unique within the process.
     lineage: u64,
+}
+
+/// A lineage number not given before in this process.
+fn next_lineage() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, AtomicOrdering::Relaxed)
 }
 
 impl Default for Classes {
     fn default() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
         Classes {
             map: Default::default(),
             weights: Default::default(),
-            lineage: NEXT.fetch_add(1, AtomicOrdering::Relaxed),
+            lineage: next_lineage(),
         }
     }
 }
@@ -91,6 +99,7 @@ impl Snapshot {
         Arc::make_mut(&mut self.classes.map).insert(key.as_slice().into(), c);
         let weight = self.dict.phase_weights[self.phase[r] as usize];
         Arc::make_mut(&mut self.classes.weights).push(weight);
+        self.classes.lineage = next_lineage();
         c
     }
 
@@ -128,10 +137,12 @@ impl Snapshot {
     }
 
     /// Which numbering of policy classes this snapshot uses: equal for two
-    /// snapshots exactly when a class number means the same class in both
-    /// (one was brought forward from the other), so a caller may keep decisions
-    /// per class number across snapshots of one lineage. Unique within the
-    /// process.
+    /// snapshots only when they hold the same classes under the same numbers
+    /// (one was brought forward from the other without numbering a class), so
+    /// a caller may keep decisions per class number across snapshots of one
+    /// lineage. Numbering a class starts a new lineage: two snapshots brought
+    /// forward from one along different paths may number their new classes
+    /// differently, and must not share decisions. Unique within the process.
     pub fn policy_class_lineage(&self) -> u64 {
         self.classes.lineage
     }

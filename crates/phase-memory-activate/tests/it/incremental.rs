@@ -268,8 +268,14 @@ proptest! {
             prop_assert_eq!(classes_follow_keys(&snap), Ok(()));
             prop_assert_eq!(classes_follow_keys(&fresh), Ok(()));
             // One lineage numbers alike (decisions kept per class number stay
-            // right); a fresh build or a decoded copy starts a lineage of its own.
-            prop_assert_eq!(snap.policy_class_lineage(), reader.policy_class_lineage());
+            // right): a commit that numbered no class keeps it, one that did
+            // starts a new one; a fresh build or a decoded copy starts a
+            // lineage of its own.
+            if snap.policy_class_count() == reader.policy_class_count() {
+                prop_assert_eq!(snap.policy_class_lineage(), reader.policy_class_lineage());
+            } else {
+                prop_assert_ne!(snap.policy_class_lineage(), reader.policy_class_lineage());
+            }
             prop_assert_eq!(classes_agree(&reader, &snap), Ok(()));
             prop_assert_ne!(fresh.policy_class_lineage(), snap.policy_class_lineage());
             prop_assert_ne!(back.policy_class_lineage(), snap.policy_class_lineage());
@@ -555,4 +561,58 @@ fn activations_after_others_on_the_same_thread_equal_a_fresh_threads() {
     let _ = activations(&snap, &p, &all, 1);
     let _ = activations(&snap, &p, &all[..IDS / 2], 3);
     assert_eq!(activations(&snap, &p, &small, 0), fresh);
+}
+
+/// Two snapshots brought forward from one along different paths (two runtimes
+/// of a process may each bring their own copy forward) can give one class
+/// number to different classes: numbering a class starts a new lineage, so
+/// policy decisions kept per class number are never shared between them; a
+/// commit that numbers no class keeps the lineage.
+#[test]
+fn snapshots_that_number_classes_apart_never_share_a_lineage() {
+    let p = profile();
+    let mut model = Model::default();
+    let mut ignored = SnapshotChanges::default();
+    let plain = |k: usize, labels: Vec<usize>| Op::PutNode {
+        k,
+        text: 1,
+        phase: 1,
+        created: 0,
+        labels,
+        tokens: 5,
+        invalid: false,
+    };
+    model.apply(&plain(0, vec![]), &mut ignored);
+    let base = model.build(&p, 1);
+    // The same commit from both copies' point of view, but each copy sees a
+    // different new node first: one labelled red, the other green.
+    let bring = |snap: &Snapshot, op: Op| {
+        let mut m = Model::default();
+        let mut ignored = SnapshotChanges::default();
+        m.apply(&plain(0, vec![]), &mut ignored);
+        let mut c = SnapshotChanges::default();
+        m.apply(&op, &mut c);
+        for (id, n) in &mut c.nodes {
+            *n = m.nodes.get(id).cloned();
+        }
+        let mut s = snap.clone();
+        s.apply(2, &c, &mut |id| m.edges_of(id));
+        s
+    };
+    let red = bring(&base, plain(1, vec![0]));
+    let green = bring(&base, plain(2, vec![1]));
+    assert_eq!(red.policy_class_count(), base.policy_class_count() + 1);
+    assert_eq!(green.policy_class_count(), base.policy_class_count() + 1);
+    let lineages = [
+        base.policy_class_lineage(),
+        red.policy_class_lineage(),
+        green.policy_class_lineage(),
+    ];
+    assert_ne!(lineages[0], lineages[1]);
+    assert_ne!(lineages[0], lineages[2]);
+    assert_ne!(lineages[1], lineages[2], "one class number, two classes");
+    // A node of a class the snapshot has: no class numbered, the lineage stays.
+    let same = bring(&base, plain(3, vec![]));
+    assert_eq!(same.policy_class_count(), base.policy_class_count());
+    assert_eq!(same.policy_class_lineage(), base.policy_class_lineage());
 }
