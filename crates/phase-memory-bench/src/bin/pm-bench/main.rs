@@ -12,6 +12,13 @@
 //! pm-bench scale         --adapter sqlite|postgres|file --nodes 100000 [--instances 1,3]
 //! ```
 
+/// The allocator the `phase-memory` binary uses: the engine scenarios then
+/// measure the allocations the product makes, and the HTTP clients of `serve`
+/// (16 threads sharing the cores with the server) spend less of them in
+/// glibc's malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod scale;
 mod scenarios;
 mod serve;
