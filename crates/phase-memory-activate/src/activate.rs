@@ -192,20 +192,18 @@ impl Run<'_, '_> {
         if let Some(ok) = self.admitted.get(i) {
             return ok;
         }
-        let view = self.snap.node(i);
-        let ok = if view.is_none() || !self.snap.admissible(i, self.as_of, self.include_invalid) {
-            false
-        } else if let Some(view) = view {
-            match (self.visible)(view) {
-                Visibility::Visible => true,
-                Visibility::Withheld(rule) => {
-                    *self.withheld.entry(rule).or_insert(0) += 1;
-                    self.withheld_count += 1;
-                    false
+        let ok = match self.snap.node(i) {
+            Some(view) if self.snap.admissible(i, self.as_of, self.include_invalid) => {
+                match (self.visible)(view) {
+                    Visibility::Visible => true,
+                    Visibility::Withheld(rule) => {
+                        *self.withheld.entry(rule).or_insert(0) += 1;
+                        self.withheld_count += 1;
+                        false
+                    }
                 }
             }
-        } else {
-            false
+            _ => false,
         };
         self.admitted.set(i, ok);
         ok

@@ -13,7 +13,7 @@ use super::Snapshot;
 
 /// Bits of the class column besides the class number: what activation's
 /// admission reads of a node besides policy, kept with the class so one read
-/// answers both (`Snapshot::admission`).
+/// answers both (`Snapshot::admissible`).
 pub(crate) mod bits {
     /// The node's phase has a positive activation weight.
     pub const PHASE_ACTIVE: u32 = 1 << 31;
@@ -81,8 +81,9 @@ impl Classes {
 }
 
 impl Snapshot {
-    /// [`Snapshot::class_of_row`] with a buffer for the key (allocated only for
-    /// a class seen for the first time).
+    /// The class of row `r` from its columns, numbered on first sight (a new
+    /// lineage then), with a buffer for the key (allocated only for a class
+    /// seen for the first time).
     fn class_of_row_with(&mut self, r: usize, key: &mut Vec<u32>) -> u32 {
         key.clear();
         key.extend_from_slice(&[

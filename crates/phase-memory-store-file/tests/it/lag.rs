@@ -479,3 +479,34 @@ proptest! {
         full.refresh(&dir)?;
     }
 }
+
+/// A lazy handle following commits that only audited reads (the event log as
+/// the manifest had it) keeps its open event log: the events are still read
+/// back from the log's end, without loading the store.
+#[test]
+fn a_lazy_handle_keeps_its_event_log_across_audit_only_commits() {
+    let tmp = TempDir::new().expect("tempdir");
+    let dir = tmp.path().join("s");
+    let mut w = store_with_base(&dir);
+    let mut r = FileStore::open(&dir, OpenMode::Shared).expect("reader");
+    assert!(r.is_lazy());
+    for _ in 0..3 {
+        let audit = audit_after(&w, 1);
+        w.commit(ChangeSet {
+            audit,
+            ..Default::default()
+        })
+        .expect("audit-only commit");
+        r.refresh().expect("refresh");
+    }
+    let events = r
+        .events(&phase_memory_store::EventQuery::default())
+        .expect("events");
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
+    assert_eq!(r.loads(), 0, "the events came from the kept event log");
+    assert!(r.is_lazy());
+    assert_eq!(
+        format!("{:?}", r.audit_head().expect("audit head")),
+        format!("{:?}", w.audit_head().expect("audit head"))
+    );
+}
