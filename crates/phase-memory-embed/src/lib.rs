@@ -58,7 +58,21 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// The `k` candidates most similar to `query` by dot product, best first, ties by
+/// The step similarities are kept to. A model's float kernels sum in an order
+/// that depends on the CPU (its vector width and cache sizes), so one text's
+/// similarity to another differs between machines in the seventh digit; kept
+/// to four decimals, it is the same on every machine but for a value within
+/// that difference of a step's midpoint, and envelopes and packages stay
+/// byte-identical across machines.
+pub const SIMILARITY_STEP: f32 = 1e-4;
+
+/// The similarity of two L2-normalised vectors: their dot product, rounded to
+/// [`SIMILARITY_STEP`].
+pub fn similarity(a: &[f32], b: &[f32]) -> f32 {
+    (dot(a, b) / SIMILARITY_STEP).round() * SIMILARITY_STEP
+}
+
+/// The `k` candidates most similar to `query` ([`similarity`]), best first, ties by
 /// the candidate's position (so the caller's order, e.g. by node id, breaks them).
 /// Exact: every candidate is scored.
 pub fn top_k<'a, I>(query: &[f32], candidates: I, k: usize) -> Vec<(usize, f32)>
@@ -71,7 +85,7 @@ where
     let mut scored: Vec<(usize, f32)> = candidates
         .into_iter()
         .enumerate()
-        .map(|(i, v)| (i, dot(query, v)))
+        .map(|(i, v)| (i, similarity(query, v)))
         .filter(|(_, s)| s.is_finite())
         .collect();
     let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
@@ -96,10 +110,32 @@ mod tests {
             k in 0usize..50,
         ) {
             let got = top_k(&q, vs.iter().map(Vec::as_slice), k);
-            let mut all: Vec<(usize, f32)> = vs.iter().enumerate().map(|(i, v)| (i, dot(&q, v))).collect();
+            let mut all: Vec<(usize, f32)> = vs.iter().enumerate().map(|(i, v)| (i, similarity(&q, v))).collect();
             all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             all.truncate(k);
             prop_assert_eq!(got, all);
+        }
+
+        /// Two machines' vectors of one text differ in their last bits; their
+        /// similarities to a query agree unless the exact one lies that close to
+        /// a step's midpoint.
+        #[test]
+        fn similarity_does_not_see_last_bit_differences(
+            v in proptest::collection::vec(-0.2f32..0.2, 8),
+            q in proptest::collection::vec(-0.2f32..0.2, 8),
+            nudge in proptest::collection::vec(-1i32..=1, 8),
+        ) {
+            let w: Vec<f32> = v
+                .iter()
+                .zip(&nudge)
+                .map(|(x, n)| f32::from_bits(x.to_bits().wrapping_add_signed(*n)))
+                .collect();
+            let exact: f64 = v.iter().zip(&q).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+            let steps = exact / f64::from(SIMILARITY_STEP);
+            prop_assume!((steps - steps.floor() - 0.5).abs() > 1e-3);
+            prop_assert_eq!(similarity(&q, &v).to_bits(), similarity(&q, &w).to_bits());
+            let off = (f64::from(similarity(&q, &v)) - exact).abs();
+            prop_assert!(off <= f64::from(SIMILARITY_STEP) / 2.0 + 1e-6, "{off}");
         }
     }
 }
