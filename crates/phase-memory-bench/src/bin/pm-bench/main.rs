@@ -19,6 +19,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod load;
 mod scale;
 mod scenarios;
 mod serve;

@@ -106,19 +106,15 @@ pub fn serve(a: &ServeArgs) -> Result<Value> {
     let auth = format!("Bearer {token}");
     // Warm up every runtime of the pool (the first activation of a runtime
     // builds its snapshot).
+    let bodies = activation_bodies(&texts, &as_of, a);
     let t = Instant::now();
-    for text in texts.iter().take(8) {
-        let (ok, _) = post(
-            &agent(),
-            &url,
-            &auth,
-            "activation.run",
-            &activation(text, &as_of, a),
-        )?;
-        if !ok {
+    let mut client = crate::load::Client::new(&url, &auth)?;
+    for body in bodies.iter().take(8) {
+        if !client.post_ok(ACTIVATION, body)? {
             bail!("warm-up activation failed");
         }
     }
+    drop(client);
     let warm_up = t.elapsed();
     let rss_after_warm_up = server.rss()?;
 
@@ -126,7 +122,7 @@ pub fn serve(a: &ServeArgs) -> Result<Value> {
     for &clients in &a.clients {
         eprintln!("pm-bench: {clients} client(s), {} activations", a.requests);
         let cpu = Cpu::start(&server);
-        let mut http = http_activations(&url, &auth, &texts, &as_of, a, clients)?;
+        let mut http = http_activations(&url, &auth, &bodies, a, clients)?;
         if let Some(m) = http.as_object_mut() {
             m.insert("cpu".into(), cpu.stop(a.requests));
         }
@@ -143,7 +139,7 @@ pub fn serve(a: &ServeArgs) -> Result<Value> {
         a.mixed_clients, a.upsert_percent
     );
     let figures_before_mixed = runtime_figures(&url)?;
-    let mixed = http_mixed(&url, &auth, &texts, &as_of, a)?;
+    let mixed = http_mixed(&url, &auth, &bodies, a)?;
     let figures_after_mixed = runtime_figures(&url)?;
     let rss_end = server.rss()?;
     // Stop the server the hard way: an acknowledged write must survive kill -9.
@@ -217,6 +213,10 @@ fn cli_binary(given: Option<&Path>) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Where the load phases POST.
+const ACTIVATION: &str = "/v1/ops/activation.run";
+const UPSERT: &str = "/v1/ops/node.upsert";
+
 fn activation(text: &str, as_of: &str, a: &ServeArgs) -> Value {
     json!({"cue": {"text": text}, "budget_tokens": a.budget, "limit": a.limit, "as_of": as_of})
 }
@@ -227,26 +227,6 @@ fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(120)))
         .build()
         .into()
-}
-
-/// POSTs one operation; returns (status 200 and envelope ok, envelope).
-fn post(
-    agent: &ureq::Agent,
-    url: &str,
-    auth: &str,
-    op: &str,
-    body: &Value,
-) -> Result<(bool, Value)> {
-    let mut r = agent
-        .post(format!("{url}/v1/ops/{op}"))
-        .header("Authorization", auth)
-        .header("Content-Type", "application/json")
-        .send(body.to_string())
-        .with_context(|| format!("POST {op}"))?;
-    let status = r.status().as_u16();
-    let text = r.body_mut().read_to_string().unwrap_or_default();
-    let env: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Ok((status == 200 && env["status"] == "ok", env))
 }
 
 /// The server's own figures of how it kept derived state in step and committed
@@ -291,12 +271,21 @@ fn summary(lat: &Latencies, requests: u64, errors: u64, wall: Duration) -> Value
     })
 }
 
-/// `clients` threads send `a.requests` activations in all.
+/// The activation requests' bodies, one per cue text, serialised before the
+/// timed part.
+fn activation_bodies(texts: &[String], as_of: &str, a: &ServeArgs) -> Vec<Vec<u8>> {
+    texts
+        .iter()
+        .map(|t| activation(t, as_of, a).to_string().into_bytes())
+        .collect()
+}
+
+/// `clients` threads send `a.requests` activations in all, each over its own
+/// kept-alive connection ([`crate::load::Client`]).
 fn http_activations(
     url: &str,
     auth: &str,
-    texts: &[String],
-    as_of: &str,
+    bodies: &[Vec<u8>],
     a: &ServeArgs,
     clients: u64,
 ) -> Result<Value> {
@@ -307,37 +296,35 @@ fn http_activations(
         let handles: Vec<_> = (0..clients)
             .map(|_| {
                 let (next, errors) = (next.clone(), errors.clone());
-                s.spawn(move || {
-                    let agent = agent();
+                s.spawn(move || -> Result<Latencies> {
+                    let mut client = crate::load::Client::new(url, auth)?;
                     let mut lat = Latencies::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= a.requests {
                             break;
                         }
-                        let body = activation(&texts[i as usize % texts.len()], as_of, a);
+                        let body = &bodies[i as usize % bodies.len()];
                         let t = Instant::now();
-                        let ok = matches!(
-                            post(&agent, url, auth, "activation.run", &body),
-                            Ok((true, _))
-                        );
+                        let ok = matches!(client.post_ok(ACTIVATION, body), Ok(true));
                         lat.push(t.elapsed());
                         if !ok {
                             errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    lat
+                    Ok(lat)
                 })
             })
             .collect();
         let mut all = Latencies::new();
         for h in handles {
-            if let Ok(l) = h.join() {
-                all.extend(l);
+            match h.join() {
+                Ok(l) => all.extend(l?),
+                Err(_) => bail!("a client thread panicked"),
             }
         }
-        all
-    });
+        Ok(all)
+    })?;
     Ok(summary(
         &lat,
         a.requests,
@@ -349,13 +336,7 @@ fn http_activations(
 /// The mixed phase: each request is an upsert with probability
 /// `upsert_percent`, otherwise an activation. Returns the figures and the ids of
 /// every acknowledged upsert (`acknowledged_ids`).
-fn http_mixed(
-    url: &str,
-    auth: &str,
-    texts: &[String],
-    as_of: &str,
-    a: &ServeArgs,
-) -> Result<Value> {
+fn http_mixed(url: &str, auth: &str, bodies: &[Vec<u8>], a: &ServeArgs) -> Result<Value> {
     let next = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -365,8 +346,8 @@ fn http_mixed(
         let handles: Vec<_> = (0..a.mixed_clients)
             .map(|c| {
                 let (next, errors) = (next.clone(), errors.clone());
-                s.spawn(move || {
-                    let agent = agent();
+                s.spawn(move || -> Result<_> {
+                    let mut client = crate::load::Client::new(url, auth)?;
                     let mut rng = Rng::new(a.common.seed ^ (0x5eed_0000 + c));
                     let (mut reads, mut writes) = (Latencies::new(), Latencies::new());
                     let mut acked = Vec::new();
@@ -377,40 +358,44 @@ fn http_mixed(
                         }
                         if rng.below(100) < a.upsert_percent {
                             let id = format!("bench-w{c}-{i}");
-                            let body = json!({"node": {"id": id, "kind": "note", "title": vocab.phrase(&mut rng, 4), "body": vocab.phrase(&mut rng, 40)}});
+                            let body = json!({"node": {"id": id, "kind": "note", "title": vocab.phrase(&mut rng, 4), "body": vocab.phrase(&mut rng, 40)}}).to_string();
                             let t = Instant::now();
-                            let r = post(&agent, url, auth, "node.upsert", &body);
+                            let r = client.post_ok(UPSERT, body.as_bytes());
                             writes.push(t.elapsed());
                             match r {
-                                Ok((true, _)) => acked.push(id),
+                                Ok(true) => acked.push(id),
                                 _ => {
                                     errors.fetch_add(1, Ordering::Relaxed);
                                 }
                             }
                         } else {
-                            let body = activation(&texts[i as usize % texts.len()], as_of, a);
+                            let body = &bodies[i as usize % bodies.len()];
                             let t = Instant::now();
-                            let ok = matches!(post(&agent, url, auth, "activation.run", &body), Ok((true, _)));
+                            let ok = matches!(client.post_ok(ACTIVATION, body), Ok(true));
                             reads.push(t.elapsed());
                             if !ok {
                                 errors.fetch_add(1, Ordering::Relaxed);
                             }
                         }
                     }
-                    (reads, writes, acked)
+                    Ok((reads, writes, acked))
                 })
             })
             .collect();
         let (mut reads, mut writes, mut acked) = (Latencies::new(), Latencies::new(), Vec::new());
         for h in handles {
-            if let Ok((r, w, k)) = h.join() {
-                reads.extend(r);
-                writes.extend(w);
-                acked.extend(k);
+            match h.join() {
+                Ok(r) => {
+                    let (r, w, k) = r?;
+                    reads.extend(r);
+                    writes.extend(w);
+                    acked.extend(k);
+                }
+                Err(_) => bail!("a client thread panicked"),
             }
         }
-        (reads, writes, acked)
-    });
+        Ok((reads, writes, acked))
+    })?;
     let wall = started.elapsed();
     let (reads, writes, acked) = results;
     let mut all = reads.clone();
