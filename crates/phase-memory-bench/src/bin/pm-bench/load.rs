@@ -75,10 +75,12 @@ impl Client {
         )
         .context("writing the request head")?;
         self.request.extend_from_slice(body);
-        // A kept-alive connection the server closed meanwhile fails before any
-        // byte of an answer: send once more on a new one (nothing was applied).
+        // A kept-alive connection the server closed while it was idle fails
+        // before any byte of an answer: send once more on a new one (the
+        // server read nothing of it; the bench's writes are upserts of fresh
+        // ids, the same write if sent twice).
         let reused = self.stream.is_some();
-        let status = match self.exchange() {
+        let (status, body_start, body_len, close) = match self.exchange() {
             Ok(s) => s,
             Err(Failure::BeforeAnswer(e)) if reused => {
                 self.stream = None;
@@ -89,7 +91,6 @@ impl Client {
                 return Err(f.into_error());
             }
         };
-        let (status, body_start, body_len, close) = status;
         let body = &self.buf[body_start..body_start + body_len];
         let ok = status == 200
             && serde_json::from_slice::<EnvelopeStatus>(body).is_ok_and(|e| e.status == "ok");

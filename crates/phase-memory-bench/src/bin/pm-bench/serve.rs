@@ -104,9 +104,9 @@ pub fn serve(a: &ServeArgs) -> Result<Value> {
     let mut server = Server::start(&cli, &store, &tokens, a.start_timeout)?;
     let url = server.url.clone();
     let auth = format!("Bearer {token}");
+    let bodies = activation_bodies(&texts, &as_of, a);
     // Warm up every runtime of the pool (the first activation of a runtime
     // builds its snapshot).
-    let bodies = activation_bodies(&texts, &as_of, a);
     let t = Instant::now();
     let mut client = crate::load::Client::new(&url, &auth)?;
     for body in bodies.iter().take(8) {
