@@ -50,18 +50,28 @@ pub fn set_exhaustive_for_thread(on: bool) {
 /// rounding from pruning a document whose score equals a bound.
 const BOUND_MARGIN: Score = 1.0e-5;
 
-/// The best `limit` live documents (best first, equal scores by address) of
-/// the disjunction of `clauses`, limited to documents with one of the `scopes`
-/// terms (`None`: every document). With `stats`, scores use the combined
-/// statistics and documents the overlay shadows are left out.
+/// How many documents [`top_docs`] lists.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Want {
+    /// The best `n`.
+    Best(usize),
+    /// Every document scoring above this (and the search pruned by it from
+    /// the start): what a search whose cut-off fell among tied scores needs.
+    Above(Score),
+}
+
+/// The best live documents (best first, equal scores by address) of the
+/// disjunction of `clauses` as `want` says, limited to documents with one of
+/// the `scopes` terms (`None`: every document). With `stats`, scores use the
+/// combined statistics and documents the overlay shadows are left out.
 pub(crate) fn top_docs(
     searcher: &Searcher,
     clauses: &[Clause],
     scopes: Option<&[Term]>,
     stats: Option<&Combined<'_>>,
-    limit: usize,
+    want: Want,
 ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
-    if limit == 0 || clauses.is_empty() {
+    if matches!(want, Want::Best(0)) || clauses.is_empty() {
         return Ok(Vec::new());
     }
     let provider: &dyn Bm25StatisticsProvider = match stats {
@@ -79,11 +89,22 @@ pub(crate) fn top_docs(
     let mut order: Vec<usize> = (0..readers.len()).collect();
     // Largest first: its best documents set the threshold the others start from.
     order.sort_by_key(|&o| (Reverse(readers[o].num_docs()), o));
-    let mut top = Top {
-        heap: BinaryHeap::with_capacity(limit.saturating_add(1)),
-        limit,
-        threshold: Score::MIN,
-        prune: !EXHAUSTIVE.with(Cell::get),
+    let prune = !EXHAUSTIVE.with(Cell::get);
+    let mut top = match want {
+        Want::Best(limit) => Top {
+            heap: BinaryHeap::with_capacity(limit.saturating_add(1)),
+            limit,
+            threshold: Score::MIN,
+            prune,
+        },
+        // The threshold is fixed (the list never fills); without pruning
+        // every match is listed and the caller's cut-off drops the rest.
+        Want::Above(floor) => Top {
+            heap: BinaryHeap::new(),
+            limit: usize::MAX,
+            threshold: if prune { floor } else { Score::MIN },
+            prune,
+        },
     };
     let shadow = stats.map(|s| s.shadow);
     for ord in order {

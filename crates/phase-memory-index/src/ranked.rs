@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use tantivy::{DocAddress, DocId, Searcher, Term};
 
+use crate::maxscore::{Want, top_docs};
 use crate::overlay::{Clause, Combined};
 use crate::{FullTextIndex, ID_FIELD, IndexError, tie_key};
 
@@ -56,34 +57,40 @@ impl FullTextIndex {
         };
         let mut own_keys: Vec<i64> = own.iter().map(|h| tie_key(h.1)).collect();
         own_keys.sort_unstable_by(|a, b| b.cmp(a));
-        // Fetch beyond the limit until the last hit scores below the limit-th
-        // (of committed and kept documents together), so documents tied at the
-        // cut-off are all seen and chosen by id.
+        // Fetch a little beyond the limit; when the last hit still ties the
+        // limit-th (of committed and kept documents together), documents tied
+        // at the cut-off may be missing: search once more for every document
+        // at or above the limit-th score, pruned by it from the start, so all
+        // the tied ones are seen and chosen by id.
         let total = usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX);
-        let mut fetch = limit.saturating_add(16);
-        let top = loop {
-            let combined = (!stats.overlay.is_empty()).then_some(stats);
-            let top: Vec<(f32, DocAddress)> =
-                crate::maxscore::top_docs(searcher, clauses, scope_terms, combined, fetch)
-                    .map_err(self.err("search"))?;
-            let last = top.last().map(|x| tie_key(x.0));
-            let settled = top.len() < fetch
-                || fetch >= total
-                || if own_keys.is_empty() {
-                    // `top` is best first and rounding keeps the order: its
-                    // `limit`-th key is the `limit`-th best.
-                    top.get(limit - 1).map(|x| tie_key(x.0)) != last
-                } else {
-                    let mut keys: Vec<i64> = top.iter().map(|x| tie_key(x.0)).collect();
-                    keys.extend(&own_keys);
-                    keys.sort_unstable_by(|a, b| b.cmp(a));
-                    keys.get(limit - 1).copied() != last
-                };
-            if settled {
-                break top;
-            }
-            fetch = fetch.saturating_mul(2);
+        let fetch = limit.saturating_add(16);
+        let combined = (!stats.overlay.is_empty()).then_some(stats);
+        let mut top: Vec<(f32, DocAddress)> =
+            top_docs(searcher, clauses, scope_terms, combined, Want::Best(fetch))
+                .map_err(self.err("search"))?;
+        let last = top.last().map(|x| tie_key(x.0));
+        let cut = if top.len() < fetch || fetch >= total {
+            None
+        } else if own_keys.is_empty() {
+            // `top` is best first and rounding keeps the order: its
+            // `limit`-th key is the `limit`-th best.
+            top.get(limit - 1).map(|x| tie_key(x.0))
+        } else {
+            let mut keys: Vec<i64> = top.iter().map(|x| tie_key(x.0)).collect();
+            keys.extend(&own_keys);
+            keys.sort_unstable_by(|a, b| b.cmp(a));
+            keys.get(limit - 1).copied()
         };
+        if let Some(key) = cut.filter(|&k| Some(k) == last) {
+            top = top_docs(
+                searcher,
+                clauses,
+                scope_terms,
+                combined,
+                Want::Above(key_floor(key)),
+            )
+            .map_err(self.err("search"))?;
+        }
         let mut hits = self.ids_of(searcher, top)?;
         hits.extend(own);
         crate::rank_hits(&mut hits);
@@ -165,5 +172,42 @@ impl FullTextIndex {
             })
             .map_err(|e| self.err("search")(e.into()))?;
         Ok(())
+    }
+}
+
+/// A score below every score whose [`tie_key`] is `key` or more: what a
+/// search for the documents at or above `key` is pruned by.
+fn key_floor(key: i64) -> f32 {
+    // Scores of `key` are at least b = (key - 0.5) / 65536, so at least the
+    // f32 nearest b when that is above b; two steps below it is below b
+    // whichever side of b it lies on.
+    let nearest = ((key as f64 - 0.5) / 65536.0) as f32;
+    if nearest <= 0.0 || !nearest.is_finite() {
+        return f32::MIN;
+    }
+    f32::from_bits(nearest.to_bits().saturating_sub(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_floor;
+    use crate::tie_key;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every score of a key is above the key's floor; the floor itself
+        /// rounds to a lower key.
+        #[test]
+        fn every_score_of_a_key_is_above_its_floor(score in 0.0f32..5000.0, key in 1i64..300_000_000) {
+            prop_assert!(score > key_floor(tie_key(score)), "{} vs floor {}", score, key_floor(tie_key(score)));
+            // The f32 scores around the lowest score of `key`.
+            let b = ((key as f64 - 0.5) / 65536.0) as f32;
+            for d in 0..8u32 {
+                let s = f32::from_bits(b.to_bits() - 4 + d);
+                if tie_key(s) >= key {
+                    prop_assert!(s > key_floor(key), "{} vs floor {} of key {}", s, key_floor(key), key);
+                }
+            }
+        }
     }
 }
