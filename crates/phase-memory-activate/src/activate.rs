@@ -5,8 +5,7 @@
 //!
 //! Work is proportional to the touched neighbourhood: seeds come from the cue, a
 //! node is expanded only if some arc out of it can carry activation above the
-//! threshold, and per-request state is kept per thread and emptied at the cost
-//! of what the last request touched (`activate/scratch.rs`).
+//! threshold, and per-request state lives in sparse maps keyed by node index.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -17,10 +16,10 @@ use rustc_hash::FxHashMap;
 
 use crate::snapshot::{NodeView, Snapshot, signature_similarity};
 
-mod scratch;
 mod types;
-use scratch::{Answers, NONE, Touched};
 pub use types::*;
+
+const NONE: u32 = u32::MAX;
 
 /// The per-node score factors besides the phase weight: hub damping and time in
 /// the cue.
@@ -78,6 +77,68 @@ impl Factors {
     }
 }
 
+thread_local! {
+    /// The touched-node map of this thread's last activation, emptied and used
+    /// again: a request touches a thousand nodes or more, and growing a fresh
+    /// map to that size (rehashing on the way) costs more than clearing one.
+    static TOUCHED: std::cell::RefCell<FxHashMap<u32, Touch>> =
+        std::cell::RefCell::new(FxHashMap::default());
+}
+
+/// Largest touched-node map kept for the next activation of a thread (entries).
+const KEPT_TOUCHED: usize = 1 << 14;
+
+/// An empty touched-node map with room for `room` nodes (this thread's last
+/// one when there is one).
+fn touched_map(room: usize) -> FxHashMap<u32, Touch> {
+    let mut m = TOUCHED
+        .try_with(|c| {
+            c.try_borrow_mut()
+                .map(|mut m| std::mem::take(&mut *m))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    m.clear();
+    m.reserve(room);
+    m
+}
+
+/// Gives a touched-node map back for this thread's next activation.
+fn keep_touched(m: FxHashMap<u32, Touch>) {
+    if m.capacity() <= KEPT_TOUCHED {
+        let _ = TOUCHED.try_with(|c| {
+            if let Ok(mut slot) = c.try_borrow_mut() {
+                *slot = m;
+            }
+        });
+    }
+}
+
+/// Per-request state of a touched (admitted) node.
+#[derive(Clone, Copy)]
+struct Touch {
+    seed: f64,
+    spread: f64,
+    /// The seed the best spreading path started from.
+    origin: u32,
+    /// The node before this one on the best spreading path.
+    pred: u32,
+    /// The hop that set `spread`.
+    hop: u32,
+}
+
+impl Default for Touch {
+    fn default() -> Self {
+        Touch {
+            seed: 0.0,
+            spread: 0.0,
+            origin: NONE,
+            pred: NONE,
+            hop: 0,
+        }
+    }
+}
+
 struct Run<'s, 'f> {
     snap: &'s Snapshot,
     as_of: i64,
@@ -86,6 +147,41 @@ struct Run<'s, 'f> {
     admitted: Answers,
     withheld: BTreeMap<String, u64>,
     withheld_count: u64,
+}
+
+/// The answers of [`Run::admit`] so far, two bits per node of the snapshot
+/// (asked, admitted): 25 KiB per request at 100k nodes, and cheaper than a hash
+/// map over the thousands of nodes one request asks about.
+struct Answers {
+    asked: Vec<u64>,
+    admitted: Vec<u64>,
+}
+
+impl Answers {
+    fn new(nodes: usize) -> Self {
+        let words = nodes.div_ceil(64);
+        Answers {
+            asked: vec![0; words],
+            admitted: vec![0; words],
+        }
+    }
+
+    /// The answer for node `i`, if it was asked about.
+    fn get(&self, i: u32) -> Option<bool> {
+        let (w, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        let asked = self.asked.get(w).is_some_and(|x| x & bit != 0);
+        asked.then(|| self.admitted.get(w).is_some_and(|x| x & bit != 0))
+    }
+
+    fn set(&mut self, i: u32, admitted: bool) {
+        let (w, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        if let (Some(a), Some(y)) = (self.asked.get_mut(w), self.admitted.get_mut(w)) {
+            *a |= bit;
+            if admitted {
+                *y |= bit;
+            }
+        }
+    }
 }
 
 impl Run<'_, '_> {
@@ -188,20 +284,18 @@ pub fn activate_indexed<'s>(
     visible: &dyn Fn(NodeView<'s>) -> Visibility,
 ) -> WorkingSet {
     let lexical_indices = (lexical_indices.len() == input.lexical.len()).then_some(lexical_indices);
-    let scratch::Scratch { touched, answers } = scratch::take(snapshot.index_bound());
     let mut run = Run {
         snap: snapshot,
         as_of: input.as_of.millis(),
         include_invalid: input.include_invalid,
         visible,
-        admitted: answers,
+        admitted: Answers::new(snapshot.index_bound()),
         withheld: BTreeMap::new(),
         withheld_count: 0,
     };
 
     // 1. Seeds: every source, then the maximum per node.
-    let (mut sources, mut touched, frontier) =
-        seed(&mut run, params, input, lexical_indices, touched);
+    let (mut sources, mut touched, frontier) = seed(&mut run, params, input, lexical_indices);
     if !input.explain {
         sources = Vec::new();
     }
@@ -248,10 +342,7 @@ pub fn activate_indexed<'s>(
             }
         })
         .collect();
-    scratch::give_back(scratch::Scratch {
-        touched,
-        answers: run.admitted,
-    });
+    keep_touched(touched);
 
     WorkingSet {
         items,
@@ -276,8 +367,7 @@ fn seed(
     params: &ActivationSpec,
     input: &ActivationInput<'_>,
     lexical_indices: Option<&[Option<u32>]>,
-    mut touched: Touched,
-) -> (Vec<(u32, SeedSource)>, Touched, Frontier) {
+) -> (Vec<(u32, SeedSource)>, FxHashMap<u32, Touch>, Frontier) {
     let mut sources = collect_seed_sources(run.snap, params, input, lexical_indices);
     sources.sort_by(|a, b| {
         (a.0, a.1.kind)
@@ -286,6 +376,9 @@ fn seed(
     });
     // Keep the strongest source of each kind per node.
     sources.dedup_by(|later, first| later.0 == first.0 && later.1.kind == first.1.kind);
+    // Spreading usually touches a thousand nodes or more: room for them from the
+    // start instead of growing the map a dozen times.
+    let mut touched = touched_map(1024.min(run.snap.index_bound()));
     let mut frontier: Frontier = Vec::new();
     let mut k = 0;
     while k < sources.len() {
@@ -296,7 +389,13 @@ fn seed(
         }
         let seed = fused(&sources[start..k]);
         if seed > 0.0 && run.admit(node) {
-            touched.entry(node).seed = seed;
+            touched.insert(
+                node,
+                Touch {
+                    seed,
+                    ..Touch::default()
+                },
+            );
             frontier.push((node, seed, node));
         }
     }
@@ -327,7 +426,7 @@ fn spread(
     run: &mut Run<'_, '_>,
     params: &ActivationSpec,
     mut frontier: Frontier,
-    touched: &mut Touched,
+    touched: &mut FxHashMap<u32, Touch>,
 ) {
     let snapshot = run.snap;
     let threshold = if params.spread_threshold.is_finite() {
@@ -359,7 +458,7 @@ fn spread(
                 if val < threshold || v == origin || !run.admit(v) {
                     continue;
                 }
-                let t = touched.entry(v);
+                let t = touched.entry(v).or_default();
                 if val > t.spread {
                     t.spread = val;
                     t.origin = origin;
@@ -379,7 +478,7 @@ fn spread(
         updated.dedup();
         frontier = updated
             .into_iter()
-            .filter_map(|v| touched.get(v).map(|t| (v, t.spread, t.origin)))
+            .filter_map(|v| touched.get(&v).map(|t| (v, t.spread, t.origin)))
             .collect();
     }
 }
@@ -394,7 +493,7 @@ fn queue_candidates<'s>(
     snapshot: &'s Snapshot,
     params: &ActivationSpec,
     factors: &Factors,
-    touched: &Touched,
+    touched: &FxHashMap<u32, Touch>,
 ) -> (BinaryHeap<Queued<'s>>, u64) {
     let bound_extra = params.base_level_weight.max(0.0);
     // The queue's order is total (ties by index), so the order candidates are
@@ -402,7 +501,7 @@ fn queue_candidates<'s>(
     let queued: Vec<Queued<'s>> = touched
         .iter()
         .filter(|(_, t)| t.seed > 0.0 || t.spread > 0.0)
-        .map(|(i, t)| Queued {
+        .map(|(&i, t)| Queued {
             score: (t.seed + params.spread_weight * t.spread + bound_extra)
                 * factors.weight(snapshot, i),
             index: i,
@@ -442,7 +541,7 @@ fn pack(
     params: &ActivationSpec,
     input: &ActivationInput<'_>,
     factors: &Factors,
-    touched: &Touched,
+    touched: &FxHashMap<u32, Touch>,
     mut heap: BinaryHeap<Queued<'_>>,
     penalty: f64,
 ) -> Packing {
@@ -462,7 +561,7 @@ fn pack(
             continue;
         }
         if !q.exact {
-            let t = touched.get(q.index).copied().unwrap_or_default();
+            let t = touched.get(&q.index).copied().unwrap_or_default();
             let b = actr::base_level(snapshot.access_times(q.index), input.as_of, params.decay);
             scored.insert(q.index, b);
             let exact = score(
@@ -510,7 +609,7 @@ struct Explained<'a> {
     snapshot: &'a Snapshot,
     params: &'a ActivationSpec,
     factors: &'a Factors,
-    touched: &'a Touched,
+    touched: &'a FxHashMap<u32, Touch>,
     scored: &'a FxHashMap<u32, Option<f64>>,
     /// Seed sources sorted by node, then kind.
     sources: &'a [(u32, SeedSource)],
@@ -521,7 +620,7 @@ impl Explained<'_> {
     /// The score breakdown of packed item `i`.
     fn explain(&self, i: u32, penalised: bool) -> Explain {
         let snapshot = self.snapshot;
-        let t = self.touched.get(i).copied().unwrap_or_default();
+        let t = self.touched.get(&i).copied().unwrap_or_default();
         let base = self.scored.get(&i).copied().flatten();
         let lo = self.sources.partition_point(|s| s.0 < i);
         let own = self.sources[lo..].iter().take_while(|s| s.0 == i);
@@ -652,11 +751,11 @@ fn collect_seed_sources(
 }
 
 /// The best spreading path to `i`, seed first. Just `[i]` when `i` received no spread.
-fn path_to(snap: &Snapshot, touched: &Touched, i: u32, max_hops: u32) -> Vec<String> {
+fn path_to(snap: &Snapshot, touched: &FxHashMap<u32, Touch>, i: u32, max_hops: u32) -> Vec<String> {
     let mut path = vec![i];
     let mut cur = i;
     for _ in 0..max_hops {
-        let Some(t) = touched.get(cur) else { break };
+        let Some(t) = touched.get(&cur) else { break };
         if t.pred == NONE || t.spread <= 0.0 || cur == t.origin {
             break;
         }
