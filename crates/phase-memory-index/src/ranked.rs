@@ -195,8 +195,8 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// Every score of a key is above the key's floor; the floor itself
-        /// rounds to a lower key.
+        /// Every score of a key is above the key's floor, also the f32 scores
+        /// right at the key's lower rounding edge.
         #[test]
         fn every_score_of_a_key_is_above_its_floor(score in 0.0f32..5000.0, key in 1i64..300_000_000) {
             prop_assert!(score > key_floor(tie_key(score)), "{} vs floor {}", score, key_floor(tie_key(score)));
